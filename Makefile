@@ -1,0 +1,114 @@
+# Causeway - one plain Makefile (STYLE 24).
+#
+#   make            build the library, causewayd tools and tests into build/
+#   make test       build and run every test (unit + integration)
+#   make asan       the same under AddressSanitizer + UBSan, in build/asan
+#   make bench      run cw-bench local
+#   make demo       the main job (see README)
+#   make deps       install the Debian packages the build needs
+#   make install PREFIX=/usr/local
+#
+# Every target first checks that the Debian packages are present
+# (tools/deps.sh): as root it installs what is missing, otherwise it prints
+# the exact apt-get line and stops.
+
+BUILD    ?= build
+CC       := $(if $(filter default,$(origin CC)),gcc,$(CC))
+CXX      := $(if $(filter default,$(origin CXX)),g++,$(CXX))
+OPT      ?= -O2
+SAN      ?=
+PREFIX   ?= /usr/local
+
+WARN     := -Wall -Wextra -Werror
+INCS     := -Iinclude -Iutil -Icausal -Icrdt -Ischema -Itxn -Iclient \
+            -I$(BUILD)/gen
+CFLAGS   := -std=c11 $(WARN) -Wstrict-prototypes -D_GNU_SOURCE -fPIC \
+            -MMD -MP -g $(OPT) $(SAN) $(INCS) $(EXTRA_CFLAGS)
+CXXFLAGS := -std=c++17 $(WARN) -fPIC -MMD -MP -g $(OPT) $(SAN) $(INCS)
+LDLIBS   := -lrocksdb -lnng -lpthread -lm
+LDFLAGS  := $(SAN)
+
+LIB_C    := util/util.c causal/causal.c crdt/crdt.c txn/txn.c \
+            client/client.c
+LIB_CXX  := schema/schema.cc
+LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/obj/%.o) $(LIB_CXX:%.cc=$(BUILD)/obj/%.o)
+GEN      := $(BUILD)/gen/record_generated.h
+
+UNIT     := causal_test crdt_test schema_test txn_test client_test \
+            crash_test
+UNIT_BIN := $(UNIT:%=$(BUILD)/tests/%)
+BINS     := $(BUILD)/bin/cw-bench
+
+DEPS_OK  := $(BUILD)/.deps-ok
+
+.PHONY: all test asan bench demo deps clean install format-check
+
+all: $(DEPS_OK) $(BUILD)/lib/libcauseway.a $(BUILD)/lib/libcauseway.so \
+     $(BUILD)/lib/pkgconfig/causeway.pc $(BINS) $(UNIT_BIN)
+
+deps $(DEPS_OK):
+	@sh tools/deps.sh
+	@mkdir -p $(BUILD) && touch $(DEPS_OK)
+
+$(GEN): schema/record.fbs | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	flatc --cpp -o $(BUILD)/gen $<
+
+$(BUILD)/obj/%.o: %.c | $(DEPS_OK) $(GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cc $(GEN) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/lib/libcauseway.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/lib/libcauseway.so: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CXX) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/lib/pkgconfig/causeway.pc: tools/causeway.pc.in
+	@mkdir -p $(dir $@)
+	sed 's|@PREFIX@|$(PREFIX)|' $< > $@
+
+$(BUILD)/bin/cw-bench: $(BUILD)/obj/tools/cw_bench.o $(BUILD)/lib/libcauseway.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/testutil.o \
+                  $(BUILD)/lib/libcauseway.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+test: all
+	@sh tests/run.sh $(BUILD)/tests $(UNIT)
+
+asan:
+	$(MAKE) BUILD=build/asan CC=clang CXX=clang++ OPT=-O1 \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+bench: all
+	$(BUILD)/bin/cw-bench local
+
+demo: all
+	@echo "make demo: the three-DC demo arrives with replication (issue 4)."
+	@echo "For now it runs the embedded engine benchmark:"
+	$(BUILD)/bin/cw-bench local --seconds 2
+
+install: all
+	install -d $(PREFIX)/lib/pkgconfig $(PREFIX)/include $(PREFIX)/bin
+	install -m 644 include/causeway.h $(PREFIX)/include/
+	install -m 644 $(BUILD)/lib/libcauseway.a $(BUILD)/lib/libcauseway.so $(PREFIX)/lib/
+	install -m 644 $(BUILD)/lib/pkgconfig/causeway.pc $(PREFIX)/lib/pkgconfig/
+	install -m 755 $(BINS) $(PREFIX)/bin/
+
+format-check:
+	clang-format --dry-run --Werror $(LIB_C) $(wildcard */*.h) 
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,154 @@
+/*
+ * causeway.h - the Causeway client SDK.
+ *
+ * Causeway is a transactional causally consistent (TCC+) database. A client
+ * opens a session (cw_client) on one datacenter (DC), runs snapshot-isolated
+ * transactions there, and reads CRDT objects by key: registers, counters,
+ * bounded counters, sets and maps (DESIGN.md sections 1, 2 and 6).
+ *
+ * Errors: every function that can fail returns an int, 0 (CW_OK) on success
+ * or a negative CW_E* code; cw_strerror() and cw_errname() describe it.
+ *
+ * Ownership: values returned through `void **v` are owned by the caller and
+ * freed with free(); lists are freed with cw_list_free(). Every other pointer
+ * argument is borrowed for the duration of the call.
+ *
+ * Threading: a cw_client may be shared by several threads. A cw_txn belongs
+ * to one thread at a time; different threads may run different transactions
+ * of the same client at once.
+ */
+#ifndef CAUSEWAY_H
+#define CAUSEWAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The one error table: it generates the enum, cw_strerror and cw_errname. */
+#define CW_ERRNO_MAP(XX)                                                      \
+	XX(EINVAL, -1, "invalid argument")                                     \
+	XX(ENOMEM, -2, "out of memory")                                        \
+	XX(EIO, -3, "storage I/O error")                                       \
+	XX(ECONFLICT, -4, "write-write conflict with a concurrent transaction") \
+	XX(ENORIGHTS, -5, "not enough local rights for a bounded decrement")   \
+	XX(ETIMEDOUT, -6, "timed out")                                         \
+	XX(EUNAVAIL, -7, "datacenter unavailable or behind the session")       \
+	XX(ETYPE, -8, "key holds an object of another type")                   \
+	XX(EPROTO, -9, "malformed or corrupt message or record")               \
+	XX(ETOOBIG, -10, "key, value or transaction too large")                \
+	XX(EFORMAT, -11, "data directory of another DC or an unknown format")  \
+	XX(ESTATE, -12, "transaction is no longer active")
+
+enum cw_err {
+	CW_OK = 0,
+#define CW_XX_ENUM(name, code, msg) CW_##name = (code),
+	CW_ERRNO_MAP(CW_XX_ENUM)
+#undef CW_XX_ENUM
+};
+
+/* Human-readable text of an error code ("unknown error" if unknown). */
+const char *cw_strerror(int err);
+/* The code's name without prefix, e.g. "ECONFLICT". */
+const char *cw_errname(int err);
+
+typedef struct cw_client cw_client; /* a session: a connection + causal clock */
+typedef struct cw_txn cw_txn;       /* one transaction of a session */
+typedef struct cw_list cw_list;     /* a list of byte strings, owned */
+
+/* Limits that hold for every deployment. */
+#define CW_MAX_KEY 1024        /* bytes in a key */
+#define CW_MAX_FIELD 1024      /* bytes in a map field name */
+#define CW_DEFAULT_MAX_VALUE (1024 * 1024)
+
+/* Connects a session to a causewayd at `url` ("tcp://127.0.0.1:7400").
+ * OUT: *out, free with cw_close. Not yet available in this build: returns
+ * CW_EUNAVAIL. */
+int cw_connect(cw_client **out, const char *url);
+
+/* Opens (creating if needed) an embedded single-DC database in directory
+ * `dir` and a session on it. OUT: *out, free with cw_close.
+ * Returns 0, CW_EINVAL, CW_ENOMEM, CW_EIO or CW_EFORMAT (dir belongs to a
+ * DC other than 0 or has an unknown format). */
+int cw_open_local(cw_client **out, const char *dir);
+
+/* Closes a session. Transactions still open on it must be finished first.
+ * cw_close(NULL) is a no-op. */
+void cw_close(cw_client *c);
+
+/* The session's causal clock as opaque bytes, to carry the session to
+ * another DC. OUT: *bytes (free with free()) and *len. */
+int cw_clock_get(cw_client *c, void **bytes, size_t *len);
+/* Merges a clock from cw_clock_get into this session's clock: later
+ * transactions see everything the other session saw. CW_EPROTO if the
+ * bytes are not a clock. */
+int cw_clock_merge(cw_client *c, const void *bytes, size_t len);
+
+/* Begins a transaction on a snapshot that includes everything the session
+ * has seen. OUT: *out. Returns 0, CW_ENOMEM, CW_EIO, or CW_EUNAVAIL if the
+ * DC has not applied the session's clock within the wait bound. */
+int cw_begin(cw_client *c, cw_txn **out);
+/* Commits. Frees t whatever the outcome. Returns 0 once the commit is
+ * durable, CW_ECONFLICT (a concurrent transaction committed a write to the
+ * same register or map field first; nothing was applied), CW_ENORIGHTS
+ * (a bounded decrement exceeds this DC's rights; nothing was applied),
+ * CW_EIO or CW_ENOMEM (nothing was applied). */
+int cw_commit(cw_txn *t);
+/* Aborts and frees t. cw_abort(NULL) is a no-op. */
+void cw_abort(cw_txn *t);
+
+/*
+ * Object operations. A key is 1..CW_MAX_KEY bytes; a value at most the DC's
+ * value limit (default 1 MiB). Reads see the transaction's snapshot plus its
+ * own earlier writes. Reading an object never written gives its empty
+ * value. Using a key with another type than it holds is CW_ETYPE; an
+ * operation on a transaction the DC has already ended (for a server, the
+ * idle timeout) is CW_ESTATE. A failed operation leaves the transaction
+ * open and unchanged. Every
+ * operation may also return CW_EINVAL, CW_ETOOBIG, CW_ENOMEM or CW_EIO.
+ */
+int cw_reg_put(cw_txn *t, const void *k, size_t kl, const void *v, size_t vl);
+/* OUT: *v (free with free()) and *vl; a missing register gives NULL, 0. */
+int cw_reg_get(cw_txn *t, const void *k, size_t kl, void **v, size_t *vl);
+int cw_counter_add(cw_txn *t, const void *k, size_t kl, int64_t delta);
+int cw_counter_get(cw_txn *t, const void *k, size_t kl, int64_t *out);
+/* Bounded counter (bound 0): a positive delta mints rights at this DC; a
+ * negative one spends this DC's rights, CW_ENORIGHTS if they do not cover
+ * it (checked again at commit). */
+int cw_bcounter_add(cw_txn *t, const void *k, size_t kl, int64_t delta);
+int cw_bcounter_get(cw_txn *t, const void *k, size_t kl, int64_t *out);
+/* OUT: *out, the rights this DC holds for key k. */
+int cw_bcounter_rights(cw_txn *t, const void *k, size_t kl, int64_t *out);
+/* Moves `n` of this DC's rights for k to DC `to_dc`. CW_ENORIGHTS if this
+ * DC holds fewer than n, CW_EINVAL if to_dc is this DC or out of range. */
+int cw_bcounter_transfer(cw_txn *t, const void *k, size_t kl, int64_t n,
+    int to_dc);
+int cw_set_add(cw_txn *t, const void *k, size_t kl, const void *e, size_t el);
+int cw_set_remove(cw_txn *t, const void *k, size_t kl, const void *e,
+    size_t el);
+int cw_set_contains(cw_txn *t, const void *k, size_t kl, const void *e,
+    size_t el, bool *out);
+/* OUT: *out, the members in byte order (free with cw_list_free). */
+int cw_set_members(cw_txn *t, const void *k, size_t kl, cw_list **out);
+int cw_map_put(cw_txn *t, const void *k, size_t kl, const char *field,
+    const void *v, size_t vl);
+int cw_map_remove(cw_txn *t, const void *k, size_t kl, const char *field);
+/* OUT: *v (free with free()) and *vl; a missing field gives NULL, 0. */
+int cw_map_get(cw_txn *t, const void *k, size_t kl, const char *field,
+    void **v, size_t *vl);
+/* OUT: *out, the present field names in byte order (cw_list_free). */
+int cw_map_fields(cw_txn *t, const void *k, size_t kl, cw_list **out);
+
+size_t cw_list_len(const cw_list *l);
+/* Element i, borrowed until cw_list_free(l). OUT: *len. NULL if i is out
+ * of range. */
+const void *cw_list_at(const cw_list *l, size_t i, size_t *len);
+void cw_list_free(cw_list *l);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CAUSEWAY_H */

@@ -1,0 +1,1771 @@
+/*
+ * txn.c - a DC's database on RocksDB; see txn.h for the design.
+ *
+ * A transaction buffers its writes as pending rows (struct prow): one per
+ * data row it updates, holding that row's operands in order, with their
+ * stamps (HLC time, set tags) left as placeholders until commit. A read
+ * gets the row's state at the snapshot and folds the pending operands into
+ * it with cw_crdt_merge, so a transaction sees its own writes through the
+ * same code that merges everybody's writes. Commit stamps the operands,
+ * writes them as Merge operands into the RocksDB transaction, adds the log
+ * record, and commits.
+ *
+ * Meta column family:
+ *
+ *   | key           | value                       |
+ *   | "format"      | "causeway-1"                |
+ *   | "dc"          | u16 LE, this DC's id         |
+ *   | "ndc"         | u32 LE, DCs in the deployment|
+ *   | "fingerprint" | u64 LE, configuration        |
+ */
+#include "txn.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <rocksdb/c.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "crdt.h"
+#include "schema.h"
+#include "util.h"
+
+#define FORMAT "causeway-1"
+#define LOG_KEY_LEN 10
+
+enum { CF_DEFAULT, CF_DATA, CF_LOG, CF_META, NCF };
+static const char *cf_names[NCF] = { "default", "data", "log", "meta" };
+
+struct cw_db {
+	cw_db_opts o;
+	rocksdb_options_t *opts;
+	rocksdb_options_t *cf_opts[NCF];
+	rocksdb_mergeoperator_t *merge; /* owned by cf_opts[CF_DATA] */
+	rocksdb_optimistictransactiondb_t *odb;
+	rocksdb_t *base;
+	rocksdb_column_family_handle_t *cf[NCF];
+	rocksdb_writeoptions_t *wo;  /* sync off: the WAL sync is ours */
+	rocksdb_readoptions_t *ro;   /* latest state, no snapshot */
+	rocksdb_optimistictransaction_options_t *oto;
+
+	pthread_mutex_t commit_mu;
+	/* commit_mu guards: */
+	cw_vc S;            /* the state vector */
+	cw_hlc hlc;         /* the DC's hybrid logical clock */
+	uint64_t ncommit;   /* writes committed since open (commit tickets) */
+	pthread_cond_t applied_cv; /* signalled whenever S advances */
+
+	pthread_mutex_t sync_mu;
+	/* sync_mu guards: */
+	uint64_t durable;   /* every ticket <= durable is synced */
+	bool syncing;       /* a leader is running the WAL sync */
+	pthread_cond_t sync_cv;
+};
+
+/* A pending row of a transaction. */
+struct prow {
+	uint8_t *key;
+	size_t klen;
+	int type;        /* CW_T_*: the row's type */
+	cw_buf ops;      /* operands, each preceded by its u32 length */
+	uint32_t nops;
+	bool tracked;    /* reg/field: conflict-checked */
+	bool bc_spends;  /* bcounter with a decrement or transfer */
+};
+
+enum { TX_ACTIVE, TX_DONE };
+
+struct cw_tx {
+	cw_db *db;
+	rocksdb_transaction_t *rt;
+	const rocksdb_snapshot_t *snap;
+	rocksdb_readoptions_t *ro; /* carries snap: every read uses it */
+	cw_vc snap_vc;
+	int state;
+	struct prow *rows;
+	size_t nrows, rcap;
+	uint32_t *index;  /* open addressing: row number + 1, 0 = empty */
+	size_t icap;
+	size_t nops, bytes;
+	uint32_t set_idx; /* next idx for a set tag */
+};
+
+/* ---- errors ---- */
+
+/* Maps a RocksDB error string to a CW_E code (the one place that does),
+ * logs it and frees it. "Resource busy" is the optimistic conflict. */
+static int
+rdb_err(char *err, const char *what)
+{
+	int rc = CW_EIO;
+	if (strncmp(err, "Resource busy", 13) == 0 ||
+	    strncmp(err, "Operation aborted: Try again", 28) == 0) {
+		rc = CW_ECONFLICT;
+		cw_log(CW_LOG_DEBUG, "txn", "%s: %s", what, err);
+	} else {
+		cw_log(CW_LOG_ERROR, "txn", "%s: %s", what, err);
+	}
+	rocksdb_free(err);
+	return rc;
+}
+
+/* ---- merge operator ---- */
+
+static char *
+merge_full(void *state, const char *key, size_t klen, const char *existing,
+    size_t elen, const char *const *ops, const size_t *lens, int n,
+    unsigned char *success, size_t *newlen)
+{
+	cw_buf out = { 0 };
+	(void)state;
+	(void)key;
+	(void)klen;
+	int rc = cw_crdt_merge(existing, elen, (const void *const *)ops, lens,
+	    (size_t)n, &out);
+	if (rc != 0) {
+		cw_log(CW_LOG_ERROR, "txn", "merge of a row failed: %s",
+		    cw_strerror(rc));
+		cw_buf_fini(&out);
+		*success = 0;
+		*newlen = 0;
+		return NULL;
+	}
+	*success = 1;
+	*newlen = out.len;
+	return (char *)out.p;
+}
+
+static char *
+merge_partial(void *state, const char *key, size_t klen,
+    const char *const *ops, const size_t *lens, int n,
+    unsigned char *success, size_t *newlen)
+{
+	/* Not folded: RocksDB keeps the operands for the full merge. */
+	(void)state, (void)key, (void)klen, (void)ops, (void)lens, (void)n;
+	*success = 0;
+	*newlen = 0;
+	return NULL;
+}
+
+static void
+merge_delete(void *state, const char *value, size_t len)
+{
+	(void)state;
+	(void)len;
+	cw_free((void *)value);
+}
+
+static void
+merge_destroy(void *state)
+{
+	(void)state;
+}
+
+static const char *
+merge_name(void *state)
+{
+	(void)state;
+	return "cw_crdt_merge";
+}
+
+/* ---- keys ---- */
+
+static void
+log_key(uint8_t *out, uint16_t origin, uint64_t seq)
+{
+	out[0] = (uint8_t)(origin >> 8);
+	out[1] = (uint8_t)origin;
+	cw_st_be64(out + 2, seq);
+}
+
+/* Builds the row key of (k, field) into b (reset first). field NULL: the
+ * object row. */
+static int
+row_key(cw_buf *b, const void *k, size_t kl, const char *field)
+{
+	int rc;
+	b->len = 0;
+	uint8_t h[2] = { (uint8_t)(kl >> 8), (uint8_t)kl };
+	if ((rc = cw_buf_put(b, h, 2)) != 0 || (rc = cw_buf_put(b, k, kl)) != 0)
+		return rc;
+	if (field == NULL)
+		return 0;
+	if ((rc = cw_buf_u8(b, 0)) != 0)
+		return rc;
+	return cw_buf_put(b, field, strlen(field));
+}
+
+/* Checks a row key from outside: OUT *is_field. */
+static bool
+row_key_ok(const uint8_t *k, size_t len, bool *is_field)
+{
+	if (len < 3)
+		return false;
+	size_t kl = ((size_t)k[0] << 8) | k[1];
+	if (kl < 1 || kl > CW_MAX_KEY || len < 2 + kl)
+		return false;
+	if (len == 2 + kl) {
+		*is_field = false;
+		return true;
+	}
+	*is_field = true;
+	return k[2 + kl] == 0 && len - 3 - kl <= CW_MAX_FIELD;
+}
+
+/* ---- open and close ---- */
+
+void
+cw_db_opts_default(cw_db_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->dc = 0;
+	o->ndc = 1;
+	o->max_value = CW_DEFAULT_MAX_VALUE;
+	o->max_txn_ops = 100000;
+	o->max_txn_bytes = 64u << 20;
+	o->sync = true;
+}
+
+static int
+meta_get(cw_db *db, const char *name, char **v, size_t *vl)
+{
+	char *err = NULL;
+	*v = rocksdb_get_cf(db->base, db->ro, db->cf[CF_META], name,
+	    strlen(name), vl, &err);
+	if (err != NULL)
+		return rdb_err(err, "read meta");
+	return 0;
+}
+
+static bool
+cf_empty(cw_db *db, int cf)
+{
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(db->base, db->ro,
+	    db->cf[cf]);
+	rocksdb_iter_seek_to_first(it);
+	bool empty = !rocksdb_iter_valid(it);
+	rocksdb_iter_destroy(it);
+	return empty;
+}
+
+/* Checks the meta of an existing database against the options, or writes
+ * it for a new one. */
+static int
+check_meta(cw_db *db)
+{
+	char *v = NULL;
+	size_t vl;
+	int rc;
+	uint8_t b[8];
+	if ((rc = meta_get(db, "format", &v, &vl)) != 0)
+		return rc;
+	if (v == NULL) {
+		if (!cf_empty(db, CF_DATA) || !cf_empty(db, CF_LOG)) {
+			cw_log(CW_LOG_ERROR, "txn",
+			    "data directory has data but no Causeway format "
+			    "marker");
+			return CW_EFORMAT;
+		}
+		rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+		char *err = NULL;
+		rocksdb_writebatch_put_cf(wb, db->cf[CF_META], "format", 6,
+		    FORMAT, strlen(FORMAT));
+		cw_st_u16(b, db->o.dc);
+		rocksdb_writebatch_put_cf(wb, db->cf[CF_META], "dc", 2,
+		    (char *)b, 2);
+		cw_st_u64(b, db->o.ndc);
+		rocksdb_writebatch_put_cf(wb, db->cf[CF_META], "ndc", 3,
+		    (char *)b, 4);
+		cw_st_u64(b, db->o.fingerprint);
+		rocksdb_writebatch_put_cf(wb, db->cf[CF_META], "fingerprint",
+		    11, (char *)b, 8);
+		rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+		rocksdb_writeoptions_set_sync(wo, 1);
+		rocksdb_write(db->base, wo, wb, &err);
+		rocksdb_writeoptions_destroy(wo);
+		rocksdb_writebatch_destroy(wb);
+		return err ? rdb_err(err, "write meta") : 0;
+	}
+	bool ok = vl == strlen(FORMAT) && memcmp(v, FORMAT, vl) == 0;
+	rocksdb_free(v);
+	if (!ok) {
+		cw_log(CW_LOG_ERROR, "txn", "unknown data format (want %s)",
+		    FORMAT);
+		return CW_EFORMAT;
+	}
+	if ((rc = meta_get(db, "dc", &v, &vl)) != 0)
+		return rc;
+	uint16_t dc = (v && vl == 2) ? (uint16_t)((uint8_t)v[0] |
+	    ((uint8_t)v[1] << 8)) : 0xffff;
+	rocksdb_free(v);
+	if (dc != db->o.dc) {
+		cw_log(CW_LOG_ERROR, "txn",
+		    "data directory belongs to DC %u, not DC %u", dc,
+		    db->o.dc);
+		return CW_EFORMAT;
+	}
+	if ((rc = meta_get(db, "ndc", &v, &vl)) != 0)
+		return rc;
+	uint32_t ndc = (v && vl == 4) ? (uint32_t)cw_ld_u64((uint8_t[8]){
+	    (uint8_t)v[0], (uint8_t)v[1], (uint8_t)v[2], (uint8_t)v[3] }) : 0;
+	rocksdb_free(v);
+	if (ndc != db->o.ndc) {
+		cw_log(CW_LOG_ERROR, "txn",
+		    "data directory was made for %u DCs, not %u", ndc,
+		    db->o.ndc);
+		return CW_EFORMAT;
+	}
+	if ((rc = meta_get(db, "fingerprint", &v, &vl)) != 0)
+		return rc;
+	uint64_t fp = (v && vl == 8) ? cw_ld_u64((uint8_t *)v) : 0;
+	rocksdb_free(v);
+	if (db->o.fingerprint != 0 && fp != db->o.fingerprint) {
+		cw_log(CW_LOG_ERROR, "txn",
+		    "data directory belongs to another configuration");
+		return CW_EFORMAT;
+	}
+	return 0;
+}
+
+/* Rebuilds S and the HLC from the log: S[k] is the seq of origin k's last
+ * record. */
+static int
+recover(cw_db *db)
+{
+	uint8_t k[LOG_KEY_LEN];
+	int rc = 0;
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(db->base, db->ro,
+	    db->cf[CF_LOG]);
+	cw_causal_vc_init(&db->S, db->o.ndc);
+	db->hlc.last = 0;
+	for (uint32_t o = 0; o < db->o.ndc; o++) {
+		log_key(k, (uint16_t)o, UINT64_MAX);
+		rocksdb_iter_seek_for_prev(it, (char *)k, sizeof(k));
+		if (!rocksdb_iter_valid(it))
+			continue;
+		size_t kl, vl;
+		const char *key = rocksdb_iter_key(it, &kl);
+		if (kl != LOG_KEY_LEN || (((uint8_t)key[0] << 8) |
+		    (uint8_t)key[1]) != (int)o)
+			continue;
+		db->S.v[o] = cw_ld_be64((const uint8_t *)key + 2);
+		const char *val = rocksdb_iter_value(it, &vl);
+		cw_rec rec;
+		if (cw_schema_rec_decode(val, vl, &rec) != 0) {
+			cw_log(CW_LOG_ERROR, "txn",
+			    "log record (%u, %llu) is corrupt", o,
+			    (unsigned long long)db->S.v[o]);
+			rc = CW_EPROTO;
+			break;
+		}
+		cw_causal_hlc_observe(&db->hlc, rec.hlc);
+		cw_schema_rec_fini(&rec);
+	}
+	char *err = NULL;
+	rocksdb_iter_get_error(it, &err);
+	if (err != NULL)
+		rc = rdb_err(err, "recover");
+	rocksdb_iter_destroy(it);
+	return rc;
+}
+
+int
+cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
+{
+	cw_db *db;
+	char *err = NULL;
+	int rc;
+	*out = NULL;
+	if (dir == NULL || o == NULL || o->ndc < 1 || o->ndc > CW_MAX_DC ||
+	    o->dc >= o->ndc || o->max_value < 1 || o->max_txn_ops < 1)
+		return CW_EINVAL;
+	if ((db = cw_calloc(1, sizeof(*db))) == NULL)
+		return CW_ENOMEM;
+	db->o = *o;
+	pthread_mutex_init(&db->commit_mu, NULL);
+	pthread_mutex_init(&db->sync_mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&db->applied_cv, &ca);
+	pthread_cond_init(&db->sync_cv, &ca);
+	pthread_condattr_destroy(&ca);
+
+	db->opts = rocksdb_options_create();
+	rocksdb_options_set_create_if_missing(db->opts, 1);
+	rocksdb_options_set_create_missing_column_families(db->opts, 1);
+	for (int i = 0; i < NCF; i++)
+		db->cf_opts[i] = rocksdb_options_create();
+	db->merge = rocksdb_mergeoperator_create(NULL, merge_destroy,
+	    merge_full, merge_partial, merge_delete, merge_name);
+	rocksdb_options_set_merge_operator(db->cf_opts[CF_DATA], db->merge);
+	db->wo = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_set_sync(db->wo, 0);
+	db->ro = rocksdb_readoptions_create();
+	db->oto = rocksdb_optimistictransaction_options_create();
+	rocksdb_optimistictransaction_options_set_set_snapshot(db->oto, 1);
+
+	db->odb = rocksdb_optimistictransactiondb_open_column_families(
+	    db->opts, dir, NCF, cf_names,
+	    (const rocksdb_options_t *const *)db->cf_opts, db->cf, &err);
+	if (err != NULL) {
+		rc = rdb_err(err, "open");
+		db->odb = NULL;
+		goto out_close;
+	}
+	db->base = rocksdb_optimistictransactiondb_get_base_db(db->odb);
+	if ((rc = check_meta(db)) != 0)
+		goto out_close;
+	if ((rc = recover(db)) != 0)
+		goto out_close;
+	if (cw_causal_hlc_ms(db->hlc.last) > cw_now_ms() + 1000)
+		cw_log(CW_LOG_WARN, "txn",
+		    "stored HLC is ahead of the wall clock by %llu ms",
+		    (unsigned long long)(cw_causal_hlc_ms(db->hlc.last) -
+			cw_now_ms()));
+	*out = db;
+	return 0;
+out_close:
+	cw_db_close(db);
+	return rc;
+}
+
+void
+cw_db_close(cw_db *db)
+{
+	if (db == NULL)
+		return;
+	if (db->odb != NULL) {
+		for (int i = 0; i < NCF; i++)
+			if (db->cf[i] != NULL)
+				rocksdb_column_family_handle_destroy(db->cf[i]);
+		rocksdb_optimistictransactiondb_close_base_db(db->base);
+		rocksdb_optimistictransactiondb_close(db->odb);
+	}
+	rocksdb_optimistictransaction_options_destroy(db->oto);
+	rocksdb_readoptions_destroy(db->ro);
+	rocksdb_writeoptions_destroy(db->wo);
+	/* The CF options own the merge operator and destroy it. */
+	for (int i = 0; i < NCF; i++)
+		rocksdb_options_destroy(db->cf_opts[i]);
+	rocksdb_options_destroy(db->opts);
+	pthread_cond_destroy(&db->applied_cv);
+	pthread_cond_destroy(&db->sync_cv);
+	pthread_mutex_destroy(&db->commit_mu);
+	pthread_mutex_destroy(&db->sync_mu);
+	cw_free(db);
+}
+
+uint16_t
+cw_db_dc(const cw_db *db)
+{
+	return db->o.dc;
+}
+
+uint32_t
+cw_db_ndc(const cw_db *db)
+{
+	return db->o.ndc;
+}
+
+void
+cw_db_state(cw_db *db, cw_vc *out)
+{
+	pthread_mutex_lock(&db->commit_mu);
+	*out = db->S;
+	pthread_mutex_unlock(&db->commit_mu);
+}
+
+static void
+deadline_after(struct timespec *ts, uint64_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += (time_t)(ms / 1000);
+	ts->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+/* Waits for S to dominate need. Caller holds commit_mu. */
+static int
+wait_for_locked(cw_db *db, const cw_vc *need, uint64_t wait_ms)
+{
+	struct timespec dl;
+	if (need == NULL || cw_causal_vc_dominates(&db->S, need))
+		return 0;
+	deadline_after(&dl, wait_ms);
+	while (!cw_causal_vc_dominates(&db->S, need)) {
+		if (pthread_cond_timedwait(&db->applied_cv, &db->commit_mu,
+			&dl) == ETIMEDOUT)
+			return cw_causal_vc_dominates(&db->S, need) ?
+			    0 : CW_EUNAVAIL;
+	}
+	return 0;
+}
+
+int
+cw_db_wait_for(cw_db *db, const cw_vc *need, uint64_t wait_ms)
+{
+	pthread_mutex_lock(&db->commit_mu);
+	int rc = wait_for_locked(db, need, wait_ms);
+	pthread_mutex_unlock(&db->commit_mu);
+	return rc;
+}
+
+/* Returns once commit ticket `ticket` is durable. The first waiter that
+ * finds no sync running becomes the leader: it syncs the WAL for every
+ * commit made so far and wakes the rest (group commit). */
+static int
+wait_durable(cw_db *db, uint64_t ticket)
+{
+	int rc = 0;
+	if (!db->o.sync)
+		return 0;
+	pthread_mutex_lock(&db->sync_mu);
+	while (db->durable < ticket) {
+		if (db->syncing) {
+			pthread_cond_wait(&db->sync_cv, &db->sync_mu);
+			continue;
+		}
+		db->syncing = true;
+		pthread_mutex_unlock(&db->sync_mu);
+		pthread_mutex_lock(&db->commit_mu);
+		uint64_t target = db->ncommit;
+		pthread_mutex_unlock(&db->commit_mu);
+		char *err = NULL;
+		rocksdb_flush_wal(db->base, 1, &err);
+		pthread_mutex_lock(&db->sync_mu);
+		db->syncing = false;
+		pthread_cond_broadcast(&db->sync_cv);
+		if (err != NULL) {
+			rdb_err(err, "sync WAL");
+			rc = CW_EIO;
+			break;
+		}
+		if (target > db->durable)
+			db->durable = target;
+	}
+	pthread_mutex_unlock(&db->sync_mu);
+	return rc;
+}
+
+/* ---- transactions: lifecycle ---- */
+
+int
+cw_tx_begin(cw_db *db, const cw_vc *need, uint64_t wait_ms, cw_tx **out)
+{
+	cw_tx *t;
+	int rc;
+	uint64_t ticket;
+	*out = NULL;
+	if ((t = cw_calloc(1, sizeof(*t))) == NULL)
+		return CW_ENOMEM;
+	t->db = db;
+	if ((t->ro = rocksdb_readoptions_create()) == NULL) {
+		cw_free(t);
+		return CW_ENOMEM;
+	}
+	pthread_mutex_lock(&db->commit_mu);
+	if ((rc = wait_for_locked(db, need, wait_ms)) != 0) {
+		pthread_mutex_unlock(&db->commit_mu);
+		goto out_free;
+	}
+	/* The snapshot and its state vector, taken together. */
+	t->rt = rocksdb_optimistictransaction_begin(db->odb, db->wo, db->oto,
+	    NULL);
+	t->snap_vc = db->S;
+	ticket = db->ncommit;
+	pthread_mutex_unlock(&db->commit_mu);
+	t->snap = rocksdb_transaction_get_snapshot(t->rt);
+	rocksdb_readoptions_set_snapshot(t->ro, t->snap);
+	t->state = TX_ACTIVE;
+	/* Everything in the snapshot must be durable before we read it. */
+	if ((rc = wait_durable(db, ticket)) != 0) {
+		cw_tx_free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+out_free:
+	rocksdb_readoptions_destroy(t->ro);
+	cw_free(t);
+	return rc;
+}
+
+void
+cw_tx_snapshot(const cw_tx *t, cw_vc *out)
+{
+	*out = t->snap_vc;
+}
+
+static void
+tx_release(cw_tx *t)
+{
+	if (t->rt != NULL) {
+		if (t->state == TX_ACTIVE) {
+			char *err = NULL;
+			rocksdb_transaction_rollback(t->rt, &err);
+			if (err != NULL)
+				rdb_err(err, "rollback");
+		}
+		rocksdb_transaction_destroy(t->rt);
+		t->rt = NULL;
+	}
+	if (t->snap != NULL) {
+		/* the wrapper only: the snapshot belongs to the txn */
+		rocksdb_free((void *)t->snap);
+		t->snap = NULL;
+	}
+	t->state = TX_DONE;
+}
+
+void
+cw_tx_free(cw_tx *t)
+{
+	if (t == NULL)
+		return;
+	tx_release(t);
+	for (size_t i = 0; i < t->nrows; i++) {
+		cw_free(t->rows[i].key);
+		cw_buf_fini(&t->rows[i].ops);
+	}
+	cw_free(t->rows);
+	cw_free(t->index);
+	rocksdb_readoptions_destroy(t->ro);
+	cw_free(t);
+}
+
+/* ---- pending rows ---- */
+
+static uint64_t
+hash_bytes(const uint8_t *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+static struct prow *
+row_find(cw_tx *t, const uint8_t *k, size_t kl)
+{
+	if (t->icap == 0)
+		return NULL;
+	size_t i = hash_bytes(k, kl) & (t->icap - 1);
+	for (; t->index[i] != 0; i = (i + 1) & (t->icap - 1)) {
+		struct prow *r = &t->rows[t->index[i] - 1];
+		if (r->klen == kl && memcmp(r->key, k, kl) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+static int
+index_rebuild(cw_tx *t, size_t cap)
+{
+	uint32_t *idx = cw_calloc(cap, sizeof(*idx));
+	if (idx == NULL)
+		return CW_ENOMEM;
+	cw_free(t->index);
+	t->index = idx;
+	t->icap = cap;
+	for (size_t r = 0; r < t->nrows; r++) {
+		size_t i = hash_bytes(t->rows[r].key, t->rows[r].klen) &
+		    (cap - 1);
+		while (idx[i] != 0)
+			i = (i + 1) & (cap - 1);
+		idx[i] = (uint32_t)r + 1;
+	}
+	return 0;
+}
+
+/* Finds or adds the pending row k of `type`. OUT: *out. */
+static int
+row_get(cw_tx *t, const uint8_t *k, size_t kl, int type, struct prow **out)
+{
+	struct prow *r = row_find(t, k, kl);
+	if (r != NULL) {
+		*out = r;
+		return 0;
+	}
+	if (t->nrows == t->rcap) {
+		size_t cap = t->rcap ? t->rcap * 2 : 8;
+		struct prow *rows = cw_realloc(t->rows, cap * sizeof(*rows));
+		if (rows == NULL)
+			return CW_ENOMEM;
+		t->rows = rows;
+		t->rcap = cap;
+	}
+	r = &t->rows[t->nrows];
+	memset(r, 0, sizeof(*r));
+	if ((r->key = cw_memdup(k, kl)) == NULL)
+		return CW_ENOMEM;
+	r->klen = kl;
+	r->type = type;
+	r->tracked = type == CW_T_REG || type == CW_T_FIELD;
+	t->nrows++;
+	if ((t->nrows + 1) * 2 > t->icap) {
+		if (index_rebuild(t, t->icap ? t->icap * 2 : 16) != 0) {
+			t->nrows--;
+			cw_free(r->key);
+			return CW_ENOMEM;
+		}
+	} else {
+		size_t i = hash_bytes(k, kl) & (t->icap - 1);
+		while (t->index[i] != 0)
+			i = (i + 1) & (t->icap - 1);
+		t->index[i] = (uint32_t)t->nrows;
+	}
+	*out = r;
+	return 0;
+}
+
+/* Iterates the operands of a row: *off is the cursor, starting at 0. */
+static bool
+row_next_op(const struct prow *r, size_t *off, uint8_t **op, size_t *len)
+{
+	if (*off >= r->ops.len)
+		return false;
+	uint32_t l = (uint32_t)r->ops.p[*off] |
+	    ((uint32_t)r->ops.p[*off + 1] << 8) |
+	    ((uint32_t)r->ops.p[*off + 2] << 16) |
+	    ((uint32_t)r->ops.p[*off + 3] << 24);
+	*op = r->ops.p + *off + 4;
+	*len = l;
+	*off += 4 + l;
+	return true;
+}
+
+/* Appends the operand in `op` to row r, or replaces r's operands with it
+ * (a register write supersedes the earlier ones of its transaction). */
+static int
+row_push(cw_tx *t, struct prow *r, const cw_buf *op, bool replace)
+{
+	if (t->nops >= t->db->o.max_txn_ops ||
+	    t->bytes + op->len > t->db->o.max_txn_bytes)
+		return CW_ETOOBIG;
+	size_t old = r->ops.len;
+	uint32_t oldn = r->nops;
+	if (replace) {
+		r->ops.len = 0;
+		r->nops = 0;
+	}
+	int rc;
+	if ((rc = cw_buf_u32(&r->ops, (uint32_t)op->len)) != 0 ||
+	    (rc = cw_buf_put(&r->ops, op->p, op->len)) != 0) {
+		r->ops.len = old; /* an append failed: restore */
+		r->nops = oldn;
+		return rc;
+	}
+	r->nops++;
+	t->nops++;
+	t->bytes += op->len;
+	return 0;
+}
+
+/* ---- reads ---- */
+
+/* The state of row k at the snapshot. OUT: *v (rocksdb_free) and *vl;
+ * NULL if the row does not exist. */
+static int
+read_snapshot(cw_tx *t, const uint8_t *k, size_t kl, char **v, size_t *vl)
+{
+	char *err = NULL;
+	*v = rocksdb_transaction_get_cf(t->rt, t->ro, t->db->cf[CF_DATA],
+	    (const char *)k, kl, vl, &err);
+	if (err != NULL)
+		return rdb_err(err, "read");
+	return 0;
+}
+
+/* The state of row k as t sees it: the snapshot plus t's own pending
+ * operands. OUT: state in *out (reset first); *exists false if there is
+ * neither. */
+static int
+read_row(cw_tx *t, const uint8_t *k, size_t kl, cw_buf *out, bool *exists)
+{
+	char *v;
+	size_t vl;
+	int rc;
+	out->len = 0;
+	*exists = false;
+	if ((rc = read_snapshot(t, k, kl, &v, &vl)) != 0)
+		return rc;
+	struct prow *r = row_find(t, k, kl);
+	if (r == NULL || r->nops == 0) {
+		if (v != NULL) {
+			rc = cw_buf_put(out, v, vl);
+			*exists = rc == 0;
+		}
+		rocksdb_free(v);
+		return rc;
+	}
+	const void *stack[16];
+	size_t stackl[16];
+	const void **ops = stack;
+	size_t *lens = stackl;
+	if (r->nops > 16) {
+		ops = cw_malloc(r->nops * sizeof(*ops));
+		lens = cw_malloc(r->nops * sizeof(*lens));
+		if (ops == NULL || lens == NULL) {
+			rc = CW_ENOMEM;
+			goto out;
+		}
+	}
+	size_t off = 0, n = 0;
+	uint8_t *op;
+	size_t ol;
+	while (row_next_op(r, &off, &op, &ol)) {
+		ops[n] = op;
+		lens[n++] = ol;
+	}
+	rc = cw_crdt_merge(v, vl, ops, lens, n, out);
+	*exists = rc == 0;
+out:
+	if (ops != stack) {
+		cw_free(ops);
+		cw_free(lens);
+	}
+	rocksdb_free(v);
+	return rc;
+}
+
+/* Common argument checks of every operation. */
+static int
+check_args(cw_tx *t, const void *k, size_t kl)
+{
+	if (t == NULL || k == NULL || kl == 0)
+		return CW_EINVAL;
+	if (t->state != TX_ACTIVE)
+		return CW_ESTATE;
+	if (kl > CW_MAX_KEY)
+		return CW_ETOOBIG;
+	return 0;
+}
+
+/* Reads object row k and checks that it holds `type` (or nothing).
+ * OUT: the state in *st, *exists. */
+static int
+read_object(cw_tx *t, const void *k, size_t kl, int type, cw_buf *key,
+    cw_buf *st, bool *exists)
+{
+	int rc;
+	if ((rc = check_args(t, k, kl)) != 0)
+		return rc;
+	if ((rc = row_key(key, k, kl, NULL)) != 0)
+		return rc;
+	if ((rc = read_row(t, key->p, key->len, st, exists)) != 0)
+		return rc;
+	if (*exists && cw_crdt_type_of(st->p, st->len) != type)
+		return CW_ETYPE;
+	return 0;
+}
+
+/* Checks the type of object k for a write of `type`; a row the
+ * transaction already wrote with that type needs no read. */
+static int
+check_type(cw_tx *t, const void *k, size_t kl, int type, cw_buf *key)
+{
+	int rc;
+	if ((rc = check_args(t, k, kl)) != 0)
+		return rc;
+	if ((rc = row_key(key, k, kl, NULL)) != 0)
+		return rc;
+	struct prow *r = row_find(t, key->p, key->len);
+	if (r != NULL && r->type == type)
+		return 0;
+	cw_buf st = { 0 };
+	bool exists;
+	rc = read_row(t, key->p, key->len, &st, &exists);
+	if (rc == 0 && exists && cw_crdt_type_of(st.p, st.len) != type)
+		rc = CW_ETYPE;
+	cw_buf_fini(&st);
+	return rc;
+}
+
+static int
+copy_out(const uint8_t *p, size_t n, bool present, void **v, size_t *vl)
+{
+	*v = NULL;
+	*vl = 0;
+	if (!present)
+		return 0;
+	if ((*v = cw_memdup(p, n)) == NULL)
+		return CW_ENOMEM;
+	*vl = n;
+	return 0;
+}
+
+/* ---- registers ---- */
+
+int
+cw_tx_reg_put(cw_tx *t, const void *k, size_t kl, const void *v, size_t vl)
+{
+	cw_buf key = { 0 }, op = { 0 };
+	struct prow *r;
+	int rc;
+	if (v == NULL && vl > 0)
+		return CW_EINVAL;
+	if ((rc = check_type(t, k, kl, CW_T_REG, &key)) != 0)
+		goto out;
+	if (vl > t->db->o.max_value) {
+		rc = CW_ETOOBIG;
+		goto out;
+	}
+	if ((rc = cw_crdt_op_reg(&op, CW_T_REG, CW_OP_PUT, UINT64_MAX,
+		 t->db->o.dc, v, vl)) != 0 ||
+	    (rc = row_get(t, key.p, key.len, CW_T_REG, &r)) != 0)
+		goto out;
+	rc = row_push(t, r, &op, true);
+out:
+	cw_buf_fini(&key);
+	cw_buf_fini(&op);
+	return rc;
+}
+
+int
+cw_tx_reg_get(cw_tx *t, const void *k, size_t kl, void **v, size_t *vl)
+{
+	cw_buf key = { 0 }, st = { 0 };
+	bool exists, present = false;
+	const uint8_t *p = NULL;
+	size_t n = 0;
+	int rc;
+	if (v == NULL || vl == NULL)
+		return CW_EINVAL;
+	*v = NULL;
+	*vl = 0;
+	if ((rc = read_object(t, k, kl, CW_T_REG, &key, &st, &exists)) != 0)
+		goto out;
+	if (exists && (rc = cw_crdt_reg_read(st.p, st.len, &present, &p, &n,
+			   NULL, NULL)) != 0)
+		goto out;
+	rc = copy_out(p, n, present, v, vl);
+out:
+	cw_buf_fini(&key);
+	cw_buf_fini(&st);
+	return rc;
+}
+
+/* ---- counters ---- */
+
+int
+cw_tx_counter_add(cw_tx *t, const void *k, size_t kl, int64_t delta)
+{
+	cw_buf key = { 0 }, op = { 0 };
+	struct prow *r;
+	int rc;
+	if ((rc = check_type(t, k, kl, CW_T_COUNTER, &key)) != 0)
+		goto out;
+	if ((rc = row_get(t, key.p, key.len, CW_T_COUNTER, &r)) != 0)
+		goto out;
+	if (r->nops == 1) {
+		/* fold into the one pending add: | len u32 | T | K | delta | */
+		uint8_t *d = r->ops.p + 6;
+		cw_st_u64(d, cw_ld_u64(d) + (uint64_t)delta);
+		goto out;
+	}
+	if ((rc = cw_crdt_op_counter(&op, delta)) != 0)
+		goto out;
+	rc = row_push(t, r, &op, false);
+out:
+	cw_buf_fini(&key);
+	cw_buf_fini(&op);
+	return rc;
+}
+
+int
+cw_tx_counter_get(cw_tx *t, const void *k, size_t kl, int64_t *out)
+{
+	cw_buf key = { 0 }, st = { 0 };
+	bool exists;
+	int rc;
+	if (out == NULL)
+		return CW_EINVAL;
+	*out = 0;
+	if ((rc = read_object(t, k, kl, CW_T_COUNTER, &key, &st, &exists)) ==
+	    0 && exists)
+		rc = cw_crdt_counter_read(st.p, st.len, out);
+	cw_buf_fini(&key);
+	cw_buf_fini(&st);
+	return rc;
+}
+
+/* ---- bounded counters ---- */
+
+static int
+bc_read(cw_tx *t, const void *k, size_t kl, int64_t *value, int64_t *rights)
+{
+	cw_buf key = { 0 }, st = { 0 };
+	bool exists;
+	int rc;
+	*value = *rights = 0;
+	if ((rc = read_object(t, k, kl, CW_T_BCOUNTER, &key, &st,
+		 &exists)) == 0 && exists) {
+		if ((rc = cw_crdt_bcounter_value(st.p, st.len, value)) == 0)
+			rc = cw_crdt_bcounter_rights(st.p, st.len,
+			    t->db->o.dc, rights);
+	}
+	cw_buf_fini(&key);
+	cw_buf_fini(&st);
+	return rc;
+}
+
+static int
+bc_push(cw_tx *t, const void *k, size_t kl, int kind, uint16_t b,
+    uint64_t n)
+{
+	cw_buf key = { 0 }, op = { 0 };
+	struct prow *r;
+	int rc;
+	if ((rc = check_type(t, k, kl, CW_T_BCOUNTER, &key)) != 0)
+		goto out;
+	if ((rc = cw_crdt_op_bcounter(&op, kind, t->db->o.dc, b, n)) != 0 ||
+	    (rc = row_get(t, key.p, key.len, CW_T_BCOUNTER, &r)) != 0)
+		goto out;
+	if ((rc = row_push(t, r, &op, false)) == 0 && kind != CW_OP_INC)
+		r->bc_spends = true;
+out:
+	cw_buf_fini(&key);
+	cw_buf_fini(&op);
+	return rc;
+}
+
+int
+cw_tx_bcounter_add(cw_tx *t, const void *k, size_t kl, int64_t delta)
+{
+	int64_t value, rights;
+	int rc;
+	if (delta == INT64_MIN)
+		return CW_EINVAL;
+	if (delta == 0) {
+		cw_buf key = { 0 };
+		rc = check_type(t, k, kl, CW_T_BCOUNTER, &key);
+		cw_buf_fini(&key);
+		return rc;
+	}
+	if (delta > 0)
+		return bc_push(t, k, kl, CW_OP_INC, 0, (uint64_t)delta);
+	if ((rc = bc_read(t, k, kl, &value, &rights)) != 0)
+		return rc;
+	if (rights < -delta)
+		return CW_ENORIGHTS;
+	return bc_push(t, k, kl, CW_OP_DEC, 0, (uint64_t)-delta);
+}
+
+int
+cw_tx_bcounter_transfer(cw_tx *t, const void *k, size_t kl, int64_t n,
+    int to_dc)
+{
+	int64_t value, rights;
+	int rc;
+	if (n <= 0 || to_dc < 0 || (uint32_t)to_dc >= t->db->o.ndc ||
+	    to_dc == t->db->o.dc)
+		return CW_EINVAL;
+	if ((rc = bc_read(t, k, kl, &value, &rights)) != 0)
+		return rc;
+	if (rights < n)
+		return CW_ENORIGHTS;
+	return bc_push(t, k, kl, CW_OP_XFER, (uint16_t)to_dc, (uint64_t)n);
+}
+
+int
+cw_tx_bcounter_get(cw_tx *t, const void *k, size_t kl, int64_t *out)
+{
+	int64_t rights;
+	if (out == NULL)
+		return CW_EINVAL;
+	return bc_read(t, k, kl, out, &rights);
+}
+
+int
+cw_tx_bcounter_rights(cw_tx *t, const void *k, size_t kl, int64_t *out)
+{
+	int64_t value;
+	if (out == NULL)
+		return CW_EINVAL;
+	return bc_read(t, k, kl, &value, out);
+}
+
+/* ---- sets ---- */
+
+int
+cw_tx_set_add(cw_tx *t, const void *k, size_t kl, const void *e, size_t el)
+{
+	cw_buf key = { 0 }, op = { 0 };
+	struct prow *r;
+	int rc;
+	if (e == NULL && el > 0)
+		return CW_EINVAL;
+	if ((rc = check_type(t, k, kl, CW_T_SET, &key)) != 0)
+		goto out;
+	if (el > t->db->o.max_value) {
+		rc = CW_ETOOBIG;
+		goto out;
+	}
+	/* tag (dc, seq 0, idx): seq is stamped at commit */
+	cw_tag tag = { t->db->o.dc, 0, t->set_idx };
+	if ((rc = cw_crdt_op_set_add(&op, tag, e, el)) != 0 ||
+	    (rc = row_get(t, key.p, key.len, CW_T_SET, &r)) != 0)
+		goto out;
+	if ((rc = row_push(t, r, &op, false)) == 0)
+		t->set_idx++;
+out:
+	cw_buf_fini(&key);
+	cw_buf_fini(&op);
+	return rc;
+}
+
+/* Drops the pending adds of element e from row r. */
+static void
+drop_pending_adds(cw_tx *t, struct prow *r, const void *e, size_t el)
+{
+	size_t off = 0, w = 0;
+	uint8_t *op;
+	size_t ol;
+	uint32_t kept = 0;
+	while (row_next_op(r, &off, &op, &ol)) {
+		/* set add: | T | K | tag 14 | elen u32 | e | */
+		bool drop = op[1] == CW_OP_ADD && ol == 20 + el &&
+		    memcmp(op + 20, e, el) == 0;
+		if (drop) {
+			t->nops--;
+			t->bytes -= ol;
+			continue;
+		}
+		memmove(r->ops.p + w, op - 4, 4 + ol);
+		w += 4 + ol;
+		kept++;
+	}
+	r->ops.len = w;
+	r->nops = kept;
+}
+
+int
+cw_tx_set_remove(cw_tx *t, const void *k, size_t kl, const void *e,
+    size_t el)
+{
+	cw_buf key = { 0 }, op = { 0 };
+	struct prow *r;
+	char *v = NULL;
+	size_t vl;
+	bool found;
+	const uint8_t *tags;
+	uint32_t ntags;
+	int rc;
+	if (e == NULL && el > 0)
+		return CW_EINVAL;
+	if ((rc = check_type(t, k, kl, CW_T_SET, &key)) != 0)
+		goto out;
+	if (el > t->db->o.max_value) {
+		rc = CW_ETOOBIG;
+		goto out;
+	}
+	if ((r = row_find(t, key.p, key.len)) != NULL)
+		drop_pending_adds(t, r, e, el);
+	/* remove the tags observed in the snapshot */
+	if ((rc = read_snapshot(t, key.p, key.len, &v, &vl)) != 0)
+		goto out;
+	if ((rc = cw_crdt_set_find(v, vl, e, el, &found, &tags, &ntags)) != 0)
+		goto out;
+	if (!found)
+		goto out;
+	if ((rc = cw_crdt_op_set_rem(&op, e, el, tags, ntags)) != 0 ||
+	    (rc = row_get(t, key.p, key.len, CW_T_SET, &r)) != 0)
+		goto out;
+	rc = row_push(t, r, &op, false);
+out:
+	rocksdb_free(v);
+	cw_buf_fini(&key);
+	cw_buf_fini(&op);
+	return rc;
+}
+
+int
+cw_tx_set_contains(cw_tx *t, const void *k, size_t kl, const void *e,
+    size_t el, bool *out)
+{
+	cw_buf key = { 0 }, st = { 0 };
+	bool exists;
+	const uint8_t *tags;
+	uint32_t ntags;
+	int rc;
+	if (out == NULL || (e == NULL && el > 0))
+		return CW_EINVAL;
+	*out = false;
+	if ((rc = read_object(t, k, kl, CW_T_SET, &key, &st, &exists)) == 0 &&
+	    exists)
+		rc = cw_crdt_set_find(st.p, st.len, e, el, out, &tags, &ntags);
+	cw_buf_fini(&key);
+	cw_buf_fini(&st);
+	return rc;
+}
+
+int
+cw_tx_set_members(cw_tx *t, const void *k, size_t kl, cw_list **out)
+{
+	cw_buf key = { 0 }, st = { 0 };
+	cw_list *l = NULL;
+	bool exists;
+	cw_set_iter it;
+	const uint8_t *e, *tags;
+	size_t el;
+	uint32_t ntags;
+	int rc;
+	if (out == NULL)
+		return CW_EINVAL;
+	*out = NULL;
+	if ((rc = read_object(t, k, kl, CW_T_SET, &key, &st, &exists)) != 0)
+		goto out;
+	if ((rc = cw_list_new(&l)) != 0)
+		goto out;
+	if ((rc = cw_crdt_set_iter(&it, exists ? st.p : NULL, st.len)) != 0)
+		goto out;
+	while ((rc = cw_crdt_set_next(&it, &e, &el, &tags, &ntags)) == 1)
+		if ((rc = cw_list_push(l, e, el)) != 0)
+			goto out;
+	if (rc == 0) {
+		*out = l;
+		l = NULL;
+	}
+out:
+	cw_list_free(l);
+	cw_buf_fini(&key);
+	cw_buf_fini(&st);
+	return rc;
+}
+
+/* ---- maps ---- */
+
+static int
+map_field_ok(const char *field)
+{
+	if (field == NULL)
+		return CW_EINVAL;
+	return strlen(field) > CW_MAX_FIELD ? CW_ETOOBIG : 0;
+}
+
+/* A map write: the marker on the object row (untracked, so concurrent
+ * writers of different fields do not conflict) and the field row. */
+static int
+map_write(cw_tx *t, const void *k, size_t kl, const char *field, int kind,
+    const void *v, size_t vl)
+{
+	cw_buf key = { 0 }, op = { 0 };
+	struct prow *r;
+	int rc;
+	if ((rc = map_field_ok(field)) != 0)
+		return rc;
+	if (v == NULL && vl > 0)
+		return CW_EINVAL;
+	if ((rc = check_type(t, k, kl, CW_T_MAP, &key)) != 0)
+		goto out;
+	if (vl > t->db->o.max_value) {
+		rc = CW_ETOOBIG;
+		goto out;
+	}
+	if ((rc = row_get(t, key.p, key.len, CW_T_MAP, &r)) != 0)
+		goto out;
+	if (r->nops == 0) {
+		if ((rc = cw_crdt_op_map(&op)) != 0 ||
+		    (rc = row_push(t, r, &op, false)) != 0)
+			goto out;
+	}
+	op.len = 0;
+	if ((rc = row_key(&key, k, kl, field)) != 0 ||
+	    (rc = cw_crdt_op_reg(&op, CW_T_FIELD, kind, UINT64_MAX,
+		 t->db->o.dc, v, vl)) != 0 ||
+	    (rc = row_get(t, key.p, key.len, CW_T_FIELD, &r)) != 0)
+		goto out;
+	rc = row_push(t, r, &op, true);
+out:
+	cw_buf_fini(&key);
+	cw_buf_fini(&op);
+	return rc;
+}
+
+int
+cw_tx_map_put(cw_tx *t, const void *k, size_t kl, const char *field,
+    const void *v, size_t vl)
+{
+	return map_write(t, k, kl, field, CW_OP_PUT, v, vl);
+}
+
+int
+cw_tx_map_remove(cw_tx *t, const void *k, size_t kl, const char *field)
+{
+	return map_write(t, k, kl, field, CW_OP_DEL, NULL, 0);
+}
+
+int
+cw_tx_map_get(cw_tx *t, const void *k, size_t kl, const char *field,
+    void **v, size_t *vl)
+{
+	cw_buf key = { 0 }, st = { 0 };
+	bool exists, present = false;
+	const uint8_t *p = NULL;
+	size_t n = 0;
+	int rc;
+	if (v == NULL || vl == NULL)
+		return CW_EINVAL;
+	*v = NULL;
+	*vl = 0;
+	if ((rc = map_field_ok(field)) != 0)
+		return rc;
+	if ((rc = read_object(t, k, kl, CW_T_MAP, &key, &st, &exists)) != 0 ||
+	    !exists)
+		goto out;
+	if ((rc = row_key(&key, k, kl, field)) != 0 ||
+	    (rc = read_row(t, key.p, key.len, &st, &exists)) != 0)
+		goto out;
+	if (exists && (rc = cw_crdt_reg_read(st.p, st.len, &present, &p, &n,
+			   NULL, NULL)) != 0)
+		goto out;
+	rc = copy_out(p, n, present, v, vl);
+out:
+	cw_buf_fini(&key);
+	cw_buf_fini(&st);
+	return rc;
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	const cw_buf *x = a, *y = b;
+	return cw_bytes_cmp(x->p, x->len, y->p, y->len);
+}
+
+/* Adds name to names (no duplicates: the caller sorts and skips them). */
+static int
+names_push(cw_buf **names, size_t *n, size_t *cap, const void *p,
+    size_t len)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 16;
+		cw_buf *x = cw_realloc(*names, c * sizeof(*x));
+		if (x == NULL)
+			return CW_ENOMEM;
+		*names = x;
+		*cap = c;
+	}
+	cw_buf *b = &(*names)[*n];
+	memset(b, 0, sizeof(*b));
+	if (cw_buf_put(b, p, len) != 0)
+		return CW_ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+int
+cw_tx_map_fields(cw_tx *t, const void *k, size_t kl, cw_list **out)
+{
+	cw_buf key = { 0 }, st = { 0 }, fk = { 0 };
+	cw_buf *names = NULL;
+	size_t nn = 0, ncap = 0;
+	cw_list *l = NULL;
+	rocksdb_iterator_t *it = NULL;
+	bool exists;
+	int rc;
+	if (out == NULL)
+		return CW_EINVAL;
+	*out = NULL;
+	if ((rc = read_object(t, k, kl, CW_T_MAP, &key, &st, &exists)) != 0)
+		goto out;
+	if ((rc = cw_list_new(&l)) != 0)
+		goto out;
+	if (!exists)
+		goto done;
+	/* candidate names: field rows at the snapshot and pending ones */
+	if ((rc = cw_buf_u8(&key, 0)) != 0)
+		goto out;
+	it = rocksdb_transaction_create_iterator_cf(t->rt, t->ro,
+	    t->db->cf[CF_DATA]);
+	for (rocksdb_iter_seek(it, (char *)key.p, key.len);
+	     rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t rl;
+		const char *rk = rocksdb_iter_key(it, &rl);
+		if (rl < key.len || memcmp(rk, key.p, key.len) != 0)
+			break;
+		if ((rc = names_push(&names, &nn, &ncap, rk + key.len,
+			 rl - key.len)) != 0)
+			goto out;
+	}
+	char *err = NULL;
+	rocksdb_iter_get_error(it, &err);
+	if (err != NULL) {
+		rc = rdb_err(err, "map fields");
+		goto out;
+	}
+	for (size_t i = 0; i < t->nrows; i++) {
+		struct prow *r = &t->rows[i];
+		if (r->type == CW_T_FIELD && r->klen >= key.len &&
+		    memcmp(r->key, key.p, key.len) == 0 &&
+		    (rc = names_push(&names, &nn, &ncap, r->key + key.len,
+			 r->klen - key.len)) != 0)
+			goto out;
+	}
+	qsort(names, nn, sizeof(*names), cmp_name);
+	for (size_t i = 0; i < nn; i++) {
+		bool present;
+		const uint8_t *p;
+		size_t n;
+		if (i > 0 && cmp_name(&names[i - 1], &names[i]) == 0)
+			continue;
+		fk.len = 0;
+		if ((rc = cw_buf_put(&fk, key.p, key.len)) != 0 ||
+		    (rc = cw_buf_put(&fk, names[i].p, names[i].len)) != 0 ||
+		    (rc = read_row(t, fk.p, fk.len, &st, &exists)) != 0)
+			goto out;
+		if (!exists)
+			continue;
+		if ((rc = cw_crdt_reg_read(st.p, st.len, &present, &p, &n,
+			 NULL, NULL)) != 0)
+			goto out;
+		if (present && (rc = cw_list_push(l, names[i].p,
+				    names[i].len)) != 0)
+			goto out;
+	}
+done:
+	*out = l;
+	l = NULL;
+out:
+	if (it != NULL)
+		rocksdb_iter_destroy(it);
+	for (size_t i = 0; i < nn; i++)
+		cw_buf_fini(&names[i]);
+	cw_free(names);
+	cw_list_free(l);
+	cw_buf_fini(&key);
+	cw_buf_fini(&st);
+	cw_buf_fini(&fk);
+	return rc;
+}
+
+/* ---- commit ---- */
+
+/* Checks, under commit_mu, that the latest state of every bcounter row t
+ * spends from, with t's operands folded in, leaves this DC's rights >= 0.
+ * (Only this DC spends its rights, so no later commit can undo it.) */
+static int
+check_rights_locked(cw_tx *t)
+{
+	cw_db *db = t->db;
+	int rc = 0;
+	for (size_t i = 0; i < t->nrows && rc == 0; i++) {
+		struct prow *r = &t->rows[i];
+		const void *ops[64];
+		size_t lens[64];
+		size_t n = 0, off = 0, ol, vl;
+		uint8_t *op;
+		int64_t rights;
+		if (!r->bc_spends)
+			continue;
+		char *err = NULL;
+		char *v = rocksdb_get_cf(db->base, db->ro, db->cf[CF_DATA],
+		    (const char *)r->key, r->klen, &vl, &err);
+		if (err != NULL)
+			return rdb_err(err, "read rights");
+		cw_buf st = { 0 };
+		const void *cur = v;
+		size_t curl = vl;
+		/* fold in batches of 64 operands */
+		bool more = true;
+		while (rc == 0 && more) {
+			more = row_next_op(r, &off, &op, &ol);
+			if (more) {
+				ops[n] = op;
+				lens[n++] = ol;
+			}
+			if (n == 64 || (!more && n > 0)) {
+				cw_buf next = { 0 };
+				rc = cw_crdt_merge(cur, curl, ops, lens, n,
+				    &next);
+				cw_buf_fini(&st);
+				st = next;
+				cur = st.p;
+				curl = st.len;
+				n = 0;
+			}
+		}
+		if (rc == 0 && (rc = cw_crdt_bcounter_rights(cur, curl,
+				    db->o.dc, &rights)) == 0 && rights < 0)
+			rc = CW_ENORIGHTS;
+		cw_buf_fini(&st);
+		rocksdb_free(v);
+	}
+	return rc;
+}
+
+/* Stamps t's operands and writes them, with the log record, into the
+ * RocksDB transaction. Caller holds commit_mu. */
+static int
+stage_locked(cw_tx *t, uint64_t seq, uint64_t hlc, cw_buf *rec)
+{
+	cw_db *db = t->db;
+	rocksdb_writebatch_wi_t *wb = NULL;
+	cw_rec_effect *effs = NULL;
+	size_t ne = 0;
+	int rc = 0;
+	char *err = NULL;
+	if ((effs = cw_malloc(t->nops * sizeof(*effs))) == NULL)
+		return CW_ENOMEM;
+	wb = rocksdb_transaction_get_writebatch_wi(t->rt);
+	for (size_t i = 0; i < t->nrows; i++) {
+		struct prow *r = &t->rows[i];
+		size_t off = 0;
+		uint8_t *op;
+		size_t ol;
+		while (row_next_op(r, &off, &op, &ol)) {
+			cw_crdt_op_stamp(op, ol, hlc, db->o.dc, seq);
+			effs[ne++] = (cw_rec_effect){ r->key, r->klen, op, ol };
+			if (r->tracked) {
+				rocksdb_transaction_merge_cf(t->rt,
+				    db->cf[CF_DATA], (char *)r->key, r->klen,
+				    (char *)op, ol, &err);
+				if (err != NULL) {
+					rc = rdb_err(err, "stage");
+					goto out;
+				}
+			} else {
+				rocksdb_writebatch_wi_merge_cf(wb,
+				    db->cf[CF_DATA], (char *)r->key, r->klen,
+				    (char *)op, ol);
+			}
+		}
+	}
+	if ((rc = cw_schema_rec_encode(db->o.dc, seq, hlc, t->snap_vc.v,
+		 db->o.ndc, effs, ne, rec)) != 0)
+		goto out;
+	uint8_t lk[LOG_KEY_LEN];
+	log_key(lk, db->o.dc, seq);
+	rocksdb_writebatch_wi_put_cf(wb, db->cf[CF_LOG], (char *)lk,
+	    sizeof(lk), (char *)rec->p, rec->len);
+out:
+	/* the wrapper only: the batch belongs to the transaction */
+	free(wb);
+	cw_free(effs);
+	return rc;
+}
+
+int
+cw_tx_commit(cw_tx *t, cw_vc *commit_vc)
+{
+	cw_db *db;
+	cw_buf rec = { 0 };
+	uint64_t seq, ticket;
+	int rc;
+	if (t == NULL)
+		return CW_EINVAL;
+	if (t->state != TX_ACTIVE)
+		return CW_ESTATE;
+	db = t->db;
+	if (commit_vc != NULL)
+		*commit_vc = t->snap_vc;
+	if (t->nops == 0) {
+		tx_release(t); /* read-only: nothing to write */
+		return 0;
+	}
+	pthread_mutex_lock(&db->commit_mu);
+	if ((rc = check_rights_locked(t)) != 0)
+		goto out_unlock;
+	seq = db->S.v[db->o.dc] + 1;
+	uint64_t hlc = cw_causal_hlc_tick(&db->hlc, cw_now_ms());
+	if ((rc = stage_locked(t, seq, hlc, &rec)) != 0)
+		goto out_unlock;
+	char *err = NULL;
+	rocksdb_transaction_commit(t->rt, &err);
+	if (err != NULL) {
+		rc = rdb_err(err, "commit");
+		goto out_unlock;
+	}
+	t->state = TX_DONE;
+	db->S.v[db->o.dc] = seq;
+	ticket = ++db->ncommit;
+	pthread_cond_broadcast(&db->applied_cv);
+	pthread_mutex_unlock(&db->commit_mu);
+	cw_buf_fini(&rec);
+	tx_release(t);
+	if (commit_vc != NULL)
+		commit_vc->v[db->o.dc] = seq;
+	return wait_durable(db, ticket);
+out_unlock:
+	pthread_mutex_unlock(&db->commit_mu);
+	cw_buf_fini(&rec);
+	tx_release(t); /* rolls back: nothing of t is applied */
+	return rc;
+}
+
+/* ---- remote records ---- */
+
+/* Checks everything in a decoded record that the verifier cannot. */
+static int
+check_record(cw_db *db, const cw_rec *rec)
+{
+	if (rec->origin >= db->o.ndc || rec->origin == db->o.dc ||
+	    rec->ndeps != db->o.ndc || rec->seq == 0 || rec->neffects == 0)
+		return CW_EPROTO;
+	for (size_t i = 0; i < rec->neffects; i++) {
+		cw_rec_effect e;
+		bool is_field;
+		cw_schema_rec_effect(rec, i, &e);
+		if (!row_key_ok(e.key, e.keylen, &is_field))
+			return CW_EPROTO;
+		int rc = cw_crdt_op_validate(e.op, e.oplen, db->o.ndc,
+		    db->o.max_value);
+		if (rc != 0)
+			return rc;
+		if (is_field != (cw_crdt_type_of(e.op, e.oplen) == CW_T_FIELD))
+			return CW_EPROTO;
+	}
+	return 0;
+}
+
+int
+cw_db_apply_remote(cw_db *db, const void *buf, size_t len, int *result)
+{
+	cw_rec rec;
+	rocksdb_writebatch_t *wb = NULL;
+	uint64_t ticket;
+	int rc;
+	*result = 0;
+	if ((rc = cw_schema_rec_decode(buf, len, &rec)) != 0)
+		return rc;
+	if ((rc = check_record(db, &rec)) != 0) {
+		cw_log(CW_LOG_WARN, "txn", "rejected a record from DC %u: %s",
+		    rec.origin, cw_strerror(rc));
+		goto out;
+	}
+	if ((wb = rocksdb_writebatch_create()) == NULL) {
+		rc = CW_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < rec.neffects; i++) {
+		cw_rec_effect e;
+		cw_schema_rec_effect(&rec, i, &e);
+		rocksdb_writebatch_merge_cf(wb, db->cf[CF_DATA], e.key,
+		    e.keylen, e.op, e.oplen);
+	}
+	uint8_t lk[LOG_KEY_LEN];
+	log_key(lk, rec.origin, rec.seq);
+	rocksdb_writebatch_put_cf(wb, db->cf[CF_LOG], (char *)lk, sizeof(lk),
+	    buf, len);
+
+	pthread_mutex_lock(&db->commit_mu);
+	if (rec.seq <= db->S.v[rec.origin]) {
+		*result = CW_APPLY_DUPLICATE;
+		pthread_mutex_unlock(&db->commit_mu);
+		goto out;
+	}
+	bool ready = rec.seq == db->S.v[rec.origin] + 1;
+	for (uint32_t k = 0; k < db->o.ndc && ready; k++)
+		if (k != rec.origin && rec.deps[k] > db->S.v[k])
+			ready = false;
+	if (!ready) {
+		*result = CW_APPLY_NOT_READY;
+		pthread_mutex_unlock(&db->commit_mu);
+		goto out;
+	}
+	char *err = NULL;
+	rocksdb_optimistictransactiondb_write(db->odb, db->wo, wb, &err);
+	if (err != NULL) {
+		rc = rdb_err(err, "apply");
+		if (rc == CW_ECONFLICT)
+			rc = CW_EIO;
+		pthread_mutex_unlock(&db->commit_mu);
+		goto out;
+	}
+	db->S.v[rec.origin] = rec.seq;
+	cw_causal_hlc_observe(&db->hlc, rec.hlc);
+	ticket = ++db->ncommit;
+	pthread_cond_broadcast(&db->applied_cv);
+	pthread_mutex_unlock(&db->commit_mu);
+	*result = CW_APPLY_APPLIED;
+	rc = wait_durable(db, ticket);
+out:
+	if (wb != NULL)
+		rocksdb_writebatch_destroy(wb);
+	cw_schema_rec_fini(&rec);
+	return rc;
+}
+
+int
+cw_db_log_get(cw_db *db, uint16_t origin, uint64_t seq, void **rec,
+    size_t *len)
+{
+	uint8_t lk[LOG_KEY_LEN];
+	char *err = NULL;
+	size_t vl;
+	*rec = NULL;
+	*len = 0;
+	log_key(lk, origin, seq);
+	char *v = rocksdb_get_cf(db->base, db->ro, db->cf[CF_LOG],
+	    (char *)lk, sizeof(lk), &vl, &err);
+	if (err != NULL)
+		return rdb_err(err, "read log");
+	if (v == NULL)
+		return CW_EINVAL;
+	*rec = cw_memdup(v, vl);
+	rocksdb_free(v);
+	if (*rec == NULL)
+		return CW_ENOMEM;
+	*len = vl;
+	return 0;
+}
+
+int
+cw_db_verify(cw_db *db, uint64_t *nrecords)
+{
+	cw_vc S, seen;
+	uint64_t n = 0;
+	int rc = 0;
+	cw_db_state(db, &S);
+	cw_causal_vc_init(&seen, db->o.ndc);
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(db->base, db->ro,
+	    db->cf[CF_LOG]);
+	for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it);
+	     rocksdb_iter_next(it)) {
+		size_t kl, vl;
+		const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &kl);
+		const char *v = rocksdb_iter_value(it, &vl);
+		cw_rec rec;
+		if (kl != LOG_KEY_LEN) {
+			cw_log(CW_LOG_ERROR, "txn", "log key of %zu bytes", kl);
+			rc = CW_EPROTO;
+			break;
+		}
+		uint16_t o = (uint16_t)((k[0] << 8) | k[1]);
+		uint64_t s = cw_ld_be64(k + 2);
+		if (o >= db->o.ndc || cw_schema_rec_decode(v, vl, &rec) != 0) {
+			cw_log(CW_LOG_ERROR, "txn", "log record (%u, %llu) "
+			    "is corrupt", o, (unsigned long long)s);
+			rc = CW_EPROTO;
+			break;
+		}
+		bool ok = rec.origin == o && rec.seq == s;
+		cw_schema_rec_fini(&rec);
+		if (!ok || s != seen.v[o] + 1) {
+			cw_log(CW_LOG_ERROR, "txn", "log gap or misfiled "
+			    "record at (%u, %llu)", o, (unsigned long long)s);
+			rc = CW_EPROTO;
+			break;
+		}
+		seen.v[o] = s;
+		n++;
+	}
+	char *err = NULL;
+	rocksdb_iter_get_error(it, &err);
+	if (err != NULL && rc == 0)
+		rc = rdb_err(err, "verify");
+	else if (err != NULL)
+		rocksdb_free(err);
+	rocksdb_iter_destroy(it);
+	if (rc == 0 && cw_causal_vc_compare(&seen, &S) != CW_VC_EQUAL) {
+		cw_log(CW_LOG_ERROR, "txn", "state vector does not match log");
+		rc = CW_EPROTO;
+	}
+	if (nrecords != NULL)
+		*nrecords = n;
+	return rc;
+}

@@ -1,0 +1,149 @@
+/*
+ * txn.h - a DC's database: snapshot-isolated transactions over CRDT objects,
+ * the transaction log, and the application of remote records (DESIGN
+ * sections 1, 3 and 4).
+ *
+ * Storage (one RocksDB OptimisticTransactionDB per DC):
+ *
+ *   | column family | key                                  | value          |
+ *   | data          | klen u16 BE, key                     | object state   |
+ *   | data          | klen u16 BE, key, 0x00, field        | map field state|
+ *   | log           | origin u16 BE, seq u64 BE            | TxnRecord bytes|
+ *   | meta          | "format", "dc", "ndc", "fingerprint" | see txn.c      |
+ *
+ * Every update is a CRDT operand written with Merge into `data`; the merge
+ * operator is crdt/'s cw_crdt_merge. A commit writes its operands and its
+ * log record in one RocksDB transaction. Register and map-field rows are
+ * tracked, so the first committer wins (CW_ECONFLICT for the other);
+ * counter, set, bcounter and map-marker operands go untracked into the
+ * transaction's own batch and never conflict. A bounded decrement is
+ * checked against this DC's rights when it is issued and again at commit,
+ * under the commit lock, against the latest state.
+ *
+ * Commits are ordered by one short critical section (commit_mu) that
+ * assigns seq = S[dc] + 1 and the HLC time, commits with sync off and
+ * advances S. The WAL fsync happens after it and is shared by every
+ * committer waiting (group commit); a commit returns only once durable. A
+ * snapshot and its state vector are taken together under commit_mu, and
+ * begin waits until everything in the snapshot is durable, so no reader
+ * sees a state a crash could take back.
+ *
+ * Recovery: S[k] is the seq of the last log record of origin k (records of
+ * one origin are applied contiguously), the HLC the largest time among
+ * them. No separate counter can disagree with the log.
+ *
+ * Threading: cw_db is thread-safe. commit_mu guards S, the HLC and the
+ * commit counter; sync_mu guards the durable counter and the syncing flag.
+ * A cw_tx is owned by one thread at a time; different threads may run
+ * different transactions at once.
+ */
+#ifndef CW_TXN_H
+#define CW_TXN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "causal.h"
+#include "causeway.h"
+
+typedef struct cw_db cw_db;
+typedef struct cw_tx cw_tx;
+
+typedef struct {
+	uint16_t dc;          /* this DC's id, < ndc */
+	uint32_t ndc;         /* DCs in the deployment, 1..CW_MAX_DC */
+	size_t max_value;     /* bytes in a value or set element */
+	size_t max_txn_ops;   /* operations in one transaction */
+	size_t max_txn_bytes; /* bytes of effects in one transaction */
+	bool sync;            /* fsync the WAL before a commit returns */
+	uint64_t fingerprint; /* configuration fingerprint; 0: not checked */
+} cw_db_opts;
+
+/* Fills o with the defaults: DC 0 of 1, 1 MiB values, 100,000 operations
+ * and 64 MiB per transaction, sync on. */
+void cw_db_opts_default(cw_db_opts *o);
+
+/* Opens or creates the database in directory dir. OUT: *out (free with
+ * cw_db_close). Returns 0, CW_EINVAL (bad options), CW_ENOMEM, CW_EIO
+ * (RocksDB failed; logged), or CW_EFORMAT (dir belongs to another DC,
+ * another deployment, or holds an unknown format). */
+int cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o);
+/* Closes db. Every cw_tx of it must be freed first. NULL is a no-op. */
+void cw_db_close(cw_db *db);
+
+uint16_t cw_db_dc(const cw_db *db);
+uint32_t cw_db_ndc(const cw_db *db);
+/* OUT: *out, the current state vector S. */
+void cw_db_state(cw_db *db, cw_vc *out);
+/* Waits until S dominates need, at most wait_ms. Returns 0 or
+ * CW_EUNAVAIL. */
+int cw_db_wait_for(cw_db *db, const cw_vc *need, uint64_t wait_ms);
+
+/* Begins a transaction on a snapshot that includes `need` (NULL: none),
+ * waiting up to wait_ms for the DC to apply it. OUT: *out (free with
+ * cw_tx_free). Returns 0, CW_EUNAVAIL, CW_ENOMEM or CW_EIO. */
+int cw_tx_begin(cw_db *db, const cw_vc *need, uint64_t wait_ms,
+    cw_tx **out);
+/* OUT: *out, the state vector of t's snapshot. */
+void cw_tx_snapshot(const cw_tx *t, cw_vc *out);
+/* Commits t (which stays allocated; free it with cw_tx_free). OUT:
+ * *commit_vc (if not NULL): the snapshot vector with this DC's entry set
+ * to the commit's seq (for a read-only transaction, the snapshot vector).
+ * Returns 0 once durable, CW_ECONFLICT, CW_ENORIGHTS, CW_EIO, CW_ENOMEM, or
+ * CW_ESTATE if t was already committed or aborted. On error nothing of t
+ * is applied. */
+int cw_tx_commit(cw_tx *t, cw_vc *commit_vc);
+/* Aborts t if still active, and frees it. NULL is a no-op. */
+void cw_tx_free(cw_tx *t);
+
+/* Object operations with the meaning and errors of causeway.h; after
+ * commit or abort they return CW_ESTATE. */
+int cw_tx_reg_put(cw_tx *t, const void *k, size_t kl, const void *v,
+    size_t vl);
+int cw_tx_reg_get(cw_tx *t, const void *k, size_t kl, void **v, size_t *vl);
+int cw_tx_counter_add(cw_tx *t, const void *k, size_t kl, int64_t delta);
+int cw_tx_counter_get(cw_tx *t, const void *k, size_t kl, int64_t *out);
+int cw_tx_bcounter_add(cw_tx *t, const void *k, size_t kl, int64_t delta);
+int cw_tx_bcounter_get(cw_tx *t, const void *k, size_t kl, int64_t *out);
+int cw_tx_bcounter_rights(cw_tx *t, const void *k, size_t kl, int64_t *out);
+int cw_tx_bcounter_transfer(cw_tx *t, const void *k, size_t kl, int64_t n,
+    int to_dc);
+int cw_tx_set_add(cw_tx *t, const void *k, size_t kl, const void *e,
+    size_t el);
+int cw_tx_set_remove(cw_tx *t, const void *k, size_t kl, const void *e,
+    size_t el);
+int cw_tx_set_contains(cw_tx *t, const void *k, size_t kl, const void *e,
+    size_t el, bool *out);
+int cw_tx_set_members(cw_tx *t, const void *k, size_t kl, cw_list **out);
+int cw_tx_map_put(cw_tx *t, const void *k, size_t kl, const char *field,
+    const void *v, size_t vl);
+int cw_tx_map_remove(cw_tx *t, const void *k, size_t kl, const char *field);
+int cw_tx_map_get(cw_tx *t, const void *k, size_t kl, const char *field,
+    void **v, size_t *vl);
+int cw_tx_map_fields(cw_tx *t, const void *k, size_t kl, cw_list **out);
+
+/* What cw_db_apply_remote did with a record. */
+enum { CW_APPLY_APPLIED = 1, CW_APPLY_DUPLICATE = 2, CW_APPLY_NOT_READY = 3 };
+
+/* Applies a transaction record of another DC (bytes from outside,
+ * borrowed): verifies it, and if it is causally ready (S[origin] == seq - 1
+ * and S[k] >= deps[k] for the other k) applies all its effects and stores
+ * it in the log in one atomic write, advances S[origin] and returns once
+ * durable. OUT: *result, one of CW_APPLY_*: a record already covered by S
+ * is a duplicate and changes nothing; one whose dependencies are missing
+ * is not ready and changes nothing. Returns 0, CW_EPROTO (not a valid
+ * record, or from this DC or an unknown one), CW_ETOOBIG, CW_ENOMEM or
+ * CW_EIO; on error nothing is applied. */
+int cw_db_apply_remote(cw_db *db, const void *rec, size_t len, int *result);
+
+/* Reads the log record (origin, seq). OUT: *rec (free with free()) and
+ * *len. Returns 0, CW_EINVAL if there is no such record, or CW_EIO. */
+int cw_db_log_get(cw_db *db, uint16_t origin, uint64_t seq, void **rec,
+    size_t *len);
+/* Checks the log: every record decodes and is filed under its own (origin,
+ * seq); each origin's seqs run without a gap up to S[origin]. OUT:
+ * *nrecords (if not NULL). Returns 0, CW_EPROTO (logged) or CW_EIO. */
+int cw_db_verify(cw_db *db, uint64_t *nrecords);
+
+#endif /* CW_TXN_H */

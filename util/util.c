@@ -1,0 +1,366 @@
+/*
+ * util.c - see util.h. The error table of causeway.h is expanded here into
+ * cw_strerror and cw_errname.
+ */
+#include "util.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static atomic_long fail_after = -1;
+
+static bool
+alloc_should_fail(void)
+{
+	long n = atomic_load_explicit(&fail_after, memory_order_relaxed);
+	if (n < 0)
+		return false;
+	if (n == 0)
+		return true;
+	atomic_fetch_sub_explicit(&fail_after, 1, memory_order_relaxed);
+	return false;
+}
+
+void
+cw_alloc_fail_after(long n)
+{
+	atomic_store(&fail_after, n);
+}
+
+void *
+cw_malloc(size_t n)
+{
+	if (alloc_should_fail())
+		return NULL;
+	return malloc(n ? n : 1);
+}
+
+void *
+cw_calloc(size_t n, size_t size)
+{
+	if (alloc_should_fail())
+		return NULL;
+	return calloc(n ? n : 1, size ? size : 1);
+}
+
+void *
+cw_realloc(void *p, size_t n)
+{
+	if (alloc_should_fail())
+		return NULL;
+	return realloc(p, n ? n : 1);
+}
+
+void
+cw_free(void *p)
+{
+	free(p);
+}
+
+void *
+cw_memdup(const void *p, size_t n)
+{
+	void *q = cw_malloc(n);
+	if (q != NULL && n > 0)
+		memcpy(q, p, n);
+	return q;
+}
+
+const char *
+cw_strerror(int err)
+{
+	switch (err) {
+	case CW_OK:
+		return "success";
+#define XX(name, code, msg) \
+	case CW_##name:     \
+		return msg;
+		CW_ERRNO_MAP(XX)
+#undef XX
+	}
+	return "unknown error";
+}
+
+const char *
+cw_errname(int err)
+{
+	switch (err) {
+	case CW_OK:
+		return "OK";
+#define XX(name, code, msg) \
+	case CW_##name:     \
+		return #name;
+		CW_ERRNO_MAP(XX)
+#undef XX
+	}
+	return "EUNKNOWN";
+}
+
+static atomic_int log_level = -1;
+
+void
+cw_log_set_level(int level)
+{
+	atomic_store(&log_level, level);
+}
+
+static int
+current_level(void)
+{
+	int l = atomic_load(&log_level);
+	if (l >= 0)
+		return l;
+	const char *e = getenv("CW_LOG");
+	l = CW_LOG_WARN;
+	if (e != NULL) {
+		if (strcmp(e, "error") == 0)
+			l = CW_LOG_ERROR;
+		else if (strcmp(e, "info") == 0)
+			l = CW_LOG_INFO;
+		else if (strcmp(e, "debug") == 0)
+			l = CW_LOG_DEBUG;
+	}
+	atomic_store(&log_level, l);
+	return l;
+}
+
+void
+cw_log(int level, const char *mod, const char *fmt, ...)
+{
+	static const char *names[] = { "ERROR", "WARN", "INFO", "DEBUG" };
+	if (level > current_level())
+		return;
+	struct timespec ts;
+	struct tm tm;
+	char when[32];
+	char msg[1024];
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* One fprintf per line, so lines of threads do not interleave. */
+	fprintf(stderr, "%s.%03ldZ %s %s: %s\n", when, ts.tv_nsec / 1000000,
+	    names[level], mod, msg);
+}
+
+static uint64_t
+clock_ms(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t
+cw_now_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
+}
+
+uint64_t
+cw_mono_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
+
+int
+cw_buf_reserve(cw_buf *b, size_t extra)
+{
+	if (b->cap - b->len >= extra)
+		return 0;
+	size_t cap = b->cap ? b->cap : 64;
+	while (cap - b->len < extra) {
+		if (cap > SIZE_MAX / 2)
+			return CW_ENOMEM;
+		cap *= 2;
+	}
+	uint8_t *p = cw_realloc(b->p, cap);
+	if (p == NULL)
+		return CW_ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+int
+cw_buf_put(cw_buf *b, const void *p, size_t n)
+{
+	int rc = cw_buf_reserve(b, n);
+	if (rc != 0)
+		return rc;
+	if (n > 0)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+int
+cw_buf_u8(cw_buf *b, uint8_t v)
+{
+	return cw_buf_put(b, &v, 1);
+}
+
+int
+cw_buf_u16(cw_buf *b, uint16_t v)
+{
+	uint8_t t[2];
+	cw_st_u16(t, v);
+	return cw_buf_put(b, t, 2);
+}
+
+int
+cw_buf_u32(cw_buf *b, uint32_t v)
+{
+	uint8_t t[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
+		(uint8_t)(v >> 24) };
+	return cw_buf_put(b, t, 4);
+}
+
+int
+cw_buf_u64(cw_buf *b, uint64_t v)
+{
+	uint8_t t[8];
+	cw_st_u64(t, v);
+	return cw_buf_put(b, t, 8);
+}
+
+void
+cw_buf_fini(cw_buf *b)
+{
+	cw_free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+bool
+cw_rd_bytes(cw_rd *r, size_t n, const uint8_t **p)
+{
+	if (r->len - r->off < n)
+		return false;
+	*p = r->p + r->off;
+	r->off += n;
+	return true;
+}
+
+bool
+cw_rd_u8(cw_rd *r, uint8_t *v)
+{
+	const uint8_t *p;
+	if (!cw_rd_bytes(r, 1, &p))
+		return false;
+	*v = p[0];
+	return true;
+}
+
+bool
+cw_rd_u16(cw_rd *r, uint16_t *v)
+{
+	const uint8_t *p;
+	if (!cw_rd_bytes(r, 2, &p))
+		return false;
+	*v = (uint16_t)(p[0] | (p[1] << 8));
+	return true;
+}
+
+bool
+cw_rd_u32(cw_rd *r, uint32_t *v)
+{
+	const uint8_t *p;
+	if (!cw_rd_bytes(r, 4, &p))
+		return false;
+	*v = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+	    ((uint32_t)p[3] << 24);
+	return true;
+}
+
+bool
+cw_rd_u64(cw_rd *r, uint64_t *v)
+{
+	const uint8_t *p;
+	if (!cw_rd_bytes(r, 8, &p))
+		return false;
+	*v = cw_ld_u64(p);
+	return true;
+}
+
+int
+cw_bytes_cmp(const void *a, size_t al, const void *b, size_t bl)
+{
+	size_t n = al < bl ? al : bl;
+	int c = n ? memcmp(a, b, n) : 0;
+	if (c != 0)
+		return c;
+	return (al > bl) - (al < bl);
+}
+
+/* A list keeps its elements back to back in one buffer; items[i] records
+ * where element i starts and how long it is. */
+struct cw_list {
+	size_t n, cap;
+	struct {
+		size_t off, len;
+	} *items;
+	cw_buf data;
+};
+
+int
+cw_list_new(cw_list **out)
+{
+	*out = cw_calloc(1, sizeof(**out));
+	return *out == NULL ? CW_ENOMEM : 0;
+}
+
+int
+cw_list_push(cw_list *l, const void *p, size_t n)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		void *items = cw_realloc(l->items, cap * sizeof(*l->items));
+		if (items == NULL)
+			return CW_ENOMEM;
+		l->items = items;
+		l->cap = cap;
+	}
+	size_t off = l->data.len;
+	if (cw_buf_put(&l->data, p, n) != 0)
+		return CW_ENOMEM;
+	l->items[l->n].off = off;
+	l->items[l->n].len = n;
+	l->n++;
+	return 0;
+}
+
+size_t
+cw_list_len(const cw_list *l)
+{
+	return l == NULL ? 0 : l->n;
+}
+
+const void *
+cw_list_at(const cw_list *l, size_t i, size_t *len)
+{
+	if (l == NULL || i >= l->n) {
+		if (len != NULL)
+			*len = 0;
+		return NULL;
+	}
+	if (len != NULL)
+		*len = l->items[i].len;
+	/* an empty element still gets a valid pointer */
+	return l->data.p ? l->data.p + l->items[i].off : (const void *)"";
+}
+
+void
+cw_list_free(cw_list *l)
+{
+	if (l == NULL)
+		return;
+	cw_free(l->items);
+	cw_buf_fini(&l->data);
+	cw_free(l);
+}

@@ -1,0 +1,129 @@
+/*
+ * util.h - allocation, logging, byte buffers and byte order: the helpers
+ * every module below the SDK shares.
+ *
+ * Allocation goes through cw_malloc/cw_calloc/cw_realloc/cw_free so that a
+ * test can make the Nth allocation fail (cw_alloc_fail_after) and check
+ * that every path returns CW_ENOMEM cleanly (STYLE 12, 22).
+ *
+ * Threading: every function here is thread-safe. The fault-injection
+ * counter is a process-wide atomic.
+ */
+#ifndef CW_UTIL_H
+#define CW_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "causeway.h"
+
+void *cw_malloc(size_t n);
+void *cw_calloc(size_t n, size_t size);
+void *cw_realloc(void *p, size_t n);
+void cw_free(void *p);
+/* Returns an owned copy of p[0..n) (n may be 0: a 1-byte buffer). */
+void *cw_memdup(const void *p, size_t n);
+/* From now on, the (n+1)th allocation fails and every one after it.
+ * n < 0 turns fault injection off. For tests only. */
+void cw_alloc_fail_after(long n);
+
+/* Logging to stderr: "2026-11-23T10:00:00.123Z WARN txn: message". The
+ * level comes from CW_LOG (error, warn, info, debug; default warn). */
+enum { CW_LOG_ERROR, CW_LOG_WARN, CW_LOG_INFO, CW_LOG_DEBUG };
+void cw_log(int level, const char *mod, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void cw_log_set_level(int level);
+
+/* Milliseconds of the realtime clock, and of the monotonic clock. */
+uint64_t cw_now_ms(void);
+uint64_t cw_mono_ms(void);
+
+/* A growable byte buffer. Initialise with {0}; free with cw_buf_fini. */
+typedef struct {
+	uint8_t *p;
+	size_t len;
+	size_t cap;
+} cw_buf;
+int cw_buf_reserve(cw_buf *b, size_t extra);
+int cw_buf_put(cw_buf *b, const void *p, size_t n);
+int cw_buf_u8(cw_buf *b, uint8_t v);
+int cw_buf_u16(cw_buf *b, uint16_t v);
+int cw_buf_u32(cw_buf *b, uint32_t v);
+int cw_buf_u64(cw_buf *b, uint64_t v);
+void cw_buf_fini(cw_buf *b);
+
+/* A bounds-checked reader over bytes from outside. Every get returns
+ * false (and reads nothing) when fewer bytes remain than asked. */
+typedef struct {
+	const uint8_t *p;
+	size_t len;
+	size_t off;
+} cw_rd;
+static inline cw_rd
+cw_rd_init(const void *p, size_t len)
+{
+	cw_rd r = { (const uint8_t *)p, len, 0 };
+	return r;
+}
+bool cw_rd_u8(cw_rd *r, uint8_t *v);
+bool cw_rd_u16(cw_rd *r, uint16_t *v);
+bool cw_rd_u32(cw_rd *r, uint32_t *v);
+bool cw_rd_u64(cw_rd *r, uint64_t *v);
+/* Borrows n bytes from the reader's buffer: OUT *p points into it. */
+bool cw_rd_bytes(cw_rd *r, size_t n, const uint8_t **p);
+static inline size_t
+cw_rd_left(const cw_rd *r)
+{
+	return r->len - r->off;
+}
+
+/* Little-endian loads and stores (the formats of crdt/ are LE). */
+static inline void
+cw_st_u16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static inline void
+cw_st_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint64_t
+cw_ld_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+/* Big-endian, for keys that must sort by number. */
+static inline void
+cw_st_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+static inline uint64_t
+cw_ld_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* Compares two byte strings: memcmp order, shorter first on a tie. */
+int cw_bytes_cmp(const void *a, size_t al, const void *b, size_t bl);
+
+/* Lists returned to SDK users (cw_list of causeway.h). */
+/* OUT: *out, an empty list. Returns 0 or CW_ENOMEM. */
+int cw_list_new(cw_list **out);
+/* Appends a copy of p[0..n). Returns 0 or CW_ENOMEM (l unchanged). */
+int cw_list_push(cw_list *l, const void *p, size_t n);
+
+#endif /* CW_UTIL_H */
