@@ -28,6 +28,7 @@ struct selem {
 
 typedef struct {
 	int type;
+	int otype; /* typemark: the object type */
 	/* reg, field */
 	bool present;
 	uint64_t hlc;
@@ -50,8 +51,8 @@ const char *
 cw_crdt_type_name(int type)
 {
 	static const char *names[] = { "none", "reg", "counter", "bcounter",
-		"set", "map", "field" };
-	if (type < 0 || type > CW_T_FIELD)
+		"set", "map", "field", "typemark" };
+	if (type < 0 || type > CW_T_TYPE)
 		return "unknown";
 	return names[type];
 }
@@ -62,7 +63,7 @@ cw_crdt_type_of(const void *p, size_t len)
 	if (p == NULL || len < 1)
 		return CW_EPROTO;
 	uint8_t t = *(const uint8_t *)p;
-	if (t < CW_T_REG || t > CW_T_FIELD)
+	if (t < CW_T_REG || t > CW_T_TYPE)
 		return CW_EPROTO;
 	return t;
 }
@@ -175,12 +176,12 @@ cw_crdt_op_set_rem(cw_buf *out, const void *e, size_t el,
 }
 
 int
-cw_crdt_op_map(cw_buf *out)
+cw_crdt_op_type(cw_buf *out, int type)
 {
 	int rc;
-	if ((rc = cw_buf_u8(out, CW_T_MAP)) != 0)
+	if ((rc = cw_buf_u8(out, CW_T_TYPE)) != 0)
 		return rc;
-	return cw_buf_u8(out, CW_OP_PUT);
+	return cw_buf_u8(out, (uint8_t)type);
 }
 
 void
@@ -274,8 +275,9 @@ op_parse(const void *buf, size_t len, opv *o)
 			return CW_EPROTO;
 		}
 		break;
-	case CW_T_MAP:
-		if (k != CW_OP_PUT)
+	case CW_T_TYPE:
+		/* the kind byte is the object type */
+		if (k < CW_T_REG || k > CW_T_MAP)
 			return CW_EPROTO;
 		break;
 	default:
@@ -552,7 +554,10 @@ st_decode(st *s, const void *buf, size_t len)
 			}
 		}
 		break;
-	case CW_T_MAP:
+	case CW_T_TYPE:
+		if (!cw_rd_u8(&r, &b) || b < CW_T_REG || b > CW_T_MAP)
+			return CW_EPROTO;
+		s->otype = b;
 		break;
 	default:
 		return CW_EPROTO;
@@ -611,6 +616,8 @@ st_encode(const st *s, cw_buf *out)
 			}
 		}
 		return 0;
+	case CW_T_TYPE:
+		return cw_buf_u8(out, (uint8_t)s->otype);
 	default:
 		return 0;
 	}
@@ -665,6 +672,10 @@ st_apply(st *s, const opv *o)
 		if (o->kind == CW_OP_ADD)
 			return set_add_tag(s, o->v, o->vl, o->tag);
 		set_rem_tags(s, o->v, o->vl, o->tags, o->ntags);
+		return 0;
+	case CW_T_TYPE:
+		if (s->otype == 0 || o->kind < s->otype)
+			s->otype = o->kind;
 		return 0;
 	default:
 		return 0;
@@ -741,6 +752,22 @@ cw_crdt_reg_read(const void *state, size_t len, bool *present,
 		*hlc = h;
 	if (dc != NULL)
 		*dc = d;
+	return 0;
+}
+
+int
+cw_crdt_type_read(const void *state, size_t len, int *type)
+{
+	*type = CW_T_NONE;
+	if (state == NULL)
+		return 0;
+	int rc = want(state, len, CW_T_TYPE);
+	if (rc != 0)
+		return rc;
+	const uint8_t *p = state;
+	if (len != 2 || p[1] < CW_T_REG || p[1] > CW_T_MAP)
+		return CW_EPROTO;
+	*type = p[1];
 	return 0;
 }
 

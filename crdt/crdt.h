@@ -15,13 +15,19 @@
  *   | counter   | 2  | sum                         | add (mod 2^64)           |
  *   | bcounter  | 3  | R[i][j] rights, U[i] spent  | add entry-wise           |
  *   | set       | 4  | element -> set of tags      | add-wins observed-remove |
- *   | map       | 5  | marker only; fields are rows| -                        |
+ *   | map       | 5  | none: fields are rows       | -                        |
  *   | field     | 6  | (hlc, dc, present, value)   | last writer wins (hlc,dc)|
+ *   | typemark  | 7  | the object's type id        | lowest type id           |
+ *
+ * An object is stored as a type row (typemark, written once by the
+ * transaction that creates the object) beside its value row or, for a map,
+ * its field rows; see txn.h. A type check reads the few bytes of the type
+ * row, never the value, so blind writes stay O(1).
  *
  * Concurrent creations of one key with two types (possible across DCs)
- * converge: the lowest type id wins and operands of a higher type are
- * dropped, which is itself commutative (the state is the merge of the
- * lowest-typed operands).
+ * converge: the lowest type id wins, in the type row and in the value row,
+ * where operands of a higher type are dropped. That rule is itself
+ * commutative (the state is the merge of the lowest-typed operands).
  *
  * Operand formats (little-endian; T = type id, K = op kind):
  *
@@ -33,7 +39,7 @@
  *                    R[a][b] += n, a != b)
  *   set add       | T | K=1 | tag | elen u32 | element |
  *   set remove    | T | K=2 | elen u32 | element | ntags u32 | tag * ntags |
- *   map marker    | T | K=1 |
+ *   typemark      | T=7 | type id u8 |
  *   tag           | dc u16 | seq u64 | idx u32 |   (14 bytes, unique)
  *
  * State formats:
@@ -44,7 +50,7 @@
  *                   (i u16, n u64) * nU |       (sorted by (i,j) and i)
  *   set           | T | nelem u32 | (elen u32, element, ntags u32,
  *                   tag * ntags) * nelem |      (sorted, tags sorted)
- *   map           | T |
+ *   typemark      | T=7 | type id u8 |
  *
  * Bytes from outside (records from another DC) are checked by
  * cw_crdt_op_validate before they are stored; every decoder here is
@@ -69,6 +75,7 @@ enum cw_type {
 	CW_T_SET = 4,
 	CW_T_MAP = 5,
 	CW_T_FIELD = 6,
+	CW_T_TYPE = 7, /* type rows */
 };
 
 enum { CW_OP_PUT = 1, CW_OP_DEL = 2 };             /* reg, field */
@@ -99,7 +106,8 @@ int cw_crdt_op_set_add(cw_buf *out, cw_tag tag, const void *e, size_t el);
 /* tags: ntags tags in their 14-byte wire form, borrowed. */
 int cw_crdt_op_set_rem(cw_buf *out, const void *e, size_t el,
     const uint8_t *tags, uint32_t ntags);
-int cw_crdt_op_map(cw_buf *out);
+/* The type row operand of a new object of `type` (CW_T_REG..CW_T_MAP). */
+int cw_crdt_op_type(cw_buf *out, int type);
 
 /* Rewrites the stamp of a pending operand in place, at commit: a reg or
  * field operand gets (hlc, dc); a set add gets tag (dc, seq), keeping its
@@ -132,6 +140,8 @@ int cw_crdt_merge(const void *existing, size_t elen, const void *const *ops,
 /* OUT: *present, *v, *vl (the value), and *hlc, *dc if not NULL. */
 int cw_crdt_reg_read(const void *state, size_t len, bool *present,
     const uint8_t **v, size_t *vl, uint64_t *hlc, uint16_t *dc);
+/* OUT: *type, the object type a type row holds (CW_T_NONE for NULL). */
+int cw_crdt_type_read(const void *state, size_t len, int *type);
 int cw_crdt_counter_read(const void *state, size_t len, int64_t *out);
 /* OUT: *value = sum of increments - sum of decrements. */
 int cw_crdt_bcounter_value(const void *state, size_t len, int64_t *value);

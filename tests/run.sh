@@ -8,8 +8,8 @@ for t in "$@"; do
 	"$dir/$t" >"$out" 2>&1
 	rc=$?
 	cat "$out"
-	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
-	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+	p=$(grep -o '\[  PASSED  \] [0-9]*' "$out" | tail -1 | grep -o '[0-9]*$')
+	f=$(grep -o '\[  FAILED  \] [0-9]* test' "$out" | tail -1 | grep -o '[0-9]\+')
 	rm -f "$out"
 	pass=$((pass + ${p:-0})); fail=$((fail + ${f:-0}))
 	if [ "$rc" -ne 0 ]; then

@@ -66,7 +66,8 @@ struct cw_db {
 struct prow {
 	uint8_t *key;
 	size_t klen;
-	int type;        /* CW_T_*: the row's type */
+	int type;        /* CW_T_*: the row's type (CW_T_TYPE: a type row) */
+	int otype;       /* type rows: the object's type as t sees it */
 	cw_buf ops;      /* operands, each preceded by its u32 length */
 	uint32_t nops;
 	bool tracked;    /* reg/field: conflict-checked */
@@ -86,8 +87,9 @@ struct cw_tx {
 	size_t nrows, rcap;
 	uint32_t *index;  /* open addressing: row number + 1, 0 = empty */
 	size_t icap;
-	size_t nops, bytes;
-	uint32_t set_idx; /* next idx for a set tag */
+	size_t nops, bytes; /* operands pending, and their bytes */
+	size_t nmarks;      /* of them, type-row operands (not the user's) */
+	uint32_t set_idx;   /* next idx for a set tag */
 };
 
 /* ---- errors ---- */
@@ -178,38 +180,43 @@ log_key(uint8_t *out, uint16_t origin, uint64_t seq)
 	cw_st_be64(out + 2, seq);
 }
 
-/* Builds the row key of (k, field) into b (reset first). field NULL: the
- * object row. */
+enum { ROW_TYPE, ROW_VALUE, ROW_FIELD };
+
+/* Builds the key of row `kind` of object k into b (reset first); field is
+ * the map field of a ROW_FIELD. */
 static int
-row_key(cw_buf *b, const void *k, size_t kl, const char *field)
+row_key(cw_buf *b, const void *k, size_t kl, int kind, const char *field)
 {
 	int rc;
 	b->len = 0;
 	uint8_t h[2] = { (uint8_t)(kl >> 8), (uint8_t)kl };
 	if ((rc = cw_buf_put(b, h, 2)) != 0 || (rc = cw_buf_put(b, k, kl)) != 0)
 		return rc;
-	if (field == NULL)
+	if (kind == ROW_TYPE)
 		return 0;
+	if (kind == ROW_VALUE)
+		return cw_buf_u8(b, 1);
 	if ((rc = cw_buf_u8(b, 0)) != 0)
 		return rc;
 	return cw_buf_put(b, field, strlen(field));
 }
 
-/* Checks a row key from outside: OUT *is_field. */
+/* Checks a row key from outside and that operand type `type` belongs in
+ * such a row. */
 static bool
-row_key_ok(const uint8_t *k, size_t len, bool *is_field)
+row_key_ok(const uint8_t *k, size_t len, int type)
 {
 	if (len < 3)
 		return false;
 	size_t kl = ((size_t)k[0] << 8) | k[1];
 	if (kl < 1 || kl > CW_MAX_KEY || len < 2 + kl)
 		return false;
-	if (len == 2 + kl) {
-		*is_field = false;
-		return true;
-	}
-	*is_field = true;
-	return k[2 + kl] == 0 && len - 3 - kl <= CW_MAX_FIELD;
+	if (len == 2 + kl)
+		return type == CW_T_TYPE;
+	if (k[2 + kl] == 1)
+		return len == 3 + kl && type >= CW_T_REG && type <= CW_T_SET;
+	return k[2 + kl] == 0 && len - 3 - kl <= CW_MAX_FIELD &&
+	    type == CW_T_FIELD;
 }
 
 /* ---- open and close ---- */
@@ -260,7 +267,8 @@ check_meta(cw_db *db)
 	if ((rc = meta_get(db, "format", &v, &vl)) != 0)
 		return rc;
 	if (v == NULL) {
-		if (!cf_empty(db, CF_DATA) || !cf_empty(db, CF_LOG)) {
+		if (!cf_empty(db, CF_DEFAULT) || !cf_empty(db, CF_DATA) ||
+		    !cf_empty(db, CF_LOG)) {
 			cw_log(CW_LOG_ERROR, "txn",
 			    "data directory has data but no Causeway format "
 			    "marker");
@@ -739,29 +747,33 @@ row_next_op(const struct prow *r, size_t *off, uint8_t **op, size_t *len)
 }
 
 /* Appends the operand in `op` to row r, or replaces r's operands with it
- * (a register write supersedes the earlier ones of its transaction). */
+ * (a register write supersedes the earlier ones of its transaction).
+ * Returns 0, CW_ETOOBIG (the transaction's limits) or CW_ENOMEM; on error
+ * r is unchanged. */
 static int
 row_push(cw_tx *t, struct prow *r, const cw_buf *op, bool replace)
 {
-	if (t->nops >= t->db->o.max_txn_ops ||
-	    t->bytes + op->len > t->db->o.max_txn_bytes)
+	bool mark = r->type == CW_T_TYPE;
+	uint32_t gone = replace ? r->nops : 0;
+	size_t gone_bytes = replace ? r->ops.len - 4 * (size_t)r->nops : 0;
+	size_t user_ops = t->nops - t->nmarks - (mark ? 0 : gone);
+	if ((!mark && user_ops >= t->db->o.max_txn_ops) ||
+	    t->bytes - gone_bytes + op->len > t->db->o.max_txn_bytes)
 		return CW_ETOOBIG;
-	size_t old = r->ops.len;
-	uint32_t oldn = r->nops;
-	if (replace) {
-		r->ops.len = 0;
-		r->nops = 0;
-	}
-	int rc;
-	if ((rc = cw_buf_u32(&r->ops, (uint32_t)op->len)) != 0 ||
-	    (rc = cw_buf_put(&r->ops, op->p, op->len)) != 0) {
-		r->ops.len = old; /* an append failed: restore */
-		r->nops = oldn;
-		return rc;
-	}
-	r->nops++;
-	t->nops++;
-	t->bytes += op->len;
+	size_t base = replace ? 0 : r->ops.len;
+	size_t need = base + 4 + op->len;
+	if (need > r->ops.len &&
+	    cw_buf_reserve(&r->ops, need - r->ops.len) != 0)
+		return CW_ENOMEM;
+	/* nothing below can fail */
+	r->ops.len = base;
+	cw_buf_u32(&r->ops, (uint32_t)op->len);
+	cw_buf_put(&r->ops, op->p, op->len);
+	r->nops = r->nops - gone + 1;
+	t->nops = t->nops - gone + 1;
+	if (mark)
+		t->nmarks = t->nmarks - gone + 1;
+	t->bytes = t->bytes - gone_bytes + op->len;
 	return 0;
 }
 
@@ -845,44 +857,93 @@ check_args(cw_tx *t, const void *k, size_t kl)
 	return 0;
 }
 
-/* Reads object row k and checks that it holds `type` (or nothing).
- * OUT: the state in *st, *exists. */
+/* The type of object k as t sees it. A lookup leaves a pending type row
+ * (with no operands) behind, so each key is read once per transaction.
+ * OUT: *out, the pending type row. */
+static int
+obj_type(cw_tx *t, const void *k, size_t kl, struct prow **out)
+{
+	cw_buf key = { 0 };
+	char *v = NULL;
+	size_t vl;
+	int rc, type;
+	if ((rc = check_args(t, k, kl)) != 0)
+		return rc;
+	if ((rc = row_key(&key, k, kl, ROW_TYPE, NULL)) != 0)
+		goto out;
+	if ((*out = row_find(t, key.p, key.len)) != NULL)
+		goto out;
+	if ((rc = read_snapshot(t, key.p, key.len, &v, &vl)) != 0)
+		goto out;
+	if ((rc = cw_crdt_type_read(v, vl, &type)) != 0)
+		goto out;
+	if ((rc = row_get(t, key.p, key.len, CW_T_TYPE, out)) != 0)
+		goto out;
+	(*out)->otype = type;
+out:
+	rocksdb_free(v);
+	cw_buf_fini(&key);
+	return rc;
+}
+
+/* Checks that object k is of `type` for a write, creating it (a type row
+ * operand) if it does not exist. Returns 0, CW_ETYPE or an error. */
+static int
+need_type(cw_tx *t, const void *k, size_t kl, int type)
+{
+	struct prow *r;
+	cw_buf op = { 0 };
+	int rc;
+	if ((rc = obj_type(t, k, kl, &r)) != 0)
+		return rc;
+	if (r->otype == type)
+		return 0;
+	if (r->otype != CW_T_NONE)
+		return CW_ETYPE;
+	if ((rc = cw_crdt_op_type(&op, type)) == 0 &&
+	    (rc = row_push(t, r, &op, true)) == 0)
+		r->otype = type;
+	cw_buf_fini(&op);
+	return rc;
+}
+
+/* Reads the value row of object k, which must be of `type` (or not
+ * exist). OUT: the state in *st, *exists; the value row key in *key. */
 static int
 read_object(cw_tx *t, const void *k, size_t kl, int type, cw_buf *key,
     cw_buf *st, bool *exists)
 {
+	struct prow *r;
 	int rc;
-	if ((rc = check_args(t, k, kl)) != 0)
+	*exists = false;
+	if ((rc = obj_type(t, k, kl, &r)) != 0)
 		return rc;
-	if ((rc = row_key(key, k, kl, NULL)) != 0)
-		return rc;
-	if ((rc = read_row(t, key->p, key->len, st, exists)) != 0)
-		return rc;
-	if (*exists && cw_crdt_type_of(st->p, st->len) != type)
+	if (r->otype == CW_T_NONE)
+		return 0;
+	if (r->otype != type)
 		return CW_ETYPE;
-	return 0;
+	if (type == CW_T_MAP)
+		return row_key(key, k, kl, ROW_TYPE, NULL);
+	if ((rc = row_key(key, k, kl, ROW_VALUE, NULL)) != 0)
+		return rc;
+	return read_row(t, key->p, key->len, st, exists);
 }
 
-/* Checks the type of object k for a write of `type`; a row the
- * transaction already wrote with that type needs no read. */
+/* The write side of an operation on object k of `type`: checks the type
+ * (creating the object if new) and limits, and builds the value row key
+ * into *key. */
 static int
-check_type(cw_tx *t, const void *k, size_t kl, int type, cw_buf *key)
+write_object(cw_tx *t, const void *k, size_t kl, int type, size_t vl,
+    cw_buf *key)
 {
 	int rc;
 	if ((rc = check_args(t, k, kl)) != 0)
 		return rc;
-	if ((rc = row_key(key, k, kl, NULL)) != 0)
+	if (vl > t->db->o.max_value)
+		return CW_ETOOBIG;
+	if ((rc = need_type(t, k, kl, type)) != 0)
 		return rc;
-	struct prow *r = row_find(t, key->p, key->len);
-	if (r != NULL && r->type == type)
-		return 0;
-	cw_buf st = { 0 };
-	bool exists;
-	rc = read_row(t, key->p, key->len, &st, &exists);
-	if (rc == 0 && exists && cw_crdt_type_of(st.p, st.len) != type)
-		rc = CW_ETYPE;
-	cw_buf_fini(&st);
-	return rc;
+	return row_key(key, k, kl, ROW_VALUE, NULL);
 }
 
 static int
@@ -908,12 +969,8 @@ cw_tx_reg_put(cw_tx *t, const void *k, size_t kl, const void *v, size_t vl)
 	int rc;
 	if (v == NULL && vl > 0)
 		return CW_EINVAL;
-	if ((rc = check_type(t, k, kl, CW_T_REG, &key)) != 0)
+	if ((rc = write_object(t, k, kl, CW_T_REG, vl, &key)) != 0)
 		goto out;
-	if (vl > t->db->o.max_value) {
-		rc = CW_ETOOBIG;
-		goto out;
-	}
 	if ((rc = cw_crdt_op_reg(&op, CW_T_REG, CW_OP_PUT, UINT64_MAX,
 		 t->db->o.dc, v, vl)) != 0 ||
 	    (rc = row_get(t, key.p, key.len, CW_T_REG, &r)) != 0)
@@ -957,7 +1014,7 @@ cw_tx_counter_add(cw_tx *t, const void *k, size_t kl, int64_t delta)
 	cw_buf key = { 0 }, op = { 0 };
 	struct prow *r;
 	int rc;
-	if ((rc = check_type(t, k, kl, CW_T_COUNTER, &key)) != 0)
+	if ((rc = write_object(t, k, kl, CW_T_COUNTER, 0, &key)) != 0)
 		goto out;
 	if ((rc = row_get(t, key.p, key.len, CW_T_COUNTER, &r)) != 0)
 		goto out;
@@ -1020,7 +1077,7 @@ bc_push(cw_tx *t, const void *k, size_t kl, int kind, uint16_t b,
 	cw_buf key = { 0 }, op = { 0 };
 	struct prow *r;
 	int rc;
-	if ((rc = check_type(t, k, kl, CW_T_BCOUNTER, &key)) != 0)
+	if ((rc = write_object(t, k, kl, CW_T_BCOUNTER, 0, &key)) != 0)
 		goto out;
 	if ((rc = cw_crdt_op_bcounter(&op, kind, t->db->o.dc, b, n)) != 0 ||
 	    (rc = row_get(t, key.p, key.len, CW_T_BCOUNTER, &r)) != 0)
@@ -1040,12 +1097,8 @@ cw_tx_bcounter_add(cw_tx *t, const void *k, size_t kl, int64_t delta)
 	int rc;
 	if (delta == INT64_MIN)
 		return CW_EINVAL;
-	if (delta == 0) {
-		cw_buf key = { 0 };
-		rc = check_type(t, k, kl, CW_T_BCOUNTER, &key);
-		cw_buf_fini(&key);
-		return rc;
-	}
+	if (delta == 0)
+		return bc_read(t, k, kl, &value, &rights);
 	if (delta > 0)
 		return bc_push(t, k, kl, CW_OP_INC, 0, (uint64_t)delta);
 	if ((rc = bc_read(t, k, kl, &value, &rights)) != 0)
@@ -1099,12 +1152,8 @@ cw_tx_set_add(cw_tx *t, const void *k, size_t kl, const void *e, size_t el)
 	int rc;
 	if (e == NULL && el > 0)
 		return CW_EINVAL;
-	if ((rc = check_type(t, k, kl, CW_T_SET, &key)) != 0)
+	if ((rc = write_object(t, k, kl, CW_T_SET, el, &key)) != 0)
 		goto out;
-	if (el > t->db->o.max_value) {
-		rc = CW_ETOOBIG;
-		goto out;
-	}
 	/* tag (dc, seq 0, idx): seq is stamped at commit */
 	cw_tag tag = { t->db->o.dc, 0, t->set_idx };
 	if ((rc = cw_crdt_op_set_add(&op, tag, e, el)) != 0 ||
@@ -1157,12 +1206,8 @@ cw_tx_set_remove(cw_tx *t, const void *k, size_t kl, const void *e,
 	int rc;
 	if (e == NULL && el > 0)
 		return CW_EINVAL;
-	if ((rc = check_type(t, k, kl, CW_T_SET, &key)) != 0)
+	if ((rc = write_object(t, k, kl, CW_T_SET, el, &key)) != 0)
 		goto out;
-	if (el > t->db->o.max_value) {
-		rc = CW_ETOOBIG;
-		goto out;
-	}
 	if ((r = row_find(t, key.p, key.len)) != NULL)
 		drop_pending_adds(t, r, e, el);
 	/* remove the tags observed in the snapshot */
@@ -1247,8 +1292,8 @@ map_field_ok(const char *field)
 	return strlen(field) > CW_MAX_FIELD ? CW_ETOOBIG : 0;
 }
 
-/* A map write: the marker on the object row (untracked, so concurrent
- * writers of different fields do not conflict) and the field row. */
+/* A map write: the field row (tracked, so writers of one field conflict
+ * and writers of different fields do not). */
 static int
 map_write(cw_tx *t, const void *k, size_t kl, const char *field, int kind,
     const void *v, size_t vl)
@@ -1260,21 +1305,9 @@ map_write(cw_tx *t, const void *k, size_t kl, const char *field, int kind,
 		return rc;
 	if (v == NULL && vl > 0)
 		return CW_EINVAL;
-	if ((rc = check_type(t, k, kl, CW_T_MAP, &key)) != 0)
+	if ((rc = write_object(t, k, kl, CW_T_MAP, vl, &key)) != 0)
 		goto out;
-	if (vl > t->db->o.max_value) {
-		rc = CW_ETOOBIG;
-		goto out;
-	}
-	if ((rc = row_get(t, key.p, key.len, CW_T_MAP, &r)) != 0)
-		goto out;
-	if (r->nops == 0) {
-		if ((rc = cw_crdt_op_map(&op)) != 0 ||
-		    (rc = row_push(t, r, &op, false)) != 0)
-			goto out;
-	}
-	op.len = 0;
-	if ((rc = row_key(&key, k, kl, field)) != 0 ||
+	if ((rc = row_key(&key, k, kl, ROW_FIELD, field)) != 0 ||
 	    (rc = cw_crdt_op_reg(&op, CW_T_FIELD, kind, UINT64_MAX,
 		 t->db->o.dc, v, vl)) != 0 ||
 	    (rc = row_get(t, key.p, key.len, CW_T_FIELD, &r)) != 0)
@@ -1314,10 +1347,16 @@ cw_tx_map_get(cw_tx *t, const void *k, size_t kl, const char *field,
 	*vl = 0;
 	if ((rc = map_field_ok(field)) != 0)
 		return rc;
-	if ((rc = read_object(t, k, kl, CW_T_MAP, &key, &st, &exists)) != 0 ||
-	    !exists)
+	struct prow *tr;
+	if ((rc = obj_type(t, k, kl, &tr)) != 0)
 		goto out;
-	if ((rc = row_key(&key, k, kl, field)) != 0 ||
+	if (tr->otype != CW_T_MAP && tr->otype != CW_T_NONE) {
+		rc = CW_ETYPE;
+		goto out;
+	}
+	if (tr->otype == CW_T_NONE)
+		goto out;
+	if ((rc = row_key(&key, k, kl, ROW_FIELD, field)) != 0 ||
 	    (rc = read_row(t, key.p, key.len, &st, &exists)) != 0)
 		goto out;
 	if (exists && (rc = cw_crdt_reg_read(st.p, st.len, &present, &p, &n,
@@ -1371,14 +1410,19 @@ cw_tx_map_fields(cw_tx *t, const void *k, size_t kl, cw_list **out)
 	if (out == NULL)
 		return CW_EINVAL;
 	*out = NULL;
-	if ((rc = read_object(t, k, kl, CW_T_MAP, &key, &st, &exists)) != 0)
+	struct prow *tr;
+	if ((rc = obj_type(t, k, kl, &tr)) != 0)
 		goto out;
+	if (tr->otype != CW_T_MAP && tr->otype != CW_T_NONE) {
+		rc = CW_ETYPE;
+		goto out;
+	}
 	if ((rc = cw_list_new(&l)) != 0)
 		goto out;
-	if (!exists)
+	if (tr->otype == CW_T_NONE)
 		goto done;
 	/* candidate names: field rows at the snapshot and pending ones */
-	if ((rc = cw_buf_u8(&key, 0)) != 0)
+	if ((rc = row_key(&key, k, kl, ROW_FIELD, "")) != 0)
 		goto out;
 	it = rocksdb_transaction_create_iterator_cf(t->rt, t->ro,
 	    t->db->cf[CF_DATA]);
@@ -1608,15 +1652,13 @@ check_record(cw_db *db, const cw_rec *rec)
 		return CW_EPROTO;
 	for (size_t i = 0; i < rec->neffects; i++) {
 		cw_rec_effect e;
-		bool is_field;
 		cw_schema_rec_effect(rec, i, &e);
-		if (!row_key_ok(e.key, e.keylen, &is_field))
-			return CW_EPROTO;
 		int rc = cw_crdt_op_validate(e.op, e.oplen, db->o.ndc,
 		    db->o.max_value);
 		if (rc != 0)
 			return rc;
-		if (is_field != (cw_crdt_type_of(e.op, e.oplen) == CW_T_FIELD))
+		if (!row_key_ok(e.key, e.keylen,
+			cw_crdt_type_of(e.op, e.oplen)))
 			return CW_EPROTO;
 	}
 	return 0;

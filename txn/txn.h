@@ -6,16 +6,19 @@
  * Storage (one RocksDB OptimisticTransactionDB per DC):
  *
  *   | column family | key                                  | value          |
- *   | data          | klen u16 BE, key                     | object state   |
- *   | data          | klen u16 BE, key, 0x00, field        | map field state|
+ *   | data          | klen u16 BE, key                     | type row       |
+ *   | data          | klen u16 BE, key, 0x01               | value row      |
+ *   | data          | klen u16 BE, key, 0x00, field        | map field row  |
  *   | log           | origin u16 BE, seq u64 BE            | TxnRecord bytes|
  *   | meta          | "format", "dc", "ndc", "fingerprint" | see txn.c      |
  *
  * Every update is a CRDT operand written with Merge into `data`; the merge
- * operator is crdt/'s cw_crdt_merge. A commit writes its operands and its
+ * operator is crdt/'s cw_crdt_merge. The type row holds the object's type,
+ * written once by the transaction that creates the object, so that a type
+ * check reads two bytes whatever the object's size. A commit writes its operands and its
  * log record in one RocksDB transaction. Register and map-field rows are
  * tracked, so the first committer wins (CW_ECONFLICT for the other);
- * counter, set, bcounter and map-marker operands go untracked into the
+ * counter, set, bcounter and type-row operands go untracked into the
  * transaction's own batch and never conflict. A bounded decrement is
  * checked against this DC's rights when it is issued and again at commit,
  * under the commit lock, against the latest state.

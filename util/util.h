@@ -20,6 +20,10 @@
 
 #include "causeway.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 void *cw_malloc(size_t n);
 void *cw_calloc(size_t n, size_t size);
 void *cw_realloc(void *p, size_t n);
@@ -126,4 +130,7 @@ int cw_list_new(cw_list **out);
 /* Appends a copy of p[0..n). Returns 0 or CW_ENOMEM (l unchanged). */
 int cw_list_push(cw_list *l, const void *p, size_t n);
 
+#ifdef __cplusplus
+}
+#endif
 #endif /* CW_UTIL_H */
