@@ -74,9 +74,10 @@ $(BUILD)/lib/pkgconfig/causeway.pc: tools/causeway.pc.in
 	@mkdir -p $(dir $@)
 	sed 's|@PREFIX@|$(PREFIX)|' $< > $@
 
-$(BUILD)/bin/cw-bench: $(BUILD)/obj/tools/cw_bench.o $(BUILD)/lib/libcauseway.a
+$(BUILD)/bin/cw-bench: $(BUILD)/obj/tools/cw_bench.o \
+                      $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/testutil.o \
                   $(BUILD)/lib/libcauseway.a

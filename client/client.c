@@ -4,8 +4,8 @@
  * A cw_client is a session: a backend (today the embedded engine of txn/,
  * opened by cw_open_local; the network backend of cw_connect comes with
  * the server) and the session's causal clock. Every transaction begins on
- * a snapshot that includes the clock, and the clock absorbs the snapshot
- * and every commit, which gives read-your-writes and monotonic reads even
+ * a snapshot that includes the clock, and the clock absorbs every commit
+ * and every snapshot the session read (once durable), which gives read-your-writes and monotonic reads even
  * when the clock is carried to another DC (DESIGN 1.4).
  *
  * The embedded backend makes client/ depend on txn/ (DESIGN 8 has client
@@ -127,7 +127,7 @@ int
 cw_begin(cw_client *c, cw_txn **out)
 {
 	cw_txn *t;
-	cw_vc need, snap;
+	cw_vc need;
 	int rc;
 	if (out == NULL)
 		return CW_EINVAL;
@@ -143,8 +143,6 @@ cw_begin(cw_client *c, cw_txn **out)
 		cw_free(t);
 		return rc;
 	}
-	cw_tx_snapshot(t->tx, &snap);
-	clock_absorb(c, &snap);
 	t->c = c;
 	*out = t;
 	return 0;
@@ -169,6 +167,12 @@ cw_abort(cw_txn *t)
 {
 	if (t == NULL)
 		return;
+	if (cw_tx_observed(t->tx)) {
+		/* the session has read this snapshot */
+		cw_vc snap;
+		cw_tx_snapshot(t->tx, &snap);
+		clock_absorb(t->c, &snap);
+	}
 	cw_tx_free(t->tx);
 	cw_free(t);
 }

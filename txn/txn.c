@@ -53,12 +53,16 @@ struct cw_db {
 	cw_vc S;            /* the state vector */
 	cw_hlc hlc;         /* the DC's hybrid logical clock */
 	uint64_t ncommit;   /* writes committed since open (commit tickets) */
+	uint32_t writers;   /* open transactions with pending writes */
 	pthread_cond_t applied_cv; /* signalled whenever S advances */
 
 	pthread_mutex_t sync_mu;
 	/* sync_mu guards: */
 	uint64_t durable;   /* every ticket <= durable is synced */
 	bool syncing;       /* a leader is running the WAL sync */
+	uint64_t sync_us;   /* moving average of a sync's duration; only the
+			     * leader (syncing, handed over under sync_mu)
+			     * reads or writes it */
 	pthread_cond_t sync_cv;
 };
 
@@ -82,6 +86,9 @@ struct cw_tx {
 	const rocksdb_snapshot_t *snap;
 	rocksdb_readoptions_t *ro; /* carries snap: every read uses it */
 	cw_vc snap_vc;
+	uint64_t snap_ticket; /* commits in the snapshot */
+	bool observed;        /* the snapshot was shown to the caller (and is
+			       * durable: observe() waited for it) */
 	int state;
 	struct prow *rows;
 	size_t nrows, rcap;
@@ -89,6 +96,7 @@ struct cw_tx {
 	size_t icap;
 	size_t nops, bytes; /* operands pending, and their bytes */
 	size_t nmarks;      /* of them, type-row operands (not the user's) */
+	bool writer;        /* counted in db->writers */
 	uint32_t set_idx;   /* next idx for a set tag */
 };
 
@@ -484,6 +492,15 @@ cw_db_state(cw_db *db, cw_vc *out)
 	pthread_mutex_unlock(&db->commit_mu);
 }
 
+/* Microseconds of the monotonic clock. */
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 static void
 deadline_after(struct timespec *ts, uint64_t ms)
 {
@@ -540,11 +557,30 @@ wait_durable(cw_db *db, uint64_t ticket)
 		db->syncing = true;
 		pthread_mutex_unlock(&db->sync_mu);
 		pthread_mutex_lock(&db->commit_mu);
+		/* Commit delay: while transactions with pending writes are
+		 * open, wait for them to commit, for at most half a sync, so
+		 * that one sync covers them too. A lone committer never
+		 * waits. */
+		if (db->writers > 0) {
+			struct timespec dl;
+			clock_gettime(CLOCK_MONOTONIC, &dl);
+			dl.tv_nsec += (long)(db->sync_us / 2) * 1000;
+			if (dl.tv_nsec >= 1000000000) {
+				dl.tv_sec++;
+				dl.tv_nsec -= 1000000000;
+			}
+			while (db->writers > 0 &&
+			    pthread_cond_timedwait(&db->applied_cv,
+				&db->commit_mu, &dl) != ETIMEDOUT)
+				;
+		}
 		uint64_t target = db->ncommit;
 		pthread_mutex_unlock(&db->commit_mu);
+		uint64_t t0 = mono_us();
 		char *err = NULL;
 		rocksdb_flush_wal(db->base, 1, &err);
 		pthread_mutex_lock(&db->sync_mu);
+		db->sync_us = (db->sync_us * 7 + (mono_us() - t0)) / 8;
 		db->syncing = false;
 		pthread_cond_broadcast(&db->sync_cv);
 		if (err != NULL) {
@@ -566,7 +602,6 @@ cw_tx_begin(cw_db *db, const cw_vc *need, uint64_t wait_ms, cw_tx **out)
 {
 	cw_tx *t;
 	int rc;
-	uint64_t ticket;
 	*out = NULL;
 	if ((t = cw_calloc(1, sizeof(*t))) == NULL)
 		return CW_ENOMEM;
@@ -584,16 +619,11 @@ cw_tx_begin(cw_db *db, const cw_vc *need, uint64_t wait_ms, cw_tx **out)
 	t->rt = rocksdb_optimistictransaction_begin(db->odb, db->wo, db->oto,
 	    NULL);
 	t->snap_vc = db->S;
-	ticket = db->ncommit;
+	t->snap_ticket = db->ncommit;
 	pthread_mutex_unlock(&db->commit_mu);
 	t->snap = rocksdb_transaction_get_snapshot(t->rt);
 	rocksdb_readoptions_set_snapshot(t->ro, t->snap);
 	t->state = TX_ACTIVE;
-	/* Everything in the snapshot must be durable before we read it. */
-	if ((rc = wait_durable(db, ticket)) != 0) {
-		cw_tx_free(t);
-		return rc;
-	}
 	*out = t;
 	return 0;
 out_free:
@@ -608,9 +638,47 @@ cw_tx_snapshot(const cw_tx *t, cw_vc *out)
 	*out = t->snap_vc;
 }
 
+bool
+cw_tx_observed(const cw_tx *t)
+{
+	return t->observed;
+}
+
+/* Called before anything of the snapshot reaches the caller (a value, or
+ * an answer such as CW_ETYPE that depends on it): waits until every commit
+ * in the snapshot is durable, so no caller sees a state a crash could take
+ * back. A transaction that only writes never waits here: its own commit is
+ * durable only once everything before it in the WAL is. */
+static int
+observe(cw_tx *t)
+{
+	if (t->observed)
+		return 0;
+	int rc = wait_durable(t->db, t->snap_ticket);
+	if (rc == 0)
+		t->observed = true;
+	return rc;
+}
+
+/* Takes t out of db->writers. Caller holds commit_mu. */
+static void
+unwrite_locked(cw_tx *t)
+{
+	if (t->writer) {
+		t->db->writers--;
+		t->writer = false;
+		pthread_cond_broadcast(&t->db->applied_cv);
+	}
+}
+
 static void
 tx_release(cw_tx *t)
 {
+	if (t->writer) {
+		pthread_mutex_lock(&t->db->commit_mu);
+		unwrite_locked(t);
+		pthread_mutex_unlock(&t->db->commit_mu);
+	}
 	if (t->rt != NULL) {
 		if (t->state == TX_ACTIVE) {
 			char *err = NULL;
@@ -765,6 +833,12 @@ row_push(cw_tx *t, struct prow *r, const cw_buf *op, bool replace)
 	if (need > r->ops.len &&
 	    cw_buf_reserve(&r->ops, need - r->ops.len) != 0)
 		return CW_ENOMEM;
+	if (!t->writer) {
+		pthread_mutex_lock(&t->db->commit_mu);
+		t->db->writers++;
+		pthread_mutex_unlock(&t->db->commit_mu);
+		t->writer = true;
+	}
 	/* nothing below can fail */
 	r->ops.len = base;
 	cw_buf_u32(&r->ops, (uint32_t)op->len);
@@ -899,7 +973,7 @@ need_type(cw_tx *t, const void *k, size_t kl, int type)
 	if (r->otype == type)
 		return 0;
 	if (r->otype != CW_T_NONE)
-		return CW_ETYPE;
+		return (rc = observe(t)) != 0 ? rc : CW_ETYPE;
 	if ((rc = cw_crdt_op_type(&op, type)) == 0 &&
 	    (rc = row_push(t, r, &op, true)) == 0)
 		r->otype = type;
@@ -916,6 +990,8 @@ read_object(cw_tx *t, const void *k, size_t kl, int type, cw_buf *key,
 	struct prow *r;
 	int rc;
 	*exists = false;
+	if ((rc = check_args(t, k, kl)) != 0 || (rc = observe(t)) != 0)
+		return rc;
 	if ((rc = obj_type(t, k, kl, &r)) != 0)
 		return rc;
 	if (r->otype == CW_T_NONE)
@@ -1348,7 +1424,8 @@ cw_tx_map_get(cw_tx *t, const void *k, size_t kl, const char *field,
 	if ((rc = map_field_ok(field)) != 0)
 		return rc;
 	struct prow *tr;
-	if ((rc = obj_type(t, k, kl, &tr)) != 0)
+	if ((rc = check_args(t, k, kl)) != 0 || (rc = observe(t)) != 0 ||
+	    (rc = obj_type(t, k, kl, &tr)) != 0)
 		goto out;
 	if (tr->otype != CW_T_MAP && tr->otype != CW_T_NONE) {
 		rc = CW_ETYPE;
@@ -1411,7 +1488,8 @@ cw_tx_map_fields(cw_tx *t, const void *k, size_t kl, cw_list **out)
 		return CW_EINVAL;
 	*out = NULL;
 	struct prow *tr;
-	if ((rc = obj_type(t, k, kl, &tr)) != 0)
+	if ((rc = check_args(t, k, kl)) != 0 || (rc = observe(t)) != 0 ||
+	    (rc = obj_type(t, k, kl, &tr)) != 0)
 		goto out;
 	if (tr->otype != CW_T_MAP && tr->otype != CW_T_NONE) {
 		rc = CW_ETYPE;
@@ -1608,8 +1686,11 @@ cw_tx_commit(cw_tx *t, cw_vc *commit_vc)
 	if (commit_vc != NULL)
 		*commit_vc = t->snap_vc;
 	if (t->nops == 0) {
-		tx_release(t); /* read-only: nothing to write */
-		return 0;
+		/* read-only: nothing to write; the vector we return must
+		 * name a durable state */
+		rc = observe(t);
+		tx_release(t);
+		return rc;
 	}
 	pthread_mutex_lock(&db->commit_mu);
 	if ((rc = check_rights_locked(t)) != 0)
@@ -1627,6 +1708,7 @@ cw_tx_commit(cw_tx *t, cw_vc *commit_vc)
 	t->state = TX_DONE;
 	db->S.v[db->o.dc] = seq;
 	ticket = ++db->ncommit;
+	unwrite_locked(t);
 	pthread_cond_broadcast(&db->applied_cv);
 	pthread_mutex_unlock(&db->commit_mu);
 	cw_buf_fini(&rec);
@@ -1635,9 +1717,17 @@ cw_tx_commit(cw_tx *t, cw_vc *commit_vc)
 		commit_vc->v[db->o.dc] = seq;
 	return wait_durable(db, ticket);
 out_unlock:
+	ticket = db->ncommit;
+	unwrite_locked(t);
 	pthread_mutex_unlock(&db->commit_mu);
 	cw_buf_fini(&rec);
 	tx_release(t); /* rolls back: nothing of t is applied */
+	if (rc == CW_ECONFLICT || rc == CW_ENORIGHTS) {
+		/* the answer reveals other commits: they must be durable */
+		int src = wait_durable(db, ticket);
+		if (src != 0)
+			rc = src;
+	}
 	return rc;
 }
 

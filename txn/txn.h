@@ -27,9 +27,13 @@
  * assigns seq = S[dc] + 1 and the HLC time, commits with sync off and
  * advances S. The WAL fsync happens after it and is shared by every
  * committer waiting (group commit); a commit returns only once durable. A
- * snapshot and its state vector are taken together under commit_mu, and
- * begin waits until everything in the snapshot is durable, so no reader
- * sees a state a crash could take back.
+ * snapshot and its state vector are taken together under commit_mu. A
+ * commit is visible before it is synced, so before a transaction shows its
+ * caller anything of its snapshot (a value, CW_ETYPE, CW_ENORIGHTS) it
+ * waits until everything in the snapshot is durable (at most one group
+ * sync): no caller sees a state a crash could take back. A write-only
+ * transaction never waits for that: its commit is durable only once all
+ * that precedes it in the WAL is.
  *
  * Recovery: S[k] is the seq of the last log record of origin k (records of
  * one origin are applied contiguously), the HLC the largest time among
@@ -90,6 +94,9 @@ int cw_tx_begin(cw_db *db, const cw_vc *need, uint64_t wait_ms,
     cw_tx **out);
 /* OUT: *out, the state vector of t's snapshot. */
 void cw_tx_snapshot(const cw_tx *t, cw_vc *out);
+/* True once t has shown its caller anything of its snapshot (which is then
+ * durable): a session that aborts t has still seen the snapshot. */
+bool cw_tx_observed(const cw_tx *t);
 /* Commits t (which stays allocated; free it with cw_tx_free). OUT:
  * *commit_vc (if not NULL): the snapshot vector with this DC's entry set
  * to the commit's seq (for a read-only transaction, the snapshot vector).
