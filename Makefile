@@ -88,6 +88,8 @@ test: all
 	@sh tests/run.sh $(BUILD)/tests $(UNIT)
 
 asan:
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	$(MAKE) BUILD=build/asan CC=clang CXX=clang++ OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
@@ -103,7 +105,7 @@ install: all
 	install -d $(PREFIX)/lib/pkgconfig $(PREFIX)/include $(PREFIX)/bin
 	install -m 644 include/causeway.h $(PREFIX)/include/
 	install -m 644 $(BUILD)/lib/libcauseway.a $(BUILD)/lib/libcauseway.so $(PREFIX)/lib/
-	install -m 644 $(BUILD)/lib/pkgconfig/causeway.pc $(PREFIX)/lib/pkgconfig/
+	sed 's|@PREFIX@|$(PREFIX)|' tools/causeway.pc.in > $(PREFIX)/lib/pkgconfig/causeway.pc
 	install -m 755 $(BINS) $(PREFIX)/bin/
 
 format-check:

@@ -74,8 +74,15 @@ cw_schema_rec_decode(const void *buf, size_t len, cw_rec *rec)
 		rec->seq = r->seq();
 		rec->hlc = r->hlc();
 		rec->ndeps = deps->size();
-		for (uint32_t k = 0; k < rec->ndeps; k++)
-			rec->deps[k] = deps->Get(k);
+		// The verifier checks a vector's length prefix for 4-byte
+		// alignment only: a hostile buffer can leave u64 elements
+		// misaligned, so copy them out bytewise.
+		const uint8_t *d = deps->Data();
+		for (uint32_t k = 0; k < rec->ndeps; k++) {
+			uint64_t v;
+			std::memcpy(&v, d + 8 * (size_t)k, sizeof(v));
+			rec->deps[k] = flatbuffers::EndianScalar(v);
+		}
 		rec->neffects = r->effects()->size();
 		rec->root_ = r;
 	}

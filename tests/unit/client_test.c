@@ -232,7 +232,7 @@ static int
 scripted_txn(cw_client *c, int round)
 {
 	cw_txn *t;
-	cw_list *l = NULL;
+	cw_list *l = NULL, *fields = NULL;
 	void *v = NULL;
 	size_t vl;
 	int rc;
@@ -248,14 +248,16 @@ scripted_txn(cw_client *c, int round)
 	    (rc = cw_bcounter_add(t, "b", 1, 1)) != 0 ||
 	    (rc = cw_reg_get(t, "r", 1, &v, &vl)) != 0 ||
 	    (rc = cw_set_members(t, "s", 1, &l)) != 0 ||
-	    (rc = cw_map_fields(t, "m", 1, &l)) != 0) {
+	    (rc = cw_map_fields(t, "m", 1, &fields)) != 0) {
 		free(v);
 		cw_list_free(l);
+		cw_list_free(fields);
 		cw_abort(t);
 		return rc;
 	}
 	free(v);
 	cw_list_free(l);
+	cw_list_free(fields);
 	return cw_commit(t);
 }
 
