@@ -30,7 +30,7 @@ LDFLAGS  := $(SAN)
 
 LIB_C    := util/util.c causal/causal.c crdt/crdt.c txn/txn.c \
             client/client.c
-LIB_CXX  := schema/schema.cc
+LIB_CXX  := schema/schema.cc txn/rocks_log.cc
 LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/obj/%.o) $(LIB_CXX:%.cc=$(BUILD)/obj/%.o)
 GEN      := $(BUILD)/gen/record_generated.h
 
@@ -85,6 +85,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/testutil.o
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 test: all
+	@sh tests/symbols.sh $(BUILD)/lib/libcauseway.a
 	@sh tests/run.sh $(BUILD)/tests $(UNIT)
 
 asan:

@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <rocksdb/c.h>
 #include <stdlib.h>
 #include <time.h>
@@ -29,6 +30,9 @@
 #include "crdt.h"
 #include "schema.h"
 #include "util.h"
+
+/* rocks_log.cc: RocksDB's info log goes to cw_log, not a LOG file. */
+int cw_rocks_log_to_stderr(rocksdb_options_t *opts, int verbose);
 
 #define FORMAT "causeway-1"
 #define LOG_KEY_LEN 10
@@ -408,6 +412,9 @@ cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
 	pthread_condattr_destroy(&ca);
 
 	db->opts = rocksdb_options_create();
+	if ((rc = cw_rocks_log_to_stderr(db->opts,
+		 getenv("CW_LOG") && !strcmp(getenv("CW_LOG"), "debug"))) != 0)
+		goto out_close;
 	rocksdb_options_set_create_if_missing(db->opts, 1);
 	rocksdb_options_set_create_missing_column_families(db->opts, 1);
 	for (int i = 0; i < NCF; i++)
@@ -421,6 +428,12 @@ cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
 	db->oto = rocksdb_optimistictransaction_options_create();
 	rocksdb_optimistictransaction_options_set_set_snapshot(db->oto, 1);
 
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		cw_log(CW_LOG_ERROR, "txn", "cannot create %s: %s", dir,
+		    strerror(errno));
+		rc = CW_EIO;
+		goto out_close;
+	}
 	db->odb = rocksdb_optimistictransactiondb_open_column_families(
 	    db->opts, dir, NCF, cf_names,
 	    (const rocksdb_options_t *const *)db->cf_opts, db->cf, &err);

@@ -6,6 +6,8 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <sys/mount.h>
+#include <unistd.h>
 #include <rocksdb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -822,6 +824,63 @@ session_wait_times_out_with_eunavail(void **state)
 	cw_tx_free(t);
 }
 
+/* A full disk on commit: CW_EIO, nothing of the transaction applied,
+ * no crash; once space is back, a restart finds every commit that was
+ * acknowledged and takes new ones. Needs root for a small tmpfs. */
+static void
+full_disk_fails_commits_whole_with_eio(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	char *mnt = tu_tmpdir();
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=16m") != 0) {
+		free(mnt);
+		skip();
+	}
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s/db", mnt);
+	cw_db *db;
+	cw_db_opts o;
+	cw_db_opts_default(&o);
+	assert_int_equal(cw_db_open(&db, dir, &o), 0);
+	static char big[256 * 1024];
+	memset(big, 'x', sizeof(big));
+	int ok = 0, rc = 0;
+	for (int i = 0; i < 200 && rc == 0; i++) {
+		cw_tx *t = begin(db);
+		char k[16];
+		int kl = snprintf(k, sizeof(k), "k%d", i);
+		assert_int_equal(cw_tx_reg_put(t, k, (size_t)kl, big,
+				     sizeof(big)), 0);
+		assert_int_equal(cw_tx_counter_add(t, "n", 1, 1), 0);
+		rc = commit(t);
+		ok += rc == 0;
+	}
+	assert_int_equal(rc, CW_EIO);
+	assert_true(ok > 0);
+	cw_vc S;
+	cw_db_state(db, &S);
+	assert_int_equal(S.v[0], (uint64_t)ok);
+	cw_tx *t = begin(db);
+	assert_int_equal(counter(t, "n"), ok); /* the failed one: nothing */
+	cw_tx_free(t);
+	cw_db_close(db);
+	/* make room, as an operator would, and restart */
+	assert_int_equal(mount("tmpfs", mnt, "tmpfs", MS_REMOUNT, "size=64m"),
+	    0);
+	assert_int_equal(cw_db_open(&db, dir, &o), 0);
+	assert_int_equal(cw_db_verify(db, NULL), 0);
+	t = begin(db);
+	assert_int_equal(counter(t, "n"), ok);
+	assert_int_equal(cw_tx_counter_add(t, "n", 1, 1), 0);
+	assert_int_equal(commit(t), 0);
+	cw_db_close(db);
+	umount2(mnt, MNT_DETACH);
+	rmdir(mnt);
+	free(mnt);
+}
+
 int
 main(void)
 {
@@ -845,6 +904,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(reopen_recovers_state_vector_and_data, setup3, teardown),
 		cmocka_unit_test_setup_teardown(directory_of_another_dc_or_format_is_refused, setup3, teardown),
 		cmocka_unit_test_setup_teardown(session_wait_times_out_with_eunavail, setup3, teardown),
+		cmocka_unit_test(full_disk_fails_commits_whole_with_eio),
 	};
 	return cmocka_run_group_tests_name("txn", tests, NULL, NULL);
 }
