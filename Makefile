@@ -42,6 +42,7 @@ BINS     := $(BUILD)/bin/cw-bench
 DEPS_OK  := $(BUILD)/.deps-ok
 
 .PHONY: all test asan bench demo deps clean install format-check
+.SECONDARY:
 
 all: $(DEPS_OK) $(BUILD)/lib/libcauseway.a $(BUILD)/lib/libcauseway.so \
      $(BUILD)/lib/pkgconfig/causeway.pc $(BINS) $(UNIT_BIN)
@@ -84,7 +85,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/testutil.o
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-test: all
+test: all format-check
 	@sh tests/symbols.sh $(BUILD)/lib/libcauseway.a
 	@sh tests/run.sh $(BUILD)/tests $(UNIT)
 
@@ -109,8 +110,12 @@ install: all
 	sed 's|@PREFIX@|$(PREFIX)|' tools/causeway.pc.in > $(PREFIX)/lib/pkgconfig/causeway.pc
 	install -m 755 $(BINS) $(PREFIX)/bin/
 
+FORMATTED := $(shell git ls-files '*.c' '*.h' '*.cc' 2>/dev/null)
+
 format-check:
-	clang-format --dry-run --Werror $(LIB_C) $(wildcard */*.h) 
+	@clang-format --dry-run --Werror $(FORMATTED) && \
+	    echo "format-check: clang-format finds nothing to change"
+
 
 clean:
 	rm -rf build

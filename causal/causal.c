@@ -64,13 +64,13 @@ cw_causal_vc_merge(cw_vc *a, const cw_vc *b)
 size_t
 cw_causal_vc_size(const cw_vc *vc)
 {
-	return 1 + 8 * (size_t)vc->n;
+	return 1 + 8 * (size_t) vc->n;
 }
 
 void
 cw_causal_vc_encode(const cw_vc *vc, uint8_t *out)
 {
-	out[0] = (uint8_t)vc->n;
+	out[0] = (uint8_t) vc->n;
 	for (uint32_t k = 0; k < vc->n; k++)
 		cw_st_u64(out + 1 + 8 * k, vc->v[k]);
 }
@@ -82,7 +82,7 @@ cw_causal_vc_decode(cw_vc *vc, const void *buf, size_t len)
 	if (buf == NULL || len < 1)
 		return CW_EPROTO;
 	uint32_t n = p[0];
-	if (n < 1 || n > CW_MAX_DC || len != 1 + 8 * (size_t)n)
+	if (n < 1 || n > CW_MAX_DC || len != 1 + 8 * (size_t) n)
 		return CW_EPROTO;
 	cw_causal_vc_init(vc, n);
 	for (uint32_t k = 0; k < n; k++)
@@ -98,11 +98,11 @@ cw_causal_vc_format(const cw_vc *vc, char *out, size_t cap)
 		return;
 	out[0] = '\0';
 	for (uint32_t k = 0; k < vc->n && off < cap; k++) {
-		int w = snprintf(out + off, cap - off, "%s%llu",
-		    k ? "," : "[", (unsigned long long)vc->v[k]);
+		int w = snprintf(out + off, cap - off, "%s%llu", k ? "," : "[",
+		    (unsigned long long) vc->v[k]);
 		if (w < 0)
 			return;
-		off += (size_t)w;
+		off += (size_t) w;
 	}
 	if (off < cap)
 		snprintf(out + off, cap - off, "]");
@@ -112,7 +112,7 @@ uint64_t
 cw_causal_hlc_tick(cw_hlc *h, uint64_t now_ms)
 {
 	uint64_t phys = now_ms << CW_HLC_LOGICAL_BITS;
-	h->last = phys > h->last ? phys : h->last + 1;
+	h->last       = phys > h->last ? phys : h->last + 1;
 	return h->last;
 }
 

@@ -29,8 +29,8 @@
 #define CW_MAX_DC 64
 
 typedef struct {
-	uint32_t n;              /* entries in use, 1..CW_MAX_DC */
-	uint64_t v[CW_MAX_DC];   /* v[k] for k < n; the rest are 0 */
+	uint32_t n;            /* entries in use, 1..CW_MAX_DC */
+	uint64_t v[CW_MAX_DC]; /* v[k] for k < n; the rest are 0 */
 } cw_vc;
 
 /* Order of two clocks. CONCURRENT means neither includes the other. */

@@ -5,8 +5,9 @@
  * opened by cw_open_local; the network backend of cw_connect comes with
  * the server) and the session's causal clock. Every transaction begins on
  * a snapshot that includes the clock, and the clock absorbs every commit
- * and every snapshot the session read (once durable), which gives read-your-writes and monotonic reads even
- * when the clock is carried to another DC (DESIGN 1.4).
+ * and every snapshot the session read (once durable), which gives
+ * read-your-writes and monotonic reads even when the clock is carried to
+ * another DC (DESIGN 1.4).
  *
  * The embedded backend makes client/ depend on txn/ (DESIGN 8 has client
  * know only schema and causal): the dependency is confined to this file,
@@ -26,7 +27,7 @@
 #define SESSION_WAIT_MS 1000
 
 struct cw_client {
-	cw_db *db;
+	cw_db          *db;
 	pthread_mutex_t mu;
 	/* mu guards: */
 	cw_vc clock;
@@ -34,7 +35,7 @@ struct cw_client {
 
 struct cw_txn {
 	cw_client *c;
-	cw_tx *tx;
+	cw_tx     *tx;
 };
 
 int
@@ -54,7 +55,7 @@ cw_open_local(cw_client **out, const char *dir)
 {
 	cw_client *c;
 	cw_db_opts o;
-	int rc;
+	int        rc;
 	if (out == NULL)
 		return CW_EINVAL;
 	*out = NULL;
@@ -104,7 +105,7 @@ int
 cw_clock_merge(cw_client *c, const void *bytes, size_t len)
 {
 	cw_vc vc;
-	int rc;
+	int   rc;
 	if (c == NULL || bytes == NULL)
 		return CW_EINVAL;
 	if ((rc = cw_causal_vc_decode(&vc, bytes, len)) != 0)
@@ -127,8 +128,8 @@ int
 cw_begin(cw_client *c, cw_txn **out)
 {
 	cw_txn *t;
-	cw_vc need;
-	int rc;
+	cw_vc   need;
+	int     rc;
 	if (out == NULL)
 		return CW_EINVAL;
 	*out = NULL;
@@ -220,8 +221,7 @@ cw_bcounter_rights(cw_txn *t, const void *k, size_t kl, int64_t *out)
 }
 
 int
-cw_bcounter_transfer(cw_txn *t, const void *k, size_t kl, int64_t n,
-    int to_dc)
+cw_bcounter_transfer(cw_txn *t, const void *k, size_t kl, int64_t n, int to_dc)
 {
 	return t ? cw_tx_bcounter_transfer(t->tx, k, kl, n, to_dc) : CW_EINVAL;
 }
@@ -239,8 +239,8 @@ cw_set_remove(cw_txn *t, const void *k, size_t kl, const void *e, size_t el)
 }
 
 int
-cw_set_contains(cw_txn *t, const void *k, size_t kl, const void *e,
-    size_t el, bool *out)
+cw_set_contains(
+    cw_txn *t, const void *k, size_t kl, const void *e, size_t el, bool *out)
 {
 	return t ? cw_tx_set_contains(t->tx, k, kl, e, el, out) : CW_EINVAL;
 }

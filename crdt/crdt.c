@@ -21,30 +21,30 @@ struct bc_u {
 };
 struct selem {
 	const uint8_t *e;
-	size_t el;
-	cw_tag *tags;
-	uint32_t nt, cap;
+	size_t         el;
+	cw_tag        *tags;
+	uint32_t       nt, cap;
 };
 
 typedef struct {
 	int type;
 	int otype; /* typemark: the object type */
 	/* reg, field */
-	bool present;
-	uint64_t hlc;
-	uint16_t dc;
+	bool           present;
+	uint64_t       hlc;
+	uint16_t       dc;
 	const uint8_t *v;
-	size_t vl;
+	size_t         vl;
 	/* counter */
 	uint64_t sum;
 	/* bcounter */
 	struct bc_r *r;
-	size_t nr, rcap;
+	size_t       nr, rcap;
 	struct bc_u *u;
-	size_t nu, ucap;
+	size_t       nu, ucap;
 	/* set */
 	struct selem *el;
-	size_t ne, ecap;
+	size_t        ne, ecap;
 } st;
 
 const char *
@@ -62,7 +62,7 @@ cw_crdt_type_of(const void *p, size_t len)
 {
 	if (p == NULL || len < 1)
 		return CW_EPROTO;
-	uint8_t t = *(const uint8_t *)p;
+	uint8_t t = *(const uint8_t *) p;
 	if (t < CW_T_REG || t > CW_T_TYPE)
 		return CW_EPROTO;
 	return t;
@@ -77,11 +77,11 @@ cw_crdt_op_reg(cw_buf *out, int type, int kind, uint64_t hlc, uint16_t dc,
 	int rc;
 	if ((rc = cw_buf_reserve(out, 16 + vl)) != 0)
 		return rc;
-	cw_buf_u8(out, (uint8_t)type);
-	cw_buf_u8(out, (uint8_t)kind);
+	cw_buf_u8(out, (uint8_t) type);
+	cw_buf_u8(out, (uint8_t) kind);
 	cw_buf_u64(out, hlc);
 	cw_buf_u16(out, dc);
-	cw_buf_u32(out, (uint32_t)vl);
+	cw_buf_u32(out, (uint32_t) vl);
 	return cw_buf_put(out, v, vl);
 }
 
@@ -93,18 +93,17 @@ cw_crdt_op_counter(cw_buf *out, int64_t delta)
 		return rc;
 	cw_buf_u8(out, CW_T_COUNTER);
 	cw_buf_u8(out, CW_OP_ADD);
-	return cw_buf_u64(out, (uint64_t)delta);
+	return cw_buf_u64(out, (uint64_t) delta);
 }
 
 int
-cw_crdt_op_bcounter(cw_buf *out, int kind, uint16_t a, uint16_t b,
-    uint64_t n)
+cw_crdt_op_bcounter(cw_buf *out, int kind, uint16_t a, uint16_t b, uint64_t n)
 {
 	int rc;
 	if ((rc = cw_buf_reserve(out, 14)) != 0)
 		return rc;
 	cw_buf_u8(out, CW_T_BCOUNTER);
-	cw_buf_u8(out, (uint8_t)kind);
+	cw_buf_u8(out, (uint8_t) kind);
 	cw_buf_u16(out, a);
 	cw_buf_u16(out, b);
 	return cw_buf_u64(out, n);
@@ -115,20 +114,20 @@ tag_put(uint8_t *p, cw_tag t)
 {
 	cw_st_u16(p, t.dc);
 	cw_st_u64(p + 2, t.seq);
-	p[10] = (uint8_t)t.idx;
-	p[11] = (uint8_t)(t.idx >> 8);
-	p[12] = (uint8_t)(t.idx >> 16);
-	p[13] = (uint8_t)(t.idx >> 24);
+	p[10] = (uint8_t) t.idx;
+	p[11] = (uint8_t) (t.idx >> 8);
+	p[12] = (uint8_t) (t.idx >> 16);
+	p[13] = (uint8_t) (t.idx >> 24);
 }
 
 static cw_tag
 tag_get(const uint8_t *p)
 {
 	cw_tag t;
-	t.dc = (uint16_t)(p[0] | (p[1] << 8));
+	t.dc  = (uint16_t) (p[0] | (p[1] << 8));
 	t.seq = cw_ld_u64(p + 2);
-	t.idx = (uint32_t)p[10] | ((uint32_t)p[11] << 8) |
-	    ((uint32_t)p[12] << 16) | ((uint32_t)p[13] << 24);
+	t.idx = (uint32_t) p[10] | ((uint32_t) p[11] << 8) |
+	    ((uint32_t) p[12] << 16) | ((uint32_t) p[13] << 24);
 	return t;
 }
 
@@ -147,7 +146,7 @@ tag_cmp(const cw_tag *a, const cw_tag *b)
 int
 cw_crdt_op_set_add(cw_buf *out, cw_tag tag, const void *e, size_t el)
 {
-	int rc;
+	int     rc;
 	uint8_t t[CW_CRDT_TAG_SIZE];
 	if ((rc = cw_buf_reserve(out, 2 + CW_CRDT_TAG_SIZE + 4 + el)) != 0)
 		return rc;
@@ -155,21 +154,21 @@ cw_crdt_op_set_add(cw_buf *out, cw_tag tag, const void *e, size_t el)
 	cw_buf_u8(out, CW_OP_ADD);
 	tag_put(t, tag);
 	cw_buf_put(out, t, sizeof(t));
-	cw_buf_u32(out, (uint32_t)el);
+	cw_buf_u32(out, (uint32_t) el);
 	return cw_buf_put(out, e, el);
 }
 
 int
-cw_crdt_op_set_rem(cw_buf *out, const void *e, size_t el,
-    const uint8_t *tags, uint32_t ntags)
+cw_crdt_op_set_rem(
+    cw_buf *out, const void *e, size_t el, const uint8_t *tags, uint32_t ntags)
 {
-	int rc;
-	size_t tl = (size_t)ntags * CW_CRDT_TAG_SIZE;
+	int    rc;
+	size_t tl = (size_t) ntags * CW_CRDT_TAG_SIZE;
 	if ((rc = cw_buf_reserve(out, 2 + 4 + el + 4 + tl)) != 0)
 		return rc;
 	cw_buf_u8(out, CW_T_SET);
 	cw_buf_u8(out, CW_OP_REM);
-	cw_buf_u32(out, (uint32_t)el);
+	cw_buf_u32(out, (uint32_t) el);
 	cw_buf_put(out, e, el);
 	cw_buf_u32(out, ntags);
 	return cw_buf_put(out, tags, tl);
@@ -181,12 +180,12 @@ cw_crdt_op_type(cw_buf *out, int type)
 	int rc;
 	if ((rc = cw_buf_u8(out, CW_T_TYPE)) != 0)
 		return rc;
-	return cw_buf_u8(out, (uint8_t)type);
+	return cw_buf_u8(out, (uint8_t) type);
 }
 
 void
-cw_crdt_op_stamp(uint8_t *op, size_t len, uint64_t hlc, uint16_t dc,
-    uint64_t seq)
+cw_crdt_op_stamp(
+    uint8_t *op, size_t len, uint64_t hlc, uint16_t dc, uint64_t seq)
 {
 	if (len < 2)
 		return;
@@ -203,25 +202,25 @@ cw_crdt_op_stamp(uint8_t *op, size_t len, uint64_t hlc, uint16_t dc,
 /* ---- operand parsing ---- */
 
 typedef struct {
-	int type;
-	int kind;
-	uint64_t hlc;     /* reg, field */
-	uint16_t dc;      /* reg, field */
-	uint16_t a, b;    /* bcounter */
-	uint64_t n;       /* counter delta, bcounter amount */
-	cw_tag tag;       /* set add */
-	const uint8_t *v; /* value or element */
-	size_t vl;
+	int            type;
+	int            kind;
+	uint64_t       hlc;  /* reg, field */
+	uint16_t       dc;   /* reg, field */
+	uint16_t       a, b; /* bcounter */
+	uint64_t       n;    /* counter delta, bcounter amount */
+	cw_tag         tag;  /* set add */
+	const uint8_t *v;    /* value or element */
+	size_t         vl;
 	const uint8_t *tags; /* set remove */
-	uint32_t ntags;
+	uint32_t       ntags;
 } opv;
 
 static int
 op_parse(const void *buf, size_t len, opv *o)
 {
-	cw_rd r = cw_rd_init(buf, len);
-	uint8_t t, k;
-	uint32_t l32;
+	cw_rd          r = cw_rd_init(buf, len);
+	uint8_t        t, k;
+	uint32_t       l32;
 	const uint8_t *p;
 	memset(o, 0, sizeof(*o));
 	if (!cw_rd_u8(&r, &t) || !cw_rd_u8(&r, &k))
@@ -249,7 +248,7 @@ op_parse(const void *buf, size_t len, opv *o)
 		    !cw_rd_u16(&r, &o->b) || !cw_rd_u64(&r, &o->n))
 			return CW_EPROTO;
 		if (o->a >= CW_MAX_DC_CRDT || o->b >= CW_MAX_DC_CRDT ||
-		    o->n == 0 || o->n > (uint64_t)INT64_MAX)
+		    o->n == 0 || o->n > (uint64_t) INT64_MAX)
 			return CW_EPROTO;
 		if (k == CW_OP_XFER ? o->a == o->b : o->b != 0)
 			return CW_EPROTO;
@@ -259,17 +258,20 @@ op_parse(const void *buf, size_t len, opv *o)
 			if (!cw_rd_bytes(&r, CW_CRDT_TAG_SIZE, &p))
 				return CW_EPROTO;
 			o->tag = tag_get(p);
-			if (!cw_rd_u32(&r, &l32) || !cw_rd_bytes(&r, l32, &o->v))
+			if (!cw_rd_u32(&r, &l32) ||
+			    !cw_rd_bytes(&r, l32, &o->v))
 				return CW_EPROTO;
 			o->vl = l32;
 		} else if (k == CW_OP_REM) {
-			if (!cw_rd_u32(&r, &l32) || !cw_rd_bytes(&r, l32, &o->v))
+			if (!cw_rd_u32(&r, &l32) ||
+			    !cw_rd_bytes(&r, l32, &o->v))
 				return CW_EPROTO;
 			o->vl = l32;
 			if (!cw_rd_u32(&r, &o->ntags) ||
 			    o->ntags > cw_rd_left(&r) / CW_CRDT_TAG_SIZE ||
 			    !cw_rd_bytes(&r,
-				(size_t)o->ntags * CW_CRDT_TAG_SIZE, &o->tags))
+			        (size_t) o->ntags * CW_CRDT_TAG_SIZE,
+			        &o->tags))
 				return CW_EPROTO;
 		} else {
 			return CW_EPROTO;
@@ -287,8 +289,7 @@ op_parse(const void *buf, size_t len, opv *o)
 }
 
 int
-cw_crdt_op_validate(const void *op, size_t len, uint32_t ndc,
-    size_t max_value)
+cw_crdt_op_validate(const void *op, size_t len, uint32_t ndc, size_t max_value)
 {
 	opv o;
 	int rc = op_parse(op, len, &o);
@@ -343,22 +344,22 @@ grow(void *pp, size_t *cap, size_t need, size_t sz)
 	size_t c = *cap ? *cap * 2 : 4;
 	while (c < need)
 		c *= 2;
-	void *p = cw_realloc(*(void **)pp, c * sz);
+	void *p = cw_realloc(*(void **) pp, c * sz);
 	if (p == NULL)
 		return CW_ENOMEM;
-	*(void **)pp = p;
-	*cap = c;
+	*(void **) pp = p;
+	*cap          = c;
 	return 0;
 }
 
 static int
 bc_add_r(st *s, uint16_t i, uint16_t j, uint64_t n)
 {
-	size_t lo = 0, hi = s->nr;
-	uint32_t key = ((uint32_t)i << 16) | j;
+	size_t   lo = 0, hi = s->nr;
+	uint32_t key = ((uint32_t) i << 16) | j;
 	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		uint32_t m = ((uint32_t)s->r[mid].i << 16) | s->r[mid].j;
+		size_t   mid = (lo + hi) / 2;
+		uint32_t m   = ((uint32_t) s->r[mid].i << 16) | s->r[mid].j;
 		if (m == key) {
 			s->r[mid].n += n;
 			return 0;
@@ -371,7 +372,7 @@ bc_add_r(st *s, uint16_t i, uint16_t j, uint64_t n)
 	if (grow(&s->r, &s->rcap, s->nr + 1, sizeof(*s->r)) != 0)
 		return CW_ENOMEM;
 	memmove(s->r + lo + 1, s->r + lo, (s->nr - lo) * sizeof(*s->r));
-	s->r[lo] = (struct bc_r){ i, j, n };
+	s->r[lo] = (struct bc_r) { i, j, n };
 	s->nr++;
 	return 0;
 }
@@ -394,7 +395,7 @@ bc_add_u(st *s, uint16_t i, uint64_t n)
 	if (grow(&s->u, &s->ucap, s->nu + 1, sizeof(*s->u)) != 0)
 		return CW_ENOMEM;
 	memmove(s->u + lo + 1, s->u + lo, (s->nu - lo) * sizeof(*s->u));
-	s->u[lo] = (struct bc_u){ i, n };
+	s->u[lo] = (struct bc_u) { i, n };
 	s->nu++;
 	return 0;
 }
@@ -406,38 +407,38 @@ set_find(const st *s, const uint8_t *e, size_t el)
 	size_t lo = 0, hi = s->ne;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		int c = cw_bytes_cmp(s->el[mid].e, s->el[mid].el, e, el);
+		int    c   = cw_bytes_cmp(s->el[mid].e, s->el[mid].el, e, el);
 		if (c == 0)
-			return (long)mid;
+			return (long) mid;
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return ~(long)lo;
+	return ~(long) lo;
 }
 
 static int
 set_add_tag(st *s, const uint8_t *e, size_t el, cw_tag tag)
 {
-	long at = set_find(s, e, el);
+	long          at = set_find(s, e, el);
 	struct selem *x;
 	if (at < 0) {
-		size_t pos = (size_t)~at;
+		size_t pos = (size_t) ~at;
 		if (grow(&s->el, &s->ecap, s->ne + 1, sizeof(*s->el)) != 0)
 			return CW_ENOMEM;
 		memmove(s->el + pos + 1, s->el + pos,
 		    (s->ne - pos) * sizeof(*s->el));
-		s->el[pos] = (struct selem){ e, el, NULL, 0, 0 };
+		s->el[pos] = (struct selem) { e, el, NULL, 0, 0 };
 		s->ne++;
-		at = (long)pos;
+		at = (long) pos;
 	}
-	x = &s->el[at];
-	size_t cap = x->cap;
+	x            = &s->el[at];
+	size_t   cap = x->cap;
 	uint32_t lo = 0, hi = x->nt;
 	while (lo < hi) {
 		uint32_t mid = (lo + hi) / 2;
-		int c = tag_cmp(&x->tags[mid], &tag);
+		int      c   = tag_cmp(&x->tags[mid], &tag);
 		if (c == 0)
 			return 0; /* already present: adds are idempotent */
 		if (c < 0)
@@ -445,15 +446,15 @@ set_add_tag(st *s, const uint8_t *e, size_t el, cw_tag tag)
 		else
 			hi = mid;
 	}
-	if (grow(&x->tags, &cap, (size_t)x->nt + 1, sizeof(cw_tag)) != 0) {
+	if (grow(&x->tags, &cap, (size_t) x->nt + 1, sizeof(cw_tag)) != 0) {
 		if (x->nt == 0) { /* undo the empty element just inserted */
 			memmove(x, x + 1,
-			    (s->ne - (size_t)at - 1) * sizeof(*s->el));
+			    (s->ne - (size_t) at - 1) * sizeof(*s->el));
 			s->ne--;
 		}
 		return CW_ENOMEM;
 	}
-	x->cap = (uint32_t)cap;
+	x->cap = (uint32_t) cap;
 	memmove(x->tags + lo + 1, x->tags + lo, (x->nt - lo) * sizeof(cw_tag));
 	x->tags[lo] = tag;
 	x->nt++;
@@ -461,15 +462,15 @@ set_add_tag(st *s, const uint8_t *e, size_t el, cw_tag tag)
 }
 
 static void
-set_rem_tags(st *s, const uint8_t *e, size_t el, const uint8_t *tags,
-    uint32_t ntags)
+set_rem_tags(
+    st *s, const uint8_t *e, size_t el, const uint8_t *tags, uint32_t ntags)
 {
 	long at = set_find(s, e, el);
 	if (at < 0)
 		return;
 	struct selem *x = &s->el[at];
 	for (uint32_t i = 0; i < ntags; i++) {
-		cw_tag t = tag_get(tags + (size_t)i * CW_CRDT_TAG_SIZE);
+		cw_tag t = tag_get(tags + (size_t) i * CW_CRDT_TAG_SIZE);
 		for (uint32_t j = 0; j < x->nt; j++) {
 			if (tag_cmp(&x->tags[j], &t) == 0) {
 				memmove(x->tags + j, x->tags + j + 1,
@@ -481,7 +482,7 @@ set_rem_tags(st *s, const uint8_t *e, size_t el, const uint8_t *tags,
 	}
 	if (x->nt == 0) {
 		cw_free(x->tags);
-		memmove(x, x + 1, (s->ne - (size_t)at - 1) * sizeof(*s->el));
+		memmove(x, x + 1, (s->ne - (size_t) at - 1) * sizeof(*s->el));
 		s->ne--;
 	}
 }
@@ -490,10 +491,10 @@ set_rem_tags(st *s, const uint8_t *e, size_t el, const uint8_t *tags,
 static int
 st_decode(st *s, const void *buf, size_t len)
 {
-	cw_rd r = cw_rd_init(buf, len);
-	uint8_t t, b;
+	cw_rd    r = cw_rd_init(buf, len);
+	uint8_t  t, b;
 	uint32_t n, l32;
-	int rc;
+	int      rc;
 	if (!cw_rd_u8(&r, &t))
 		return CW_EPROTO;
 	st_reset(s, t);
@@ -505,7 +506,7 @@ st_decode(st *s, const void *buf, size_t len)
 		    !cw_rd_bytes(&r, l32, &s->v))
 			return CW_EPROTO;
 		s->present = b;
-		s->vl = l32;
+		s->vl      = l32;
 		break;
 	case CW_T_COUNTER:
 		if (!cw_rd_u64(&r, &s->sum))
@@ -539,16 +540,17 @@ st_decode(st *s, const void *buf, size_t len)
 			return CW_EPROTO;
 		for (uint32_t i = 0; i < n; i++) {
 			const uint8_t *e, *tags;
-			uint32_t nt;
-			if (!cw_rd_u32(&r, &l32) || !cw_rd_bytes(&r, l32, &e) ||
-			    !cw_rd_u32(&r, &nt) ||
+			uint32_t       nt;
+			if (!cw_rd_u32(&r, &l32) ||
+			    !cw_rd_bytes(&r, l32, &e) || !cw_rd_u32(&r, &nt) ||
 			    nt > cw_rd_left(&r) / CW_CRDT_TAG_SIZE ||
-			    !cw_rd_bytes(&r, (size_t)nt * CW_CRDT_TAG_SIZE,
-				&tags))
+			    !cw_rd_bytes(
+			        &r, (size_t) nt * CW_CRDT_TAG_SIZE, &tags))
 				return CW_EPROTO;
 			for (uint32_t j = 0; j < nt; j++) {
 				rc = set_add_tag(s, e, l32,
-				    tag_get(tags + (size_t)j * CW_CRDT_TAG_SIZE));
+				    tag_get(
+				        tags + (size_t) j * CW_CRDT_TAG_SIZE));
 				if (rc != 0)
 					return rc;
 			}
@@ -568,10 +570,10 @@ st_decode(st *s, const void *buf, size_t len)
 static int
 st_encode(const st *s, cw_buf *out)
 {
-	int rc = 0;
+	int     rc = 0;
 	uint8_t tb[CW_CRDT_TAG_SIZE];
 	out->len = 0;
-	if ((rc = cw_buf_u8(out, (uint8_t)s->type)) != 0)
+	if ((rc = cw_buf_u8(out, (uint8_t) s->type)) != 0)
 		return rc;
 	switch (s->type) {
 	case CW_T_REG:
@@ -581,43 +583,45 @@ st_encode(const st *s, cw_buf *out)
 		cw_buf_u8(out, s->present);
 		cw_buf_u64(out, s->hlc);
 		cw_buf_u16(out, s->dc);
-		cw_buf_u32(out, (uint32_t)s->vl);
+		cw_buf_u32(out, (uint32_t) s->vl);
 		return cw_buf_put(out, s->v, s->vl);
 	case CW_T_COUNTER:
 		return cw_buf_u64(out, s->sum);
 	case CW_T_BCOUNTER:
-		if ((rc = cw_buf_reserve(out, 8 + 12 * s->nr + 10 * s->nu)) != 0)
+		if ((rc = cw_buf_reserve(out, 8 + 12 * s->nr + 10 * s->nu)) !=
+		    0)
 			return rc;
-		cw_buf_u32(out, (uint32_t)s->nr);
+		cw_buf_u32(out, (uint32_t) s->nr);
 		for (size_t i = 0; i < s->nr; i++) {
 			cw_buf_u16(out, s->r[i].i);
 			cw_buf_u16(out, s->r[i].j);
 			cw_buf_u64(out, s->r[i].n);
 		}
-		cw_buf_u32(out, (uint32_t)s->nu);
+		cw_buf_u32(out, (uint32_t) s->nu);
 		for (size_t i = 0; i < s->nu; i++) {
 			cw_buf_u16(out, s->u[i].i);
 			cw_buf_u64(out, s->u[i].n);
 		}
 		return 0;
 	case CW_T_SET:
-		if ((rc = cw_buf_u32(out, (uint32_t)s->ne)) != 0)
+		if ((rc = cw_buf_u32(out, (uint32_t) s->ne)) != 0)
 			return rc;
 		for (size_t i = 0; i < s->ne; i++) {
 			const struct selem *x = &s->el[i];
-			if ((rc = cw_buf_u32(out, (uint32_t)x->el)) != 0 ||
+			if ((rc = cw_buf_u32(out, (uint32_t) x->el)) != 0 ||
 			    (rc = cw_buf_put(out, x->e, x->el)) != 0 ||
 			    (rc = cw_buf_u32(out, x->nt)) != 0)
 				return rc;
 			for (uint32_t j = 0; j < x->nt; j++) {
 				tag_put(tb, x->tags[j]);
-				if ((rc = cw_buf_put(out, tb, sizeof(tb))) != 0)
+				if ((rc = cw_buf_put(out, tb, sizeof(tb))) !=
+				    0)
 					return rc;
 			}
 		}
 		return 0;
 	case CW_T_TYPE:
-		return cw_buf_u8(out, (uint8_t)s->otype);
+		return cw_buf_u8(out, (uint8_t) s->otype);
 	default:
 		return 0;
 	}
@@ -654,10 +658,10 @@ st_apply(st *s, const opv *o)
 			return 0;
 		}
 		s->present = o->kind == CW_OP_PUT;
-		s->hlc = o->hlc;
-		s->dc = o->dc;
-		s->v = o->v;
-		s->vl = o->vl;
+		s->hlc     = o->hlc;
+		s->dc      = o->dc;
+		s->v       = o->v;
+		s->vl      = o->vl;
 		return 0;
 	case CW_T_COUNTER:
 		s->sum += o->n;
@@ -686,7 +690,7 @@ int
 cw_crdt_merge(const void *existing, size_t elen, const void *const *ops,
     const size_t *lens, size_t n, cw_buf *out)
 {
-	st s;
+	st  s;
 	opv o;
 	int rc = 0;
 	memset(&s, 0, sizeof(s));
@@ -724,14 +728,14 @@ int
 cw_crdt_reg_read(const void *state, size_t len, bool *present,
     const uint8_t **v, size_t *vl, uint64_t *hlc, uint16_t *dc)
 {
-	cw_rd r = cw_rd_init(state, len);
-	uint8_t t, b;
-	uint64_t h = 0;
-	uint16_t d = 0;
+	cw_rd    r = cw_rd_init(state, len);
+	uint8_t  t, b;
+	uint64_t h   = 0;
+	uint16_t d   = 0;
 	uint32_t l32 = 0;
-	*present = false;
-	*v = NULL;
-	*vl = 0;
+	*present     = false;
+	*v           = NULL;
+	*vl          = 0;
 	if (state != NULL) {
 		if (!cw_rd_u8(&r, &t))
 			return CW_EPROTO;
@@ -742,9 +746,9 @@ cw_crdt_reg_read(const void *state, size_t len, bool *present,
 		    !cw_rd_bytes(&r, l32, v) || cw_rd_left(&r) != 0)
 			return CW_EPROTO;
 		*present = b != 0;
-		*vl = l32;
+		*vl      = l32;
 		if (!*present) {
-			*v = NULL;
+			*v  = NULL;
 			*vl = 0;
 		}
 	}
@@ -782,7 +786,7 @@ cw_crdt_counter_read(const void *state, size_t len, int64_t *out)
 		return rc;
 	if (len != 9)
 		return CW_EPROTO;
-	*out = (int64_t)cw_ld_u64((const uint8_t *)state + 1);
+	*out = (int64_t) cw_ld_u64((const uint8_t *) state + 1);
 	return 0;
 }
 
@@ -798,9 +802,9 @@ bc_decode(const void *state, size_t len, st *s)
 int
 cw_crdt_bcounter_value(const void *state, size_t len, int64_t *value)
 {
-	st s;
+	st       s;
 	uint64_t v = 0;
-	*value = 0;
+	*value     = 0;
 	if (state == NULL)
 		return 0;
 	memset(&s, 0, sizeof(s));
@@ -811,19 +815,19 @@ cw_crdt_bcounter_value(const void *state, size_t len, int64_t *value)
 				v += s.r[i].n;
 		for (size_t i = 0; i < s.nu; i++)
 			v -= s.u[i].n;
-		*value = (int64_t)v;
+		*value = (int64_t) v;
 	}
 	st_fini(&s);
 	return rc;
 }
 
 int
-cw_crdt_bcounter_rights(const void *state, size_t len, uint16_t dc,
-    int64_t *rights)
+cw_crdt_bcounter_rights(
+    const void *state, size_t len, uint16_t dc, int64_t *rights)
 {
-	st s;
+	st       s;
 	uint64_t v = 0;
-	*rights = 0;
+	*rights    = 0;
 	if (state == NULL)
 		return 0;
 	memset(&s, 0, sizeof(s));
@@ -838,7 +842,7 @@ cw_crdt_bcounter_rights(const void *state, size_t len, uint16_t dc,
 		for (size_t i = 0; i < s.nu; i++)
 			if (s.u[i].i == dc)
 				v -= s.u[i].n;
-		*rights = (int64_t)v;
+		*rights = (int64_t) v;
 	}
 	st_fini(&s);
 	return rc;
@@ -848,7 +852,7 @@ int
 cw_crdt_set_iter(cw_set_iter *it, const void *state, size_t len)
 {
 	uint8_t t;
-	it->rd = cw_rd_init(state, len);
+	it->rd   = cw_rd_init(state, len);
 	it->left = 0;
 	if (state == NULL)
 		return 0;
@@ -871,7 +875,7 @@ cw_crdt_set_next(cw_set_iter *it, const uint8_t **e, size_t *el,
 	if (!cw_rd_u32(&it->rd, &l32) || !cw_rd_bytes(&it->rd, l32, e) ||
 	    !cw_rd_u32(&it->rd, ntags) ||
 	    *ntags > cw_rd_left(&it->rd) / CW_CRDT_TAG_SIZE ||
-	    !cw_rd_bytes(&it->rd, (size_t)*ntags * CW_CRDT_TAG_SIZE, tags))
+	    !cw_rd_bytes(&it->rd, (size_t) *ntags * CW_CRDT_TAG_SIZE, tags))
 		return CW_EPROTO;
 	*el = l32;
 	it->left--;
@@ -882,12 +886,12 @@ int
 cw_crdt_set_find(const void *state, size_t len, const void *e, size_t el,
     bool *found, const uint8_t **tags, uint32_t *ntags)
 {
-	cw_set_iter it;
+	cw_set_iter    it;
 	const uint8_t *x;
-	size_t xl;
-	int rc;
+	size_t         xl;
+	int            rc;
 	*found = false;
-	*tags = NULL;
+	*tags  = NULL;
 	*ntags = 0;
 	if ((rc = cw_crdt_set_iter(&it, state, len)) != 0)
 		return rc;
@@ -900,7 +904,7 @@ cw_crdt_set_find(const void *state, size_t len, const void *e, size_t el,
 		if (c > 0)
 			break;
 	}
-	*tags = NULL;
+	*tags  = NULL;
 	*ntags = 0;
 	return rc < 0 ? rc : 0;
 }

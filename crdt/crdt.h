@@ -10,14 +10,14 @@
  *
  * Types and the merge rule for each:
  *
- *   | type      | id | state                       | merge                    |
- *   | reg       | 1  | (hlc, dc, value)            | last writer wins (hlc,dc)|
- *   | counter   | 2  | sum                         | add (mod 2^64)           |
- *   | bcounter  | 3  | R[i][j] rights, U[i] spent  | add entry-wise           |
- *   | set       | 4  | element -> set of tags      | add-wins observed-remove |
- *   | map       | 5  | none: fields are rows       | -                        |
- *   | field     | 6  | (hlc, dc, present, value)   | last writer wins (hlc,dc)|
- *   | typemark  | 7  | the object's type id        | lowest type id           |
+ *   | type      | id | state                       | merge | | reg       | 1
+ * | (hlc, dc, value)            | last writer wins (hlc,dc)| | counter   | 2
+ * | sum                         | add (mod 2^64)           | | bcounter  | 3
+ * | R[i][j] rights, U[i] spent  | add entry-wise           | | set       | 4
+ * | element -> set of tags      | add-wins observed-remove | | map       | 5
+ * | none: fields are rows       | -                        | | field     | 6
+ * | (hlc, dc, present, value)   | last writer wins (hlc,dc)| | typemark  | 7
+ * | the object's type id        | lowest type id           |
  *
  * An object is stored as a type row (typemark, written once by the
  * transaction that creates the object) beside its value row or, for a map,
@@ -68,18 +68,18 @@
 #include "util.h"
 
 enum cw_type {
-	CW_T_NONE = 0,
-	CW_T_REG = 1,
-	CW_T_COUNTER = 2,
+	CW_T_NONE     = 0,
+	CW_T_REG      = 1,
+	CW_T_COUNTER  = 2,
 	CW_T_BCOUNTER = 3,
-	CW_T_SET = 4,
-	CW_T_MAP = 5,
-	CW_T_FIELD = 6,
-	CW_T_TYPE = 7, /* type rows */
+	CW_T_SET      = 4,
+	CW_T_MAP      = 5,
+	CW_T_FIELD    = 6,
+	CW_T_TYPE     = 7, /* type rows */
 };
 
-enum { CW_OP_PUT = 1, CW_OP_DEL = 2 };             /* reg, field */
-enum { CW_OP_ADD = 1, CW_OP_REM = 2 };             /* counter, set */
+enum { CW_OP_PUT = 1, CW_OP_DEL = 2 };                 /* reg, field */
+enum { CW_OP_ADD = 1, CW_OP_REM = 2 };                 /* counter, set */
 enum { CW_OP_INC = 1, CW_OP_DEC = 2, CW_OP_XFER = 3 }; /* bcounter */
 
 #define CW_CRDT_TAG_SIZE 14
@@ -97,11 +97,11 @@ const char *cw_crdt_type_name(int type);
 
 /* Operand builders: each appends one operand to out. Return 0 or
  * CW_ENOMEM. */
-int cw_crdt_op_reg(cw_buf *out, int type, int kind, uint64_t hlc,
-    uint16_t dc, const void *v, size_t vl);
+int cw_crdt_op_reg(cw_buf *out, int type, int kind, uint64_t hlc, uint16_t dc,
+    const void *v, size_t vl);
 int cw_crdt_op_counter(cw_buf *out, int64_t delta);
-int cw_crdt_op_bcounter(cw_buf *out, int kind, uint16_t a, uint16_t b,
-    uint64_t n);
+int cw_crdt_op_bcounter(
+    cw_buf *out, int kind, uint16_t a, uint16_t b, uint64_t n);
 int cw_crdt_op_set_add(cw_buf *out, cw_tag tag, const void *e, size_t el);
 /* tags: ntags tags in their 14-byte wire form, borrowed. */
 int cw_crdt_op_set_rem(cw_buf *out, const void *e, size_t el,
@@ -112,8 +112,8 @@ int cw_crdt_op_type(cw_buf *out, int type);
 /* Rewrites the stamp of a pending operand in place, at commit: a reg or
  * field operand gets (hlc, dc); a set add gets tag (dc, seq), keeping its
  * idx. Other operands have no stamp and are left as they are. */
-void cw_crdt_op_stamp(uint8_t *op, size_t len, uint64_t hlc, uint16_t dc,
-    uint64_t seq);
+void cw_crdt_op_stamp(
+    uint8_t *op, size_t len, uint64_t hlc, uint16_t dc, uint64_t seq);
 
 /* The type id of an operand or a state (its first byte), or CW_EPROTO. */
 int cw_crdt_type_of(const void *p, size_t len);
@@ -121,8 +121,8 @@ int cw_crdt_type_of(const void *p, size_t len);
 /* Checks that op is exactly one well-formed operand whose DC ids are below
  * ndc and whose value is at most max_value bytes. Returns 0, CW_EPROTO or
  * CW_ETOOBIG. */
-int cw_crdt_op_validate(const void *op, size_t len, uint32_t ndc,
-    size_t max_value);
+int cw_crdt_op_validate(
+    const void *op, size_t len, uint32_t ndc, size_t max_value);
 
 /* Folds operands ops[0..n) into the state `existing` (NULL for none) and
  * writes the new state into out (which it resets first). Operands are
@@ -147,21 +147,21 @@ int cw_crdt_counter_read(const void *state, size_t len, int64_t *out);
 int cw_crdt_bcounter_value(const void *state, size_t len, int64_t *value);
 /* OUT: *rights of DC dc: its increments + rights received - rights given
  * - its own decrements. */
-int cw_crdt_bcounter_rights(const void *state, size_t len, uint16_t dc,
-    int64_t *rights);
+int cw_crdt_bcounter_rights(
+    const void *state, size_t len, uint16_t dc, int64_t *rights);
 
 /* Iterates the members of a set state in byte order. Initialise it with
  * cw_crdt_set_iter; cw_crdt_set_next returns 1 and fills *e, *el, *tags
  * (the wire form of *ntags tags), 0 at the end, or CW_EPROTO. */
 typedef struct {
-	cw_rd rd;
+	cw_rd    rd;
 	uint32_t left;
 } cw_set_iter;
 int cw_crdt_set_iter(cw_set_iter *it, const void *state, size_t len);
 int cw_crdt_set_next(cw_set_iter *it, const uint8_t **e, size_t *el,
     const uint8_t **tags, uint32_t *ntags);
 /* Finds element e. OUT: *found, and its tags as in cw_crdt_set_next. */
-int cw_crdt_set_find(const void *state, size_t len, const void *e,
-    size_t el, bool *found, const uint8_t **tags, uint32_t *ntags);
+int cw_crdt_set_find(const void *state, size_t len, const void *e, size_t el,
+    bool *found, const uint8_t **tags, uint32_t *ntags);
 
 #endif /* CW_CRDT_H */

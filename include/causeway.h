@@ -30,17 +30,18 @@ extern "C" {
 
 /* The one error table: it generates the enum, cw_strerror and cw_errname. */
 #define CW_ERRNO_MAP(XX)                                                      \
-	XX(EINVAL, -1, "invalid argument")                                     \
-	XX(ENOMEM, -2, "out of memory")                                        \
-	XX(EIO, -3, "storage I/O error")                                       \
-	XX(ECONFLICT, -4, "write-write conflict with a concurrent transaction") \
-	XX(ENORIGHTS, -5, "not enough local rights for a bounded decrement")   \
-	XX(ETIMEDOUT, -6, "timed out")                                         \
-	XX(EUNAVAIL, -7, "datacenter unavailable or behind the session")       \
-	XX(ETYPE, -8, "key holds an object of another type")                   \
-	XX(EPROTO, -9, "malformed or corrupt message or record")               \
-	XX(ETOOBIG, -10, "key, value or transaction too large")                \
-	XX(EFORMAT, -11, "data directory of another DC or an unknown format")  \
+	XX(EINVAL, -1, "invalid argument")                                    \
+	XX(ENOMEM, -2, "out of memory")                                       \
+	XX(EIO, -3, "storage I/O error")                                      \
+	XX(ECONFLICT, -4,                                                     \
+	    "write-write conflict with a concurrent transaction")             \
+	XX(ENORIGHTS, -5, "not enough local rights for a bounded decrement")  \
+	XX(ETIMEDOUT, -6, "timed out")                                        \
+	XX(EUNAVAIL, -7, "datacenter unavailable or behind the session")      \
+	XX(ETYPE, -8, "key holds an object of another type")                  \
+	XX(EPROTO, -9, "malformed or corrupt message or record")              \
+	XX(ETOOBIG, -10, "key, value or transaction too large")               \
+	XX(EFORMAT, -11, "data directory of another DC or an unknown format") \
 	XX(ESTATE, -12, "transaction is no longer active")
 
 enum cw_err {
@@ -55,13 +56,14 @@ const char *cw_strerror(int err);
 /* The code's name without prefix, e.g. "ECONFLICT". */
 const char *cw_errname(int err);
 
-typedef struct cw_client cw_client; /* a session: a connection + causal clock */
-typedef struct cw_txn cw_txn;       /* one transaction of a session */
-typedef struct cw_list cw_list;     /* a list of byte strings, owned */
+typedef struct cw_client
+                       cw_client; /* a session: a connection + causal clock */
+typedef struct cw_txn  cw_txn;    /* one transaction of a session */
+typedef struct cw_list cw_list;   /* a list of byte strings, owned */
 
 /* Limits that hold for every deployment. */
-#define CW_MAX_KEY 1024        /* bytes in a key */
-#define CW_MAX_FIELD 1024      /* bytes in a map field name */
+#define CW_MAX_KEY 1024   /* bytes in a key */
+#define CW_MAX_FIELD 1024 /* bytes in a map field name */
 #define CW_DEFAULT_MAX_VALUE (1024 * 1024)
 
 /* Connects a session to a causewayd at `url` ("tcp://127.0.0.1:7400").
@@ -124,13 +126,13 @@ int cw_bcounter_get(cw_txn *t, const void *k, size_t kl, int64_t *out);
 int cw_bcounter_rights(cw_txn *t, const void *k, size_t kl, int64_t *out);
 /* Moves `n` of this DC's rights for k to DC `to_dc`. CW_ENORIGHTS if this
  * DC holds fewer than n, CW_EINVAL if to_dc is this DC or out of range. */
-int cw_bcounter_transfer(cw_txn *t, const void *k, size_t kl, int64_t n,
-    int to_dc);
+int cw_bcounter_transfer(
+    cw_txn *t, const void *k, size_t kl, int64_t n, int to_dc);
 int cw_set_add(cw_txn *t, const void *k, size_t kl, const void *e, size_t el);
-int cw_set_remove(cw_txn *t, const void *k, size_t kl, const void *e,
-    size_t el);
-int cw_set_contains(cw_txn *t, const void *k, size_t kl, const void *e,
-    size_t el, bool *out);
+int cw_set_remove(
+    cw_txn *t, const void *k, size_t kl, const void *e, size_t el);
+int cw_set_contains(
+    cw_txn *t, const void *k, size_t kl, const void *e, size_t el, bool *out);
 /* OUT: *out, the members in byte order (free with cw_list_free). */
 int cw_set_members(cw_txn *t, const void *k, size_t kl, cw_list **out);
 int cw_map_put(cw_txn *t, const void *k, size_t kl, const char *field,
@@ -146,7 +148,7 @@ size_t cw_list_len(const cw_list *l);
 /* Element i, borrowed until cw_list_free(l). OUT: *len. NULL if i is out
  * of range. */
 const void *cw_list_at(const cw_list *l, size_t i, size_t *len);
-void cw_list_free(cw_list *l);
+void        cw_list_free(cw_list *l);
 
 #ifdef __cplusplus
 }

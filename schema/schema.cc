@@ -17,13 +17,13 @@ using namespace cw::wire;
 
 extern "C" int
 cw_schema_rec_encode(uint16_t origin, uint64_t seq, uint64_t hlc,
-    const uint64_t *deps, uint32_t ndeps, const cw_rec_effect *effs,
-    size_t n, cw_buf *out)
+    const uint64_t *deps, uint32_t ndeps, const cw_rec_effect *effs, size_t n,
+    cw_buf *out)
 {
 	if (ndeps < 1 || ndeps > CW_SCHEMA_MAX_DEPS)
 		return CW_EINVAL;
 	try {
-		flatbuffers::FlatBufferBuilder fb(256 + n * 64);
+		flatbuffers::FlatBufferBuilder           fb(256 + n * 64);
 		std::vector<flatbuffers::Offset<Effect>> ev;
 		ev.reserve(n);
 		for (size_t i = 0; i < n; i++) {
@@ -60,31 +60,31 @@ cw_schema_rec_decode(const void *buf, size_t len, cw_rec *rec)
 			return CW_ENOMEM;
 		std::memcpy(copy, p, len);
 		rec->own_ = copy;
-		p = static_cast<const uint8_t *>(copy);
+		p         = static_cast<const uint8_t *>(copy);
 	}
 	flatbuffers::Verifier v(p, len, 16, 1000000);
 	if (!VerifyTxnRecordBuffer(v))
 		goto bad;
 	{
-		const TxnRecord *r = GetTxnRecord(p);
-		const auto *deps = r->deps();
+		const TxnRecord *r    = GetTxnRecord(p);
+		const auto      *deps = r->deps();
 		if (deps->size() < 1 || deps->size() > CW_SCHEMA_MAX_DEPS)
 			goto bad;
 		rec->origin = r->origin();
-		rec->seq = r->seq();
-		rec->hlc = r->hlc();
-		rec->ndeps = deps->size();
+		rec->seq    = r->seq();
+		rec->hlc    = r->hlc();
+		rec->ndeps  = deps->size();
 		// The verifier checks a vector's length prefix for 4-byte
 		// alignment only: a hostile buffer can leave u64 elements
 		// misaligned, so copy them out bytewise.
 		const uint8_t *d = deps->Data();
 		for (uint32_t k = 0; k < rec->ndeps; k++) {
 			uint64_t v;
-			std::memcpy(&v, d + 8 * (size_t)k, sizeof(v));
+			std::memcpy(&v, d + 8 * (size_t) k, sizeof(v));
 			rec->deps[k] = flatbuffers::EndianScalar(v);
 		}
 		rec->neffects = r->effects()->size();
-		rec->root_ = r;
+		rec->root_    = r;
 	}
 	return 0;
 bad:
@@ -97,17 +97,17 @@ extern "C" void
 cw_schema_rec_effect(const cw_rec *rec, size_t i, cw_rec_effect *e)
 {
 	const TxnRecord *r = static_cast<const TxnRecord *>(rec->root_);
-	const Effect *x = r->effects()->Get(static_cast<uint32_t>(i));
-	e->key = x->key()->data();
-	e->keylen = x->key()->size();
-	e->op = x->op()->data();
-	e->oplen = x->op()->size();
+	const Effect    *x = r->effects()->Get(static_cast<uint32_t>(i));
+	e->key             = x->key()->data();
+	e->keylen          = x->key()->size();
+	e->op              = x->op()->data();
+	e->oplen           = x->op()->size();
 }
 
 extern "C" void
 cw_schema_rec_fini(cw_rec *rec)
 {
 	std::free(rec->own_);
-	rec->own_ = nullptr;
+	rec->own_  = nullptr;
 	rec->root_ = nullptr;
 }

@@ -1,8 +1,8 @@
 /*
  * schema.h - the C interface to Causeway's FlatBuffers messages.
  *
- * The schemas live in the .fbs files of schema/; flatc generates C++ from them and
- * schema.cc, the only C++ in the tree besides generated code, wraps it in
+ * The schemas live in the .fbs files of schema/; flatc generates C++ from them
+ * and schema.cc, the only C++ in the tree besides generated code, wraps it in
  * these functions. Every buffer from outside (a socket, a file, RocksDB)
  * goes through a decode function here, which runs flatbuffers::Verifier
  * before anything reads it.
@@ -31,29 +31,29 @@ extern "C" {
 
 typedef struct {
 	const void *key;
-	size_t keylen;
+	size_t      keylen;
 	const void *op;
-	size_t oplen;
+	size_t      oplen;
 } cw_rec_effect;
 
 /* A decoded record. Effects are read with cw_schema_rec_effect and borrow
  * from the decoded buffer (or from rec's own aligned copy of it). */
 typedef struct {
-	uint16_t origin;
-	uint64_t seq;
-	uint64_t hlc;
-	uint32_t ndeps;
-	uint64_t deps[CW_SCHEMA_MAX_DEPS];
-	size_t neffects;
+	uint16_t    origin;
+	uint64_t    seq;
+	uint64_t    hlc;
+	uint32_t    ndeps;
+	uint64_t    deps[CW_SCHEMA_MAX_DEPS];
+	size_t      neffects;
 	const void *root_; /* private */
-	void *own_;        /* private: aligned copy, freed by _fini */
+	void       *own_;  /* private: aligned copy, freed by _fini */
 } cw_rec;
 
 /* Encodes a record into out (appending). deps: ndeps (1..64) entries;
  * effs: n effects, borrowed. Returns 0, CW_EINVAL or CW_ENOMEM. */
 int cw_schema_rec_encode(uint16_t origin, uint64_t seq, uint64_t hlc,
-    const uint64_t *deps, uint32_t ndeps, const cw_rec_effect *effs,
-    size_t n, cw_buf *out);
+    const uint64_t *deps, uint32_t ndeps, const cw_rec_effect *effs, size_t n,
+    cw_buf *out);
 
 /* Verifies and decodes buf[0..len). buf must outlive rec unless it was
  * copied (rec then owns a copy). Returns 0, CW_EPROTO (not a valid

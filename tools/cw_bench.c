@@ -27,9 +27,9 @@
 
 #include "../tests/unit/testutil.h"
 
-static double seconds = 3.0;
-static int sync_commits = 1;
-static const char *basedir = NULL;
+static double      seconds      = 3.0;
+static int         sync_commits = 1;
+static const char *basedir      = NULL;
 
 static double
 now_s(void)
@@ -41,20 +41,20 @@ now_s(void)
 
 /* One transaction of the stream: keys from the thread's generator. */
 typedef struct {
-	char reg[24], ctr[24], set[24];
-	size_t regl, ctrl, setl;
+	char     reg[24], ctr[24], set[24];
+	size_t   regl, ctrl, setl;
 	uint64_t elem;
 } op3;
 
 static void
 next_op(unsigned *seed, uint64_t i, op3 *o)
 {
-	o->regl = (size_t)snprintf(o->reg, sizeof(o->reg), "r%u",
-	    (unsigned)rand_r(seed) % 100000);
-	o->ctrl = (size_t)snprintf(o->ctr, sizeof(o->ctr), "c%u",
-	    (unsigned)rand_r(seed) % 1000);
-	o->setl = (size_t)snprintf(o->set, sizeof(o->set), "s%u",
-	    (unsigned)rand_r(seed) % 1000);
+	o->regl = (size_t) snprintf(
+	    o->reg, sizeof(o->reg), "r%u", (unsigned) rand_r(seed) % 100000);
+	o->ctrl = (size_t) snprintf(
+	    o->ctr, sizeof(o->ctr), "c%u", (unsigned) rand_r(seed) % 1000);
+	o->setl = (size_t) snprintf(
+	    o->set, sizeof(o->set), "s%u", (unsigned) rand_r(seed) % 1000);
 	o->elem = i;
 }
 
@@ -63,14 +63,14 @@ static char value[100];
 typedef struct {
 	int id;
 	/* rocksdb */
-	rocksdb_optimistictransactiondb_t *odb;
-	rocksdb_writeoptions_t *wo;
+	rocksdb_optimistictransactiondb_t       *odb;
+	rocksdb_writeoptions_t                  *wo;
 	rocksdb_optimistictransaction_options_t *oto;
 	/* causeway */
 	cw_client *c;
 	/* results */
 	uint64_t commits, retries, errors;
-	double t0, t1;
+	double   t0, t1;
 } worker;
 
 static atomic_int go;
@@ -78,32 +78,32 @@ static atomic_int go;
 static void *
 run_rocksdb(void *arg)
 {
-	worker *w = arg;
-	unsigned seed = 1000 + (unsigned)w->id;
-	rocksdb_transaction_t *txn = NULL;
-	uint64_t one = 1;
-	op3 o;
+	worker                *w    = arg;
+	unsigned               seed = 1000 + (unsigned) w->id;
+	rocksdb_transaction_t *txn  = NULL;
+	uint64_t               one  = 1;
+	op3                    o;
 	while (!atomic_load(&go))
 		;
-	w->t0 = now_s();
+	w->t0      = now_s();
 	double end = w->t0 + seconds;
 	for (uint64_t i = 0; now_s() < end; i++) {
 		next_op(&seed, i, &o);
 		char sk[48];
-		int skl = snprintf(sk, sizeof(sk), "%s/%d/%llu", o.set, w->id,
-		    (unsigned long long)o.elem);
+		int  skl = snprintf(sk, sizeof(sk), "%s/%d/%llu", o.set, w->id,
+		     (unsigned long long) o.elem);
 		for (;;) {
 			char *err = NULL;
-			txn = rocksdb_optimistictransaction_begin(w->odb, w->wo,
-			    w->oto, txn);
-			rocksdb_transaction_put(txn, o.reg, o.regl, value,
-			    sizeof(value), &err);
+			txn       = rocksdb_optimistictransaction_begin(
+			          w->odb, w->wo, w->oto, txn);
+			rocksdb_transaction_put(
+			    txn, o.reg, o.regl, value, sizeof(value), &err);
 			if (!err)
 				rocksdb_transaction_merge(txn, o.ctr, o.ctrl,
-				    (char *)&one, sizeof(one), &err);
+				    (char *) &one, sizeof(one), &err);
 			if (!err)
-				rocksdb_transaction_put(txn, sk, (size_t)skl,
-				    "", 0, &err);
+				rocksdb_transaction_put(
+				    txn, sk, (size_t) skl, "", 0, &err);
 			if (!err)
 				rocksdb_transaction_commit(txn, &err);
 			if (err == NULL) {
@@ -132,24 +132,25 @@ run_rocksdb(void *arg)
 static void *
 run_causeway(void *arg)
 {
-	worker *w = arg;
-	unsigned seed = 1000 + (unsigned)w->id;
-	op3 o;
+	worker  *w    = arg;
+	unsigned seed = 1000 + (unsigned) w->id;
+	op3      o;
 	while (!atomic_load(&go))
 		;
-	w->t0 = now_s();
+	w->t0      = now_s();
 	double end = w->t0 + seconds;
 	for (uint64_t i = 0; now_s() < end; i++) {
 		next_op(&seed, i, &o);
-		uint64_t elem[2] = { (uint64_t)w->id, o.elem };
+		uint64_t elem[2] = { (uint64_t) w->id, o.elem };
 		for (;;) {
 			cw_txn *t;
-			int rc = cw_begin(w->c, &t);
-			if (rc == 0 && (rc = cw_reg_put(t, o.reg, o.regl, value,
-					    sizeof(value))) == 0 &&
+			int     rc = cw_begin(w->c, &t);
+			if (rc == 0 &&
+			    (rc = cw_reg_put(t, o.reg, o.regl, value,
+			         sizeof(value))) == 0 &&
 			    (rc = cw_counter_add(t, o.ctr, o.ctrl, 1)) == 0 &&
-			    (rc = cw_set_add(t, o.set, o.setl, elem,
-				 sizeof(elem))) == 0) {
+			    (rc = cw_set_add(
+			         t, o.set, o.setl, elem, sizeof(elem))) == 0) {
 				rc = cw_commit(t);
 			} else if (rc == 0 || t != NULL) {
 				cw_abort(t);
@@ -170,7 +171,7 @@ run_causeway(void *arg)
 }
 
 typedef struct {
-	double rate;
+	double   rate;
 	uint64_t retries, errors;
 } result;
 
@@ -189,15 +190,15 @@ fresh_dir(void)
 static result
 run(int causeway, int nthreads)
 {
-	worker *w = calloc((size_t)nthreads, sizeof(*w));
-	pthread_t *th = calloc((size_t)nthreads, sizeof(*th));
-	char *dir = fresh_dir();
+	worker            *w    = calloc((size_t) nthreads, sizeof(*w));
+	pthread_t         *th   = calloc((size_t) nthreads, sizeof(*th));
+	char              *dir  = fresh_dir();
 	rocksdb_options_t *opts = NULL;
-	rocksdb_optimistictransactiondb_t *odb = NULL;
-	rocksdb_writeoptions_t *wo = NULL;
+	rocksdb_optimistictransactiondb_t       *odb = NULL;
+	rocksdb_writeoptions_t                  *wo  = NULL;
 	rocksdb_optimistictransaction_options_t *oto = NULL;
-	cw_client *c = NULL;
-	result r = { 0, 0, 0 };
+	cw_client                               *c   = NULL;
+	result                                   r   = { 0, 0, 0 };
 	if (causeway) {
 		int rc = cw_open_local(&c, dir);
 		if (rc != 0) {
@@ -207,7 +208,7 @@ run(int causeway, int nthreads)
 		}
 	} else {
 		char *err = NULL;
-		opts = rocksdb_options_create();
+		opts      = rocksdb_options_create();
 		rocksdb_options_set_create_if_missing(opts, 1);
 		rocksdb_options_set_uint64add_merge_operator(opts);
 		odb = rocksdb_optimistictransactiondb_open(opts, dir, &err);
@@ -216,19 +217,21 @@ run(int causeway, int nthreads)
 			exit(1);
 		}
 		wo = rocksdb_writeoptions_create();
-		rocksdb_writeoptions_set_sync(wo, (unsigned char)sync_commits);
+		rocksdb_writeoptions_set_sync(
+		    wo, (unsigned char) sync_commits);
 		oto = rocksdb_optimistictransaction_options_create();
 		rocksdb_optimistictransaction_options_set_set_snapshot(oto, 1);
 	}
 	atomic_store(&go, 0);
 	for (int i = 0; i < nthreads; i++) {
-		w[i] = (worker){ .id = i, .odb = odb, .wo = wo, .oto = oto,
-			.c = c };
-		pthread_create(&th[i], NULL, causeway ? run_causeway : run_rocksdb,
-		    &w[i]);
+		w[i] = (worker) {
+			.id = i, .odb = odb, .wo = wo, .oto = oto, .c = c
+		};
+		pthread_create(&th[i], NULL,
+		    causeway ? run_causeway : run_rocksdb, &w[i]);
 	}
 	atomic_store(&go, 1);
-	double t0 = 1e300, t1 = 0;
+	double   t0 = 1e300, t1 = 0;
 	uint64_t commits = 0;
 	for (int i = 0; i < nthreads; i++) {
 		pthread_join(th[i], NULL);
@@ -261,15 +264,19 @@ usage(FILE *f)
 	    "usage: cw-bench local [--seconds S] [--threads 1,4] [--no-sync]\n"
 	    "                      [--dir DIR]\n"
 	    "\n"
-	    "local  commits the same stream of small transactions (a 100-byte\n"
-	    "       register put, a counter add, a set add) through RocksDB's\n"
-	    "       transaction API and through the embedded Causeway engine,\n"
+	    "local  commits the same stream of small transactions (a "
+	    "100-byte\n"
+	    "       register put, a counter add, a set add) through "
+	    "RocksDB's\n"
+	    "       transaction API and through the embedded Causeway "
+	    "engine,\n"
 	    "       and prints commits/s for both and the ratio.\n"
 	    "\n"
 	    "  --seconds S   length of each run (default 3)\n"
 	    "  --threads L   comma-separated thread counts (default 1,4)\n"
 	    "  --no-sync     commits without fsync (both sides)\n"
-	    "  --dir DIR     where the temporary databases go (default $TMPDIR\n"
+	    "  --dir DIR     where the temporary databases go (default "
+	    "$TMPDIR\n"
 	    "                or /tmp)\n"
 	    "\n"
 	    "net, repl and escrow arrive with the server, replication and\n"
@@ -279,18 +286,18 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
-	static struct option lo[] = { { "seconds", 1, 0, 's' },
-		{ "threads", 1, 0, 't' }, { "no-sync", 0, 0, 'n' },
-		{ "dir", 1, 0, 'd' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
-	const char *threads = "1,4";
-	int ch;
+	static struct option lo[]    = { { "seconds", 1, 0, 's' },
+		   { "threads", 1, 0, 't' }, { "no-sync", 0, 0, 'n' },
+		   { "dir", 1, 0, 'd' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+	const char          *threads = "1,4";
+	int                  ch;
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
 	const char *cmd = argv[1];
-	optind = 2;
+	optind          = 2;
 	while ((ch = getopt_long(argc, argv, "s:t:nd:h", lo, NULL)) != -1) {
 		switch (ch) {
 		case 's':
@@ -318,12 +325,15 @@ main(int argc, char **argv)
 		}
 	}
 	if (strcmp(cmd, "local") != 0) {
-		fprintf(stderr, "cw-bench: '%s' is not available yet; see "
-		    "--help\n", cmd);
+		fprintf(stderr,
+		    "cw-bench: '%s' is not available yet; see "
+		    "--help\n",
+		    cmd);
 		return 2;
 	}
 	if (!sync_commits) {
-		fprintf(stderr, "cw-bench: --no-sync: the Causeway side still "
+		fprintf(stderr,
+		    "cw-bench: --no-sync: the Causeway side still "
 		    "syncs; it has no unsynced mode in the SDK\n");
 		return 2;
 	}
@@ -342,23 +352,23 @@ main(int argc, char **argv)
 	}
 	printf("cw-bench local: transactions of 3 updates (100 B register "
 	       "put, counter add, set add),\n%s commits, %.1f s per run, "
-	       "data in %s\n\n", sync_commits ? "durable (fsync)" : "unsynced",
-	    seconds, basedir);
+	       "data in %s\n\n",
+	    sync_commits ? "durable (fsync)" : "unsynced", seconds, basedir);
 	printf("| threads | rocksdb txn/s | causeway txn/s | causeway/rocksdb "
 	       "| retries (r/c) |\n");
 	printf("|--------:|--------------:|---------------:|-----------------:"
 	       "|--------------:|\n");
 	double first = 0, rate4 = 0;
-	int errors = 0;
+	int    errors = 0;
 	for (int i = 0; i < n; i++) {
 		result a = run(0, list[i]);
 		result b = run(1, list[i]);
 		printf("| %7d | %13.0f | %14.0f | %16.2f | %6llu/%-6llu |\n",
 		    list[i], a.rate, b.rate, b.rate / a.rate,
-		    (unsigned long long)a.retries,
-		    (unsigned long long)b.retries);
+		    (unsigned long long) a.retries,
+		    (unsigned long long) b.retries);
 		fflush(stdout);
-		errors += (int)(a.errors + b.errors);
+		errors += (int) (a.errors + b.errors);
 		if (list[i] == 1)
 			first = b.rate;
 		if (list[i] == 4)
@@ -366,7 +376,8 @@ main(int argc, char **argv)
 	}
 	if (first > 0 && rate4 > 0)
 		printf("\ngroup commit: causeway with 4 threads = %.2fx one "
-		       "thread (target >= 2)\n", rate4 / first);
+		       "thread (target >= 2)\n",
+		    rate4 / first);
 	if (errors) {
 		fprintf(stderr, "cw-bench: %d transactions failed\n", errors);
 		return 1;

@@ -32,8 +32,11 @@ struct rocksdb_logger_t {
 namespace {
 
 class CwLogger : public rocksdb::Logger {
-public:
-	explicit CwLogger(rocksdb::InfoLogLevel l) : rocksdb::Logger(l) {}
+    public:
+	explicit CwLogger(rocksdb::InfoLogLevel l)
+	    : rocksdb::Logger(l)
+	{
+	}
 	using rocksdb::Logger::Logv;
 	void Logv(const char *format, va_list ap) override
 	{
@@ -49,8 +52,8 @@ public:
 		else if (level == rocksdb::InfoLogLevel::WARN_LEVEL)
 			l = CW_LOG_WARN;
 		char msg[900];
-		int n = vsnprintf(msg, sizeof(msg), format, ap);
-		if (n > 0 && (size_t)n < sizeof(msg) && msg[n - 1] == '\n')
+		int  n = vsnprintf(msg, sizeof(msg), format, ap);
+		if (n > 0 && (size_t) n < sizeof(msg) && msg[n - 1] == '\n')
 			msg[n - 1] = '\0';
 		cw_log(l, "rocksdb", "%s", msg);
 	}
@@ -63,9 +66,9 @@ cw_rocks_log_to_stderr(rocksdb_options_t *opts, int verbose)
 {
 	try {
 		rocksdb_logger_t wrap;
-		wrap.rep = std::make_shared<CwLogger>(verbose ?
-			rocksdb::InfoLogLevel::INFO_LEVEL :
-			rocksdb::InfoLogLevel::WARN_LEVEL);
+		wrap.rep = std::make_shared<CwLogger>(verbose
+		        ? rocksdb::InfoLogLevel::INFO_LEVEL
+		        : rocksdb::InfoLogLevel::WARN_LEVEL);
 		rocksdb_options_set_info_log(opts, &wrap);
 		return 0;
 	} catch (const std::bad_alloc &) {

@@ -22,9 +22,9 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sys/stat.h>
 #include <rocksdb/c.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "crdt.h"
@@ -41,67 +41,67 @@ enum { CF_DEFAULT, CF_DATA, CF_LOG, CF_META, NCF };
 static const char *cf_names[NCF] = { "default", "data", "log", "meta" };
 
 struct cw_db {
-	cw_db_opts o;
-	rocksdb_options_t *opts;
-	rocksdb_options_t *cf_opts[NCF];
+	cw_db_opts               o;
+	rocksdb_options_t       *opts;
+	rocksdb_options_t       *cf_opts[NCF];
 	rocksdb_mergeoperator_t *merge; /* owned by cf_opts[CF_DATA] */
 	rocksdb_optimistictransactiondb_t *odb;
-	rocksdb_t *base;
-	rocksdb_column_family_handle_t *cf[NCF];
-	rocksdb_writeoptions_t *wo;  /* sync off: the WAL sync is ours */
-	rocksdb_readoptions_t *ro;   /* latest state, no snapshot */
+	rocksdb_t                         *base;
+	rocksdb_column_family_handle_t    *cf[NCF];
+	rocksdb_writeoptions_t *wo; /* sync off: the WAL sync is ours */
+	rocksdb_readoptions_t  *ro; /* latest state, no snapshot */
 	rocksdb_optimistictransaction_options_t *oto;
 
 	pthread_mutex_t commit_mu;
 	/* commit_mu guards: */
-	cw_vc S;            /* the state vector */
-	cw_hlc hlc;         /* the DC's hybrid logical clock */
-	uint64_t ncommit;   /* writes committed since open (commit tickets) */
-	uint32_t writers;   /* open transactions with pending writes */
+	cw_vc    S;       /* the state vector */
+	cw_hlc   hlc;     /* the DC's hybrid logical clock */
+	uint64_t ncommit; /* writes committed since open (commit tickets) */
+	uint32_t writers; /* open transactions with pending writes */
 	pthread_cond_t applied_cv; /* signalled whenever S advances */
 
 	pthread_mutex_t sync_mu;
 	/* sync_mu guards: */
-	uint64_t durable;   /* every ticket <= durable is synced */
-	bool syncing;       /* a leader is running the WAL sync */
-	uint64_t sync_us;   /* moving average of a sync's duration; only the
-			     * leader (syncing, handed over under sync_mu)
-			     * reads or writes it */
+	uint64_t durable; /* every ticket <= durable is synced */
+	bool     syncing; /* a leader is running the WAL sync */
+	uint64_t sync_us; /* moving average of a sync's duration; only the
+	                   * leader (syncing, handed over under sync_mu)
+	                   * reads or writes it */
 	pthread_cond_t sync_cv;
 };
 
 /* A pending row of a transaction. */
 struct prow {
 	uint8_t *key;
-	size_t klen;
-	int type;        /* CW_T_*: the row's type (CW_T_TYPE: a type row) */
-	int otype;       /* type rows: the object's type as t sees it */
-	cw_buf ops;      /* operands, each preceded by its u32 length */
+	size_t   klen;
+	int      type;  /* CW_T_*: the row's type (CW_T_TYPE: a type row) */
+	int      otype; /* type rows: the object's type as t sees it */
+	cw_buf   ops;   /* operands, each preceded by its u32 length */
 	uint32_t nops;
-	bool tracked;    /* reg/field: conflict-checked */
-	bool bc_spends;  /* bcounter with a decrement or transfer */
+	bool     tracked;   /* reg/field: conflict-checked */
+	bool     bc_spends; /* bcounter with a decrement or transfer */
 };
 
 enum { TX_ACTIVE, TX_DONE };
 
 struct cw_tx {
-	cw_db *db;
-	rocksdb_transaction_t *rt;
+	cw_db                    *db;
+	rocksdb_transaction_t    *rt;
 	const rocksdb_snapshot_t *snap;
-	rocksdb_readoptions_t *ro; /* carries snap: every read uses it */
-	cw_vc snap_vc;
-	uint64_t snap_ticket; /* commits in the snapshot */
-	bool observed;        /* the snapshot was shown to the caller (and is
-			       * durable: observe() waited for it) */
-	int state;
+	rocksdb_readoptions_t    *ro; /* carries snap: every read uses it */
+	cw_vc                     snap_vc;
+	uint64_t                  snap_ticket; /* commits in the snapshot */
+	bool observed; /* the snapshot was shown to the caller (and is
+	                * durable: observe() waited for it) */
+	int          state;
 	struct prow *rows;
-	size_t nrows, rcap;
-	uint32_t *index;  /* open addressing: row number + 1, 0 = empty */
-	size_t icap;
-	size_t nops, bytes; /* operands pending, and their bytes */
-	size_t nmarks;      /* of them, type-row operands (not the user's) */
-	bool writer;        /* counted in db->writers */
-	uint32_t set_idx;   /* next idx for a set tag */
+	size_t       nrows, rcap;
+	uint32_t    *index; /* open addressing: row number + 1, 0 = empty */
+	size_t       icap;
+	size_t       nops, bytes; /* operands pending, and their bytes */
+	size_t       nmarks;  /* of them, type-row operands (not the user's) */
+	bool         writer;  /* counted in db->writers */
+	uint32_t     set_idx; /* next idx for a set tag */
 };
 
 /* ---- errors ---- */
@@ -131,54 +131,55 @@ merge_full(void *state, const char *key, size_t klen, const char *existing,
     unsigned char *success, size_t *newlen)
 {
 	cw_buf out = { 0 };
-	(void)state;
-	(void)key;
-	(void)klen;
-	int rc = cw_crdt_merge(existing, elen, (const void *const *)ops, lens,
-	    (size_t)n, &out);
+	(void) state;
+	(void) key;
+	(void) klen;
+	int rc = cw_crdt_merge(
+	    existing, elen, (const void *const *) ops, lens, (size_t) n, &out);
 	if (rc != 0) {
 		cw_log(CW_LOG_ERROR, "txn", "merge of a row failed: %s",
 		    cw_strerror(rc));
 		cw_buf_fini(&out);
 		*success = 0;
-		*newlen = 0;
+		*newlen  = 0;
 		return NULL;
 	}
 	*success = 1;
-	*newlen = out.len;
-	return (char *)out.p;
+	*newlen  = out.len;
+	return (char *) out.p;
 }
 
 static char *
 merge_partial(void *state, const char *key, size_t klen,
-    const char *const *ops, const size_t *lens, int n,
-    unsigned char *success, size_t *newlen)
+    const char *const *ops, const size_t *lens, int n, unsigned char *success,
+    size_t *newlen)
 {
 	/* Not folded: RocksDB keeps the operands for the full merge. */
-	(void)state, (void)key, (void)klen, (void)ops, (void)lens, (void)n;
+	(void) state, (void) key, (void) klen, (void) ops, (void) lens,
+	    (void) n;
 	*success = 0;
-	*newlen = 0;
+	*newlen  = 0;
 	return NULL;
 }
 
 static void
 merge_delete(void *state, const char *value, size_t len)
 {
-	(void)state;
-	(void)len;
-	cw_free((void *)value);
+	(void) state;
+	(void) len;
+	cw_free((void *) value);
 }
 
 static void
 merge_destroy(void *state)
 {
-	(void)state;
+	(void) state;
 }
 
 static const char *
 merge_name(void *state)
 {
-	(void)state;
+	(void) state;
 	return "cw_crdt_merge";
 }
 
@@ -187,8 +188,8 @@ merge_name(void *state)
 static void
 log_key(uint8_t *out, uint16_t origin, uint64_t seq)
 {
-	out[0] = (uint8_t)(origin >> 8);
-	out[1] = (uint8_t)origin;
+	out[0] = (uint8_t) (origin >> 8);
+	out[1] = (uint8_t) origin;
 	cw_st_be64(out + 2, seq);
 }
 
@@ -200,9 +201,10 @@ static int
 row_key(cw_buf *b, const void *k, size_t kl, int kind, const char *field)
 {
 	int rc;
-	b->len = 0;
-	uint8_t h[2] = { (uint8_t)(kl >> 8), (uint8_t)kl };
-	if ((rc = cw_buf_put(b, h, 2)) != 0 || (rc = cw_buf_put(b, k, kl)) != 0)
+	b->len       = 0;
+	uint8_t h[2] = { (uint8_t) (kl >> 8), (uint8_t) kl };
+	if ((rc = cw_buf_put(b, h, 2)) != 0 ||
+	    (rc = cw_buf_put(b, k, kl)) != 0)
 		return rc;
 	if (kind == ROW_TYPE)
 		return 0;
@@ -220,7 +222,7 @@ row_key_ok(const uint8_t *k, size_t len, int type)
 {
 	if (len < 3)
 		return false;
-	size_t kl = ((size_t)k[0] << 8) | k[1];
+	size_t kl = ((size_t) k[0] << 8) | k[1];
 	if (kl < 1 || kl > CW_MAX_KEY || len < 2 + kl)
 		return false;
 	if (len == 2 + kl)
@@ -237,20 +239,20 @@ void
 cw_db_opts_default(cw_db_opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->dc = 0;
-	o->ndc = 1;
-	o->max_value = CW_DEFAULT_MAX_VALUE;
-	o->max_txn_ops = 100000;
+	o->dc            = 0;
+	o->ndc           = 1;
+	o->max_value     = CW_DEFAULT_MAX_VALUE;
+	o->max_txn_ops   = 100000;
 	o->max_txn_bytes = 64u << 20;
-	o->sync = true;
+	o->sync          = true;
 }
 
 static int
 meta_get(cw_db *db, const char *name, char **v, size_t *vl)
 {
 	char *err = NULL;
-	*v = rocksdb_get_cf(db->base, db->ro, db->cf[CF_META], name,
-	    strlen(name), vl, &err);
+	*v        = rocksdb_get_cf(
+	           db->base, db->ro, db->cf[CF_META], name, strlen(name), vl, &err);
 	if (err != NULL)
 		return rdb_err(err, "read meta");
 	return 0;
@@ -259,8 +261,8 @@ meta_get(cw_db *db, const char *name, char **v, size_t *vl)
 static bool
 cf_empty(cw_db *db, int cf)
 {
-	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(db->base, db->ro,
-	    db->cf[cf]);
+	rocksdb_iterator_t *it =
+	    rocksdb_create_iterator_cf(db->base, db->ro, db->cf[cf]);
 	rocksdb_iter_seek_to_first(it);
 	bool empty = !rocksdb_iter_valid(it);
 	rocksdb_iter_destroy(it);
@@ -272,9 +274,9 @@ cf_empty(cw_db *db, int cf)
 static int
 check_meta(cw_db *db)
 {
-	char *v = NULL;
-	size_t vl;
-	int rc;
+	char   *v = NULL;
+	size_t  vl;
+	int     rc;
 	uint8_t b[8];
 	if ((rc = meta_get(db, "format", &v, &vl)) != 0)
 		return rc;
@@ -286,19 +288,19 @@ check_meta(cw_db *db)
 			    "marker");
 			return CW_EFORMAT;
 		}
-		rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-		char *err = NULL;
-		rocksdb_writebatch_put_cf(wb, db->cf[CF_META], "format", 6,
-		    FORMAT, strlen(FORMAT));
+		rocksdb_writebatch_t *wb  = rocksdb_writebatch_create();
+		char                 *err = NULL;
+		rocksdb_writebatch_put_cf(
+		    wb, db->cf[CF_META], "format", 6, FORMAT, strlen(FORMAT));
 		cw_st_u16(b, db->o.dc);
-		rocksdb_writebatch_put_cf(wb, db->cf[CF_META], "dc", 2,
-		    (char *)b, 2);
+		rocksdb_writebatch_put_cf(
+		    wb, db->cf[CF_META], "dc", 2, (char *) b, 2);
 		cw_st_u64(b, db->o.ndc);
-		rocksdb_writebatch_put_cf(wb, db->cf[CF_META], "ndc", 3,
-		    (char *)b, 4);
+		rocksdb_writebatch_put_cf(
+		    wb, db->cf[CF_META], "ndc", 3, (char *) b, 4);
 		cw_st_u64(b, db->o.fingerprint);
-		rocksdb_writebatch_put_cf(wb, db->cf[CF_META], "fingerprint",
-		    11, (char *)b, 8);
+		rocksdb_writebatch_put_cf(
+		    wb, db->cf[CF_META], "fingerprint", 11, (char *) b, 8);
 		rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
 		rocksdb_writeoptions_set_sync(wo, 1);
 		rocksdb_write(db->base, wo, wb, &err);
@@ -315,8 +317,9 @@ check_meta(cw_db *db)
 	}
 	if ((rc = meta_get(db, "dc", &v, &vl)) != 0)
 		return rc;
-	uint16_t dc = (v && vl == 2) ? (uint16_t)((uint8_t)v[0] |
-	    ((uint8_t)v[1] << 8)) : 0xffff;
+	uint16_t dc = (v && vl == 2)
+	    ? (uint16_t) ((uint8_t) v[0] | ((uint8_t) v[1] << 8))
+	    : 0xffff;
 	rocksdb_free(v);
 	if (dc != db->o.dc) {
 		cw_log(CW_LOG_ERROR, "txn",
@@ -326,8 +329,10 @@ check_meta(cw_db *db)
 	}
 	if ((rc = meta_get(db, "ndc", &v, &vl)) != 0)
 		return rc;
-	uint32_t ndc = (v && vl == 4) ? (uint32_t)cw_ld_u64((uint8_t[8]){
-	    (uint8_t)v[0], (uint8_t)v[1], (uint8_t)v[2], (uint8_t)v[3] }) : 0;
+	uint32_t ndc = (v && vl == 4)
+	    ? (uint32_t) cw_ld_u64((uint8_t[8]) { (uint8_t) v[0],
+	          (uint8_t) v[1], (uint8_t) v[2], (uint8_t) v[3] })
+	    : 0;
 	rocksdb_free(v);
 	if (ndc != db->o.ndc) {
 		cw_log(CW_LOG_ERROR, "txn",
@@ -337,7 +342,7 @@ check_meta(cw_db *db)
 	}
 	if ((rc = meta_get(db, "fingerprint", &v, &vl)) != 0)
 		return rc;
-	uint64_t fp = (v && vl == 8) ? cw_ld_u64((uint8_t *)v) : 0;
+	uint64_t fp = (v && vl == 8) ? cw_ld_u64((uint8_t *) v) : 0;
 	rocksdb_free(v);
 	if (db->o.fingerprint != 0 && fp != db->o.fingerprint) {
 		cw_log(CW_LOG_ERROR, "txn",
@@ -352,29 +357,29 @@ check_meta(cw_db *db)
 static int
 recover(cw_db *db)
 {
-	uint8_t k[LOG_KEY_LEN];
-	int rc = 0;
-	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(db->base, db->ro,
-	    db->cf[CF_LOG]);
+	uint8_t             k[LOG_KEY_LEN];
+	int                 rc = 0;
+	rocksdb_iterator_t *it =
+	    rocksdb_create_iterator_cf(db->base, db->ro, db->cf[CF_LOG]);
 	cw_causal_vc_init(&db->S, db->o.ndc);
 	db->hlc.last = 0;
 	for (uint32_t o = 0; o < db->o.ndc; o++) {
-		log_key(k, (uint16_t)o, UINT64_MAX);
-		rocksdb_iter_seek_for_prev(it, (char *)k, sizeof(k));
+		log_key(k, (uint16_t) o, UINT64_MAX);
+		rocksdb_iter_seek_for_prev(it, (char *) k, sizeof(k));
 		if (!rocksdb_iter_valid(it))
 			continue;
-		size_t kl, vl;
+		size_t      kl, vl;
 		const char *key = rocksdb_iter_key(it, &kl);
-		if (kl != LOG_KEY_LEN || (((uint8_t)key[0] << 8) |
-		    (uint8_t)key[1]) != (int)o)
+		if (kl != LOG_KEY_LEN ||
+		    (((uint8_t) key[0] << 8) | (uint8_t) key[1]) != (int) o)
 			continue;
-		db->S.v[o] = cw_ld_be64((const uint8_t *)key + 2);
+		db->S.v[o]      = cw_ld_be64((const uint8_t *) key + 2);
 		const char *val = rocksdb_iter_value(it, &vl);
-		cw_rec rec;
+		cw_rec      rec;
 		if (cw_schema_rec_decode(val, vl, &rec) != 0) {
 			cw_log(CW_LOG_ERROR, "txn",
 			    "log record (%u, %llu) is corrupt", o,
-			    (unsigned long long)db->S.v[o]);
+			    (unsigned long long) db->S.v[o]);
 			rc = CW_EPROTO;
 			break;
 		}
@@ -393,8 +398,8 @@ int
 cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
 {
 	cw_db *db;
-	char *err = NULL;
-	int rc;
+	char  *err = NULL;
+	int    rc;
 	*out = NULL;
 	if (dir == NULL || o == NULL || o->ndc < 1 || o->ndc > CW_MAX_DC ||
 	    o->dc >= o->ndc || o->max_value < 1 || o->max_txn_ops < 1)
@@ -413,7 +418,7 @@ cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
 
 	db->opts = rocksdb_options_create();
 	if ((rc = cw_rocks_log_to_stderr(db->opts,
-		 getenv("CW_LOG") && !strcmp(getenv("CW_LOG"), "debug"))) != 0)
+	         getenv("CW_LOG") && !strcmp(getenv("CW_LOG"), "debug"))) != 0)
 		goto out_close;
 	rocksdb_options_set_create_if_missing(db->opts, 1);
 	rocksdb_options_set_create_missing_column_families(db->opts, 1);
@@ -424,7 +429,7 @@ cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
 	rocksdb_options_set_merge_operator(db->cf_opts[CF_DATA], db->merge);
 	db->wo = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(db->wo, 0);
-	db->ro = rocksdb_readoptions_create();
+	db->ro  = rocksdb_readoptions_create();
 	db->oto = rocksdb_optimistictransaction_options_create();
 	rocksdb_optimistictransaction_options_set_set_snapshot(db->oto, 1);
 
@@ -436,9 +441,9 @@ cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
 	}
 	db->odb = rocksdb_optimistictransactiondb_open_column_families(
 	    db->opts, dir, NCF, cf_names,
-	    (const rocksdb_options_t *const *)db->cf_opts, db->cf, &err);
+	    (const rocksdb_options_t *const *) db->cf_opts, db->cf, &err);
 	if (err != NULL) {
-		rc = rdb_err(err, "open");
+		rc      = rdb_err(err, "open");
 		db->odb = NULL;
 		goto out_close;
 	}
@@ -450,8 +455,8 @@ cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
 	if (cw_causal_hlc_ms(db->hlc.last) > cw_now_ms() + 1000)
 		cw_log(CW_LOG_WARN, "txn",
 		    "stored HLC is ahead of the wall clock by %llu ms",
-		    (unsigned long long)(cw_causal_hlc_ms(db->hlc.last) -
-			cw_now_ms()));
+		    (unsigned long long) (cw_causal_hlc_ms(db->hlc.last) -
+		        cw_now_ms()));
 	*out = db;
 	return 0;
 out_close:
@@ -467,7 +472,8 @@ cw_db_close(cw_db *db)
 	if (db->odb != NULL) {
 		for (int i = 0; i < NCF; i++)
 			if (db->cf[i] != NULL)
-				rocksdb_column_family_handle_destroy(db->cf[i]);
+				rocksdb_column_family_handle_destroy(
+				    db->cf[i]);
 		rocksdb_optimistictransactiondb_close_base_db(db->base);
 		rocksdb_optimistictransactiondb_close(db->odb);
 	}
@@ -511,15 +517,15 @@ mono_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
 static void
 deadline_after(struct timespec *ts, uint64_t ms)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += (time_t)(ms / 1000);
-	ts->tv_nsec += (long)(ms % 1000) * 1000000;
+	ts->tv_sec += (time_t) (ms / 1000);
+	ts->tv_nsec += (long) (ms % 1000) * 1000000;
 	if (ts->tv_nsec >= 1000000000) {
 		ts->tv_sec++;
 		ts->tv_nsec -= 1000000000;
@@ -535,10 +541,11 @@ wait_for_locked(cw_db *db, const cw_vc *need, uint64_t wait_ms)
 		return 0;
 	deadline_after(&dl, wait_ms);
 	while (!cw_causal_vc_dominates(&db->S, need)) {
-		if (pthread_cond_timedwait(&db->applied_cv, &db->commit_mu,
-			&dl) == ETIMEDOUT)
-			return cw_causal_vc_dominates(&db->S, need) ?
-			    0 : CW_EUNAVAIL;
+		if (pthread_cond_timedwait(
+		        &db->applied_cv, &db->commit_mu, &dl) == ETIMEDOUT)
+			return cw_causal_vc_dominates(&db->S, need)
+			    ? 0
+			    : CW_EUNAVAIL;
 	}
 	return 0;
 }
@@ -577,20 +584,20 @@ wait_durable(cw_db *db, uint64_t ticket)
 		if (db->writers > 0) {
 			struct timespec dl;
 			clock_gettime(CLOCK_MONOTONIC, &dl);
-			dl.tv_nsec += (long)(db->sync_us / 2) * 1000;
+			dl.tv_nsec += (long) (db->sync_us / 2) * 1000;
 			if (dl.tv_nsec >= 1000000000) {
 				dl.tv_sec++;
 				dl.tv_nsec -= 1000000000;
 			}
 			while (db->writers > 0 &&
 			    pthread_cond_timedwait(&db->applied_cv,
-				&db->commit_mu, &dl) != ETIMEDOUT)
+			        &db->commit_mu, &dl) != ETIMEDOUT)
 				;
 		}
 		uint64_t target = db->ncommit;
 		pthread_mutex_unlock(&db->commit_mu);
-		uint64_t t0 = mono_us();
-		char *err = NULL;
+		uint64_t t0  = mono_us();
+		char    *err = NULL;
 		rocksdb_flush_wal(db->base, 1, &err);
 		pthread_mutex_lock(&db->sync_mu);
 		db->sync_us = (db->sync_us * 7 + (mono_us() - t0)) / 8;
@@ -614,7 +621,7 @@ int
 cw_tx_begin(cw_db *db, const cw_vc *need, uint64_t wait_ms, cw_tx **out)
 {
 	cw_tx *t;
-	int rc;
+	int    rc;
 	*out = NULL;
 	if ((t = cw_calloc(1, sizeof(*t))) == NULL)
 		return CW_ENOMEM;
@@ -629,15 +636,15 @@ cw_tx_begin(cw_db *db, const cw_vc *need, uint64_t wait_ms, cw_tx **out)
 		goto out_free;
 	}
 	/* The snapshot and its state vector, taken together. */
-	t->rt = rocksdb_optimistictransaction_begin(db->odb, db->wo, db->oto,
-	    NULL);
-	t->snap_vc = db->S;
+	t->rt = rocksdb_optimistictransaction_begin(
+	    db->odb, db->wo, db->oto, NULL);
+	t->snap_vc     = db->S;
 	t->snap_ticket = db->ncommit;
 	pthread_mutex_unlock(&db->commit_mu);
 	t->snap = rocksdb_transaction_get_snapshot(t->rt);
 	rocksdb_readoptions_set_snapshot(t->ro, t->snap);
 	t->state = TX_ACTIVE;
-	*out = t;
+	*out     = t;
 	return 0;
 out_free:
 	rocksdb_readoptions_destroy(t->ro);
@@ -704,7 +711,7 @@ tx_release(cw_tx *t)
 	}
 	if (t->snap != NULL) {
 		/* the wrapper only: the snapshot belongs to the txn */
-		rocksdb_free((void *)t->snap);
+		rocksdb_free((void *) t->snap);
 		t->snap = NULL;
 	}
 	t->state = TX_DONE;
@@ -759,13 +766,13 @@ index_rebuild(cw_tx *t, size_t cap)
 		return CW_ENOMEM;
 	cw_free(t->index);
 	t->index = idx;
-	t->icap = cap;
+	t->icap  = cap;
 	for (size_t r = 0; r < t->nrows; r++) {
-		size_t i = hash_bytes(t->rows[r].key, t->rows[r].klen) &
-		    (cap - 1);
+		size_t i =
+		    hash_bytes(t->rows[r].key, t->rows[r].klen) & (cap - 1);
 		while (idx[i] != 0)
 			i = (i + 1) & (cap - 1);
-		idx[i] = (uint32_t)r + 1;
+		idx[i] = (uint32_t) r + 1;
 	}
 	return 0;
 }
@@ -780,7 +787,7 @@ row_get(cw_tx *t, const uint8_t *k, size_t kl, int type, struct prow **out)
 		return 0;
 	}
 	if (t->nrows == t->rcap) {
-		size_t cap = t->rcap ? t->rcap * 2 : 8;
+		size_t       cap  = t->rcap ? t->rcap * 2 : 8;
 		struct prow *rows = cw_realloc(t->rows, cap * sizeof(*rows));
 		if (rows == NULL)
 			return CW_ENOMEM;
@@ -791,8 +798,8 @@ row_get(cw_tx *t, const uint8_t *k, size_t kl, int type, struct prow **out)
 	memset(r, 0, sizeof(*r));
 	if ((r->key = cw_memdup(k, kl)) == NULL)
 		return CW_ENOMEM;
-	r->klen = kl;
-	r->type = type;
+	r->klen    = kl;
+	r->type    = type;
 	r->tracked = type == CW_T_REG || type == CW_T_FIELD;
 	t->nrows++;
 	if ((t->nrows + 1) * 2 > t->icap) {
@@ -805,7 +812,7 @@ row_get(cw_tx *t, const uint8_t *k, size_t kl, int type, struct prow **out)
 		size_t i = hash_bytes(k, kl) & (t->icap - 1);
 		while (t->index[i] != 0)
 			i = (i + 1) & (t->icap - 1);
-		t->index[i] = (uint32_t)t->nrows;
+		t->index[i] = (uint32_t) t->nrows;
 	}
 	*out = r;
 	return 0;
@@ -817,11 +824,11 @@ row_next_op(const struct prow *r, size_t *off, uint8_t **op, size_t *len)
 {
 	if (*off >= r->ops.len)
 		return false;
-	uint32_t l = (uint32_t)r->ops.p[*off] |
-	    ((uint32_t)r->ops.p[*off + 1] << 8) |
-	    ((uint32_t)r->ops.p[*off + 2] << 16) |
-	    ((uint32_t)r->ops.p[*off + 3] << 24);
-	*op = r->ops.p + *off + 4;
+	uint32_t l = (uint32_t) r->ops.p[*off] |
+	    ((uint32_t) r->ops.p[*off + 1] << 8) |
+	    ((uint32_t) r->ops.p[*off + 2] << 16) |
+	    ((uint32_t) r->ops.p[*off + 3] << 24);
+	*op  = r->ops.p + *off + 4;
 	*len = l;
 	*off += 4 + l;
 	return true;
@@ -834,10 +841,10 @@ row_next_op(const struct prow *r, size_t *off, uint8_t **op, size_t *len)
 static int
 row_push(cw_tx *t, struct prow *r, const cw_buf *op, bool replace)
 {
-	bool mark = r->type == CW_T_TYPE;
-	uint32_t gone = replace ? r->nops : 0;
-	size_t gone_bytes = replace ? r->ops.len - 4 * (size_t)r->nops : 0;
-	size_t user_ops = t->nops - t->nmarks - (mark ? 0 : gone);
+	bool     mark       = r->type == CW_T_TYPE;
+	uint32_t gone       = replace ? r->nops : 0;
+	size_t   gone_bytes = replace ? r->ops.len - 4 * (size_t) r->nops : 0;
+	size_t   user_ops   = t->nops - t->nmarks - (mark ? 0 : gone);
 	if ((!mark && user_ops >= t->db->o.max_txn_ops) ||
 	    t->bytes - gone_bytes + op->len > t->db->o.max_txn_bytes)
 		return CW_ETOOBIG;
@@ -854,7 +861,7 @@ row_push(cw_tx *t, struct prow *r, const cw_buf *op, bool replace)
 	}
 	/* nothing below can fail */
 	r->ops.len = base;
-	cw_buf_u32(&r->ops, (uint32_t)op->len);
+	cw_buf_u32(&r->ops, (uint32_t) op->len);
 	cw_buf_put(&r->ops, op->p, op->len);
 	r->nops = r->nops - gone + 1;
 	t->nops = t->nops - gone + 1;
@@ -872,8 +879,8 @@ static int
 read_snapshot(cw_tx *t, const uint8_t *k, size_t kl, char **v, size_t *vl)
 {
 	char *err = NULL;
-	*v = rocksdb_transaction_get_cf(t->rt, t->ro, t->db->cf[CF_DATA],
-	    (const char *)k, kl, vl, &err);
+	*v        = rocksdb_transaction_get_cf(
+	           t->rt, t->ro, t->db->cf[CF_DATA], (const char *) k, kl, vl, &err);
 	if (err != NULL)
 		return rdb_err(err, "read");
 	return 0;
@@ -885,42 +892,42 @@ read_snapshot(cw_tx *t, const uint8_t *k, size_t kl, char **v, size_t *vl)
 static int
 read_row(cw_tx *t, const uint8_t *k, size_t kl, cw_buf *out, bool *exists)
 {
-	char *v;
+	char  *v;
 	size_t vl;
-	int rc;
+	int    rc;
 	out->len = 0;
-	*exists = false;
+	*exists  = false;
 	if ((rc = read_snapshot(t, k, kl, &v, &vl)) != 0)
 		return rc;
 	struct prow *r = row_find(t, k, kl);
 	if (r == NULL || r->nops == 0) {
 		if (v != NULL) {
-			rc = cw_buf_put(out, v, vl);
+			rc      = cw_buf_put(out, v, vl);
 			*exists = rc == 0;
 		}
 		rocksdb_free(v);
 		return rc;
 	}
-	const void *stack[16];
-	size_t stackl[16];
-	const void **ops = stack;
-	size_t *lens = stackl;
+	const void  *stack[16];
+	size_t       stackl[16];
+	const void **ops  = stack;
+	size_t      *lens = stackl;
 	if (r->nops > 16) {
-		ops = cw_malloc(r->nops * sizeof(*ops));
+		ops  = cw_malloc(r->nops * sizeof(*ops));
 		lens = cw_malloc(r->nops * sizeof(*lens));
 		if (ops == NULL || lens == NULL) {
 			rc = CW_ENOMEM;
 			goto out;
 		}
 	}
-	size_t off = 0, n = 0;
+	size_t   off = 0, n = 0;
 	uint8_t *op;
-	size_t ol;
+	size_t   ol;
 	while (row_next_op(r, &off, &op, &ol)) {
-		ops[n] = op;
+		ops[n]    = op;
 		lens[n++] = ol;
 	}
-	rc = cw_crdt_merge(v, vl, ops, lens, n, out);
+	rc      = cw_crdt_merge(v, vl, ops, lens, n, out);
 	*exists = rc == 0;
 out:
 	if (ops != stack) {
@@ -951,9 +958,9 @@ static int
 obj_type(cw_tx *t, const void *k, size_t kl, struct prow **out)
 {
 	cw_buf key = { 0 };
-	char *v = NULL;
+	char  *v   = NULL;
 	size_t vl;
-	int rc, type;
+	int    rc, type;
 	if ((rc = check_args(t, k, kl)) != 0)
 		return rc;
 	if ((rc = row_key(&key, k, kl, ROW_TYPE, NULL)) != 0)
@@ -979,8 +986,8 @@ static int
 need_type(cw_tx *t, const void *k, size_t kl, int type)
 {
 	struct prow *r;
-	cw_buf op = { 0 };
-	int rc;
+	cw_buf       op = { 0 };
+	int          rc;
 	if ((rc = obj_type(t, k, kl, &r)) != 0)
 		return rc;
 	if (r->otype == type)
@@ -995,13 +1002,14 @@ need_type(cw_tx *t, const void *k, size_t kl, int type)
 }
 
 /* Reads the value row of object k, which must be of `type` (or not
- * exist). OUT: the state in *st, *exists; the value row key in *key. */
+ * exist). OUT: the state in *st, *exists; the value row key in *key. For
+ * a map only the type is checked: *exists says whether it exists. */
 static int
 read_object(cw_tx *t, const void *k, size_t kl, int type, cw_buf *key,
     cw_buf *st, bool *exists)
 {
 	struct prow *r;
-	int rc;
+	int          rc;
 	*exists = false;
 	if ((rc = check_args(t, k, kl)) != 0 || (rc = observe(t)) != 0)
 		return rc;
@@ -1011,8 +1019,11 @@ read_object(cw_tx *t, const void *k, size_t kl, int type, cw_buf *key,
 		return 0;
 	if (r->otype != type)
 		return CW_ETYPE;
-	if (type == CW_T_MAP)
-		return row_key(key, k, kl, ROW_TYPE, NULL);
+	if (type == CW_T_MAP) {
+		/* a map has no value row: its fields are read one by one */
+		*exists = true;
+		return 0;
+	}
 	if ((rc = row_key(key, k, kl, ROW_VALUE, NULL)) != 0)
 		return rc;
 	return read_row(t, key->p, key->len, st, exists);
@@ -1022,8 +1033,8 @@ read_object(cw_tx *t, const void *k, size_t kl, int type, cw_buf *key,
  * (creating the object if new) and limits, and builds the value row key
  * into *key. */
 static int
-write_object(cw_tx *t, const void *k, size_t kl, int type, size_t vl,
-    cw_buf *key)
+write_object(
+    cw_tx *t, const void *k, size_t kl, int type, size_t vl, cw_buf *key)
 {
 	int rc;
 	if ((rc = check_args(t, k, kl)) != 0)
@@ -1038,7 +1049,7 @@ write_object(cw_tx *t, const void *k, size_t kl, int type, size_t vl,
 static int
 copy_out(const uint8_t *p, size_t n, bool present, void **v, size_t *vl)
 {
-	*v = NULL;
+	*v  = NULL;
 	*vl = 0;
 	if (!present)
 		return 0;
@@ -1048,26 +1059,51 @@ copy_out(const uint8_t *p, size_t n, bool present, void **v, size_t *vl)
 	return 0;
 }
 
-/* ---- registers ---- */
+/* ---- registers (and map fields, which are registers) ---- */
+
+/* Pushes a last-writer-wins operand (register or map field) for row key,
+ * superseding the transaction's earlier write of that row. */
+static int
+push_lww(
+    cw_tx *t, const cw_buf *key, int type, int kind, const void *v, size_t vl)
+{
+	cw_buf       op = { 0 };
+	struct prow *r;
+	int          rc;
+	if ((rc = cw_crdt_op_reg(
+	         &op, type, kind, UINT64_MAX, t->db->o.dc, v, vl)) == 0 &&
+	    (rc = row_get(t, key->p, key->len, type, &r)) == 0)
+		rc = row_push(t, r, &op, true);
+	cw_buf_fini(&op);
+	return rc;
+}
+
+/* Gives the caller the value of a register or map-field state (if
+ * exists). OUT: *v (free with free()) and *vl; NULL, 0 if absent. */
+static int
+lww_value(const cw_buf *st, bool exists, void **v, size_t *vl)
+{
+	bool           present = false;
+	const uint8_t *p       = NULL;
+	size_t         n       = 0;
+	int            rc;
+	if (exists &&
+	    (rc = cw_crdt_reg_read(
+	         st->p, st->len, &present, &p, &n, NULL, NULL)) != 0)
+		return rc;
+	return copy_out(p, n, present, v, vl);
+}
 
 int
 cw_tx_reg_put(cw_tx *t, const void *k, size_t kl, const void *v, size_t vl)
 {
-	cw_buf key = { 0 }, op = { 0 };
-	struct prow *r;
-	int rc;
+	cw_buf key = { 0 };
+	int    rc;
 	if (v == NULL && vl > 0)
 		return CW_EINVAL;
-	if ((rc = write_object(t, k, kl, CW_T_REG, vl, &key)) != 0)
-		goto out;
-	if ((rc = cw_crdt_op_reg(&op, CW_T_REG, CW_OP_PUT, UINT64_MAX,
-		 t->db->o.dc, v, vl)) != 0 ||
-	    (rc = row_get(t, key.p, key.len, CW_T_REG, &r)) != 0)
-		goto out;
-	rc = row_push(t, r, &op, true);
-out:
+	if ((rc = write_object(t, k, kl, CW_T_REG, vl, &key)) == 0)
+		rc = push_lww(t, &key, CW_T_REG, CW_OP_PUT, v, vl);
 	cw_buf_fini(&key);
-	cw_buf_fini(&op);
 	return rc;
 }
 
@@ -1075,21 +1111,14 @@ int
 cw_tx_reg_get(cw_tx *t, const void *k, size_t kl, void **v, size_t *vl)
 {
 	cw_buf key = { 0 }, st = { 0 };
-	bool exists, present = false;
-	const uint8_t *p = NULL;
-	size_t n = 0;
-	int rc;
+	bool   exists;
+	int    rc;
 	if (v == NULL || vl == NULL)
 		return CW_EINVAL;
-	*v = NULL;
+	*v  = NULL;
 	*vl = 0;
-	if ((rc = read_object(t, k, kl, CW_T_REG, &key, &st, &exists)) != 0)
-		goto out;
-	if (exists && (rc = cw_crdt_reg_read(st.p, st.len, &present, &p, &n,
-			   NULL, NULL)) != 0)
-		goto out;
-	rc = copy_out(p, n, present, v, vl);
-out:
+	if ((rc = read_object(t, k, kl, CW_T_REG, &key, &st, &exists)) == 0)
+		rc = lww_value(&st, exists, v, vl);
 	cw_buf_fini(&key);
 	cw_buf_fini(&st);
 	return rc;
@@ -1100,17 +1129,18 @@ out:
 int
 cw_tx_counter_add(cw_tx *t, const void *k, size_t kl, int64_t delta)
 {
-	cw_buf key = { 0 }, op = { 0 };
+	cw_buf       key = { 0 }, op = { 0 };
 	struct prow *r;
-	int rc;
+	int          rc;
 	if ((rc = write_object(t, k, kl, CW_T_COUNTER, 0, &key)) != 0)
 		goto out;
 	if ((rc = row_get(t, key.p, key.len, CW_T_COUNTER, &r)) != 0)
 		goto out;
 	if (r->nops == 1) {
-		/* fold into the one pending add: | len u32 | T | K | delta | */
+		/* fold into the one pending add: | len u32 | T | K | delta |
+		 */
 		uint8_t *d = r->ops.p + 6;
-		cw_st_u64(d, cw_ld_u64(d) + (uint64_t)delta);
+		cw_st_u64(d, cw_ld_u64(d) + (uint64_t) delta);
 		goto out;
 	}
 	if ((rc = cw_crdt_op_counter(&op, delta)) != 0)
@@ -1126,13 +1156,14 @@ int
 cw_tx_counter_get(cw_tx *t, const void *k, size_t kl, int64_t *out)
 {
 	cw_buf key = { 0 }, st = { 0 };
-	bool exists;
-	int rc;
+	bool   exists;
+	int    rc;
 	if (out == NULL)
 		return CW_EINVAL;
 	*out = 0;
 	if ((rc = read_object(t, k, kl, CW_T_COUNTER, &key, &st, &exists)) ==
-	    0 && exists)
+	        0 &&
+	    exists)
 		rc = cw_crdt_counter_read(st.p, st.len, out);
 	cw_buf_fini(&key);
 	cw_buf_fini(&st);
@@ -1145,14 +1176,15 @@ static int
 bc_read(cw_tx *t, const void *k, size_t kl, int64_t *value, int64_t *rights)
 {
 	cw_buf key = { 0 }, st = { 0 };
-	bool exists;
-	int rc;
+	bool   exists;
+	int    rc;
 	*value = *rights = 0;
-	if ((rc = read_object(t, k, kl, CW_T_BCOUNTER, &key, &st,
-		 &exists)) == 0 && exists) {
+	if ((rc = read_object(t, k, kl, CW_T_BCOUNTER, &key, &st, &exists)) ==
+	        0 &&
+	    exists) {
 		if ((rc = cw_crdt_bcounter_value(st.p, st.len, value)) == 0)
-			rc = cw_crdt_bcounter_rights(st.p, st.len,
-			    t->db->o.dc, rights);
+			rc = cw_crdt_bcounter_rights(
+			    st.p, st.len, t->db->o.dc, rights);
 	}
 	cw_buf_fini(&key);
 	cw_buf_fini(&st);
@@ -1160,12 +1192,11 @@ bc_read(cw_tx *t, const void *k, size_t kl, int64_t *value, int64_t *rights)
 }
 
 static int
-bc_push(cw_tx *t, const void *k, size_t kl, int kind, uint16_t b,
-    uint64_t n)
+bc_push(cw_tx *t, const void *k, size_t kl, int kind, uint16_t b, uint64_t n)
 {
-	cw_buf key = { 0 }, op = { 0 };
+	cw_buf       key = { 0 }, op = { 0 };
 	struct prow *r;
-	int rc;
+	int          rc;
 	if ((rc = write_object(t, k, kl, CW_T_BCOUNTER, 0, &key)) != 0)
 		goto out;
 	if ((rc = cw_crdt_op_bcounter(&op, kind, t->db->o.dc, b, n)) != 0 ||
@@ -1183,34 +1214,34 @@ int
 cw_tx_bcounter_add(cw_tx *t, const void *k, size_t kl, int64_t delta)
 {
 	int64_t value, rights;
-	int rc;
+	int     rc;
 	if (delta == INT64_MIN)
 		return CW_EINVAL;
 	if (delta == 0)
 		return bc_read(t, k, kl, &value, &rights);
 	if (delta > 0)
-		return bc_push(t, k, kl, CW_OP_INC, 0, (uint64_t)delta);
+		return bc_push(t, k, kl, CW_OP_INC, 0, (uint64_t) delta);
 	if ((rc = bc_read(t, k, kl, &value, &rights)) != 0)
 		return rc;
 	if (rights < -delta)
 		return CW_ENORIGHTS;
-	return bc_push(t, k, kl, CW_OP_DEC, 0, (uint64_t)-delta);
+	return bc_push(t, k, kl, CW_OP_DEC, 0, (uint64_t) -delta);
 }
 
 int
-cw_tx_bcounter_transfer(cw_tx *t, const void *k, size_t kl, int64_t n,
-    int to_dc)
+cw_tx_bcounter_transfer(
+    cw_tx *t, const void *k, size_t kl, int64_t n, int to_dc)
 {
 	int64_t value, rights;
-	int rc;
-	if (n <= 0 || to_dc < 0 || (uint32_t)to_dc >= t->db->o.ndc ||
+	int     rc;
+	if (n <= 0 || to_dc < 0 || (uint32_t) to_dc >= t->db->o.ndc ||
 	    to_dc == t->db->o.dc)
 		return CW_EINVAL;
 	if ((rc = bc_read(t, k, kl, &value, &rights)) != 0)
 		return rc;
 	if (rights < n)
 		return CW_ENORIGHTS;
-	return bc_push(t, k, kl, CW_OP_XFER, (uint16_t)to_dc, (uint64_t)n);
+	return bc_push(t, k, kl, CW_OP_XFER, (uint16_t) to_dc, (uint64_t) n);
 }
 
 int
@@ -1236,9 +1267,9 @@ cw_tx_bcounter_rights(cw_tx *t, const void *k, size_t kl, int64_t *out)
 int
 cw_tx_set_add(cw_tx *t, const void *k, size_t kl, const void *e, size_t el)
 {
-	cw_buf key = { 0 }, op = { 0 };
+	cw_buf       key = { 0 }, op = { 0 };
 	struct prow *r;
-	int rc;
+	int          rc;
 	if (e == NULL && el > 0)
 		return CW_EINVAL;
 	if ((rc = write_object(t, k, kl, CW_T_SET, el, &key)) != 0)
@@ -1260,9 +1291,9 @@ out:
 static void
 drop_pending_adds(cw_tx *t, struct prow *r, const void *e, size_t el)
 {
-	size_t off = 0, w = 0;
+	size_t   off = 0, w = 0;
 	uint8_t *op;
-	size_t ol;
+	size_t   ol;
 	uint32_t kept = 0;
 	while (row_next_op(r, &off, &op, &ol)) {
 		/* set add: | T | K | tag 14 | elen u32 | e | */
@@ -1278,21 +1309,20 @@ drop_pending_adds(cw_tx *t, struct prow *r, const void *e, size_t el)
 		kept++;
 	}
 	r->ops.len = w;
-	r->nops = kept;
+	r->nops    = kept;
 }
 
 int
-cw_tx_set_remove(cw_tx *t, const void *k, size_t kl, const void *e,
-    size_t el)
+cw_tx_set_remove(cw_tx *t, const void *k, size_t kl, const void *e, size_t el)
 {
-	cw_buf key = { 0 }, op = { 0 };
-	struct prow *r;
-	char *v = NULL;
-	size_t vl;
-	bool found;
+	cw_buf         key = { 0 }, op = { 0 };
+	struct prow   *r;
+	char          *v = NULL;
+	size_t         vl;
+	bool           found;
 	const uint8_t *tags;
-	uint32_t ntags;
-	int rc;
+	uint32_t       ntags;
+	int            rc;
 	if (e == NULL && el > 0)
 		return CW_EINVAL;
 	if ((rc = write_object(t, k, kl, CW_T_SET, el, &key)) != 0)
@@ -1318,14 +1348,14 @@ out:
 }
 
 int
-cw_tx_set_contains(cw_tx *t, const void *k, size_t kl, const void *e,
-    size_t el, bool *out)
+cw_tx_set_contains(
+    cw_tx *t, const void *k, size_t kl, const void *e, size_t el, bool *out)
 {
-	cw_buf key = { 0 }, st = { 0 };
-	bool exists;
+	cw_buf         key = { 0 }, st = { 0 };
+	bool           exists;
 	const uint8_t *tags;
-	uint32_t ntags;
-	int rc;
+	uint32_t       ntags;
+	int            rc;
 	if (out == NULL || (e == NULL && el > 0))
 		return CW_EINVAL;
 	*out = false;
@@ -1340,14 +1370,14 @@ cw_tx_set_contains(cw_tx *t, const void *k, size_t kl, const void *e,
 int
 cw_tx_set_members(cw_tx *t, const void *k, size_t kl, cw_list **out)
 {
-	cw_buf key = { 0 }, st = { 0 };
-	cw_list *l = NULL;
-	bool exists;
-	cw_set_iter it;
+	cw_buf         key = { 0 }, st = { 0 };
+	cw_list       *l = NULL;
+	bool           exists;
+	cw_set_iter    it;
 	const uint8_t *e, *tags;
-	size_t el;
-	uint32_t ntags;
-	int rc;
+	size_t         el;
+	uint32_t       ntags;
+	int            rc;
 	if (out == NULL)
 		return CW_EINVAL;
 	*out = NULL;
@@ -1362,7 +1392,7 @@ cw_tx_set_members(cw_tx *t, const void *k, size_t kl, cw_list **out)
 			goto out;
 	if (rc == 0) {
 		*out = l;
-		l = NULL;
+		l    = NULL;
 	}
 out:
 	cw_list_free(l);
@@ -1387,24 +1417,16 @@ static int
 map_write(cw_tx *t, const void *k, size_t kl, const char *field, int kind,
     const void *v, size_t vl)
 {
-	cw_buf key = { 0 }, op = { 0 };
-	struct prow *r;
-	int rc;
+	cw_buf key = { 0 };
+	int    rc;
 	if ((rc = map_field_ok(field)) != 0)
 		return rc;
 	if (v == NULL && vl > 0)
 		return CW_EINVAL;
-	if ((rc = write_object(t, k, kl, CW_T_MAP, vl, &key)) != 0)
-		goto out;
-	if ((rc = row_key(&key, k, kl, ROW_FIELD, field)) != 0 ||
-	    (rc = cw_crdt_op_reg(&op, CW_T_FIELD, kind, UINT64_MAX,
-		 t->db->o.dc, v, vl)) != 0 ||
-	    (rc = row_get(t, key.p, key.len, CW_T_FIELD, &r)) != 0)
-		goto out;
-	rc = row_push(t, r, &op, true);
-out:
+	if ((rc = write_object(t, k, kl, CW_T_MAP, vl, &key)) == 0 &&
+	    (rc = row_key(&key, k, kl, ROW_FIELD, field)) == 0)
+		rc = push_lww(t, &key, CW_T_FIELD, kind, v, vl);
 	cw_buf_fini(&key);
-	cw_buf_fini(&op);
 	return rc;
 }
 
@@ -1422,38 +1444,22 @@ cw_tx_map_remove(cw_tx *t, const void *k, size_t kl, const char *field)
 }
 
 int
-cw_tx_map_get(cw_tx *t, const void *k, size_t kl, const char *field,
-    void **v, size_t *vl)
+cw_tx_map_get(cw_tx *t, const void *k, size_t kl, const char *field, void **v,
+    size_t *vl)
 {
 	cw_buf key = { 0 }, st = { 0 };
-	bool exists, present = false;
-	const uint8_t *p = NULL;
-	size_t n = 0;
-	int rc;
+	bool   exists;
+	int    rc;
 	if (v == NULL || vl == NULL)
 		return CW_EINVAL;
-	*v = NULL;
+	*v  = NULL;
 	*vl = 0;
 	if ((rc = map_field_ok(field)) != 0)
 		return rc;
-	struct prow *tr;
-	if ((rc = check_args(t, k, kl)) != 0 || (rc = observe(t)) != 0 ||
-	    (rc = obj_type(t, k, kl, &tr)) != 0)
-		goto out;
-	if (tr->otype != CW_T_MAP && tr->otype != CW_T_NONE) {
-		rc = CW_ETYPE;
-		goto out;
-	}
-	if (tr->otype == CW_T_NONE)
-		goto out;
-	if ((rc = row_key(&key, k, kl, ROW_FIELD, field)) != 0 ||
-	    (rc = read_row(t, key.p, key.len, &st, &exists)) != 0)
-		goto out;
-	if (exists && (rc = cw_crdt_reg_read(st.p, st.len, &present, &p, &n,
-			   NULL, NULL)) != 0)
-		goto out;
-	rc = copy_out(p, n, present, v, vl);
-out:
+	if ((rc = read_object(t, k, kl, CW_T_MAP, &key, &st, &exists)) == 0 &&
+	    exists && (rc = row_key(&key, k, kl, ROW_FIELD, field)) == 0 &&
+	    (rc = read_row(t, key.p, key.len, &st, &exists)) == 0)
+		rc = lww_value(&st, exists, v, vl);
 	cw_buf_fini(&key);
 	cw_buf_fini(&st);
 	return rc;
@@ -1468,16 +1474,15 @@ cmp_name(const void *a, const void *b)
 
 /* Adds name to names (no duplicates: the caller sorts and skips them). */
 static int
-names_push(cw_buf **names, size_t *n, size_t *cap, const void *p,
-    size_t len)
+names_push(cw_buf **names, size_t *n, size_t *cap, const void *p, size_t len)
 {
 	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 16;
+		size_t  c = *cap ? *cap * 2 : 16;
 		cw_buf *x = cw_realloc(*names, c * sizeof(*x));
 		if (x == NULL)
 			return CW_ENOMEM;
 		*names = x;
-		*cap = c;
+		*cap   = c;
 	}
 	cw_buf *b = &(*names)[*n];
 	memset(b, 0, sizeof(*b));
@@ -1490,41 +1495,35 @@ names_push(cw_buf **names, size_t *n, size_t *cap, const void *p,
 int
 cw_tx_map_fields(cw_tx *t, const void *k, size_t kl, cw_list **out)
 {
-	cw_buf key = { 0 }, st = { 0 }, fk = { 0 };
-	cw_buf *names = NULL;
-	size_t nn = 0, ncap = 0;
-	cw_list *l = NULL;
+	cw_buf              key = { 0 }, st = { 0 }, fk = { 0 };
+	cw_buf             *names = NULL;
+	size_t              nn = 0, ncap = 0;
+	cw_list            *l  = NULL;
 	rocksdb_iterator_t *it = NULL;
-	bool exists;
-	int rc;
+	bool                exists;
+	int                 rc;
 	if (out == NULL)
 		return CW_EINVAL;
 	*out = NULL;
-	struct prow *tr;
-	if ((rc = check_args(t, k, kl)) != 0 || (rc = observe(t)) != 0 ||
-	    (rc = obj_type(t, k, kl, &tr)) != 0)
+	if ((rc = read_object(t, k, kl, CW_T_MAP, &key, &st, &exists)) != 0)
 		goto out;
-	if (tr->otype != CW_T_MAP && tr->otype != CW_T_NONE) {
-		rc = CW_ETYPE;
-		goto out;
-	}
 	if ((rc = cw_list_new(&l)) != 0)
 		goto out;
-	if (tr->otype == CW_T_NONE)
+	if (!exists)
 		goto done;
 	/* candidate names: field rows at the snapshot and pending ones */
 	if ((rc = row_key(&key, k, kl, ROW_FIELD, "")) != 0)
 		goto out;
-	it = rocksdb_transaction_create_iterator_cf(t->rt, t->ro,
-	    t->db->cf[CF_DATA]);
-	for (rocksdb_iter_seek(it, (char *)key.p, key.len);
+	it = rocksdb_transaction_create_iterator_cf(
+	    t->rt, t->ro, t->db->cf[CF_DATA]);
+	for (rocksdb_iter_seek(it, (char *) key.p, key.len);
 	     rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
-		size_t rl;
+		size_t      rl;
 		const char *rk = rocksdb_iter_key(it, &rl);
 		if (rl < key.len || memcmp(rk, key.p, key.len) != 0)
 			break;
-		if ((rc = names_push(&names, &nn, &ncap, rk + key.len,
-			 rl - key.len)) != 0)
+		if ((rc = names_push(
+		         &names, &nn, &ncap, rk + key.len, rl - key.len)) != 0)
 			goto out;
 	}
 	char *err = NULL;
@@ -1538,14 +1537,14 @@ cw_tx_map_fields(cw_tx *t, const void *k, size_t kl, cw_list **out)
 		if (r->type == CW_T_FIELD && r->klen >= key.len &&
 		    memcmp(r->key, key.p, key.len) == 0 &&
 		    (rc = names_push(&names, &nn, &ncap, r->key + key.len,
-			 r->klen - key.len)) != 0)
+		         r->klen - key.len)) != 0)
 			goto out;
 	}
 	qsort(names, nn, sizeof(*names), cmp_name);
 	for (size_t i = 0; i < nn; i++) {
-		bool present;
+		bool           present;
 		const uint8_t *p;
-		size_t n;
+		size_t         n;
 		if (i > 0 && cmp_name(&names[i - 1], &names[i]) == 0)
 			continue;
 		fk.len = 0;
@@ -1555,16 +1554,16 @@ cw_tx_map_fields(cw_tx *t, const void *k, size_t kl, cw_list **out)
 			goto out;
 		if (!exists)
 			continue;
-		if ((rc = cw_crdt_reg_read(st.p, st.len, &present, &p, &n,
-			 NULL, NULL)) != 0)
+		if ((rc = cw_crdt_reg_read(
+		         st.p, st.len, &present, &p, &n, NULL, NULL)) != 0)
 			goto out;
-		if (present && (rc = cw_list_push(l, names[i].p,
-				    names[i].len)) != 0)
+		if (present &&
+		    (rc = cw_list_push(l, names[i].p, names[i].len)) != 0)
 			goto out;
 	}
 done:
 	*out = l;
-	l = NULL;
+	l    = NULL;
 out:
 	if (it != NULL)
 		rocksdb_iter_destroy(it);
@@ -1587,45 +1586,47 @@ static int
 check_rights_locked(cw_tx *t)
 {
 	cw_db *db = t->db;
-	int rc = 0;
+	int    rc = 0;
 	for (size_t i = 0; i < t->nrows && rc == 0; i++) {
 		struct prow *r = &t->rows[i];
-		const void *ops[64];
-		size_t lens[64];
-		size_t n = 0, off = 0, ol, vl;
-		uint8_t *op;
-		int64_t rights;
+		const void  *ops[64];
+		size_t       lens[64];
+		size_t       n = 0, off = 0, ol, vl;
+		uint8_t     *op;
+		int64_t      rights;
 		if (!r->bc_spends)
 			continue;
 		char *err = NULL;
-		char *v = rocksdb_get_cf(db->base, db->ro, db->cf[CF_DATA],
-		    (const char *)r->key, r->klen, &vl, &err);
+		char *v   = rocksdb_get_cf(db->base, db->ro, db->cf[CF_DATA],
+		      (const char *) r->key, r->klen, &vl, &err);
 		if (err != NULL)
 			return rdb_err(err, "read rights");
-		cw_buf st = { 0 };
-		const void *cur = v;
-		size_t curl = vl;
+		cw_buf      st   = { 0 };
+		const void *cur  = v;
+		size_t      curl = vl;
 		/* fold in batches of 64 operands */
 		bool more = true;
 		while (rc == 0 && more) {
 			more = row_next_op(r, &off, &op, &ol);
 			if (more) {
-				ops[n] = op;
+				ops[n]    = op;
 				lens[n++] = ol;
 			}
 			if (n == 64 || (!more && n > 0)) {
 				cw_buf next = { 0 };
-				rc = cw_crdt_merge(cur, curl, ops, lens, n,
-				    &next);
+				rc          = cw_crdt_merge(
+				             cur, curl, ops, lens, n, &next);
 				cw_buf_fini(&st);
-				st = next;
-				cur = st.p;
+				st   = next;
+				cur  = st.p;
 				curl = st.len;
-				n = 0;
+				n    = 0;
 			}
 		}
-		if (rc == 0 && (rc = cw_crdt_bcounter_rights(cur, curl,
-				    db->o.dc, &rights)) == 0 && rights < 0)
+		if (rc == 0 &&
+		    (rc = cw_crdt_bcounter_rights(
+		         cur, curl, db->o.dc, &rights)) == 0 &&
+		    rights < 0)
 			rc = CW_ENORIGHTS;
 		cw_buf_fini(&st);
 		rocksdb_free(v);
@@ -1638,45 +1639,46 @@ check_rights_locked(cw_tx *t)
 static int
 stage_locked(cw_tx *t, uint64_t seq, uint64_t hlc, cw_buf *rec)
 {
-	cw_db *db = t->db;
-	rocksdb_writebatch_wi_t *wb = NULL;
-	cw_rec_effect *effs = NULL;
-	size_t ne = 0;
-	int rc = 0;
-	char *err = NULL;
+	cw_db                   *db   = t->db;
+	rocksdb_writebatch_wi_t *wb   = NULL;
+	cw_rec_effect           *effs = NULL;
+	size_t                   ne   = 0;
+	int                      rc   = 0;
+	char                    *err  = NULL;
 	if ((effs = cw_malloc(t->nops * sizeof(*effs))) == NULL)
 		return CW_ENOMEM;
 	wb = rocksdb_transaction_get_writebatch_wi(t->rt);
 	for (size_t i = 0; i < t->nrows; i++) {
-		struct prow *r = &t->rows[i];
-		size_t off = 0;
-		uint8_t *op;
-		size_t ol;
+		struct prow *r   = &t->rows[i];
+		size_t       off = 0;
+		uint8_t     *op;
+		size_t       ol;
 		while (row_next_op(r, &off, &op, &ol)) {
 			cw_crdt_op_stamp(op, ol, hlc, db->o.dc, seq);
-			effs[ne++] = (cw_rec_effect){ r->key, r->klen, op, ol };
+			effs[ne++] =
+			    (cw_rec_effect) { r->key, r->klen, op, ol };
 			if (r->tracked) {
 				rocksdb_transaction_merge_cf(t->rt,
-				    db->cf[CF_DATA], (char *)r->key, r->klen,
-				    (char *)op, ol, &err);
+				    db->cf[CF_DATA], (char *) r->key, r->klen,
+				    (char *) op, ol, &err);
 				if (err != NULL) {
 					rc = rdb_err(err, "stage");
 					goto out;
 				}
 			} else {
 				rocksdb_writebatch_wi_merge_cf(wb,
-				    db->cf[CF_DATA], (char *)r->key, r->klen,
-				    (char *)op, ol);
+				    db->cf[CF_DATA], (char *) r->key, r->klen,
+				    (char *) op, ol);
 			}
 		}
 	}
 	if ((rc = cw_schema_rec_encode(db->o.dc, seq, hlc, t->snap_vc.v,
-		 db->o.ndc, effs, ne, rec)) != 0)
+	         db->o.ndc, effs, ne, rec)) != 0)
 		goto out;
 	uint8_t lk[LOG_KEY_LEN];
 	log_key(lk, db->o.dc, seq);
-	rocksdb_writebatch_wi_put_cf(wb, db->cf[CF_LOG], (char *)lk,
-	    sizeof(lk), (char *)rec->p, rec->len);
+	rocksdb_writebatch_wi_put_cf(wb, db->cf[CF_LOG], (char *) lk,
+	    sizeof(lk), (char *) rec->p, rec->len);
 out:
 	/* the wrapper only: the batch belongs to the transaction */
 	free(wb);
@@ -1687,10 +1689,10 @@ out:
 int
 cw_tx_commit(cw_tx *t, cw_vc *commit_vc)
 {
-	cw_db *db;
-	cw_buf rec = { 0 };
+	cw_db   *db;
+	cw_buf   rec = { 0 };
 	uint64_t seq, ticket;
-	int rc;
+	int      rc;
 	if (t == NULL)
 		return CW_EINVAL;
 	if (t->state != TX_ACTIVE)
@@ -1708,7 +1710,7 @@ cw_tx_commit(cw_tx *t, cw_vc *commit_vc)
 	pthread_mutex_lock(&db->commit_mu);
 	if ((rc = check_rights_locked(t)) != 0)
 		goto out_unlock;
-	seq = db->S.v[db->o.dc] + 1;
+	seq          = db->S.v[db->o.dc] + 1;
 	uint64_t hlc = cw_causal_hlc_tick(&db->hlc, cw_now_ms());
 	if ((rc = stage_locked(t, seq, hlc, &rec)) != 0)
 		goto out_unlock;
@@ -1718,9 +1720,9 @@ cw_tx_commit(cw_tx *t, cw_vc *commit_vc)
 		rc = rdb_err(err, "commit");
 		goto out_unlock;
 	}
-	t->state = TX_DONE;
+	t->state          = TX_DONE;
 	db->S.v[db->o.dc] = seq;
-	ticket = ++db->ncommit;
+	ticket            = ++db->ncommit;
 	unwrite_locked(t);
 	pthread_cond_broadcast(&db->applied_cv);
 	pthread_mutex_unlock(&db->commit_mu);
@@ -1756,12 +1758,12 @@ check_record(cw_db *db, const cw_rec *rec)
 	for (size_t i = 0; i < rec->neffects; i++) {
 		cw_rec_effect e;
 		cw_schema_rec_effect(rec, i, &e);
-		int rc = cw_crdt_op_validate(e.op, e.oplen, db->o.ndc,
-		    db->o.max_value);
+		int rc = cw_crdt_op_validate(
+		    e.op, e.oplen, db->o.ndc, db->o.max_value);
 		if (rc != 0)
 			return rc;
-		if (!row_key_ok(e.key, e.keylen,
-			cw_crdt_type_of(e.op, e.oplen)))
+		if (!row_key_ok(
+		        e.key, e.keylen, cw_crdt_type_of(e.op, e.oplen)))
 			return CW_EPROTO;
 	}
 	return 0;
@@ -1770,10 +1772,10 @@ check_record(cw_db *db, const cw_rec *rec)
 int
 cw_db_apply_remote(cw_db *db, const void *buf, size_t len, int *result)
 {
-	cw_rec rec;
+	cw_rec                rec;
 	rocksdb_writebatch_t *wb = NULL;
-	uint64_t ticket;
-	int rc;
+	uint64_t              ticket;
+	int                   rc;
 	*result = 0;
 	if ((rc = cw_schema_rec_decode(buf, len, &rec)) != 0)
 		return rc;
@@ -1789,13 +1791,13 @@ cw_db_apply_remote(cw_db *db, const void *buf, size_t len, int *result)
 	for (size_t i = 0; i < rec.neffects; i++) {
 		cw_rec_effect e;
 		cw_schema_rec_effect(&rec, i, &e);
-		rocksdb_writebatch_merge_cf(wb, db->cf[CF_DATA], e.key,
-		    e.keylen, e.op, e.oplen);
+		rocksdb_writebatch_merge_cf(
+		    wb, db->cf[CF_DATA], e.key, e.keylen, e.op, e.oplen);
 	}
 	uint8_t lk[LOG_KEY_LEN];
 	log_key(lk, rec.origin, rec.seq);
-	rocksdb_writebatch_put_cf(wb, db->cf[CF_LOG], (char *)lk, sizeof(lk),
-	    buf, len);
+	rocksdb_writebatch_put_cf(
+	    wb, db->cf[CF_LOG], (char *) lk, sizeof(lk), buf, len);
 
 	pthread_mutex_lock(&db->commit_mu);
 	if (rec.seq <= db->S.v[rec.origin]) {
@@ -1827,7 +1829,7 @@ cw_db_apply_remote(cw_db *db, const void *buf, size_t len, int *result)
 	pthread_cond_broadcast(&db->applied_cv);
 	pthread_mutex_unlock(&db->commit_mu);
 	*result = CW_APPLY_APPLIED;
-	rc = wait_durable(db, ticket);
+	rc      = wait_durable(db, ticket);
 out:
 	if (wb != NULL)
 		rocksdb_writebatch_destroy(wb);
@@ -1836,17 +1838,17 @@ out:
 }
 
 int
-cw_db_log_get(cw_db *db, uint16_t origin, uint64_t seq, void **rec,
-    size_t *len)
+cw_db_log_get(
+    cw_db *db, uint16_t origin, uint64_t seq, void **rec, size_t *len)
 {
 	uint8_t lk[LOG_KEY_LEN];
-	char *err = NULL;
-	size_t vl;
+	char   *err = NULL;
+	size_t  vl;
 	*rec = NULL;
 	*len = 0;
 	log_key(lk, origin, seq);
-	char *v = rocksdb_get_cf(db->base, db->ro, db->cf[CF_LOG],
-	    (char *)lk, sizeof(lk), &vl, &err);
+	char *v = rocksdb_get_cf(db->base, db->ro, db->cf[CF_LOG], (char *) lk,
+	    sizeof(lk), &vl, &err);
 	if (err != NULL)
 		return rdb_err(err, "read log");
 	if (v == NULL)
@@ -1862,37 +1864,42 @@ cw_db_log_get(cw_db *db, uint16_t origin, uint64_t seq, void **rec,
 int
 cw_db_verify(cw_db *db, uint64_t *nrecords)
 {
-	cw_vc S, seen;
-	uint64_t n = 0;
-	int rc = 0;
+	cw_vc    S, seen;
+	uint64_t n  = 0;
+	int      rc = 0;
 	cw_db_state(db, &S);
 	cw_causal_vc_init(&seen, db->o.ndc);
-	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(db->base, db->ro,
-	    db->cf[CF_LOG]);
+	rocksdb_iterator_t *it =
+	    rocksdb_create_iterator_cf(db->base, db->ro, db->cf[CF_LOG]);
 	for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it);
 	     rocksdb_iter_next(it)) {
-		size_t kl, vl;
-		const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &kl);
-		const char *v = rocksdb_iter_value(it, &vl);
-		cw_rec rec;
+		size_t         kl, vl;
+		const uint8_t *k = (const uint8_t *) rocksdb_iter_key(it, &kl);
+		const char    *v = rocksdb_iter_value(it, &vl);
+		cw_rec         rec;
 		if (kl != LOG_KEY_LEN) {
-			cw_log(CW_LOG_ERROR, "txn", "log key of %zu bytes", kl);
+			cw_log(
+			    CW_LOG_ERROR, "txn", "log key of %zu bytes", kl);
 			rc = CW_EPROTO;
 			break;
 		}
-		uint16_t o = (uint16_t)((k[0] << 8) | k[1]);
+		uint16_t o = (uint16_t) ((k[0] << 8) | k[1]);
 		uint64_t s = cw_ld_be64(k + 2);
 		if (o >= db->o.ndc || cw_schema_rec_decode(v, vl, &rec) != 0) {
-			cw_log(CW_LOG_ERROR, "txn", "log record (%u, %llu) "
-			    "is corrupt", o, (unsigned long long)s);
+			cw_log(CW_LOG_ERROR, "txn",
+			    "log record (%u, %llu) "
+			    "is corrupt",
+			    o, (unsigned long long) s);
 			rc = CW_EPROTO;
 			break;
 		}
 		bool ok = rec.origin == o && rec.seq == s;
 		cw_schema_rec_fini(&rec);
 		if (!ok || s != seen.v[o] + 1) {
-			cw_log(CW_LOG_ERROR, "txn", "log gap or misfiled "
-			    "record at (%u, %llu)", o, (unsigned long long)s);
+			cw_log(CW_LOG_ERROR, "txn",
+			    "log gap or misfiled "
+			    "record at (%u, %llu)",
+			    o, (unsigned long long) s);
 			rc = CW_EPROTO;
 			break;
 		}

@@ -15,11 +15,11 @@
  * Every update is a CRDT operand written with Merge into `data`; the merge
  * operator is crdt/'s cw_crdt_merge. The type row holds the object's type,
  * written once by the transaction that creates the object, so that a type
- * check reads two bytes whatever the object's size. A commit writes its operands and its
- * log record in one RocksDB transaction. Register and map-field rows are
- * tracked, so the first committer wins (CW_ECONFLICT for the other);
- * counter, set, bcounter and type-row operands go untracked into the
- * transaction's own batch and never conflict. A bounded decrement is
+ * check reads two bytes whatever the object's size. A commit writes its
+ * operands and its log record in one RocksDB transaction. Register and
+ * map-field rows are tracked, so the first committer wins (CW_ECONFLICT for
+ * the other); counter, set, bcounter and type-row operands go untracked into
+ * the transaction's own batch and never conflict. A bounded decrement is
  * checked against this DC's rights when it is issued and again at commit,
  * under the commit lock, against the latest state.
  *
@@ -58,13 +58,13 @@ typedef struct cw_db cw_db;
 typedef struct cw_tx cw_tx;
 
 typedef struct {
-	uint16_t dc;          /* this DC's id, < ndc */
-	uint32_t ndc;         /* DCs in the deployment, 1..CW_MAX_DC */
-	size_t max_value;     /* bytes in a value or set element */
-	size_t max_txn_ops;   /* operations in one transaction */
-	size_t max_txn_bytes; /* bytes of effects in one transaction */
-	bool sync;            /* fsync the WAL before a commit returns */
-	uint64_t fingerprint; /* configuration fingerprint; 0: not checked */
+	uint16_t dc;            /* this DC's id, < ndc */
+	uint32_t ndc;           /* DCs in the deployment, 1..CW_MAX_DC */
+	size_t   max_value;     /* bytes in a value or set element */
+	size_t   max_txn_ops;   /* operations in one transaction */
+	size_t   max_txn_bytes; /* bytes of effects in one transaction */
+	bool     sync;          /* fsync the WAL before a commit returns */
+	uint64_t fingerprint;   /* configuration fingerprint; 0: not checked */
 } cw_db_opts;
 
 /* Fills o with the defaults: DC 0 of 1, 1 MiB values, 100,000 operations
@@ -90,8 +90,7 @@ int cw_db_wait_for(cw_db *db, const cw_vc *need, uint64_t wait_ms);
 /* Begins a transaction on a snapshot that includes `need` (NULL: none),
  * waiting up to wait_ms for the DC to apply it. OUT: *out (free with
  * cw_tx_free). Returns 0, CW_EUNAVAIL, CW_ENOMEM or CW_EIO. */
-int cw_tx_begin(cw_db *db, const cw_vc *need, uint64_t wait_ms,
-    cw_tx **out);
+int cw_tx_begin(cw_db *db, const cw_vc *need, uint64_t wait_ms, cw_tx **out);
 /* OUT: *out, the state vector of t's snapshot. */
 void cw_tx_snapshot(const cw_tx *t, cw_vc *out);
 /* True once t has shown its caller anything of its snapshot (which is then
@@ -109,22 +108,22 @@ void cw_tx_free(cw_tx *t);
 
 /* Object operations with the meaning and errors of causeway.h; after
  * commit or abort they return CW_ESTATE. */
-int cw_tx_reg_put(cw_tx *t, const void *k, size_t kl, const void *v,
-    size_t vl);
+int cw_tx_reg_put(
+    cw_tx *t, const void *k, size_t kl, const void *v, size_t vl);
 int cw_tx_reg_get(cw_tx *t, const void *k, size_t kl, void **v, size_t *vl);
 int cw_tx_counter_add(cw_tx *t, const void *k, size_t kl, int64_t delta);
 int cw_tx_counter_get(cw_tx *t, const void *k, size_t kl, int64_t *out);
 int cw_tx_bcounter_add(cw_tx *t, const void *k, size_t kl, int64_t delta);
 int cw_tx_bcounter_get(cw_tx *t, const void *k, size_t kl, int64_t *out);
 int cw_tx_bcounter_rights(cw_tx *t, const void *k, size_t kl, int64_t *out);
-int cw_tx_bcounter_transfer(cw_tx *t, const void *k, size_t kl, int64_t n,
-    int to_dc);
-int cw_tx_set_add(cw_tx *t, const void *k, size_t kl, const void *e,
-    size_t el);
-int cw_tx_set_remove(cw_tx *t, const void *k, size_t kl, const void *e,
-    size_t el);
-int cw_tx_set_contains(cw_tx *t, const void *k, size_t kl, const void *e,
-    size_t el, bool *out);
+int cw_tx_bcounter_transfer(
+    cw_tx *t, const void *k, size_t kl, int64_t n, int to_dc);
+int cw_tx_set_add(
+    cw_tx *t, const void *k, size_t kl, const void *e, size_t el);
+int cw_tx_set_remove(
+    cw_tx *t, const void *k, size_t kl, const void *e, size_t el);
+int cw_tx_set_contains(
+    cw_tx *t, const void *k, size_t kl, const void *e, size_t el, bool *out);
 int cw_tx_set_members(cw_tx *t, const void *k, size_t kl, cw_list **out);
 int cw_tx_map_put(cw_tx *t, const void *k, size_t kl, const char *field,
     const void *v, size_t vl);
@@ -149,8 +148,8 @@ int cw_db_apply_remote(cw_db *db, const void *rec, size_t len, int *result);
 
 /* Reads the log record (origin, seq). OUT: *rec (free with free()) and
  * *len. Returns 0, CW_EINVAL if there is no such record, or CW_EIO. */
-int cw_db_log_get(cw_db *db, uint16_t origin, uint64_t seq, void **rec,
-    size_t *len);
+int cw_db_log_get(
+    cw_db *db, uint16_t origin, uint64_t seq, void **rec, size_t *len);
 /* Checks the log: every record decodes and is filed under its own (origin,
  * seq); each origin's seqs run without a gap up to S[origin]. OUT:
  * *nrecords (if not NULL). Returns 0, CW_EPROTO (logged) or CW_EIO. */

@@ -113,7 +113,7 @@ current_level(void)
 	if (l >= 0)
 		return l;
 	const char *e = getenv("CW_LOG");
-	l = CW_LOG_WARN;
+	l             = CW_LOG_WARN;
 	if (e != NULL) {
 		if (strcmp(e, "error") == 0)
 			l = CW_LOG_ERROR;
@@ -133,9 +133,9 @@ cw_log(int level, const char *mod, const char *fmt, ...)
 	if (level > current_level())
 		return;
 	struct timespec ts;
-	struct tm tm;
-	char when[32];
-	char msg[1024];
+	struct tm       tm;
+	char            when[32];
+	char            msg[1024];
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -153,7 +153,7 @@ clock_ms(clockid_t id)
 {
 	struct timespec ts;
 	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
 uint64_t
@@ -182,7 +182,7 @@ cw_buf_reserve(cw_buf *b, size_t extra)
 	uint8_t *p = cw_realloc(b->p, cap);
 	if (p == NULL)
 		return CW_ENOMEM;
-	b->p = p;
+	b->p   = p;
 	b->cap = cap;
 	return 0;
 }
@@ -216,8 +216,8 @@ cw_buf_u16(cw_buf *b, uint16_t v)
 int
 cw_buf_u32(cw_buf *b, uint32_t v)
 {
-	uint8_t t[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
-		(uint8_t)(v >> 24) };
+	uint8_t t[4] = { (uint8_t) v, (uint8_t) (v >> 8), (uint8_t) (v >> 16),
+		(uint8_t) (v >> 24) };
 	return cw_buf_put(b, t, 4);
 }
 
@@ -233,7 +233,7 @@ void
 cw_buf_fini(cw_buf *b)
 {
 	cw_free(b->p);
-	b->p = NULL;
+	b->p   = NULL;
 	b->len = b->cap = 0;
 }
 
@@ -263,7 +263,7 @@ cw_rd_u16(cw_rd *r, uint16_t *v)
 	const uint8_t *p;
 	if (!cw_rd_bytes(r, 2, &p))
 		return false;
-	*v = (uint16_t)(p[0] | (p[1] << 8));
+	*v = (uint16_t) (p[0] | (p[1] << 8));
 	return true;
 }
 
@@ -273,8 +273,8 @@ cw_rd_u32(cw_rd *r, uint32_t *v)
 	const uint8_t *p;
 	if (!cw_rd_bytes(r, 4, &p))
 		return false;
-	*v = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-	    ((uint32_t)p[3] << 24);
+	*v = (uint32_t) p[0] | ((uint32_t) p[1] << 8) |
+	    ((uint32_t) p[2] << 16) | ((uint32_t) p[3] << 24);
 	return true;
 }
 
@@ -292,7 +292,7 @@ int
 cw_bytes_cmp(const void *a, size_t al, const void *b, size_t bl)
 {
 	size_t n = al < bl ? al : bl;
-	int c = n ? memcmp(a, b, n) : 0;
+	int    c = n ? memcmp(a, b, n) : 0;
 	if (c != 0)
 		return c;
 	return (al > bl) - (al < bl);
@@ -304,7 +304,7 @@ struct cw_list {
 	size_t n, cap;
 	struct {
 		size_t off, len;
-	} *items;
+	} * items;
 	cw_buf data;
 };
 
@@ -319,12 +319,12 @@ int
 cw_list_push(cw_list *l, const void *p, size_t n)
 {
 	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 8;
-		void *items = cw_realloc(l->items, cap * sizeof(*l->items));
+		size_t cap   = l->cap ? l->cap * 2 : 8;
+		void  *items = cw_realloc(l->items, cap * sizeof(*l->items));
 		if (items == NULL)
 			return CW_ENOMEM;
 		l->items = items;
-		l->cap = cap;
+		l->cap   = cap;
 	}
 	size_t off = l->data.len;
 	if (cw_buf_put(&l->data, p, n) != 0)
@@ -352,7 +352,7 @@ cw_list_at(const cw_list *l, size_t i, size_t *len)
 	if (len != NULL)
 		*len = l->items[i].len;
 	/* an empty element still gets a valid pointer */
-	return l->data.p ? l->data.p + l->items[i].off : (const void *)"";
+	return l->data.p ? l->data.p + l->items[i].off : (const void *) "";
 }
 
 void

@@ -27,7 +27,7 @@ extern "C" {
 void *cw_malloc(size_t n);
 void *cw_calloc(size_t n, size_t size);
 void *cw_realloc(void *p, size_t n);
-void cw_free(void *p);
+void  cw_free(void *p);
 /* Returns an owned copy of p[0..n) (n may be 0: a 1-byte buffer). */
 void *cw_memdup(const void *p, size_t n);
 /* From now on, the (n+1)th allocation fails and every one after it.
@@ -48,28 +48,28 @@ uint64_t cw_mono_ms(void);
 /* A growable byte buffer. Initialise with {0}; free with cw_buf_fini. */
 typedef struct {
 	uint8_t *p;
-	size_t len;
-	size_t cap;
+	size_t   len;
+	size_t   cap;
 } cw_buf;
-int cw_buf_reserve(cw_buf *b, size_t extra);
-int cw_buf_put(cw_buf *b, const void *p, size_t n);
-int cw_buf_u8(cw_buf *b, uint8_t v);
-int cw_buf_u16(cw_buf *b, uint16_t v);
-int cw_buf_u32(cw_buf *b, uint32_t v);
-int cw_buf_u64(cw_buf *b, uint64_t v);
+int  cw_buf_reserve(cw_buf *b, size_t extra);
+int  cw_buf_put(cw_buf *b, const void *p, size_t n);
+int  cw_buf_u8(cw_buf *b, uint8_t v);
+int  cw_buf_u16(cw_buf *b, uint16_t v);
+int  cw_buf_u32(cw_buf *b, uint32_t v);
+int  cw_buf_u64(cw_buf *b, uint64_t v);
 void cw_buf_fini(cw_buf *b);
 
 /* A bounds-checked reader over bytes from outside. Every get returns
  * false (and reads nothing) when fewer bytes remain than asked. */
 typedef struct {
 	const uint8_t *p;
-	size_t len;
-	size_t off;
+	size_t         len;
+	size_t         off;
 } cw_rd;
 static inline cw_rd
 cw_rd_init(const void *p, size_t len)
 {
-	cw_rd r = { (const uint8_t *)p, len, 0 };
+	cw_rd r = { (const uint8_t *) p, len, 0 };
 	return r;
 }
 bool cw_rd_u8(cw_rd *r, uint8_t *v);
@@ -88,14 +88,14 @@ cw_rd_left(const cw_rd *r)
 static inline void
 cw_st_u16(uint8_t *p, uint16_t v)
 {
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
+	p[0] = (uint8_t) v;
+	p[1] = (uint8_t) (v >> 8);
 }
 static inline void
 cw_st_u64(uint8_t *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
+		p[i] = (uint8_t) (v >> (8 * i));
 }
 static inline uint64_t
 cw_ld_u64(const uint8_t *p)
@@ -110,7 +110,7 @@ static inline void
 cw_st_be64(uint8_t *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (56 - 8 * i));
+		p[i] = (uint8_t) (v >> (56 - 8 * i));
 }
 static inline uint64_t
 cw_ld_be64(const uint8_t *p)

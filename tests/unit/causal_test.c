@@ -18,7 +18,7 @@ vc3(uint64_t a, uint64_t b, uint64_t c)
 static void
 compare_orders_clocks(void **s)
 {
-	(void)s;
+	(void) s;
 	cw_vc a = vc3(1, 2, 3), b = vc3(1, 2, 3), c = vc3(2, 2, 3),
 	      d = vc3(0, 5, 0);
 	assert_int_equal(cw_causal_vc_compare(&a, &b), CW_VC_EQUAL);
@@ -33,7 +33,7 @@ compare_orders_clocks(void **s)
 static void
 clocks_of_different_width_compare_with_zeros(void **s)
 {
-	(void)s;
+	(void) s;
 	cw_vc a, b = vc3(1, 0, 0);
 	cw_causal_vc_init(&a, 1);
 	a.v[0] = 1;
@@ -48,7 +48,7 @@ clocks_of_different_width_compare_with_zeros(void **s)
 static void
 merge_takes_entrywise_max(void **s)
 {
-	(void)s;
+	(void) s;
 	cw_vc a = vc3(1, 7, 0), b = vc3(4, 2, 9);
 	cw_causal_vc_merge(&a, &b);
 	assert_int_equal(a.v[0], 4);
@@ -59,10 +59,10 @@ merge_takes_entrywise_max(void **s)
 static void
 encode_decode_round_trips_and_rejects_garbage(void **s)
 {
-	(void)s;
-	cw_vc a = vc3(1, UINT64_MAX, 42), b;
+	(void) s;
+	cw_vc   a = vc3(1, UINT64_MAX, 42), b;
 	uint8_t buf[1 + 8 * CW_MAX_DC];
-	size_t n = cw_causal_vc_size(&a);
+	size_t  n = cw_causal_vc_size(&a);
 	assert_int_equal(n, 25);
 	cw_causal_vc_encode(&a, buf);
 	assert_int_equal(cw_causal_vc_decode(&b, buf, n), 0);
@@ -82,8 +82,8 @@ encode_decode_round_trips_and_rejects_garbage(void **s)
 static void
 hlc_moves_forward_even_when_wall_clock_goes_back(void **s)
 {
-	(void)s;
-	cw_hlc h = { 0 };
+	(void) s;
+	cw_hlc   h  = { 0 };
 	uint64_t t1 = cw_causal_hlc_tick(&h, 1000);
 	uint64_t t2 = cw_causal_hlc_tick(&h, 1000);
 	uint64_t t3 = cw_causal_hlc_tick(&h, 500); /* clock stepped back */
@@ -91,11 +91,11 @@ hlc_moves_forward_even_when_wall_clock_goes_back(void **s)
 	assert_true(t3 > t2);
 	assert_int_equal(cw_causal_hlc_ms(t1), 1000);
 	/* a remote time from the future is observed: later ticks pass it */
-	uint64_t remote = (uint64_t)5000 << CW_HLC_LOGICAL_BITS;
+	uint64_t remote = (uint64_t) 5000 << CW_HLC_LOGICAL_BITS;
 	cw_causal_hlc_observe(&h, remote);
 	assert_true(cw_causal_hlc_tick(&h, 1001) > remote);
-	assert_true(cw_causal_hlc_tick(&h, 9000) >=
-	    (uint64_t)9000 << CW_HLC_LOGICAL_BITS);
+	assert_true(cw_causal_hlc_tick(&h, 9000) >= (uint64_t) 9000
+	        << CW_HLC_LOGICAL_BITS);
 }
 
 int
@@ -105,8 +105,10 @@ main(void)
 		cmocka_unit_test(compare_orders_clocks),
 		cmocka_unit_test(clocks_of_different_width_compare_with_zeros),
 		cmocka_unit_test(merge_takes_entrywise_max),
-		cmocka_unit_test(encode_decode_round_trips_and_rejects_garbage),
-		cmocka_unit_test(hlc_moves_forward_even_when_wall_clock_goes_back),
+		cmocka_unit_test(
+		    encode_decode_round_trips_and_rejects_garbage),
+		cmocka_unit_test(
+		    hlc_moves_forward_even_when_wall_clock_goes_back),
 	};
 	return cmocka_run_group_tests_name("causal", tests, NULL, NULL);
 }

@@ -13,14 +13,14 @@
 #include "util.h"
 
 typedef struct {
-	char *dir;
+	char      *dir;
 	cw_client *c;
 } fx;
 
 static int
 setup(void **state)
 {
-	fx *f = calloc(1, sizeof(*f));
+	fx *f  = calloc(1, sizeof(*f));
 	f->dir = tu_tmpdir();
 	if (cw_open_local(&f->c, f->dir) != 0)
 		return -1;
@@ -42,11 +42,11 @@ teardown(void **state)
 static void
 errors_have_names_and_text(void **s)
 {
-	(void)s;
+	(void) s;
 	assert_string_equal(cw_errname(CW_ECONFLICT), "ECONFLICT");
 	assert_string_equal(cw_errname(0), "OK");
-	assert_string_equal(cw_strerror(CW_ETYPE),
-	    "key holds an object of another type");
+	assert_string_equal(
+	    cw_strerror(CW_ETYPE), "key holds an object of another type");
 	assert_string_equal(cw_strerror(-999), "unknown error");
 	assert_string_equal(cw_errname(-999), "EUNKNOWN");
 }
@@ -54,13 +54,13 @@ errors_have_names_and_text(void **s)
 static void
 every_call_works_through_the_sdk(void **state)
 {
-	fx *f = *state;
-	cw_txn *t;
+	fx      *f = *state;
+	cw_txn  *t;
 	cw_list *l;
-	void *v;
-	size_t vl;
-	int64_t n;
-	bool in;
+	void    *v;
+	size_t   vl;
+	int64_t  n;
+	bool     in;
 	assert_int_equal(cw_begin(f->c, &t), 0);
 	assert_int_equal(cw_reg_put(t, "patient:1", 9, "Ann", 3), 0);
 	assert_int_equal(cw_counter_add(t, "visits", 6, 2), 0);
@@ -116,9 +116,9 @@ every_call_works_through_the_sdk(void **state)
 static void
 null_arguments_are_einval(void **state)
 {
-	fx *f = *state;
+	fx        *f = *state;
 	cw_client *c;
-	cw_txn *t;
+	cw_txn    *t;
 	assert_int_equal(cw_open_local(NULL, f->dir), CW_EINVAL);
 	assert_int_equal(cw_open_local(&c, NULL), CW_EINVAL);
 	assert_int_equal(cw_open_local(&c, ""), CW_EINVAL);
@@ -139,8 +139,8 @@ null_arguments_are_einval(void **state)
 static void
 a_second_open_of_a_directory_in_use_fails_cleanly(void **state)
 {
-	fx *f = *state;
-	cw_client *c = (cw_client *)1;
+	fx        *f = *state;
+	cw_client *c = (cw_client *) 1;
 	/* RocksDB's LOCK file keeps two processes (or opens) apart */
 	assert_int_equal(cw_open_local(&c, f->dir), CW_EIO);
 	assert_null(c);
@@ -149,16 +149,16 @@ a_second_open_of_a_directory_in_use_fails_cleanly(void **state)
 static void
 session_clock_carries_causality_and_rejects_garbage(void **state)
 {
-	fx *f = *state;
+	fx     *f = *state;
 	cw_txn *t;
-	void *clk;
-	size_t len;
+	void   *clk;
+	size_t  len;
 	assert_int_equal(cw_begin(f->c, &t), 0);
 	assert_int_equal(cw_counter_add(t, "c", 1, 1), 0);
 	assert_int_equal(cw_commit(t), 0);
 	assert_int_equal(cw_clock_get(f->c, &clk, &len), 0);
-	assert_int_equal(len, 9); /* one DC */
-	assert_int_equal(((uint8_t *)clk)[1], 1); /* has seen seq 1 */
+	assert_int_equal(len, 9);                  /* one DC */
+	assert_int_equal(((uint8_t *) clk)[1], 1); /* has seen seq 1 */
 	assert_int_equal(cw_clock_merge(f->c, clk, len), 0);
 	assert_int_equal(cw_clock_merge(f->c, clk, len - 1), CW_EPROTO);
 	free(clk);
@@ -176,16 +176,16 @@ session_clock_carries_causality_and_rejects_garbage(void **state)
 static void
 connect_says_unavailable_until_the_network_sdk_exists(void **s)
 {
-	(void)s;
-	cw_client *c = (cw_client *)1;
+	(void) s;
+	cw_client *c = (cw_client *) 1;
 	assert_int_equal(cw_connect(&c, "tcp://127.0.0.1:1"), CW_EUNAVAIL);
 	assert_null(c);
 }
 
 struct worker {
 	cw_client *c;
-	int n;
-	int failures;
+	int        n;
+	int        failures;
 };
 
 static void *
@@ -208,11 +208,11 @@ work(void *arg)
 static void
 threads_share_one_client(void **state)
 {
-	fx *f = *state;
+	fx           *f = *state;
 	struct worker w[4];
-	pthread_t th[4];
+	pthread_t     th[4];
 	for (int i = 0; i < 4; i++) {
-		w[i] = (struct worker){ f->c, 500, 0 };
+		w[i] = (struct worker) { f->c, 500, 0 };
 		pthread_create(&th[i], NULL, work, &w[i]);
 	}
 	for (int i = 0; i < 4; i++)
@@ -231,20 +231,20 @@ threads_share_one_client(void **state)
 static int
 scripted_txn(cw_client *c, int round)
 {
-	cw_txn *t;
+	cw_txn  *t;
 	cw_list *l = NULL, *fields = NULL;
-	void *v = NULL;
-	size_t vl;
-	int rc;
-	char val[32];
-	int n = snprintf(val, sizeof(val), "round-%d", round);
+	void    *v = NULL;
+	size_t   vl;
+	int      rc;
+	char     val[32];
+	int      n = snprintf(val, sizeof(val), "round-%d", round);
 	if ((rc = cw_begin(c, &t)) != 0)
 		return rc;
-	if ((rc = cw_reg_put(t, "r", 1, val, (size_t)n)) != 0 ||
+	if ((rc = cw_reg_put(t, "r", 1, val, (size_t) n)) != 0 ||
 	    (rc = cw_counter_add(t, "c", 1, 1)) != 0 ||
-	    (rc = cw_set_add(t, "s", 1, val, (size_t)n)) != 0 ||
+	    (rc = cw_set_add(t, "s", 1, val, (size_t) n)) != 0 ||
 	    (rc = cw_set_remove(t, "s", 1, "round-0", 7)) != 0 ||
-	    (rc = cw_map_put(t, "m", 1, "f", val, (size_t)n)) != 0 ||
+	    (rc = cw_map_put(t, "m", 1, "f", val, (size_t) n)) != 0 ||
 	    (rc = cw_bcounter_add(t, "b", 1, 1)) != 0 ||
 	    (rc = cw_reg_get(t, "r", 1, &v, &vl)) != 0 ||
 	    (rc = cw_set_members(t, "s", 1, &l)) != 0 ||
@@ -264,12 +264,12 @@ scripted_txn(cw_client *c, int round)
 static void
 allocation_failures_return_enomem_and_leak_nothing(void **state)
 {
-	fx *f = *state;
+	fx *f      = *state;
 	int failed = 0;
 	/* the Nth allocation fails, for every N until the script succeeds */
 	for (long nth = 0; nth < 10000; nth++) {
 		cw_alloc_fail_after(nth);
-		int rc = scripted_txn(f->c, (int)nth + 1);
+		int rc = scripted_txn(f->c, (int) nth + 1);
 		cw_alloc_fail_after(-1);
 		if (rc == 0)
 			break;
@@ -310,13 +310,23 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(errors_have_names_and_text),
-		cmocka_unit_test_setup_teardown(every_call_works_through_the_sdk, setup, teardown),
-		cmocka_unit_test_setup_teardown(null_arguments_are_einval, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_second_open_of_a_directory_in_use_fails_cleanly, setup, teardown),
-		cmocka_unit_test_setup_teardown(session_clock_carries_causality_and_rejects_garbage, setup, teardown),
-		cmocka_unit_test(connect_says_unavailable_until_the_network_sdk_exists),
-		cmocka_unit_test_setup_teardown(threads_share_one_client, setup, teardown),
-		cmocka_unit_test_setup_teardown(allocation_failures_return_enomem_and_leak_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    every_call_works_through_the_sdk, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    null_arguments_are_einval, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_second_open_of_a_directory_in_use_fails_cleanly, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    session_clock_carries_causality_and_rejects_garbage, setup,
+		    teardown),
+		cmocka_unit_test(
+		    connect_says_unavailable_until_the_network_sdk_exists),
+		cmocka_unit_test_setup_teardown(
+		    threads_share_one_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    allocation_failures_return_enomem_and_leak_nothing, setup,
+		    teardown),
 	};
 	return cmocka_run_group_tests_name("client", tests, NULL, NULL);
 }

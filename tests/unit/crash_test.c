@@ -28,21 +28,21 @@ static unsigned seed;
 static void
 child(const char *dir, int fd)
 {
-	cw_db *db;
+	cw_db     *db;
 	cw_db_opts o;
 	cw_db_opts_default(&o);
 	if (cw_db_open(&db, dir, &o) != 0)
 		_exit(2);
 	cw_vc S;
 	cw_db_state(db, &S);
-	for (uint32_t i = (uint32_t)S.v[0] + 1;; i++) {
+	for (uint32_t i = (uint32_t) S.v[0] + 1;; i++) {
 		cw_tx *t;
-		char key[16];
-		int n = snprintf(key, sizeof(key), "k%u", i);
+		char   key[16];
+		int    n = snprintf(key, sizeof(key), "k%u", i);
 		if (cw_tx_begin(db, NULL, 0, &t) != 0)
 			_exit(3);
 		if (cw_tx_counter_add(t, "count", 5, 1) != 0 ||
-		    cw_tx_reg_put(t, key, (size_t)n, &i, sizeof(i)) != 0 ||
+		    cw_tx_reg_put(t, key, (size_t) n, &i, sizeof(i)) != 0 ||
 		    cw_tx_set_add(t, "all", 3, &i, sizeof(i)) != 0 ||
 		    cw_tx_map_put(t, "last", 4, "i", &i, sizeof(i)) != 0)
 			_exit(4);
@@ -57,8 +57,8 @@ child(const char *dir, int fd)
 static void
 acknowledged_commits_survive_kill_9(void **s)
 {
-	(void)s;
-	char *dir = tu_tmpdir();
+	(void) s;
+	char    *dir         = tu_tmpdir();
 	uint32_t acked_total = 0;
 	for (int round = 0; round < 6; round++) {
 		int p[2];
@@ -71,16 +71,17 @@ acknowledged_commits_survive_kill_9(void **s)
 		}
 		close(p[1]);
 		uint32_t i, last = 0, n = 0;
-		ssize_t r;
+		ssize_t  r;
 		/* All rounds but one wait for the child's first commit, so a
 		 * slow start (sanitizers) still gets killed mid-stream; the
 		 * last round kills at any moment, open and recovery too. */
 		if (round < 5) {
 			assert_int_equal(read(p[0], &i, sizeof(i)), sizeof(i));
 			last = i;
-			n = 1;
+			n    = 1;
 		}
-		struct timespec ts = { 0, (30 + rand_r(&seed) % 270) * 1000000L };
+		struct timespec ts = { 0,
+			(30 + rand_r(&seed) % 270) * 1000000L };
 		nanosleep(&ts, NULL);
 		kill(pid, SIGKILL);
 		int status;
@@ -93,7 +94,7 @@ acknowledged_commits_survive_kill_9(void **s)
 		}
 		close(p[0]);
 
-		cw_db *db;
+		cw_db     *db;
 		cw_db_opts o;
 		cw_db_opts_default(&o);
 		assert_int_equal(cw_db_open(&db, dir, &o), 0);
@@ -107,27 +108,29 @@ acknowledged_commits_survive_kill_9(void **s)
 		assert_int_equal(cw_tx_begin(db, NULL, 0, &t), 0);
 		int64_t count;
 		assert_int_equal(cw_tx_counter_get(t, "count", 5, &count), 0);
-		assert_int_equal((uint64_t)count, nrec); /* whole txns only */
-		for (uint32_t k = last > n ? last - n + 1 : 1; k <= last; k++) {
-			char key[16];
-			int kl = snprintf(key, sizeof(key), "k%u", k);
-			void *v;
+		assert_int_equal((uint64_t) count, nrec); /* whole txns only */
+		for (uint32_t k = last > n ? last - n + 1 : 1; k <= last;
+		     k++) {
+			char   key[16];
+			int    kl = snprintf(key, sizeof(key), "k%u", k);
+			void  *v;
 			size_t vl;
-			bool in;
-			assert_int_equal(cw_tx_reg_get(t, key, (size_t)kl, &v,
-					     &vl), 0);
+			bool   in;
+			assert_int_equal(
+			    cw_tx_reg_get(t, key, (size_t) kl, &v, &vl), 0);
 			assert_int_equal(vl, sizeof(k));
 			assert_memory_equal(v, &k, sizeof(k));
 			free(v);
-			assert_int_equal(cw_tx_set_contains(t, "all", 3, &k,
-					     sizeof(k), &in), 0);
+			assert_int_equal(cw_tx_set_contains(
+			                     t, "all", 3, &k, sizeof(k), &in),
+			    0);
 			assert_true(in);
 		}
 		cw_tx_free(t);
 		cw_db_close(db);
 		acked_total += n;
 		fprintf(stderr, "round %d: %u acknowledged, %llu in the log\n",
-		    round, n, (unsigned long long)nrec);
+		    round, n, (unsigned long long) nrec);
 	}
 	assert_true(acked_total > 0);
 	tu_rmrf(dir);
@@ -137,7 +140,7 @@ acknowledged_commits_survive_kill_9(void **s)
 int
 main(void)
 {
-	seed = tu_seed();
+	seed                            = tu_seed();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(acknowledged_commits_survive_kill_9),
 	};

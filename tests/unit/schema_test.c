@@ -11,21 +11,21 @@ static unsigned seed;
 static void
 encode_sample(cw_buf *out)
 {
-	uint64_t deps[3] = { 4, 0, 9 };
-	cw_rec_effect e[2] = {
-		{ "\x00\x01k", 3, "\x02\x01\x05\0\0\0\0\0\0\0", 10 },
-		{ "\x00\x02kk", 4, "op", 2 },
+	uint64_t      deps[3] = { 4, 0, 9 };
+	cw_rec_effect e[2]    = {
+		   { "\x00\x01k", 3, "\x02\x01\x05\0\0\0\0\0\0\0", 10 },
+		   { "\x00\x02kk", 4, "op", 2 },
 	};
-	assert_int_equal(cw_schema_rec_encode(1, 77, 123456, deps, 3, e, 2,
-			     out), 0);
+	assert_int_equal(
+	    cw_schema_rec_encode(1, 77, 123456, deps, 3, e, 2, out), 0);
 }
 
 static void
 record_round_trips(void **s)
 {
-	(void)s;
-	cw_buf b = { 0 };
-	cw_rec r;
+	(void) s;
+	cw_buf        b = { 0 };
+	cw_rec        r;
 	cw_rec_effect e;
 	encode_sample(&b);
 	assert_int_equal(cw_schema_rec_decode(b.p, b.len, &r), 0);
@@ -47,9 +47,9 @@ record_round_trips(void **s)
 static void
 unaligned_buffer_decodes_through_a_copy(void **s)
 {
-	(void)s;
-	cw_buf b = { 0 };
-	cw_rec r;
+	(void) s;
+	cw_buf        b = { 0 };
+	cw_rec        r;
 	cw_rec_effect e;
 	encode_sample(&b);
 	uint8_t *odd = malloc(b.len + 1);
@@ -68,10 +68,10 @@ unaligned_buffer_decodes_through_a_copy(void **s)
 static void
 every_truncation_is_rejected_or_cut_only_padding(void **s)
 {
-	(void)s;
+	(void) s;
 	cw_buf b = { 0 };
 	cw_rec r;
-	int rejected = 0;
+	int    rejected = 0;
 	encode_sample(&b);
 	for (size_t n = 0; n < b.len; n++) {
 		uint8_t *copy = malloc(n ? n : 1);
@@ -92,25 +92,25 @@ every_truncation_is_rejected_or_cut_only_padding(void **s)
 		}
 		free(copy);
 	}
-	assert_true(rejected >= (int)b.len - 8);
+	assert_true(rejected >= (int) b.len - 8);
 	cw_buf_fini(&b);
 }
 
 static void
 wrong_identifier_and_bad_deps_are_rejected(void **s)
 {
-	(void)s;
+	(void) s;
 	cw_buf b = { 0 };
 	cw_rec r;
 	encode_sample(&b);
 	b.p[4] = 'X'; /* "CWR1" -> "XWR1" */
 	assert_int_equal(cw_schema_rec_decode(b.p, b.len, &r), CW_EPROTO);
-	b.len = 0;
+	b.len             = 0;
 	uint64_t deps[65] = { 0 };
-	assert_int_equal(cw_schema_rec_encode(0, 1, 1, deps, 65, NULL, 0, &b),
-	    CW_EINVAL);
-	assert_int_equal(cw_schema_rec_encode(0, 1, 1, deps, 0, NULL, 0, &b),
-	    CW_EINVAL);
+	assert_int_equal(
+	    cw_schema_rec_encode(0, 1, 1, deps, 65, NULL, 0, &b), CW_EINVAL);
+	assert_int_equal(
+	    cw_schema_rec_encode(0, 1, 1, deps, 0, NULL, 0, &b), CW_EINVAL);
 	assert_int_equal(cw_schema_rec_decode(NULL, 0, &r), CW_EPROTO);
 	cw_buf_fini(&b);
 }
@@ -118,17 +118,18 @@ wrong_identifier_and_bad_deps_are_rejected(void **s)
 static void
 random_mutations_never_crash_and_decoded_fields_stay_in_bounds(void **s)
 {
-	(void)s;
+	(void) s;
 	cw_buf b = { 0 };
 	cw_rec r;
 	encode_sample(&b);
-	uint8_t *m = malloc(b.len);
-	int accepted = 0;
+	uint8_t *m        = malloc(b.len);
+	int      accepted = 0;
 	for (int i = 0; i < 100000; i++) {
 		memcpy(m, b.p, b.len);
 		int flips = 1 + rand_r(&seed) % 4;
 		for (int f = 0; f < flips; f++)
-			m[(size_t)rand_r(&seed) % b.len] = (uint8_t)rand_r(&seed);
+			m[(size_t) rand_r(&seed) % b.len] =
+			    (uint8_t) rand_r(&seed);
 		if (cw_schema_rec_decode(m, b.len, &r) != 0)
 			continue;
 		accepted++;
@@ -144,19 +145,21 @@ random_mutations_never_crash_and_decoded_fields_stay_in_bounds(void **s)
 	}
 	free(m);
 	cw_buf_fini(&b);
-	(void)accepted;
+	(void) accepted;
 }
 
 int
 main(void)
 {
-	seed = tu_seed();
+	seed                            = tu_seed();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(record_round_trips),
 		cmocka_unit_test(unaligned_buffer_decodes_through_a_copy),
-		cmocka_unit_test(every_truncation_is_rejected_or_cut_only_padding),
+		cmocka_unit_test(
+		    every_truncation_is_rejected_or_cut_only_padding),
 		cmocka_unit_test(wrong_identifier_and_bad_deps_are_rejected),
-		cmocka_unit_test(random_mutations_never_crash_and_decoded_fields_stay_in_bounds),
+		cmocka_unit_test(
+		    random_mutations_never_crash_and_decoded_fields_stay_in_bounds),
 	};
 	return cmocka_run_group_tests_name("schema", tests, NULL, NULL);
 }

@@ -12,7 +12,7 @@ char *
 tu_tmpdir(void)
 {
 	const char *base = getenv("TMPDIR");
-	char *p;
+	char       *p;
 	if (base == NULL || *base == '\0')
 		base = "/tmp";
 	if (asprintf(&p, "%s/cwtest.XXXXXX", base) < 0)
@@ -27,9 +27,9 @@ tu_tmpdir(void)
 static int
 rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
-	(void)sb;
-	(void)flag;
-	(void)ftw;
+	(void) sb;
+	(void) flag;
+	(void) ftw;
 	return remove(path);
 }
 
@@ -43,8 +43,8 @@ unsigned
 tu_seed(void)
 {
 	const char *e = getenv("CW_SEED");
-	unsigned s = e ? (unsigned)strtoul(e, NULL, 10) :
-			 (unsigned)time(NULL) ^ (unsigned)getpid();
+	unsigned    s = e ? (unsigned) strtoul(e, NULL, 10)
+	                  : (unsigned) time(NULL) ^ (unsigned) getpid();
 	fprintf(stderr, "seed %u (CW_SEED=%u replays it)\n", s, s);
 	return s;
 }

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+/* cmocka needs the headers above first */
 #include <cmocka.h>
 
 /* A fresh directory under $TMPDIR (or /tmp). Returns an owned path. */

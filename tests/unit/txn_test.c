@@ -6,30 +6,30 @@
 #include "testutil.h"
 
 #include <pthread.h>
-#include <sys/mount.h>
-#include <unistd.h>
 #include <rocksdb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 #include "crdt.h"
 #include "schema.h"
 #include "txn.h"
 
 typedef struct {
-	char *dir;
-	cw_db *db;
+	char      *dir;
+	cw_db     *db;
 	cw_db_opts o;
 } fx;
 
 static int
 open_fx(void **state, uint32_t ndc, uint16_t dc)
 {
-	fx *f = calloc(1, sizeof(*f));
+	fx *f  = calloc(1, sizeof(*f));
 	f->dir = tu_tmpdir();
 	cw_db_opts_default(&f->o);
 	f->o.ndc = ndc;
-	f->o.dc = dc;
+	f->o.dc  = dc;
 	if (cw_db_open(&f->db, f->dir, &f->o) != 0)
 		return -1;
 	*state = f;
@@ -78,7 +78,7 @@ commit(cw_tx *t)
 static void
 assert_reg(cw_tx *t, const char *k, const char *want)
 {
-	void *v;
+	void  *v;
 	size_t vl;
 	assert_int_equal(cw_tx_reg_get(t, k, strlen(k), &v, &vl), 0);
 	if (want == NULL) {
@@ -102,11 +102,11 @@ counter(cw_tx *t, const char *k)
 static void
 objects_never_written_read_as_empty(void **state)
 {
-	fx *f = *state;
-	cw_tx *t = begin(f->db);
+	fx      *f = *state;
+	cw_tx   *t = begin(f->db);
 	cw_list *l;
-	int64_t v;
-	bool in;
+	int64_t  v;
+	bool     in;
 	assert_reg(t, "r", NULL);
 	assert_int_equal(counter(t, "c"), 0);
 	assert_int_equal(cw_tx_bcounter_get(t, "b", 1, &v), 0);
@@ -119,7 +119,7 @@ objects_never_written_read_as_empty(void **state)
 	assert_int_equal(cw_tx_map_fields(t, "m", 1, &l), 0);
 	assert_int_equal(cw_list_len(l), 0);
 	cw_list_free(l);
-	void *p;
+	void  *p;
 	size_t pl;
 	assert_int_equal(cw_tx_map_get(t, "m", 1, "f", &p, &pl), 0);
 	assert_null(p);
@@ -129,8 +129,8 @@ objects_never_written_read_as_empty(void **state)
 static void
 own_writes_are_visible_and_survive_commit(void **state)
 {
-	fx *f = *state;
-	cw_tx *t = begin(f->db);
+	fx      *f = *state;
+	cw_tx   *t = begin(f->db);
 	cw_list *l;
 	assert_int_equal(cw_tx_reg_put(t, "r", 1, "one", 3), 0);
 	assert_int_equal(cw_tx_reg_put(t, "r", 1, "two", 3), 0);
@@ -160,7 +160,7 @@ own_writes_are_visible_and_survive_commit(void **state)
 
 	t = begin(f->db);
 	assert_reg(t, "r", "two");
-	void *v;
+	void  *v;
 	size_t vl;
 	assert_int_equal(cw_tx_reg_get(t, "empty", 5, &v, &vl), 0);
 	assert_non_null(v); /* an empty value is present, not missing */
@@ -187,9 +187,9 @@ own_writes_are_visible_and_survive_commit(void **state)
 static void
 set_remove_takes_observed_and_pending_adds(void **state)
 {
-	fx *f = *state;
+	fx    *f = *state;
 	cw_tx *t = begin(f->db);
-	bool in;
+	bool   in;
 	assert_int_equal(cw_tx_set_add(t, "s", 1, "x", 1), 0);
 	assert_int_equal(commit(t), 0);
 	t = begin(f->db);
@@ -217,13 +217,13 @@ set_remove_takes_observed_and_pending_adds(void **state)
 static void
 snapshot_does_not_see_later_commits(void **state)
 {
-	fx *f = *state;
+	fx    *f = *state;
 	cw_tx *t = begin(f->db);
 	assert_int_equal(cw_tx_reg_put(t, "k", 1, "old", 3), 0);
 	assert_int_equal(cw_tx_counter_add(t, "c", 1, 1), 0);
 	assert_int_equal(commit(t), 0);
 	cw_tx *reader = begin(f->db);
-	t = begin(f->db);
+	t             = begin(f->db);
 	assert_int_equal(cw_tx_reg_put(t, "k", 1, "new", 3), 0);
 	assert_int_equal(cw_tx_counter_add(t, "c", 1, 1), 0);
 	assert_int_equal(cw_tx_set_add(t, "s", 1, "e", 1), 0);
@@ -246,7 +246,7 @@ snapshot_does_not_see_later_commits(void **state)
 static void
 concurrent_register_writes_first_committer_wins(void **state)
 {
-	fx *f = *state;
+	fx    *f = *state;
 	cw_tx *a = begin(f->db), *b = begin(f->db);
 	assert_int_equal(cw_tx_reg_put(a, "k", 1, "a", 1), 0);
 	assert_int_equal(cw_tx_reg_put(b, "k", 1, "b", 1), 0);
@@ -266,7 +266,7 @@ concurrent_register_writes_first_committer_wins(void **state)
 static void
 map_fields_conflict_only_on_the_same_field(void **state)
 {
-	fx *f = *state;
+	fx    *f = *state;
 	cw_tx *a = begin(f->db), *b = begin(f->db);
 	assert_int_equal(cw_tx_map_put(a, "m", 1, "x", "1", 1), 0);
 	assert_int_equal(cw_tx_map_put(b, "m", 1, "y", "2", 1), 0);
@@ -278,7 +278,7 @@ map_fields_conflict_only_on_the_same_field(void **state)
 	assert_int_equal(cw_tx_map_remove(b, "m", 1, "x"), 0);
 	assert_int_equal(commit(a), 0);
 	assert_int_equal(commit(b), CW_ECONFLICT);
-	cw_tx *t = begin(f->db);
+	cw_tx   *t = begin(f->db);
 	cw_list *l;
 	assert_int_equal(cw_tx_map_fields(t, "m", 1, &l), 0);
 	assert_int_equal(cw_list_len(l), 2);
@@ -288,9 +288,9 @@ map_fields_conflict_only_on_the_same_field(void **state)
 
 struct adder {
 	cw_db *db;
-	int n;
-	int conflicts;
-	int errors;
+	int    n;
+	int    conflicts;
+	int    errors;
 };
 
 static void *
@@ -318,9 +318,9 @@ add_loop(void *arg)
 static void
 two_threads_adding_to_one_counter_never_conflict(void **state)
 {
-	fx *f = *state;
+	fx          *f    = *state;
 	struct adder a[2] = { { f->db, 10000, 0, 0 }, { f->db, 10000, 0, 0 } };
-	pthread_t th[2];
+	pthread_t    th[2];
 	for (int i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, add_loop, &a[i]);
 	for (int i = 0; i < 2; i++)
@@ -340,10 +340,10 @@ two_threads_adding_to_one_counter_never_conflict(void **state)
 }
 
 struct vis {
-	cw_db *db;
+	cw_db       *db;
 	volatile int stop;
-	int torn;
-	int reads;
+	int          torn;
+	int          reads;
 };
 
 static const char *keys5[5] = { "k0", "k1", "k2", "k3", "k4" };
@@ -356,14 +356,14 @@ visibility_reader(void *arg)
 		cw_tx *t;
 		if (cw_tx_begin(v->db, NULL, 0, &t) != 0)
 			continue;
-		char first[16] = "";
-		size_t firstl = 0;
-		int64_t c0 = 0;
+		char    first[16] = "";
+		size_t  firstl    = 0;
+		int64_t c0        = 0;
 		for (int i = 0; i < 5; i++) {
-			void *val;
-			size_t vl;
+			void   *val;
+			size_t  vl;
 			int64_t c;
-			char ck[4] = { 'c', (char)('0' + i), 0 };
+			char    ck[4] = { 'c', (char) ('0' + i), 0 };
 			cw_tx_reg_get(t, keys5[i], 2, &val, &vl);
 			cw_tx_counter_get(t, ck, 2, &c);
 			if (i == 0) {
@@ -371,8 +371,8 @@ visibility_reader(void *arg)
 				if (vl)
 					memcpy(first, val, vl < 16 ? vl : 16);
 				c0 = c;
-			} else if (vl != firstl || memcmp(val, first, vl) != 0 ||
-			    c != c0) {
+			} else if (vl != firstl ||
+			    memcmp(val, first, vl) != 0 || c != c0) {
 				v->torn++;
 			}
 			free(val);
@@ -386,18 +386,18 @@ visibility_reader(void *arg)
 static void
 reader_never_sees_part_of_a_transaction(void **state)
 {
-	fx *f = *state;
+	fx        *f = *state;
 	struct vis v = { f->db, 0, 0, 0 };
-	pthread_t th;
+	pthread_t  th;
 	pthread_create(&th, NULL, visibility_reader, &v);
 	for (int i = 0; i < 1500; i++) {
 		cw_tx *t = begin(f->db);
-		char val[16];
-		int n = snprintf(val, sizeof(val), "v%d", i);
+		char   val[16];
+		int    n = snprintf(val, sizeof(val), "v%d", i);
 		for (int k = 0; k < 5; k++) {
-			char ck[4] = { 'c', (char)('0' + k), 0 };
-			assert_int_equal(cw_tx_reg_put(t, keys5[k], 2, val,
-					     (size_t)n), 0);
+			char ck[4] = { 'c', (char) ('0' + k), 0 };
+			assert_int_equal(
+			    cw_tx_reg_put(t, keys5[k], 2, val, (size_t) n), 0);
 			assert_int_equal(cw_tx_counter_add(t, ck, 2, 1), 0);
 		}
 		assert_int_equal(commit(t), 0);
@@ -411,23 +411,23 @@ reader_never_sees_part_of_a_transaction(void **state)
 static void
 bcounter_spends_only_local_rights(void **state)
 {
-	fx *f = *state; /* 3 DCs, this is DC 0 */
+	fx     *f = *state; /* 3 DCs, this is DC 0 */
 	int64_t v;
-	cw_tx *t = begin(f->db);
+	cw_tx  *t = begin(f->db);
 	assert_int_equal(cw_tx_bcounter_add(t, "stock", 5, -1), CW_ENORIGHTS);
 	assert_int_equal(cw_tx_bcounter_add(t, "stock", 5, 10), 0);
 	assert_int_equal(cw_tx_bcounter_add(t, "stock", 5, -4), 0);
 	assert_int_equal(cw_tx_bcounter_rights(t, "stock", 5, &v), 0);
 	assert_int_equal(v, 6);
-	assert_int_equal(cw_tx_bcounter_transfer(t, "stock", 5, 7, 1),
-	    CW_ENORIGHTS);
+	assert_int_equal(
+	    cw_tx_bcounter_transfer(t, "stock", 5, 7, 1), CW_ENORIGHTS);
 	assert_int_equal(cw_tx_bcounter_transfer(t, "stock", 5, 2, 1), 0);
-	assert_int_equal(cw_tx_bcounter_transfer(t, "stock", 5, 2, 0),
-	    CW_EINVAL);
-	assert_int_equal(cw_tx_bcounter_transfer(t, "stock", 5, 2, 3),
-	    CW_EINVAL);
-	assert_int_equal(cw_tx_bcounter_add(t, "stock", 5, INT64_MIN),
-	    CW_EINVAL);
+	assert_int_equal(
+	    cw_tx_bcounter_transfer(t, "stock", 5, 2, 0), CW_EINVAL);
+	assert_int_equal(
+	    cw_tx_bcounter_transfer(t, "stock", 5, 2, 3), CW_EINVAL);
+	assert_int_equal(
+	    cw_tx_bcounter_add(t, "stock", 5, INT64_MIN), CW_EINVAL);
 	assert_int_equal(commit(t), 0);
 	t = begin(f->db);
 	assert_int_equal(cw_tx_bcounter_get(t, "stock", 5, &v), 0);
@@ -440,7 +440,7 @@ bcounter_spends_only_local_rights(void **state)
 static void
 concurrent_decrements_cannot_overspend(void **state)
 {
-	fx *f = *state;
+	fx    *f = *state;
 	cw_tx *t = begin(f->db);
 	assert_int_equal(cw_tx_bcounter_add(t, "b", 1, 5), 0);
 	assert_int_equal(commit(t), 0);
@@ -461,21 +461,23 @@ concurrent_decrements_cannot_overspend(void **state)
 static void
 bad_input_gets_clear_errors_and_changes_nothing(void **state)
 {
-	fx *f = *state;
+	fx  *f = *state;
 	char big[CW_MAX_KEY + 1];
 	memset(big, 'k', sizeof(big));
 	cw_tx *t = begin(f->db);
 	assert_int_equal(cw_tx_reg_put(t, "", 0, "v", 1), CW_EINVAL);
 	assert_int_equal(cw_tx_reg_put(t, NULL, 1, "v", 1), CW_EINVAL);
-	assert_int_equal(cw_tx_reg_put(t, big, sizeof(big), "v", 1),
-	    CW_ETOOBIG);
+	assert_int_equal(
+	    cw_tx_reg_put(t, big, sizeof(big), "v", 1), CW_ETOOBIG);
 	assert_int_equal(cw_tx_reg_put(t, big, CW_MAX_KEY, "v", 1), 0);
 	assert_int_equal(cw_tx_reg_put(t, "k", 1, NULL, 3), CW_EINVAL);
 	char *huge = calloc(1, CW_DEFAULT_MAX_VALUE + 1);
-	assert_int_equal(cw_tx_reg_put(t, "k", 1, huge,
-			     CW_DEFAULT_MAX_VALUE + 1), CW_ETOOBIG);
-	assert_int_equal(cw_tx_set_add(t, "s", 1, huge,
-			     CW_DEFAULT_MAX_VALUE + 1), CW_ETOOBIG);
+	assert_int_equal(
+	    cw_tx_reg_put(t, "k", 1, huge, CW_DEFAULT_MAX_VALUE + 1),
+	    CW_ETOOBIG);
+	assert_int_equal(
+	    cw_tx_set_add(t, "s", 1, huge, CW_DEFAULT_MAX_VALUE + 1),
+	    CW_ETOOBIG);
 	free(huge);
 	char field[CW_MAX_FIELD + 2];
 	memset(field, 'f', sizeof(field) - 1);
@@ -486,16 +488,15 @@ bad_input_gets_clear_errors_and_changes_nothing(void **state)
 	assert_int_equal(cw_tx_counter_add(t, "typed", 5, 1), CW_ETYPE);
 	assert_int_equal(commit(t), 0);
 	t = begin(f->db);
-	int64_t c;
+	int64_t  c;
 	cw_list *l;
-	void *v;
-	size_t vl;
+	void    *v;
+	size_t   vl;
 	assert_int_equal(cw_tx_counter_get(t, "typed", 5, &c), CW_ETYPE);
 	assert_int_equal(cw_tx_set_add(t, "typed", 5, "e", 1), CW_ETYPE);
 	assert_int_equal(cw_tx_set_members(t, "typed", 5, &l), CW_ETYPE);
 	assert_int_equal(cw_tx_map_put(t, "typed", 5, "f", "v", 1), CW_ETYPE);
-	assert_int_equal(cw_tx_map_get(t, "typed", 5, "f", &v, &vl),
-	    CW_ETYPE);
+	assert_int_equal(cw_tx_map_get(t, "typed", 5, "f", &v, &vl), CW_ETYPE);
 	assert_int_equal(cw_tx_bcounter_add(t, "typed", 5, 1), CW_ETYPE);
 	assert_reg(t, "typed", "v");
 	assert_reg(t, "k", NULL); /* the refused writes left nothing */
@@ -505,7 +506,7 @@ bad_input_gets_clear_errors_and_changes_nothing(void **state)
 static void
 finished_transaction_reports_estate(void **state)
 {
-	fx *f = *state;
+	fx    *f = *state;
 	cw_tx *t = begin(f->db);
 	assert_int_equal(cw_tx_reg_put(t, "k", 1, "v", 1), 0);
 	assert_int_equal(cw_tx_commit(t, NULL), 0);
@@ -526,8 +527,8 @@ too_many_operations_is_etoobig(void **state)
 	cw_db_close(f->db);
 	f->o.max_txn_ops = 10;
 	assert_int_equal(cw_db_open(&f->db, f->dir, &f->o), 0);
-	cw_tx *t = begin(f->db);
-	int rc = 0, i;
+	cw_tx *t  = begin(f->db);
+	int    rc = 0, i;
 	for (i = 0; i < 20 && rc == 0; i++)
 		rc = cw_tx_set_add(t, "s", 1, &i, sizeof(i));
 	assert_int_equal(rc, CW_ETOOBIG);
@@ -549,9 +550,9 @@ static void
 rowkey(cw_buf *b, const char *k, int kind, const char *field)
 {
 	size_t kl = strlen(k);
-	b->len = 0;
-	cw_buf_u8(b, (uint8_t)(kl >> 8));
-	cw_buf_u8(b, (uint8_t)kl);
+	b->len    = 0;
+	cw_buf_u8(b, (uint8_t) (kl >> 8));
+	cw_buf_u8(b, (uint8_t) kl);
 	cw_buf_put(b, k, kl);
 	if (kind == VALUE_ROW)
 		cw_buf_u8(b, 1);
@@ -576,14 +577,14 @@ mkrec(cw_buf *out, uint16_t origin, uint64_t seq, const uint64_t *deps,
 	rowkey(&k[2], "r", TYPE_ROW, NULL);
 	cw_crdt_op_type(&o[2], CW_T_REG);
 	rowkey(&k[3], "r", VALUE_ROW, NULL);
-	cw_crdt_op_reg(&o[3], CW_T_REG, CW_OP_PUT, hlc, origin, val,
-	    strlen(val));
+	cw_crdt_op_reg(
+	    &o[3], CW_T_REG, CW_OP_PUT, hlc, origin, val, strlen(val));
 	cw_rec_effect e[4];
 	for (int i = 0; i < 4; i++)
-		e[i] = (cw_rec_effect){ k[i].p, k[i].len, o[i].p, o[i].len };
+		e[i] = (cw_rec_effect) { k[i].p, k[i].len, o[i].p, o[i].len };
 	out->len = 0;
-	assert_int_equal(cw_schema_rec_encode(origin, seq, hlc, deps, 3, e, 4,
-			     out), 0);
+	assert_int_equal(
+	    cw_schema_rec_encode(origin, seq, hlc, deps, 3, e, 4, out), 0);
 	for (int i = 0; i < 4; i++) {
 		cw_buf_fini(&k[i]);
 		cw_buf_fini(&o[i]);
@@ -599,9 +600,9 @@ apply(cw_db *db, const cw_buf *b, int *res)
 static void
 apply_remote_follows_causal_readiness(void **state)
 {
-	fx *f = *state;
-	cw_buf b = { 0 };
-	int res;
+	fx      *f = *state;
+	cw_buf   b = { 0 };
+	int      res;
 	uint64_t d0[3] = { 0, 0, 0 }, d1[3] = { 0, 2, 0 };
 	uint64_t now = cw_now_ms() << 16;
 	/* DC 2's record depends on DC 1's second: not ready yet */
@@ -633,7 +634,7 @@ apply_remote_follows_causal_readiness(void **state)
 	assert_reg(t, "r", "from2");
 	cw_tx_free(t);
 	/* the log holds the exact bytes received */
-	void *got;
+	void  *got;
 	size_t gl;
 	assert_int_equal(cw_db_log_get(f->db, 2, 1, &got, &gl), 0);
 	assert_int_equal(gl, rec2.len);
@@ -648,14 +649,14 @@ apply_remote_follows_causal_readiness(void **state)
 static void
 apply_remote_rejects_bad_records_and_changes_nothing(void **state)
 {
-	fx *f = *state;
-	cw_buf b = { 0 };
-	int res;
+	fx      *f = *state;
+	cw_buf   b = { 0 };
+	int      res;
 	uint64_t d0[3] = { 0, 0, 0 };
-	uint8_t junk[64];
+	uint8_t  junk[64];
 	memset(junk, 0xab, sizeof(junk));
-	assert_int_equal(cw_db_apply_remote(f->db, junk, sizeof(junk), &res),
-	    CW_EPROTO);
+	assert_int_equal(
+	    cw_db_apply_remote(f->db, junk, sizeof(junk), &res), CW_EPROTO);
 	mkrec(&b, 0, 1, d0, 1, "self", 5); /* claims to be from this DC */
 	assert_int_equal(apply(f->db, &b, &res), CW_EPROTO);
 	mkrec(&b, 5, 1, d0, 1, "nodc", 5); /* no such DC */
@@ -666,13 +667,13 @@ apply_remote_rejects_bad_records_and_changes_nothing(void **state)
 	cw_buf_u8(&o, CW_T_COUNTER);
 	cw_buf_u8(&o, 9);
 	cw_rec_effect e = { k.p, k.len, o.p, o.len };
-	b.len = 0;
+	b.len           = 0;
 	cw_schema_rec_encode(1, 1, 5, d0, 3, &e, 1, &b);
 	assert_int_equal(apply(f->db, &b, &res), CW_EPROTO);
 	/* a field operand on a value row */
 	o.len = 0;
 	cw_crdt_op_reg(&o, CW_T_FIELD, CW_OP_PUT, 5, 1, "v", 1);
-	e = (cw_rec_effect){ k.p, k.len, o.p, o.len };
+	e     = (cw_rec_effect) { k.p, k.len, o.p, o.len };
 	b.len = 0;
 	cw_schema_rec_encode(1, 1, 5, d0, 3, &e, 1, &b);
 	assert_int_equal(apply(f->db, &b, &res), CW_EPROTO);
@@ -681,22 +682,22 @@ apply_remote_rejects_bad_records_and_changes_nothing(void **state)
 	cw_crdt_op_counter(&o, 1);
 	uint8_t longkey[2 + CW_MAX_KEY + 2] = { (CW_MAX_KEY + 1) >> 8,
 		(CW_MAX_KEY + 1) & 0xff };
-	longkey[sizeof(longkey) - 1] = 1;
-	e = (cw_rec_effect){ longkey, sizeof(longkey), o.p, o.len };
+	longkey[sizeof(longkey) - 1]        = 1;
+	e     = (cw_rec_effect) { longkey, sizeof(longkey), o.p, o.len };
 	b.len = 0;
 	cw_schema_rec_encode(1, 1, 5, d0, 3, &e, 1, &b);
 	assert_int_equal(apply(f->db, &b, &res), CW_EPROTO);
 	/* a counter operand on a type row */
 	rowkey(&k, "c", TYPE_ROW, NULL);
-	e = (cw_rec_effect){ k.p, k.len, o.p, o.len };
+	e     = (cw_rec_effect) { k.p, k.len, o.p, o.len };
 	b.len = 0;
 	cw_schema_rec_encode(1, 1, 5, d0, 3, &e, 1, &b);
 	assert_int_equal(apply(f->db, &b, &res), CW_EPROTO);
 	rowkey(&k, "c", VALUE_ROW, NULL);
 	/* deps of the wrong width */
 	uint64_t d2[2] = { 0, 0 };
-	e = (cw_rec_effect){ k.p, k.len, o.p, o.len };
-	b.len = 0;
+	e              = (cw_rec_effect) { k.p, k.len, o.p, o.len };
+	b.len          = 0;
 	cw_schema_rec_encode(1, 1, 5, d2, 2, &e, 1, &b);
 	assert_int_equal(apply(f->db, &b, &res), CW_EPROTO);
 	cw_vc S;
@@ -713,9 +714,9 @@ apply_remote_rejects_bad_records_and_changes_nothing(void **state)
 static void
 local_write_after_remote_one_wins_even_with_clock_skew(void **state)
 {
-	fx *f = *state;
-	cw_buf b = { 0 };
-	int res;
+	fx      *f = *state;
+	cw_buf   b = { 0 };
+	int      res;
 	uint64_t d0[3] = { 0, 0, 0 };
 	/* DC 1's clock is an hour ahead of ours */
 	uint64_t ahead = (cw_now_ms() + 3600 * 1000) << 16;
@@ -734,9 +735,9 @@ local_write_after_remote_one_wins_even_with_clock_skew(void **state)
 static void
 reopen_recovers_state_vector_and_data(void **state)
 {
-	fx *f = *state;
-	cw_buf b = { 0 };
-	int res;
+	fx      *f = *state;
+	cw_buf   b = { 0 };
+	int      res;
 	uint64_t d0[3] = { 0, 0, 0 };
 	for (int i = 0; i < 5; i++) {
 		cw_tx *t = begin(f->db);
@@ -767,20 +768,20 @@ reopen_recovers_state_vector_and_data(void **state)
 static void
 directory_of_another_dc_or_format_is_refused(void **state)
 {
-	fx *f = *state;
-	cw_db *db;
+	fx        *f = *state;
+	cw_db     *db;
 	cw_db_opts o = f->o;
-	cw_tx *t = begin(f->db);
+	cw_tx     *t = begin(f->db);
 	assert_int_equal(cw_tx_counter_add(t, "c", 1, 1), 0);
 	assert_int_equal(commit(t), 0);
 	cw_db_close(f->db);
 	f->db = NULL;
-	o.dc = 1;
+	o.dc  = 1;
 	assert_int_equal(cw_db_open(&db, f->dir, &o), CW_EFORMAT);
-	o = f->o;
+	o     = f->o;
 	o.ndc = 4;
 	assert_int_equal(cw_db_open(&db, f->dir, &o), CW_EFORMAT);
-	o = f->o;
+	o    = f->o;
 	o.dc = 3; /* out of range */
 	assert_int_equal(cw_db_open(&db, f->dir, &o), CW_EINVAL);
 	/* the refused opens changed nothing */
@@ -790,10 +791,10 @@ directory_of_another_dc_or_format_is_refused(void **state)
 	cw_tx_free(t);
 
 	/* a plain RocksDB with data of its own */
-	char *other = tu_tmpdir();
-	rocksdb_options_t *ro = rocksdb_options_create();
+	char              *other = tu_tmpdir();
+	rocksdb_options_t *ro    = rocksdb_options_create();
 	rocksdb_options_set_create_if_missing(ro, 1);
-	char *err = NULL;
+	char      *err = NULL;
 	rocksdb_t *rdb = rocksdb_open(ro, other, &err);
 	assert_null(err);
 	rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
@@ -810,11 +811,11 @@ directory_of_another_dc_or_format_is_refused(void **state)
 static void
 session_wait_times_out_with_eunavail(void **state)
 {
-	fx *f = *state;
-	cw_vc need;
+	fx    *f = *state;
+	cw_vc  need;
 	cw_tx *t;
 	cw_causal_vc_init(&need, 3);
-	need.v[1] = 1; /* a DC 1 transaction this DC has not applied */
+	need.v[1]   = 1; /* a DC 1 transaction this DC has not applied */
 	uint64_t t0 = cw_mono_ms();
 	assert_int_equal(cw_tx_begin(f->db, &need, 50, &t), CW_EUNAVAIL);
 	assert_true(cw_mono_ms() - t0 >= 50);
@@ -830,7 +831,7 @@ session_wait_times_out_with_eunavail(void **state)
 static void
 full_disk_fails_commits_whole_with_eio(void **state)
 {
-	(void)state;
+	(void) state;
 	if (geteuid() != 0)
 		skip();
 	char *mnt = tu_tmpdir();
@@ -840,7 +841,7 @@ full_disk_fails_commits_whole_with_eio(void **state)
 	}
 	char dir[512];
 	snprintf(dir, sizeof(dir), "%s/db", mnt);
-	cw_db *db;
+	cw_db     *db;
 	cw_db_opts o;
 	cw_db_opts_default(&o);
 	assert_int_equal(cw_db_open(&db, dir, &o), 0);
@@ -849,10 +850,10 @@ full_disk_fails_commits_whole_with_eio(void **state)
 	int ok = 0, rc = 0;
 	for (int i = 0; i < 200 && rc == 0; i++) {
 		cw_tx *t = begin(db);
-		char k[16];
-		int kl = snprintf(k, sizeof(k), "k%d", i);
-		assert_int_equal(cw_tx_reg_put(t, k, (size_t)kl, big,
-				     sizeof(big)), 0);
+		char   k[16];
+		int    kl = snprintf(k, sizeof(k), "k%d", i);
+		assert_int_equal(
+		    cw_tx_reg_put(t, k, (size_t) kl, big, sizeof(big)), 0);
 		assert_int_equal(cw_tx_counter_add(t, "n", 1, 1), 0);
 		rc = commit(t);
 		ok += rc == 0;
@@ -861,14 +862,14 @@ full_disk_fails_commits_whole_with_eio(void **state)
 	assert_true(ok > 0);
 	cw_vc S;
 	cw_db_state(db, &S);
-	assert_int_equal(S.v[0], (uint64_t)ok);
+	assert_int_equal(S.v[0], (uint64_t) ok);
 	cw_tx *t = begin(db);
 	assert_int_equal(counter(t, "n"), ok); /* the failed one: nothing */
 	cw_tx_free(t);
 	cw_db_close(db);
 	/* make room, as an operator would, and restart */
-	assert_int_equal(mount("tmpfs", mnt, "tmpfs", MS_REMOUNT, "size=64m"),
-	    0);
+	assert_int_equal(
+	    mount("tmpfs", mnt, "tmpfs", MS_REMOUNT, "size=64m"), 0);
 	assert_int_equal(cw_db_open(&db, dir, &o), 0);
 	assert_int_equal(cw_db_verify(db, NULL), 0);
 	t = begin(db);
@@ -885,25 +886,53 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(objects_never_written_read_as_empty, setup1, teardown),
-		cmocka_unit_test_setup_teardown(own_writes_are_visible_and_survive_commit, setup1, teardown),
-		cmocka_unit_test_setup_teardown(set_remove_takes_observed_and_pending_adds, setup1, teardown),
-		cmocka_unit_test_setup_teardown(snapshot_does_not_see_later_commits, setup1, teardown),
-		cmocka_unit_test_setup_teardown(concurrent_register_writes_first_committer_wins, setup1, teardown),
-		cmocka_unit_test_setup_teardown(map_fields_conflict_only_on_the_same_field, setup1, teardown),
-		cmocka_unit_test_setup_teardown(two_threads_adding_to_one_counter_never_conflict, setup1, teardown),
-		cmocka_unit_test_setup_teardown(reader_never_sees_part_of_a_transaction, setup1, teardown),
-		cmocka_unit_test_setup_teardown(bcounter_spends_only_local_rights, setup3, teardown),
-		cmocka_unit_test_setup_teardown(concurrent_decrements_cannot_overspend, setup3, teardown),
-		cmocka_unit_test_setup_teardown(bad_input_gets_clear_errors_and_changes_nothing, setup1, teardown),
-		cmocka_unit_test_setup_teardown(finished_transaction_reports_estate, setup1, teardown),
-		cmocka_unit_test_setup_teardown(too_many_operations_is_etoobig, setup1, teardown),
-		cmocka_unit_test_setup_teardown(apply_remote_follows_causal_readiness, setup3, teardown),
-		cmocka_unit_test_setup_teardown(apply_remote_rejects_bad_records_and_changes_nothing, setup3, teardown),
-		cmocka_unit_test_setup_teardown(local_write_after_remote_one_wins_even_with_clock_skew, setup3, teardown),
-		cmocka_unit_test_setup_teardown(reopen_recovers_state_vector_and_data, setup3, teardown),
-		cmocka_unit_test_setup_teardown(directory_of_another_dc_or_format_is_refused, setup3, teardown),
-		cmocka_unit_test_setup_teardown(session_wait_times_out_with_eunavail, setup3, teardown),
+		cmocka_unit_test_setup_teardown(
+		    objects_never_written_read_as_empty, setup1, teardown),
+		cmocka_unit_test_setup_teardown(
+		    own_writes_are_visible_and_survive_commit, setup1,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    set_remove_takes_observed_and_pending_adds, setup1,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    snapshot_does_not_see_later_commits, setup1, teardown),
+		cmocka_unit_test_setup_teardown(
+		    concurrent_register_writes_first_committer_wins, setup1,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    map_fields_conflict_only_on_the_same_field, setup1,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    two_threads_adding_to_one_counter_never_conflict, setup1,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    reader_never_sees_part_of_a_transaction, setup1, teardown),
+		cmocka_unit_test_setup_teardown(
+		    bcounter_spends_only_local_rights, setup3, teardown),
+		cmocka_unit_test_setup_teardown(
+		    concurrent_decrements_cannot_overspend, setup3, teardown),
+		cmocka_unit_test_setup_teardown(
+		    bad_input_gets_clear_errors_and_changes_nothing, setup1,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    finished_transaction_reports_estate, setup1, teardown),
+		cmocka_unit_test_setup_teardown(
+		    too_many_operations_is_etoobig, setup1, teardown),
+		cmocka_unit_test_setup_teardown(
+		    apply_remote_follows_causal_readiness, setup3, teardown),
+		cmocka_unit_test_setup_teardown(
+		    apply_remote_rejects_bad_records_and_changes_nothing,
+		    setup3, teardown),
+		cmocka_unit_test_setup_teardown(
+		    local_write_after_remote_one_wins_even_with_clock_skew,
+		    setup3, teardown),
+		cmocka_unit_test_setup_teardown(
+		    reopen_recovers_state_vector_and_data, setup3, teardown),
+		cmocka_unit_test_setup_teardown(
+		    directory_of_another_dc_or_format_is_refused, setup3,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    session_wait_times_out_with_eunavail, setup3, teardown),
 		cmocka_unit_test(full_disk_fails_commits_whole_with_eio),
 	};
 	return cmocka_run_group_tests_name("txn", tests, NULL, NULL);
