@@ -62,11 +62,12 @@ struct cw_db {
 
 	pthread_mutex_t sync_mu;
 	/* sync_mu guards: */
-	uint64_t durable; /* every ticket <= durable is synced */
-	bool     syncing; /* a leader is running the WAL sync */
-	uint64_t sync_us; /* moving average of a sync's duration; only the
-	                   * leader (syncing, handed over under sync_mu)
-	                   * reads or writes it */
+	uint64_t durable;    /* every ticket <= durable is synced */
+	bool     syncing;    /* a leader is running the WAL sync */
+	uint64_t last_batch; /* commits the last sync covered (leader) */
+	uint64_t sync_us;    /* moving average of a sync's duration; only the
+	                      * leader (syncing, handed over under sync_mu)
+	                      * reads or writes it */
 	pthread_cond_t sync_cv;
 };
 
@@ -574,14 +575,16 @@ wait_durable(cw_db *db, uint64_t ticket)
 			pthread_cond_wait(&db->sync_cv, &db->sync_mu);
 			continue;
 		}
-		db->syncing = true;
+		db->syncing           = true;
+		uint64_t pending_from = db->durable;
 		pthread_mutex_unlock(&db->sync_mu);
 		pthread_mutex_lock(&db->commit_mu);
-		/* Commit delay: while transactions with pending writes are
-		 * open, wait for them to commit, for at most half a sync, so
-		 * that one sync covers them too. A lone committer never
-		 * waits. */
-		if (db->writers > 0) {
+		/* Commit delay: wait, for at most half a sync, while
+		 * transactions with pending writes are open or fewer commits
+		 * are pending than the last sync covered, so that one sync
+		 * covers them too. A lone committer never waits. */
+		if (db->writers > 0 ||
+		    db->ncommit - pending_from < db->last_batch) {
 			struct timespec dl;
 			clock_gettime(CLOCK_MONOTONIC, &dl);
 			dl.tv_nsec += (long) (db->sync_us / 2) * 1000;
@@ -589,7 +592,9 @@ wait_durable(cw_db *db, uint64_t ticket)
 				dl.tv_sec++;
 				dl.tv_nsec -= 1000000000;
 			}
-			while (db->writers > 0 &&
+			while (
+			    (db->writers > 0 ||
+			        db->ncommit - pending_from < db->last_batch) &&
 			    pthread_cond_timedwait(&db->applied_cv,
 			        &db->commit_mu, &dl) != ETIMEDOUT)
 				;
@@ -608,8 +613,10 @@ wait_durable(cw_db *db, uint64_t ticket)
 			rc = CW_EIO;
 			break;
 		}
-		if (target > db->durable)
-			db->durable = target;
+		if (target > db->durable) {
+			db->last_batch = target - db->durable;
+			db->durable    = target;
+		}
 	}
 	pthread_mutex_unlock(&db->sync_mu);
 	return rc;
