@@ -20,7 +20,7 @@ SAN      ?=
 PREFIX   ?= /usr/local
 
 WARN     := -Wall -Wextra -Werror
-INCS     := -Iinclude -Iutil -Icausal -Icrdt -Ischema -Itxn -Iclient \
+INCS     := -Iinclude -Iutil -Icausal -Icrdt -Ischema -Itxn -Iclient -Iserver \
             -I$(BUILD)/gen
 CFLAGS   := -std=c11 $(WARN) -Wstrict-prototypes -D_GNU_SOURCE -fPIC \
             -MMD -MP -g $(OPT) $(SAN) $(INCS) $(EXTRA_CFLAGS)
@@ -28,16 +28,16 @@ CXXFLAGS := -std=c++17 $(WARN) -fPIC -MMD -MP -g $(OPT) $(SAN) $(INCS)
 LDLIBS   := -lrocksdb -lnng -lpthread -lm
 LDFLAGS  := $(SAN)
 
-LIB_C    := util/util.c causal/causal.c crdt/crdt.c txn/txn.c \
-            client/client.c
+LIB_C    := util/util.c causal/causal.c crdt/crdt.c txn/txn.c txn/exec.c \
+            client/client.c client/net.c server/server.c
 LIB_CXX  := schema/schema.cc txn/rocks_log.cc
 LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/obj/%.o) $(LIB_CXX:%.cc=$(BUILD)/obj/%.o)
-GEN      := $(BUILD)/gen/record_generated.h
+GEN      := $(BUILD)/gen/record_generated.h $(BUILD)/gen/proto_generated.h
 
 UNIT     := causal_test crdt_test schema_test txn_test client_test \
             crash_test
 UNIT_BIN := $(UNIT:%=$(BUILD)/tests/%)
-BINS     := $(BUILD)/bin/cw-bench
+BINS     := $(BUILD)/bin/cw-bench $(BUILD)/bin/causewayd $(BUILD)/bin/cw
 
 DEPS_OK  := $(BUILD)/.deps-ok
 
@@ -51,7 +51,7 @@ deps $(DEPS_OK):
 	@sh tools/deps.sh
 	@mkdir -p $(BUILD) && touch $(DEPS_OK)
 
-$(GEN): schema/record.fbs | $(DEPS_OK)
+$(BUILD)/gen/%_generated.h: schema/%.fbs | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	flatc --cpp -o $(BUILD)/gen $<
 
@@ -79,6 +79,14 @@ $(BUILD)/bin/cw-bench: $(BUILD)/obj/tools/cw_bench.o \
                       $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/bin/causewayd: $(BUILD)/obj/server/main.o $(BUILD)/lib/libcauseway.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/cw: $(BUILD)/obj/tools/cw.o $(BUILD)/lib/libcauseway.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/testutil.o \
                   $(BUILD)/lib/libcauseway.a

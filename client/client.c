@@ -1,53 +1,109 @@
 /*
- * client.c - the SDK of include/causeway.h.
+ * client.c - the SDK of include/causeway.h, embedded or over the network.
  *
- * A cw_client is a session: a backend (today the embedded engine of txn/,
- * opened by cw_open_local; the network backend of cw_connect comes with
- * the server) and the session's causal clock. Every transaction begins on
- * a snapshot that includes the clock, and the clock absorbs every commit
- * and every snapshot the session read (once durable), which gives
- * read-your-writes and monotonic reads even when the clock is carried to
- * another DC (DESIGN 1.4).
+ * A cw_client is a session: a backend and the session's causal clock. The
+ * embedded backend (cw_open_local) runs each call on a transaction of the
+ * in-process engine (txn/). The network backend (cw_connect) buffers a
+ * transaction's writes and sends them with its next read or its commit,
+ * so a write-only transaction is one round trip; the first read opens the
+ * transaction on the server, later ones name it by id. Both backends run
+ * the same operations (cw_op, schema.h) through the same executor
+ * (cw_tx_exec), here or in causewayd.
+ *
+ * The clock absorbs every commit and every snapshot the session read
+ * (once durable), and every transaction begins on a snapshot that
+ * includes it: read-your-writes and monotonic reads hold even when the
+ * clock is carried to another DC (DESIGN 1.4).
+ *
+ * Over the network a buffered write's error (CW_ETYPE, say) surfaces at
+ * the next read or at commit: a failed write at commit aborts the whole
+ * transaction; at a read it and the writes buffered after it are dropped.
+ * A transaction whose server-side state is gone (the server restarted, or
+ * the connection broke and the idle timeout passed) reports CW_EUNAVAIL
+ * if the connection changed, CW_ESTATE if not (idle timeout): never a
+ * silent success.
  *
  * The embedded backend makes client/ depend on txn/ (DESIGN 8 has client
- * know only schema and causal): the dependency is confined to this file,
- * and docs/design.md records it.
+ * know only schema and causal); docs/design.md records it.
  *
- * Threading: c->mu guards c->clock; c->db is thread-safe. A cw_txn is used
- * by one thread at a time.
+ * Threading: c->mu guards c->clock; the backends are thread-safe. A
+ * cw_txn is used by one thread at a time.
  */
 #include <pthread.h>
 #include <stdlib.h>
 
 #include "causeway.h"
+#include "net.h"
+#include "schema.h"
 #include "txn.h"
 #include "util.h"
 
-/* How long begin waits for the DC to catch up with the session clock. */
+/* How long an embedded begin waits for the session clock. */
 #define SESSION_WAIT_MS 1000
 
 struct cw_client {
-	cw_db          *db;
+	cw_db          *db;  /* embedded, or NULL */
+	cw_net         *net; /* network, or NULL */
 	pthread_mutex_t mu;
 	/* mu guards: */
 	cw_vc clock;
 };
 
+/* A write buffered by a network transaction: offsets into wdata. */
+struct pw {
+	uint8_t op;
+	size_t  koff, kl, foff, fl, voff, vl;
+	int64_t n;
+};
+
 struct cw_txn {
 	cw_client *c;
-	cw_tx     *tx;
+	cw_tx     *tx; /* embedded */
+	/* network: */
+	uint64_t   txid;  /* 0 until the server opened it */
+	uint32_t   pipe;  /* connection of the opening reply */
+	cw_vc      clock; /* session clock at begin */
+	struct pw *w;
+	size_t     nw, wcap;
+	cw_buf     wdata;
 };
+
+static void
+clock_absorb(cw_client *c, const cw_vc *vc)
+{
+	pthread_mutex_lock(&c->mu);
+	cw_causal_vc_merge(&c->clock, vc);
+	pthread_mutex_unlock(&c->mu);
+}
+
+static int
+client_new(cw_client **out)
+{
+	if ((*out = cw_calloc(1, sizeof(**out))) == NULL)
+		return CW_ENOMEM;
+	pthread_mutex_init(&(*out)->mu, NULL);
+	cw_causal_vc_init(&(*out)->clock, 1);
+	return 0;
+}
 
 int
 cw_connect(cw_client **out, const char *url)
 {
-	if (out != NULL)
-		*out = NULL;
-	if (out == NULL || url == NULL)
+	cw_client *c;
+	int        rc;
+	if (out == NULL)
 		return CW_EINVAL;
-	cw_log(CW_LOG_ERROR, "client",
-	    "cw_connect: the network SDK is not built yet; use cw_open_local");
-	return CW_EUNAVAIL;
+	*out = NULL;
+	if (url == NULL || *url == '\0')
+		return CW_EINVAL;
+	if ((rc = client_new(&c)) != 0)
+		return rc;
+	if ((rc = cw_net_open(&c->net, url)) != 0) {
+		cw_close(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
 }
 
 int
@@ -61,14 +117,13 @@ cw_open_local(cw_client **out, const char *dir)
 	*out = NULL;
 	if (dir == NULL || *dir == '\0')
 		return CW_EINVAL;
-	if ((c = cw_calloc(1, sizeof(*c))) == NULL)
-		return CW_ENOMEM;
+	if ((rc = client_new(&c)) != 0)
+		return rc;
 	cw_db_opts_default(&o);
 	if ((rc = cw_db_open(&c->db, dir, &o)) != 0) {
-		cw_free(c);
+		cw_close(c);
 		return rc;
 	}
-	pthread_mutex_init(&c->mu, NULL);
 	cw_causal_vc_init(&c->clock, cw_db_ndc(c->db));
 	*out = c;
 	return 0;
@@ -80,8 +135,19 @@ cw_close(cw_client *c)
 	if (c == NULL)
 		return;
 	cw_db_close(c->db);
+	cw_net_close(c->net);
 	pthread_mutex_destroy(&c->mu);
 	cw_free(c);
+}
+
+int
+cw_set_timeout(cw_client *c, int ms)
+{
+	if (c == NULL || ms <= 0)
+		return CW_EINVAL;
+	if (c->net != NULL)
+		cw_net_set_timeout(c->net, ms);
+	return 0;
 }
 
 int
@@ -93,8 +159,7 @@ cw_clock_get(cw_client *c, void **bytes, size_t *len)
 	cw_vc vc = c->clock;
 	pthread_mutex_unlock(&c->mu);
 	size_t n = cw_causal_vc_size(&vc);
-	/* plain malloc: the caller frees with free() */
-	if ((*bytes = cw_malloc(n)) == NULL)
+	if ((*bytes = cw_malloc(n)) == NULL) /* the caller free()s it */
 		return CW_ENOMEM;
 	cw_causal_vc_encode(&vc, *bytes);
 	*len = n;
@@ -110,25 +175,14 @@ cw_clock_merge(cw_client *c, const void *bytes, size_t len)
 		return CW_EINVAL;
 	if ((rc = cw_causal_vc_decode(&vc, bytes, len)) != 0)
 		return rc;
-	pthread_mutex_lock(&c->mu);
-	cw_causal_vc_merge(&c->clock, &vc);
-	pthread_mutex_unlock(&c->mu);
+	clock_absorb(c, &vc);
 	return 0;
-}
-
-static void
-clock_absorb(cw_client *c, const cw_vc *vc)
-{
-	pthread_mutex_lock(&c->mu);
-	cw_causal_vc_merge(&c->clock, vc);
-	pthread_mutex_unlock(&c->mu);
 }
 
 int
 cw_begin(cw_client *c, cw_txn **out)
 {
 	cw_txn *t;
-	cw_vc   need;
 	int     rc;
 	if (out == NULL)
 		return CW_EINVAL;
@@ -137,29 +191,219 @@ cw_begin(cw_client *c, cw_txn **out)
 		return CW_EINVAL;
 	if ((t = cw_calloc(1, sizeof(*t))) == NULL)
 		return CW_ENOMEM;
+	t->c = c;
 	pthread_mutex_lock(&c->mu);
-	need = c->clock;
+	t->clock = c->clock;
 	pthread_mutex_unlock(&c->mu);
-	if ((rc = cw_tx_begin(c->db, &need, SESSION_WAIT_MS, &t->tx)) != 0) {
+	if (c->db != NULL &&
+	    (rc = cw_tx_begin(c->db, &t->clock, SESSION_WAIT_MS, &t->tx)) !=
+	        0) {
 		cw_free(t);
 		return rc;
 	}
-	t->c = c;
+	/* over the network the transaction opens with its first request */
 	*out = t;
 	return 0;
+}
+
+/* ---- network transactions ---- */
+
+static void
+net_free(cw_txn *t)
+{
+	cw_free(t->w);
+	cw_buf_fini(&t->wdata);
+	cw_free(t);
+}
+
+/* Checks what the server would refuse anyway, so the caller hears of it
+ * at the call that made the mistake. */
+static int
+net_check(const cw_op *op)
+{
+	if (op->key == NULL || op->kl == 0 ||
+	    (op->val == NULL && op->vl > 0) ||
+	    (op->field == NULL && op->fl > 0))
+		return CW_EINVAL;
+	if (op->kl > CW_MAX_KEY || op->fl > CW_MAX_FIELD)
+		return CW_ETOOBIG;
+	return 0;
+}
+
+static int
+net_buffer(cw_txn *t, const cw_op *op)
+{
+	int rc;
+	if (t->nw == t->wcap) {
+		size_t     cap = t->wcap ? t->wcap * 2 : 8;
+		struct pw *w   = cw_realloc(t->w, cap * sizeof(*w));
+		if (w == NULL)
+			return CW_ENOMEM;
+		t->w    = w;
+		t->wcap = cap;
+	}
+	struct pw p   = { op->op, t->wdata.len, op->kl, 0, op->fl, 0, op->vl,
+		  op->n };
+	size_t    old = t->wdata.len;
+	p.foff        = old + op->kl;
+	p.voff        = p.foff + op->fl;
+	if ((rc = cw_buf_put(&t->wdata, op->key, op->kl)) != 0 ||
+	    (rc = cw_buf_put(&t->wdata, op->field, op->fl)) != 0 ||
+	    (rc = cw_buf_put(&t->wdata, op->val, op->vl)) != 0) {
+		t->wdata.len = old;
+		return rc;
+	}
+	t->w[t->nw++] = p;
+	return 0;
+}
+
+/* The buffered writes as operations (pointing into t->wdata). */
+static cw_op *
+net_writes(cw_txn *t)
+{
+	cw_op *ops = cw_calloc(t->nw ? t->nw : 1, sizeof(*ops));
+	for (size_t i = 0; ops != NULL && i < t->nw; i++) {
+		const struct pw *p = &t->w[i];
+		ops[i] = (cw_op) { p->op, t->wdata.p + p->koff, p->kl,
+			t->wdata.p + p->foff, p->fl, t->wdata.p + p->voff,
+			p->vl, p->n };
+	}
+	return ops;
+}
+
+/* Sends kind (READ with one read, or COMMIT) with the buffered writes. */
+static int
+net_send(cw_txn *t, int kind, const cw_op *read, cw_net_reply *rep)
+{
+	uint8_t clk[1 + 8 * CW_MAX_DC];
+	cw_req  h = { .kind = (uint8_t) kind, .txid = t->txid };
+	memset(rep, 0, sizeof(*rep));
+	cw_op *w = net_writes(t);
+	if (w == NULL)
+		return CW_ENOMEM;
+	if (t->txid == 0) {
+		cw_causal_vc_encode(&t->clock, clk);
+		h.clock    = clk;
+		h.clocklen = cw_causal_vc_size(&t->clock);
+	}
+	int rc = cw_net_call(t->c->net, &h, w, t->nw, read, read ? 1 : 0, rep);
+	cw_free(w);
+	if (rc != 0)
+		return rc;
+	/* the writes reached the server: applied, or refused for good */
+	t->nw        = 0;
+	t->wdata.len = 0;
+	if (rep->rep.clocklen > 0) {
+		cw_vc vc;
+		if (cw_causal_vc_decode(
+		        &vc, rep->rep.clock, rep->rep.clocklen) == 0)
+			clock_absorb(t->c, &vc);
+	}
+	rc = rep->rep.err;
+	if (rc == CW_ESTATE && t->txid != 0 && rep->pipe != t->pipe)
+		rc = CW_EUNAVAIL; /* the transaction was lost with its link */
+	return rc;
+}
+
+/* Copies a reply's result into a caller's result. */
+static int
+result_copy(cw_net_reply *rep, cw_result *res)
+{
+	cw_rep_result x;
+	memset(res, 0, sizeof(*res));
+	if (rep->rep.nresults != 1)
+		return CW_EPROTO;
+	cw_schema_rep_result(&rep->rep, 0, &x);
+	res->err     = x.err;
+	res->present = x.present;
+	res->n       = x.n;
+	if (x.present && (res->v = cw_memdup(x.v, x.vl)) == NULL)
+		return CW_ENOMEM;
+	res->vl = x.present ? x.vl : 0;
+	if (x.nitems > 0 || x.err == 0) {
+		if (cw_list_new(&res->list) != 0)
+			return CW_ENOMEM;
+		for (size_t j = 0; j < x.nitems; j++) {
+			const void *p;
+			size_t      l;
+			cw_schema_rep_item(&rep->rep, 0, j, &p, &l);
+			if (cw_list_push(res->list, p, l) != 0)
+				return CW_ENOMEM;
+		}
+	}
+	return x.err;
+}
+
+static int
+net_run(cw_txn *t, const cw_op *op, cw_result *res)
+{
+	cw_net_reply rep;
+	int          rc;
+	memset(res, 0, sizeof(*res));
+	if ((rc = net_check(op)) != 0)
+		return rc;
+	if (cw_schema_op_is_write(op->op))
+		return net_buffer(t, op);
+	rc = net_send(t, CW_REQ_READ, op, &rep);
+	if (rc == 0 || rep.msg != NULL) {
+		if (t->txid == 0 && rep.rep.txid != 0) {
+			t->txid = rep.rep.txid;
+			t->pipe = rep.pipe;
+		}
+		if (rc == 0)
+			rc = result_copy(&rep, res);
+	}
+	cw_net_reply_fini(&rep);
+	if (rc != 0)
+		cw_result_fini(res);
+	return rc;
+}
+
+/* ---- one dispatch for every object call ---- */
+
+static int
+run(cw_txn *t, const cw_op *op, cw_result *res)
+{
+	if (t == NULL) {
+		memset(res, 0, sizeof(*res));
+		return CW_EINVAL;
+	}
+	if (t->tx != NULL)
+		return cw_tx_exec(t->tx, op, res);
+	return net_run(t, op, res);
+}
+
+static int
+run_write(cw_txn *t, const cw_op *op)
+{
+	cw_result res;
+	int       rc = run(t, op, &res);
+	cw_result_fini(&res);
+	return rc;
 }
 
 int
 cw_commit(cw_txn *t)
 {
-	cw_vc vc;
+	cw_vc        vc;
+	cw_net_reply rep;
+	int          rc;
 	if (t == NULL)
 		return CW_EINVAL;
-	int rc = cw_tx_commit(t->tx, &vc);
-	if (rc == 0)
-		clock_absorb(t->c, &vc);
-	cw_tx_free(t->tx);
-	cw_free(t);
+	if (t->tx != NULL) {
+		if ((rc = cw_tx_commit(t->tx, &vc)) == 0)
+			clock_absorb(t->c, &vc);
+		cw_tx_free(t->tx);
+		cw_free(t);
+		return rc;
+	}
+	if (t->txid == 0 && t->nw == 0) {
+		net_free(t); /* nothing read, nothing written */
+		return 0;
+	}
+	rc = net_send(t, CW_REQ_COMMIT, NULL, &rep);
+	cw_net_reply_fini(&rep);
+	net_free(t);
 	return rc;
 }
 
@@ -168,111 +412,278 @@ cw_abort(cw_txn *t)
 {
 	if (t == NULL)
 		return;
-	if (cw_tx_observed(t->tx)) {
-		/* the session has read this snapshot */
-		cw_vc snap;
-		cw_tx_snapshot(t->tx, &snap);
-		clock_absorb(t->c, &snap);
+	if (t->tx != NULL) {
+		if (cw_tx_observed(t->tx)) {
+			/* the session has read this snapshot */
+			cw_vc snap;
+			cw_tx_snapshot(t->tx, &snap);
+			clock_absorb(t->c, &snap);
+		}
+		cw_tx_free(t->tx);
+		cw_free(t);
+		return;
 	}
-	cw_tx_free(t->tx);
-	cw_free(t);
+	if (t->txid != 0) {
+		/* best effort: the idle timeout reaps it otherwise */
+		cw_req       h = { .kind = CW_REQ_ABORT, .txid = t->txid };
+		cw_net_reply rep;
+		if (cw_net_call(t->c->net, &h, NULL, 0, NULL, 0, &rep) == 0)
+			cw_net_reply_fini(&rep);
+	}
+	net_free(t);
 }
+
+/* Copies a value result out to the caller. */
+static int
+value_out(int rc, cw_result *res, void **v, size_t *vl)
+{
+	if (rc == 0) {
+		*v      = res->v; /* owned by the caller now */
+		*vl     = res->vl;
+		res->v  = NULL;
+		res->vl = 0;
+	}
+	cw_result_fini(res);
+	return rc;
+}
+
+static int
+list_out(int rc, cw_result *res, cw_list **out)
+{
+	if (rc == 0) {
+		if (res->list == NULL && cw_list_new(&res->list) != 0)
+			rc = CW_ENOMEM;
+		*out      = rc == 0 ? res->list : NULL;
+		res->list = rc == 0 ? NULL : res->list;
+	}
+	cw_result_fini(res);
+	return rc;
+}
+
+static int
+n_out(int rc, cw_result *res, int64_t *out)
+{
+	if (rc == 0)
+		*out = res->n;
+	cw_result_fini(res);
+	return rc;
+}
+
+#define OP(o, k, kl)                              \
+	(cw_op)                                   \
+	{                                         \
+		.op = (o), .key = (k), .kl = (kl) \
+	}
 
 int
 cw_reg_put(cw_txn *t, const void *k, size_t kl, const void *v, size_t vl)
 {
-	return t ? cw_tx_reg_put(t->tx, k, kl, v, vl) : CW_EINVAL;
+	cw_op op = OP(CW_OP_REG_PUT, k, kl);
+	op.val   = v;
+	op.vl    = vl;
+	return run_write(t, &op);
 }
 
 int
 cw_reg_get(cw_txn *t, const void *k, size_t kl, void **v, size_t *vl)
 {
-	return t ? cw_tx_reg_get(t->tx, k, kl, v, vl) : CW_EINVAL;
+	cw_result res;
+	if (v == NULL || vl == NULL)
+		return CW_EINVAL;
+	*v       = NULL;
+	*vl      = 0;
+	cw_op op = OP(CW_OP_REG_GET, k, kl);
+	return value_out(run(t, &op, &res), &res, v, vl);
 }
 
 int
 cw_counter_add(cw_txn *t, const void *k, size_t kl, int64_t delta)
 {
-	return t ? cw_tx_counter_add(t->tx, k, kl, delta) : CW_EINVAL;
+	cw_op op = OP(CW_OP_COUNTER_ADD, k, kl);
+	op.n     = delta;
+	return run_write(t, &op);
 }
 
 int
 cw_counter_get(cw_txn *t, const void *k, size_t kl, int64_t *out)
 {
-	return t ? cw_tx_counter_get(t->tx, k, kl, out) : CW_EINVAL;
+	cw_result res;
+	if (out == NULL)
+		return CW_EINVAL;
+	*out     = 0;
+	cw_op op = OP(CW_OP_COUNTER_GET, k, kl);
+	return n_out(run(t, &op, &res), &res, out);
 }
 
 int
 cw_bcounter_add(cw_txn *t, const void *k, size_t kl, int64_t delta)
 {
-	return t ? cw_tx_bcounter_add(t->tx, k, kl, delta) : CW_EINVAL;
+	cw_op op = OP(CW_OP_BCOUNTER_ADD, k, kl);
+	op.n     = delta;
+	return run_write(t, &op);
 }
 
 int
 cw_bcounter_get(cw_txn *t, const void *k, size_t kl, int64_t *out)
 {
-	return t ? cw_tx_bcounter_get(t->tx, k, kl, out) : CW_EINVAL;
+	cw_result res;
+	if (out == NULL)
+		return CW_EINVAL;
+	*out     = 0;
+	cw_op op = OP(CW_OP_BCOUNTER_GET, k, kl);
+	return n_out(run(t, &op, &res), &res, out);
 }
 
 int
 cw_bcounter_rights(cw_txn *t, const void *k, size_t kl, int64_t *out)
 {
-	return t ? cw_tx_bcounter_rights(t->tx, k, kl, out) : CW_EINVAL;
+	cw_result res;
+	if (out == NULL)
+		return CW_EINVAL;
+	*out     = 0;
+	cw_op op = OP(CW_OP_BCOUNTER_RIGHTS, k, kl);
+	return n_out(run(t, &op, &res), &res, out);
 }
 
 int
 cw_bcounter_transfer(cw_txn *t, const void *k, size_t kl, int64_t n, int to_dc)
 {
-	return t ? cw_tx_bcounter_transfer(t->tx, k, kl, n, to_dc) : CW_EINVAL;
+	if (to_dc < 0 || to_dc >= CW_MAX_DC)
+		return CW_EINVAL;
+	uint8_t to = (uint8_t) to_dc;
+	cw_op   op = OP(CW_OP_BCOUNTER_TRANSFER, k, kl);
+	op.n       = n;
+	op.val     = &to;
+	op.vl      = 1;
+	return run_write(t, &op);
 }
 
 int
 cw_set_add(cw_txn *t, const void *k, size_t kl, const void *e, size_t el)
 {
-	return t ? cw_tx_set_add(t->tx, k, kl, e, el) : CW_EINVAL;
+	cw_op op = OP(CW_OP_SET_ADD, k, kl);
+	op.val   = e;
+	op.vl    = el;
+	return run_write(t, &op);
 }
 
 int
 cw_set_remove(cw_txn *t, const void *k, size_t kl, const void *e, size_t el)
 {
-	return t ? cw_tx_set_remove(t->tx, k, kl, e, el) : CW_EINVAL;
+	cw_op op = OP(CW_OP_SET_REMOVE, k, kl);
+	op.val   = e;
+	op.vl    = el;
+	return run_write(t, &op);
 }
 
 int
 cw_set_contains(
     cw_txn *t, const void *k, size_t kl, const void *e, size_t el, bool *out)
 {
-	return t ? cw_tx_set_contains(t->tx, k, kl, e, el, out) : CW_EINVAL;
+	cw_result res;
+	if (out == NULL || (e == NULL && el > 0))
+		return CW_EINVAL;
+	*out     = false;
+	cw_op op = OP(CW_OP_SET_CONTAINS, k, kl);
+	op.val   = e;
+	op.vl    = el;
+	int rc   = run(t, &op, &res);
+	if (rc == 0)
+		*out = res.present;
+	cw_result_fini(&res);
+	return rc;
 }
 
 int
 cw_set_members(cw_txn *t, const void *k, size_t kl, cw_list **out)
 {
-	return t ? cw_tx_set_members(t->tx, k, kl, out) : CW_EINVAL;
+	cw_result res;
+	if (out == NULL)
+		return CW_EINVAL;
+	*out     = NULL;
+	cw_op op = OP(CW_OP_SET_MEMBERS, k, kl);
+	return list_out(run(t, &op, &res), &res, out);
+}
+
+/* A map operation's field: NULL is CW_EINVAL. */
+static int
+map_op(cw_op *op, const char *field)
+{
+	if (field == NULL)
+		return CW_EINVAL;
+	op->field = field;
+	op->fl    = strlen(field);
+	return 0;
 }
 
 int
 cw_map_put(cw_txn *t, const void *k, size_t kl, const char *field,
     const void *v, size_t vl)
 {
-	return t ? cw_tx_map_put(t->tx, k, kl, field, v, vl) : CW_EINVAL;
+	cw_op op = OP(CW_OP_MAP_PUT, k, kl);
+	op.val   = v;
+	op.vl    = vl;
+	return map_op(&op, field) ? CW_EINVAL : run_write(t, &op);
 }
 
 int
 cw_map_remove(cw_txn *t, const void *k, size_t kl, const char *field)
 {
-	return t ? cw_tx_map_remove(t->tx, k, kl, field) : CW_EINVAL;
+	cw_op op = OP(CW_OP_MAP_REMOVE, k, kl);
+	return map_op(&op, field) ? CW_EINVAL : run_write(t, &op);
 }
 
 int
 cw_map_get(cw_txn *t, const void *k, size_t kl, const char *field, void **v,
     size_t *vl)
 {
-	return t ? cw_tx_map_get(t->tx, k, kl, field, v, vl) : CW_EINVAL;
+	cw_result res;
+	if (v == NULL || vl == NULL)
+		return CW_EINVAL;
+	*v       = NULL;
+	*vl      = 0;
+	cw_op op = OP(CW_OP_MAP_GET, k, kl);
+	if (map_op(&op, field) != 0)
+		return CW_EINVAL;
+	return value_out(run(t, &op, &res), &res, v, vl);
 }
 
 int
 cw_map_fields(cw_txn *t, const void *k, size_t kl, cw_list **out)
 {
-	return t ? cw_tx_map_fields(t->tx, k, kl, out) : CW_EINVAL;
+	cw_result res;
+	if (out == NULL)
+		return CW_EINVAL;
+	*out     = NULL;
+	cw_op op = OP(CW_OP_MAP_FIELDS, k, kl);
+	return list_out(run(t, &op, &res), &res, out);
+}
+
+int
+cw_dc_status(cw_client *c, cw_dc_info *out)
+{
+	if (c == NULL || out == NULL)
+		return CW_EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (c->db != NULL) {
+		cw_vc S;
+		cw_db_state(c->db, &S);
+		out->dc  = cw_db_dc(c->db);
+		out->ndc = (int) cw_db_ndc(c->db);
+		memcpy(out->state, S.v, sizeof(uint64_t) * S.n);
+		return 0;
+	}
+	cw_req       h = { .kind = CW_REQ_STATUS };
+	cw_net_reply rep;
+	int          rc = cw_net_call(c->net, &h, NULL, 0, NULL, 0, &rep);
+	if (rc != 0)
+		return rc;
+	if ((rc = rep.rep.err) == 0) {
+		out->dc  = rep.rep.dc;
+		out->ndc = (int) rep.rep.ndc;
+		memcpy(out->state, rep.rep.state,
+		    sizeof(uint64_t) * rep.rep.nstate);
+	}
+	cw_net_reply_fini(&rep);
+	return rc;
 }

@@ -66,10 +66,21 @@ typedef struct cw_list cw_list;   /* a list of byte strings, owned */
 #define CW_MAX_FIELD 1024 /* bytes in a map field name */
 #define CW_DEFAULT_MAX_VALUE (1024 * 1024)
 
-/* Connects a session to a causewayd at `url` ("tcp://127.0.0.1:7400").
- * OUT: *out, free with cw_close. Not yet available in this build: returns
- * CW_EUNAVAIL. */
+/* Connects a session to a causewayd at `url` ("tcp://127.0.0.1:7400" or
+ * "ipc:///path"). OUT: *out, free with cw_close. Returns 0, CW_EINVAL
+ * (bad URL), CW_EUNAVAIL (nobody listens there) or CW_ENOMEM. After a
+ * broken connection the next call reconnects.
+ *
+ * Over the network, writes are buffered and sent with the transaction's
+ * next read or its commit (a write-only transaction is one round trip), so
+ * an error of a write such as CW_ETYPE surfaces there: at commit it aborts
+ * the transaction. A transaction lost with its connection (the server
+ * restarted) reports CW_EUNAVAIL; one the server aborted when idle too
+ * long reports CW_ESTATE. */
 int cw_connect(cw_client **out, const char *url);
+/* Sets the time a network call may take before CW_ETIMEDOUT (default
+ * 5,000 ms). No effect on an embedded session. */
+int cw_set_timeout(cw_client *c, int ms);
 
 /* Opens (creating if needed) an embedded single-DC database in directory
  * `dir` and a session on it. OUT: *out, free with cw_close.
@@ -143,6 +154,17 @@ int cw_map_get(cw_txn *t, const void *k, size_t kl, const char *field,
     void **v, size_t *vl);
 /* OUT: *out, the present field names in byte order (cw_list_free). */
 int cw_map_fields(cw_txn *t, const void *k, size_t kl, cw_list **out);
+
+/* What a DC reports about itself. */
+typedef struct {
+	int      dc;        /* its id */
+	int      ndc;       /* DCs in the deployment */
+	uint64_t state[64]; /* state vector: transactions applied per origin */
+} cw_dc_info;
+
+/* OUT: *out, the status of the session's DC. Returns 0, CW_ETIMEDOUT,
+ * CW_EUNAVAIL or CW_EPROTO. */
+int cw_dc_status(cw_client *c, cw_dc_info *out);
 
 size_t cw_list_len(const cw_list *l);
 /* Element i, borrowed until cw_list_free(l). OUT: *len. NULL if i is out

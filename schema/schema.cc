@@ -11,9 +11,11 @@
 #include <cstring>
 #include <new>
 
+#include "proto_generated.h"
 #include "record_generated.h"
 
 using namespace cw::wire;
+namespace P = cw::proto;
 
 extern "C" int
 cw_schema_rec_encode(uint16_t origin, uint64_t seq, uint64_t hlc,
@@ -110,4 +112,267 @@ cw_schema_rec_fini(cw_rec *rec)
 	std::free(rec->own_);
 	rec->own_  = nullptr;
 	rec->root_ = nullptr;
+}
+
+// ---- client protocol ----
+
+extern "C" int
+cw_schema_op_is_write(int op)
+{
+	switch (op) {
+	case CW_OP_REG_PUT:
+	case CW_OP_COUNTER_ADD:
+	case CW_OP_BCOUNTER_ADD:
+	case CW_OP_BCOUNTER_TRANSFER:
+	case CW_OP_SET_ADD:
+	case CW_OP_SET_REMOVE:
+	case CW_OP_MAP_PUT:
+	case CW_OP_MAP_REMOVE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+extern "C" void
+cw_result_fini(cw_result *r)
+{
+	cw_free(r->v);
+	cw_list_free(r->list);
+	r->v    = nullptr;
+	r->list = nullptr;
+}
+
+namespace {
+
+flatbuffers::Offset<flatbuffers::Vector<uint8_t>>
+bytes(flatbuffers::FlatBufferBuilder &fb, const void *p, size_t n)
+{
+	if (p == nullptr && n == 0)
+		return 0;
+	return fb.CreateVector(static_cast<const uint8_t *>(p), n);
+}
+
+flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<P::Op>>>
+ops(flatbuffers::FlatBufferBuilder &fb, const cw_op *o, size_t n)
+{
+	std::vector<flatbuffers::Offset<P::Op>> v;
+	v.reserve(n);
+	for (size_t i = 0; i < n; i++) {
+		auto k = bytes(fb, o[i].key, o[i].kl);
+		auto f = bytes(fb, o[i].field, o[i].fl);
+		auto x = bytes(fb, o[i].val, o[i].vl);
+		v.push_back(P::CreateOp(fb, o[i].op, k, f, x, o[i].n));
+	}
+	return fb.CreateVector(v);
+}
+
+// Copies buf to an aligned buffer if it is not 8-byte aligned.
+int
+aligned(const void *buf, size_t len, const uint8_t **p, void **own)
+{
+	*p   = static_cast<const uint8_t *>(buf);
+	*own = nullptr;
+	if (reinterpret_cast<uintptr_t>(buf) % 8 == 0)
+		return 0;
+	void *copy = std::aligned_alloc(8, (len + 7) / 8 * 8);
+	if (copy == nullptr)
+		return CW_ENOMEM;
+	std::memcpy(copy, buf, len);
+	*own = copy;
+	*p   = static_cast<const uint8_t *>(copy);
+	return 0;
+}
+
+template <typename V>
+void
+vec(const V *v, const void **p, size_t *n)
+{
+	*p = v ? v->data() : nullptr;
+	*n = v ? v->size() : 0;
+}
+
+} // namespace
+
+extern "C" int
+cw_schema_req_encode(const cw_req *h, const cw_op *writes, size_t nw,
+    const cw_op *reads, size_t nr, cw_buf *out)
+{
+	try {
+		flatbuffers::FlatBufferBuilder fb(256);
+		auto c = bytes(fb, h->clock, h->clocklen);
+		auto w = ops(fb, writes, nw);
+		auto r = ops(fb, reads, nr);
+		auto q = P::CreateRequest(
+		    fb, h->kind, h->sid, h->rid, h->txid, c, w, r);
+		P::FinishRequestBuffer(fb, q);
+		return cw_buf_put(out, fb.GetBufferPointer(), fb.GetSize());
+	} catch (const std::bad_alloc &) {
+		return CW_ENOMEM;
+	} catch (...) {
+		return CW_EINVAL;
+	}
+}
+
+extern "C" int
+cw_schema_req_decode(const void *buf, size_t len, cw_req *r)
+{
+	const uint8_t *p;
+	std::memset(r, 0, sizeof(*r));
+	if (buf == nullptr || len < 8 || len > FLATBUFFERS_MAX_BUFFER_SIZE)
+		return CW_EPROTO;
+	int rc = aligned(buf, len, &p, &r->own_);
+	if (rc != 0)
+		return rc;
+	flatbuffers::Verifier v(p, len, 16, 1000000);
+	if (!P::VerifyRequestBuffer(v)) {
+		std::free(r->own_);
+		r->own_ = nullptr;
+		return CW_EPROTO;
+	}
+	const P::Request *q = P::GetRequest(p);
+	r->kind             = q->kind();
+	r->sid              = q->sid();
+	r->rid              = q->rid();
+	r->txid             = q->txid();
+	vec(q->clock(), &r->clock, &r->clocklen);
+	r->nwrites = q->writes() ? q->writes()->size() : 0;
+	r->nreads  = q->reads() ? q->reads()->size() : 0;
+	r->root_   = q;
+	return 0;
+}
+
+extern "C" void
+cw_schema_req_op(const cw_req *r, bool write, size_t i, cw_op *op)
+{
+	const P::Request *q = static_cast<const P::Request *>(r->root_);
+	const P::Op *o = (write ? q->writes() : q->reads())->Get((uint32_t) i);
+	op->op         = o->op();
+	vec(o->key(), &op->key, &op->kl);
+	vec(o->field(), &op->field, &op->fl);
+	vec(o->value(), &op->val, &op->vl);
+	op->n = o->n();
+}
+
+extern "C" void
+cw_schema_req_fini(cw_req *r)
+{
+	std::free(r->own_);
+	r->own_  = nullptr;
+	r->root_ = nullptr;
+}
+
+extern "C" int
+cw_schema_rep_encode(
+    const cw_rep *h, const cw_result *res, size_t n, cw_buf *out)
+{
+	try {
+		flatbuffers::FlatBufferBuilder              fb(256);
+		std::vector<flatbuffers::Offset<P::Result>> rv;
+		rv.reserve(n);
+		for (size_t i = 0; i < n; i++) {
+			const cw_result *x = &res[i];
+			flatbuffers::Offset<
+			    flatbuffers::Vector<flatbuffers::Offset<P::Item>>>
+			    items = 0;
+			if (x->list != nullptr) {
+				std::vector<flatbuffers::Offset<P::Item>> iv;
+				size_t m = cw_list_len(x->list);
+				iv.reserve(m);
+				for (size_t j = 0; j < m; j++) {
+					size_t      l;
+					const void *e =
+					    cw_list_at(x->list, j, &l);
+					iv.push_back(P::CreateItem(
+					    fb, bytes(fb, e, l)));
+				}
+				items = fb.CreateVector(iv);
+			}
+			auto v = x->present ? bytes(fb, x->v, x->vl) : 0;
+			rv.push_back(P::CreateResult(
+			    fb, x->err, x->present, v, x->n, items));
+		}
+		auto results = fb.CreateVector(rv);
+		auto c       = bytes(fb, h->clock, h->clocklen);
+		auto st = h->nstate ? fb.CreateVector(h->state, h->nstate) : 0;
+		auto rep = P::CreateReply(fb, h->err, h->failed, h->txid, c,
+		    results, h->dc, h->ndc, st);
+		fb.Finish(rep, P::RequestIdentifier());
+		return cw_buf_put(out, fb.GetBufferPointer(), fb.GetSize());
+	} catch (const std::bad_alloc &) {
+		return CW_ENOMEM;
+	} catch (...) {
+		return CW_EINVAL;
+	}
+}
+
+extern "C" int
+cw_schema_rep_decode(const void *buf, size_t len, cw_rep *r)
+{
+	const uint8_t *p;
+	std::memset(r, 0, sizeof(*r));
+	if (buf == nullptr || len < 8 || len > FLATBUFFERS_MAX_BUFFER_SIZE)
+		return CW_EPROTO;
+	int rc = aligned(buf, len, &p, &r->own_);
+	if (rc != 0)
+		return rc;
+	flatbuffers::Verifier v(p, len, 16, 1000000);
+	if (!v.VerifyBuffer<P::Reply>(P::RequestIdentifier()))
+		goto bad;
+	{
+		const P::Reply *q = flatbuffers::GetRoot<P::Reply>(p);
+		r->err            = q->err();
+		r->failed         = q->failed();
+		r->txid           = q->txid();
+		vec(q->clock(), &r->clock, &r->clocklen);
+		r->nresults = q->results() ? q->results()->size() : 0;
+		r->dc       = q->dc();
+		r->ndc      = q->ndc();
+		if (q->state() != nullptr) {
+			if (q->state()->size() > CW_SCHEMA_MAX_DEPS)
+				goto bad;
+			r->nstate        = q->state()->size();
+			const uint8_t *d = q->state()->Data();
+			for (uint32_t k = 0; k < r->nstate; k++) {
+				uint64_t x;
+				std::memcpy(&x, d + 8 * (size_t) k, sizeof(x));
+				r->state[k] = flatbuffers::EndianScalar(x);
+			}
+		}
+		r->root_ = q;
+	}
+	return 0;
+bad:
+	std::free(r->own_);
+	r->own_ = nullptr;
+	return CW_EPROTO;
+}
+
+extern "C" void
+cw_schema_rep_result(const cw_rep *r, size_t i, cw_rep_result *out)
+{
+	const P::Reply  *q = static_cast<const P::Reply *>(r->root_);
+	const P::Result *x = q->results()->Get((uint32_t) i);
+	out->err           = x->err();
+	out->present       = x->present();
+	vec(x->value(), &out->v, &out->vl);
+	out->n      = x->n();
+	out->nitems = x->items() ? x->items()->size() : 0;
+}
+
+extern "C" void
+cw_schema_rep_item(
+    const cw_rep *r, size_t i, size_t j, const void **p, size_t *len)
+{
+	const P::Reply  *q = static_cast<const P::Reply *>(r->root_);
+	const P::Result *x = q->results()->Get((uint32_t) i);
+	vec(x->items()->Get((uint32_t) j)->v(), p, len);
+}
+
+extern "C" void
+cw_schema_rep_fini(cw_rep *r)
+{
+	std::free(r->own_);
+	r->own_  = nullptr;
+	r->root_ = nullptr;
 }

@@ -18,6 +18,7 @@
 #ifndef CW_SCHEMA_H
 #define CW_SCHEMA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,6 +64,122 @@ int cw_schema_rec_decode(const void *buf, size_t len, cw_rec *rec);
 /* Effect i < rec->neffects. OUT: *e, borrowing from the record bytes. */
 void cw_schema_rec_effect(const cw_rec *rec, size_t i, cw_rec_effect *e);
 void cw_schema_rec_fini(cw_rec *rec);
+
+/*
+ * Client protocol (proto.fbs).
+ */
+
+/* Operations of a transaction: one per object call of causeway.h. */
+enum {
+	CW_OP_REG_PUT = 1,
+	CW_OP_REG_GET,
+	CW_OP_COUNTER_ADD,
+	CW_OP_COUNTER_GET,
+	CW_OP_BCOUNTER_ADD,
+	CW_OP_BCOUNTER_GET,
+	CW_OP_BCOUNTER_RIGHTS,
+	CW_OP_BCOUNTER_TRANSFER,
+	CW_OP_SET_ADD,
+	CW_OP_SET_REMOVE,
+	CW_OP_SET_CONTAINS,
+	CW_OP_SET_MEMBERS,
+	CW_OP_MAP_PUT,
+	CW_OP_MAP_REMOVE,
+	CW_OP_MAP_GET,
+	CW_OP_MAP_FIELDS,
+	CW_OP_LAST = CW_OP_MAP_FIELDS,
+};
+
+/* True for the operations that update (and may be buffered). */
+int cw_schema_op_is_write(int op);
+
+/* One operation. All pointers are borrowed. */
+typedef struct {
+	uint8_t     op;
+	const void *key;
+	size_t      kl;
+	const void *field; /* map operations; not NUL-terminated */
+	size_t      fl;
+	const void *val;
+	size_t      vl;
+	int64_t     n; /* delta, amount, or target DC */
+} cw_op;
+
+/* The outcome of one operation. v and list are owned (cw_result_fini). */
+typedef struct {
+	int      err;
+	bool     present; /* a register or field exists; set membership */
+	void    *v;
+	size_t   vl;
+	int64_t  n;
+	cw_list *list;
+} cw_result;
+
+void cw_result_fini(cw_result *r);
+
+enum {
+	CW_REQ_BEGIN  = 1,
+	CW_REQ_READ   = 2,
+	CW_REQ_COMMIT = 3,
+	CW_REQ_ABORT  = 4,
+	CW_REQ_STATUS = 5,
+};
+
+/* A request's header; decoded, it also gives access to its operations. */
+typedef struct {
+	uint8_t     kind;
+	uint64_t    sid, rid, txid;
+	const void *clock;
+	size_t      clocklen;
+	size_t      nwrites, nreads;
+	const void *root_; /* private */
+	void       *own_;  /* private */
+} cw_req;
+
+/* Encodes a request. Returns 0, CW_EINVAL or CW_ENOMEM. */
+int cw_schema_req_encode(const cw_req *h, const cw_op *writes, size_t nw,
+    const cw_op *reads, size_t nr, cw_buf *out);
+/* Verifies and decodes a request (borrowing buf, or a copy it owns).
+ * Returns 0, CW_EPROTO or CW_ENOMEM. Call cw_schema_req_fini on 0. */
+int  cw_schema_req_decode(const void *buf, size_t len, cw_req *r);
+void cw_schema_req_op(const cw_req *r, bool write, size_t i, cw_op *op);
+void cw_schema_req_fini(cw_req *r);
+
+/* A reply's header. */
+typedef struct {
+	int         err;
+	uint32_t    failed; /* 1 + index of the failed write, or 0 */
+	uint64_t    txid;
+	const void *clock;
+	size_t      clocklen;
+	size_t      nresults;
+	uint16_t    dc;
+	uint32_t    ndc;
+	uint32_t    nstate;
+	uint64_t    state[CW_SCHEMA_MAX_DEPS];
+	const void *root_; /* private */
+	void       *own_;  /* private */
+} cw_rep;
+
+/* A result of a decoded reply: pointers borrow from the reply. */
+typedef struct {
+	int         err;
+	bool        present;
+	const void *v;
+	size_t      vl;
+	int64_t     n;
+	size_t      nitems;
+} cw_rep_result;
+
+/* Encodes a reply with n results (borrowed). Returns 0 or CW_ENOMEM. */
+int cw_schema_rep_encode(
+    const cw_rep *h, const cw_result *res, size_t n, cw_buf *out);
+int  cw_schema_rep_decode(const void *buf, size_t len, cw_rep *r);
+void cw_schema_rep_result(const cw_rep *r, size_t i, cw_rep_result *out);
+/* Item j of result i. OUT: *p (borrowed), *len. */
+void cw_schema_rep_item(
+    const cw_rep *r, size_t i, size_t j, const void **p, size_t *len);
+void cw_schema_rep_fini(cw_rep *r);
 
 #ifdef __cplusplus
 }

@@ -53,6 +53,7 @@
 
 #include "causal.h"
 #include "causeway.h"
+#include "schema.h"
 
 typedef struct cw_db cw_db;
 typedef struct cw_tx cw_tx;
@@ -131,6 +132,12 @@ int cw_tx_map_remove(cw_tx *t, const void *k, size_t kl, const char *field);
 int cw_tx_map_get(cw_tx *t, const void *k, size_t kl, const char *field,
     void **v, size_t *vl);
 int cw_tx_map_fields(cw_tx *t, const void *k, size_t kl, cw_list **out);
+
+/* Runs one operation (schema.h) on t: the call of causeway.h it names,
+ * with that call's meaning and errors. A transfer's target DC is the one
+ * byte of op->val. OUT: *res (cw_result_fini), with res->err the result.
+ * Returns res->err; CW_EINVAL for an unknown operation. */
+int cw_tx_exec(cw_tx *t, const cw_op *op, cw_result *res);
 
 /* What cw_db_apply_remote did with a record. */
 enum { CW_APPLY_APPLIED = 1, CW_APPLY_DUPLICATE = 2, CW_APPLY_NOT_READY = 3 };

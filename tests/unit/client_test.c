@@ -128,6 +128,7 @@ null_arguments_are_einval(void **state)
 	assert_int_equal(cw_reg_put(NULL, "k", 1, "v", 1), CW_EINVAL);
 	assert_int_equal(cw_clock_merge(f->c, NULL, 0), CW_EINVAL);
 	assert_int_equal(cw_connect(&c, NULL), CW_EINVAL);
+	assert_int_equal(cw_connect(NULL, "tcp://127.0.0.1:1"), CW_EINVAL);
 	assert_int_equal(cw_begin(f->c, &t), 0);
 	assert_int_equal(cw_reg_get(t, "k", 1, NULL, NULL), CW_EINVAL);
 	assert_int_equal(cw_counter_get(t, "k", 1, NULL), CW_EINVAL);
@@ -174,12 +175,14 @@ session_clock_carries_causality_and_rejects_garbage(void **state)
 }
 
 static void
-connect_says_unavailable_until_the_network_sdk_exists(void **s)
+connect_to_nobody_is_eunavail_and_a_bad_url_einval(void **s)
 {
 	(void) s;
 	cw_client *c = (cw_client *) 1;
 	assert_int_equal(cw_connect(&c, "tcp://127.0.0.1:1"), CW_EUNAVAIL);
 	assert_null(c);
+	assert_int_equal(cw_connect(&c, "nonsense"), CW_EINVAL);
+	assert_int_equal(cw_connect(&c, ""), CW_EINVAL);
 }
 
 struct worker {

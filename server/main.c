@@ -1,0 +1,337 @@
+/*
+ * main.c - causewayd: one datacenter's database server (DESIGN 5, 7).
+ *
+ *   causewayd --dc ID --data DIR --listen URL [--listen URL ...]
+ *             [--peer-listen URL] [--peer ID=URL ...] [--config FILE]
+ *
+ * Logs to stderr with levels and timestamps; SIGTERM or SIGINT stop it
+ * cleanly: requests in flight finish, open transactions abort, RocksDB
+ * closes. Exit status: 0 after a clean stop, 1 on a start-up error, 2 on
+ * a usage error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+#include "txn.h"
+#include "util.h"
+
+#define MAX_URLS 8
+
+struct conf {
+	long           dc;
+	const char    *data;
+	const char    *listen[MAX_URLS];
+	int            nlisten;
+	const char    *peer_listen;
+	long           peer_id[CW_MAX_DC];
+	const char    *peer_url[CW_MAX_DC];
+	int            npeers;
+	cw_server_opts so;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: causewayd --data DIR [options]\n"
+	    "\n"
+	    "Runs one Causeway datacenter (DC): its database in DIR and the\n"
+	    "client service on the --listen URLs.\n"
+	    "\n"
+	    "  --dc ID              this DC's id (default 0)\n"
+	    "  --data DIR           data directory (created if missing)\n"
+	    "  --listen URL         client URL, tcp://HOST:PORT or "
+	    "ipc:///PATH\n"
+	    "                       (repeatable; default "
+	    "tcp://127.0.0.1:7400)\n"
+	    "  --peer-listen URL    URL for other DCs (replication)\n"
+	    "  --peer ID=URL        another DC (one per DC; none: single DC)\n"
+	    "  --config FILE        read options from FILE, one `name value`\n"
+	    "                       a line (names as above without --; # "
+	    "comments)\n"
+	    "  --workers N          concurrent requests (default 64)\n"
+	    "  --idle-timeout MS    abort transactions idle this long "
+	    "(10000)\n"
+	    "  --session-wait MS    how long a begin waits for the DC to\n"
+	    "                       catch up with a session (1000)\n"
+	    "  --max-msg BYTES      largest request accepted (16777216)\n"
+	    "  --log LEVEL          error, warn, info (default) or debug\n"
+	    "  --help               this text\n"
+	    "\n"
+	    "Replication between DCs is not built yet: --peer and "
+	    "--peer-listen\n"
+	    "are checked and fix the number of DCs, nothing more.\n");
+}
+
+static int
+parse_num(const char *name, const char *v, long lo, long hi, long *out)
+{
+	char *end;
+	errno  = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || *end || end == v || n < lo || n > hi) {
+		fprintf(stderr,
+		    "causewayd: --%s: '%s' is not a number in "
+		    "%ld..%ld\n",
+		    name, v, lo, hi);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+static int conf_file(struct conf *c, const char *path);
+
+/* Applies one option. Returns 0, or -1 after printing why. */
+static int
+apply(struct conf *c, const char *name, const char *v)
+{
+	long n;
+	if (strcmp(name, "dc") == 0)
+		return parse_num(name, v, 0, CW_MAX_DC - 1, &c->dc);
+	if (strcmp(name, "data") == 0) {
+		c->data = v;
+		return 0;
+	}
+	if (strcmp(name, "listen") == 0) {
+		if (c->nlisten == MAX_URLS) {
+			fprintf(stderr, "causewayd: at most %d --listen\n",
+			    MAX_URLS);
+			return -1;
+		}
+		c->listen[c->nlisten++] = v;
+		return 0;
+	}
+	if (strcmp(name, "peer-listen") == 0) {
+		c->peer_listen = v;
+		return 0;
+	}
+	if (strcmp(name, "peer") == 0) {
+		const char *eq = strchr(v, '=');
+		char        id[16];
+		if (eq == NULL || eq == v || (size_t) (eq - v) >= sizeof(id) ||
+		    eq[1] == '\0') {
+			fprintf(stderr,
+			    "causewayd: --peer wants ID=URL, not "
+			    "'%s'\n",
+			    v);
+			return -1;
+		}
+		memcpy(id, v, (size_t) (eq - v));
+		id[eq - v] = '\0';
+		if (c->npeers == CW_MAX_DC - 1 ||
+		    parse_num("peer", id, 0, CW_MAX_DC - 1, &n) != 0)
+			return -1;
+		c->peer_id[c->npeers]    = n;
+		c->peer_url[c->npeers++] = eq + 1;
+		return 0;
+	}
+	if (strcmp(name, "config") == 0)
+		return conf_file(c, v);
+	if (strcmp(name, "workers") == 0) {
+		if (parse_num(name, v, 1, 4096, &n) != 0)
+			return -1;
+		c->so.workers = (uint32_t) n;
+		return 0;
+	}
+	if (strcmp(name, "idle-timeout") == 0) {
+		if (parse_num(name, v, 1, 86400000, &n) != 0)
+			return -1;
+		c->so.idle_ms = (uint64_t) n;
+		return 0;
+	}
+	if (strcmp(name, "session-wait") == 0) {
+		if (parse_num(name, v, 0, 600000, &n) != 0)
+			return -1;
+		c->so.session_wait_ms = (uint64_t) n;
+		return 0;
+	}
+	if (strcmp(name, "max-msg") == 0) {
+		if (parse_num(name, v, 1024, 1L << 30, &n) != 0)
+			return -1;
+		c->so.max_msg = (size_t) n;
+		return 0;
+	}
+	if (strcmp(name, "log") == 0) {
+		static const char *lv[] = { "error", "warn", "info", "debug" };
+		for (int i = 0; i < 4; i++) {
+			if (strcmp(v, lv[i]) == 0) {
+				cw_log_set_level(i);
+				return 0;
+			}
+		}
+		fprintf(stderr, "causewayd: --log: unknown level '%s'\n", v);
+		return -1;
+	}
+	fprintf(stderr, "causewayd: unknown option '%s'\n", name);
+	return -1;
+}
+
+static int
+conf_file(struct conf *c, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char  line[1024];
+	int   lineno = 0;
+	if (f == NULL) {
+		fprintf(stderr, "causewayd: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		char *p                = line + strspn(line, " \t");
+		p[strcspn(p, "#\r\n")] = '\0';
+		if (*p == '\0')
+			continue;
+		char *name = p;
+		p += strcspn(p, " \t=");
+		if (*p == '\0') {
+			fprintf(stderr, "causewayd: %s:%d: no value\n", path,
+			    lineno);
+			fclose(f);
+			return -1;
+		}
+		*p++ = '\0';
+		p += strspn(p, " \t=");
+		char *end = p + strlen(p);
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		/* the value must outlive the file: keep it */
+		char *v = strdup(p);
+		if (v == NULL || apply(c, name, v) != 0) {
+			fprintf(stderr, "causewayd: %s:%d: bad line\n", path,
+			    lineno);
+			fclose(f);
+			return -1;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct option lo[] = {
+		{ "dc", 1, 0, 0 },
+		{ "data", 1, 0, 0 },
+		{ "listen", 1, 0, 0 },
+		{ "peer-listen", 1, 0, 0 },
+		{ "peer", 1, 0, 0 },
+		{ "config", 1, 0, 0 },
+		{ "workers", 1, 0, 0 },
+		{ "idle-timeout", 1, 0, 0 },
+		{ "session-wait", 1, 0, 0 },
+		{ "max-msg", 1, 0, 0 },
+		{ "log", 1, 0, 0 },
+		{ "help", 0, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	struct conf c = { 0 };
+	int         ch, idx;
+	cw_server_opts_default(&c.so);
+	cw_log_set_level(getenv("CW_LOG") ? -1 : CW_LOG_INFO);
+	while ((ch = getopt_long(argc, argv, "h", lo, &idx)) != -1) {
+		if (ch == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		if (ch != 0 || apply(&c, lo[idx].name, optarg) != 0) {
+			if (ch != 0)
+				usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "causewayd: unexpected argument '%s'\n",
+		    argv[optind]);
+		return 2;
+	}
+	if (c.data == NULL) {
+		fprintf(stderr,
+		    "causewayd: --data DIR is required (see "
+		    "--help)\n");
+		return 2;
+	}
+	if (c.nlisten == 0)
+		c.listen[c.nlisten++] = "tcp://127.0.0.1:7400";
+
+	/* the DCs: this one and one --peer for every other */
+	cw_db_opts o;
+	cw_db_opts_default(&o);
+	o.ndc                = (uint32_t) c.npeers + 1;
+	o.dc                 = (uint16_t) c.dc;
+	bool seen[CW_MAX_DC] = { false };
+	seen[c.dc]           = true;
+	for (int i = 0; i < c.npeers; i++) {
+		if (c.peer_id[i] >= (long) o.ndc || seen[c.peer_id[i]]) {
+			fprintf(stderr,
+			    "causewayd: with %u DCs the ids are 0..%u, each "
+			    "once: DC %ld is out of range or repeated\n",
+			    o.ndc, o.ndc - 1, c.peer_id[i]);
+			return 2;
+		}
+		seen[c.peer_id[i]] = true;
+	}
+	if (c.dc >= (long) o.ndc) {
+		fprintf(stderr,
+		    "causewayd: --dc %ld, but %u DCs are "
+		    "configured (ids 0..%u)\n",
+		    c.dc, o.ndc, o.ndc - 1);
+		return 2;
+	}
+	if (c.npeers > 0 || c.peer_listen != NULL)
+		cw_log(CW_LOG_WARN, "causewayd",
+		    "replication is not built yet: peers are not contacted");
+
+	/* signals go to sigwait below, not to the worker threads */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	cw_db     *db;
+	cw_server *srv;
+	int        rc;
+	if ((rc = cw_db_open(&db, c.data, &o)) != 0) {
+		cw_log(CW_LOG_ERROR, "causewayd", "cannot open %s: %s", c.data,
+		    cw_strerror(rc));
+		return 1;
+	}
+	if ((rc = cw_server_new(&srv, db, &c.so)) != 0) {
+		cw_log(
+		    CW_LOG_ERROR, "causewayd", "server: %s", cw_strerror(rc));
+		cw_db_close(db);
+		return 1;
+	}
+	for (int i = 0; i < c.nlisten; i++) {
+		if ((rc = cw_server_listen(srv, c.listen[i])) != 0) {
+			cw_server_free(srv);
+			cw_db_close(db);
+			return 1;
+		}
+	}
+	cw_vc S;
+	char  sv[256];
+	cw_db_state(db, &S);
+	cw_causal_vc_format(&S, sv, sizeof(sv));
+	cw_log(CW_LOG_INFO, "causewayd",
+	    "DC %ld of %u ready: data %s, state %s, %u workers", c.dc, o.ndc,
+	    c.data, sv, c.so.workers);
+
+	int sig = 0;
+	sigwait(&sigs, &sig);
+	cw_log(CW_LOG_INFO, "causewayd", "%s: stopping",
+	    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	cw_server_free(srv);
+	cw_db_close(db);
+	cw_log(CW_LOG_INFO, "causewayd", "stopped");
+	return 0;
+}

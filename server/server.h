@@ -1,0 +1,63 @@
+/*
+ * server.h - causewayd's client service (DESIGN section 5): requests of
+ * schema/proto.fbs over nng req/rep, run against one DC's database.
+ *
+ * Requests are served by a pool of worker threads, each with its own nng
+ * context on one rep socket, so that as many requests as workers are in
+ * flight at once. Interactive transactions live in a table under a
+ * transaction id until committed, aborted, or idle for longer than the
+ * idle timeout (then aborted and their snapshot released). A request that
+ * carries writes or commits is remembered by its (session, request) id, so
+ * that a copy resent by nng after a broken connection gets the first
+ * reply instead of running twice.
+ *
+ * cw_server_handle is the whole request path without the network: the
+ * workers call it, and so do the tests and the fuzz target.
+ *
+ * Threading: every function is thread-safe. Each table slot has a mutex,
+ * held while a request runs on that transaction; tbl_mu guards the free
+ * list; dedup_mu guards the reply cache.
+ */
+#ifndef CW_SERVER_H
+#define CW_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "txn.h"
+#include "util.h"
+
+typedef struct cw_server cw_server;
+
+typedef struct {
+	uint32_t workers;  /* worker threads (default 64) */
+	uint32_t max_txns; /* open transactions (default 4096) */
+	uint64_t idle_ms;  /* idle timeout (default 10,000) */
+	uint64_t
+	       session_wait_ms; /* begin's wait for a session clock (1,000) */
+	size_t max_msg;         /* bytes in a request (default 16 MiB) */
+	size_t max_ops;         /* operations in one request (100,000) */
+} cw_server_opts;
+
+void cw_server_opts_default(cw_server_opts *o);
+
+/* A server on db (borrowed; it must outlive the server). OUT: *out.
+ * Returns 0, CW_EINVAL or CW_ENOMEM. Starts the idle reaper thread. */
+int cw_server_new(cw_server **out, cw_db *db, const cw_server_opts *o);
+/* Handles one request (bytes from outside, borrowed) and writes the reply
+ * into out (appending). Returns 0, or CW_ENOMEM if no reply could be
+ * built; every other failure is an error reply. */
+int cw_server_handle(cw_server *s, const void *req, size_t len, cw_buf *out);
+/* Listens on url (tcp:// or ipc://) and starts the workers; may be called
+ * for several URLs. Returns 0, CW_EINVAL (bad URL) or CW_EUNAVAIL (cannot
+ * listen; logged). */
+int cw_server_listen(cw_server *s, const char *url);
+/* Stops listening and waits for the workers: requests in flight finish. */
+void cw_server_stop(cw_server *s);
+/* Stops, aborts every open transaction and frees s. NULL is a no-op. */
+void cw_server_free(cw_server *s);
+
+/* Open transactions now (for tests and status). */
+uint32_t cw_server_open_txns(cw_server *s);
+
+#endif /* CW_SERVER_H */
