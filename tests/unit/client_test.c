@@ -324,7 +324,7 @@ main(void)
 		    session_clock_carries_causality_and_rejects_garbage, setup,
 		    teardown),
 		cmocka_unit_test(
-		    connect_says_unavailable_until_the_network_sdk_exists),
+		    connect_to_nobody_is_eunavail_and_a_bad_url_einval),
 		cmocka_unit_test_setup_teardown(
 		    threads_share_one_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(
