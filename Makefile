@@ -22,7 +22,7 @@ PREFIX   ?= /usr/local
 WARN     := -Wall -Wextra -Werror
 INCS     := -Iinclude -Iutil -Icausal -Icrdt -Ischema -Itxn -Iclient -Iserver \
             -I$(BUILD)/gen
-CFLAGS   := -std=c11 $(WARN) -Wstrict-prototypes -D_GNU_SOURCE -fPIC \
+CFLAGS   := -std=c11 $(WARN) -Wpedantic -Wstrict-prototypes -D_GNU_SOURCE -fPIC \
             -MMD -MP -g $(OPT) $(SAN) $(INCS) $(EXTRA_CFLAGS)
 CXXFLAGS := -std=c++17 $(WARN) -fPIC -MMD -MP -g $(OPT) $(SAN) $(INCS)
 LDLIBS   := -lrocksdb -lnng -lpthread -lm
@@ -37,6 +37,8 @@ GEN      := $(BUILD)/gen/record_generated.h $(BUILD)/gen/proto_generated.h
 UNIT     := causal_test crdt_test schema_test txn_test client_test \
             crash_test
 UNIT_BIN := $(UNIT:%=$(BUILD)/tests/%)
+INTEG    := net_test
+INTEG_BIN := $(INTEG:%=$(BUILD)/tests/%)
 BINS     := $(BUILD)/bin/cw-bench $(BUILD)/bin/causewayd $(BUILD)/bin/cw
 
 DEPS_OK  := $(BUILD)/.deps-ok
@@ -45,7 +47,7 @@ DEPS_OK  := $(BUILD)/.deps-ok
 .SECONDARY:
 
 all: $(DEPS_OK) $(BUILD)/lib/libcauseway.a $(BUILD)/lib/libcauseway.so \
-     $(BUILD)/lib/pkgconfig/causeway.pc $(BINS) $(UNIT_BIN)
+     $(BUILD)/lib/pkgconfig/causeway.pc $(BINS) $(UNIT_BIN) $(INTEG_BIN)
 
 deps $(DEPS_OK):
 	@sh tools/deps.sh
@@ -88,6 +90,12 @@ $(BUILD)/bin/cw: $(BUILD)/obj/tools/cw.o $(BUILD)/lib/libcauseway.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/tests/net_test: $(BUILD)/obj/tests/integration/net_test.o \
+                        $(BUILD)/obj/tests/integration/dcproc.o \
+                        $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/testutil.o \
                   $(BUILD)/lib/libcauseway.a
 	@mkdir -p $(dir $@)
@@ -95,7 +103,8 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/testutil.o
 
 test: all format-check
 	@sh tests/symbols.sh $(BUILD)/lib/libcauseway.a
-	@sh tests/run.sh $(BUILD)/tests $(UNIT)
+	@CAUSEWAYD=$(BUILD)/bin/causewayd CW_CLI=$(BUILD)/bin/cw \
+	    sh tests/run.sh $(BUILD)/tests $(UNIT) $(INTEG)
 
 asan:
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

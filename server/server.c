@@ -352,6 +352,7 @@ handle(cw_server *s, const cw_req *r, cw_buf *out)
 	struct slot *sl  = NULL;
 	uint8_t      clk[1 + 8 * CW_MAX_DC];
 	cw_vc        vc;
+	size_t       n;
 	int          rc;
 
 	if (r->nreads > 0 &&
@@ -420,10 +421,9 @@ handle(cw_server *s, const cw_req *r, cw_buf *out)
 	}
 reply:
 	/* results go with success, and with a READ (each has its error) */
-	size_t n = res != NULL && (h.err == 0 || r->kind == CW_REQ_READ)
-	    ? r->nreads
-	    : 0;
-	rc       = cw_schema_rep_encode(&h, res, n, out);
+	n  = res != NULL && (h.err == 0 || r->kind == CW_REQ_READ) ? r->nreads
+	                                                           : 0;
+	rc = cw_schema_rep_encode(&h, res, n, out);
 	for (size_t i = 0; res != NULL && i < r->nreads; i++)
 		cw_result_fini(&res[i]);
 	cw_free(res);

@@ -1,0 +1,176 @@
+/* dcproc.c - see dcproc.h. */
+#include "dcproc.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "causeway.h"
+
+#define MAX_PROCS 32
+static pid_t live[MAX_PROCS];
+static int   registered;
+
+static void
+kill_all(void)
+{
+	for (int i = 0; i < MAX_PROCS; i++) {
+		if (live[i] > 0) {
+			kill(live[i], SIGKILL);
+			waitpid(live[i], NULL, 0);
+			live[i] = 0;
+		}
+	}
+}
+
+static void
+track(pid_t pid, bool add)
+{
+	if (!registered) {
+		atexit(kill_all);
+		registered = 1;
+	}
+	for (int i = 0; i < MAX_PROCS; i++) {
+		if (add ? live[i] == 0 : live[i] == pid) {
+			live[i] = add ? pid : 0;
+			return;
+		}
+	}
+}
+
+int
+dc_free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t          l = sizeof(a);
+	int                s = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
+	if (s < 0 || bind(s, (struct sockaddr *) &a, sizeof(a)) != 0 ||
+	    getsockname(s, (struct sockaddr *) &a, &l) != 0) {
+		if (s >= 0)
+			close(s);
+		return -1;
+	}
+	close(s);
+	return ntohs(a.sin_port);
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static int
+spawn(dcproc *d)
+{
+	const char *bin = getenv("CAUSEWAYD");
+	char       *argv[40];
+	int         n = 0;
+	if (bin == NULL)
+		bin = "build/bin/causewayd";
+	argv[n++] = (char *) bin;
+	argv[n++] = "--data";
+	argv[n++] = d->dir;
+	argv[n++] = "--listen";
+	argv[n++] = d->url;
+	for (int i = 0; d->extra[i] != NULL && n < 38; i++)
+		argv[n++] = d->extra[i];
+	argv[n]   = NULL;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 2);
+			close(fd);
+		}
+		execv(bin, argv);
+		_exit(127);
+	}
+	d->pid = pid;
+	track(pid, true);
+	/* ready when a status call answers */
+	for (int i = 0; i < 200; i++) {
+		int status;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			track(pid, false);
+			d->pid = 0;
+			fprintf(stderr, "causewayd exited at start; see %s\n",
+			    d->log);
+			return -1;
+		}
+		cw_client *c;
+		if (cw_connect(&c, d->url) == 0) {
+			cw_dc_info info;
+			int        rc = cw_dc_status(c, &info);
+			cw_close(c);
+			if (rc == 0)
+				return 0;
+		}
+		sleep_ms(50);
+	}
+	dc_kill9(d);
+	return -1;
+}
+
+int
+dc_start(dcproc *d, const char *dir, char *const *extra)
+{
+	if (d->port == 0)
+		d->port = dc_free_port();
+	snprintf(d->url, sizeof(d->url), "tcp://127.0.0.1:%d", d->port);
+	snprintf(d->dir, sizeof(d->dir), "%s", dir);
+	snprintf(d->log, sizeof(d->log), "%s.log", dir);
+	int i = 0;
+	for (; extra != NULL && extra[i] != NULL && i < 15; i++)
+		d->extra[i] = extra[i];
+	d->extra[i] = NULL;
+	return spawn(d);
+}
+
+int
+dc_restart(dcproc *d)
+{
+	return spawn(d);
+}
+
+int
+dc_stop(dcproc *d)
+{
+	int status = -1;
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, SIGTERM);
+	for (int i = 0; i < 1000; i++) {
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			track(d->pid, false);
+			d->pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		}
+		sleep_ms(10);
+	}
+	dc_kill9(d);
+	return -1;
+}
+
+void
+dc_kill9(dcproc *d)
+{
+	if (d->pid <= 0)
+		return;
+	kill(d->pid, SIGKILL);
+	waitpid(d->pid, NULL, 0);
+	track(d->pid, false);
+	d->pid = 0;
+}

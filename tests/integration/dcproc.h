@@ -1,0 +1,35 @@
+/*
+ * dcproc.h - real causewayd processes for integration tests: each on a
+ * free loopback port with its own temporary directory, stopped by pid
+ * (never by name), and killed at exit if a test failed before stopping
+ * it.
+ */
+#ifndef CW_DCPROC_H
+#define CW_DCPROC_H
+
+#include <sys/types.h>
+
+typedef struct {
+	pid_t pid;
+	int   port;
+	char  url[64];
+	char  dir[256];  /* data directory */
+	char  log[300];  /* its stderr */
+	char *extra[16]; /* more arguments, NULL-terminated */
+} dcproc;
+
+/* Starts causewayd ($CAUSEWAYD or build/bin/causewayd) with data in dir
+ * (created by the caller or by causewayd) and the extra arguments, on a
+ * new free port unless d->port is set; waits until it answers. Returns 0
+ * or -1. */
+int dc_start(dcproc *d, const char *dir, char *const *extra);
+/* Starts it again with the same port, directory and arguments. */
+int dc_restart(dcproc *d);
+/* SIGTERM, then SIGKILL after 10 s. Returns its exit status, or -1. */
+int dc_stop(dcproc *d);
+/* SIGKILL. */
+void dc_kill9(dcproc *d);
+/* A free TCP port on 127.0.0.1. */
+int dc_free_port(void);
+
+#endif

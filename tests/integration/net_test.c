@@ -1,0 +1,546 @@
+/*
+ * net_test.c - a real causewayd, driven through the network SDK, the cw
+ * command line and raw nng sockets: every call, SI between clients, many
+ * threads, the idle timeout, kill -9 and restart, bad messages, and
+ * requests resent after a broken connection.
+ */
+#include "../unit/testutil.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "causeway.h"
+#include "dcproc.h"
+#include "schema.h"
+
+typedef struct {
+	char  *tmp;
+	dcproc d;
+} fx;
+
+static int
+start_with(void **state, char *const *extra)
+{
+	fx *f  = calloc(1, sizeof(*f));
+	f->tmp = tu_tmpdir();
+	char dir[300];
+	snprintf(dir, sizeof(dir), "%s/dc0", f->tmp);
+	*state = f;
+	return dc_start(&f->d, dir, extra);
+}
+
+static int
+setup(void **state)
+{
+	return start_with(state, NULL);
+}
+
+static int
+setup_short_idle(void **state)
+{
+	static char *extra[] = { "--idle-timeout", "300", "--session-wait",
+		"100", NULL };
+	return start_with(state, extra);
+}
+
+static int
+teardown(void **state)
+{
+	fx *f = *state;
+	if (f->d.pid > 0) {
+		int rc = dc_stop(&f->d);
+		if (rc != 0)
+			fprintf(stderr, "causewayd exited with %d\n", rc);
+	}
+	tu_rmrf(f->tmp);
+	free(f->tmp);
+	free(f);
+	return 0;
+}
+
+static cw_client *
+connect_to(fx *f)
+{
+	cw_client *c;
+	assert_int_equal(cw_connect(&c, f->d.url), 0);
+	return c;
+}
+
+static void
+every_call_works_over_the_network(void **state)
+{
+	fx        *f = *state;
+	cw_client *c = connect_to(f);
+	cw_txn    *t;
+	cw_list   *l;
+	void      *v;
+	size_t     vl, n;
+	int64_t    x;
+	bool       in;
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_reg_put(t, "patient:1", 9, "Ann", 3), 0);
+	assert_int_equal(cw_counter_add(t, "visits", 6, 2), 0);
+	assert_int_equal(cw_bcounter_add(t, "stock", 5, 10), 0);
+	assert_int_equal(cw_set_add(t, "rx", 2, "p1", 2), 0);
+	assert_int_equal(cw_set_add(t, "rx", 2, "p2", 2), 0);
+	assert_int_equal(cw_map_put(t, "doc", 3, "name", "Bo", 2), 0);
+	assert_int_equal(cw_map_put(t, "doc", 3, "tmp", "x", 1), 0);
+	/* reads in the same transaction see the buffered writes */
+	assert_int_equal(cw_reg_get(t, "patient:1", 9, &v, &vl), 0);
+	assert_int_equal(vl, 3);
+	assert_memory_equal(v, "Ann", 3);
+	free(v);
+	assert_int_equal(cw_set_remove(t, "rx", 2, "p1", 2), 0);
+	assert_int_equal(cw_map_remove(t, "doc", 3, "tmp"), 0);
+	assert_int_equal(cw_bcounter_add(t, "stock", 5, -3), 0);
+	assert_int_equal(cw_commit(t), 0);
+
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_counter_get(t, "visits", 6, &x), 0);
+	assert_int_equal(x, 2);
+	assert_int_equal(cw_bcounter_get(t, "stock", 5, &x), 0);
+	assert_int_equal(x, 7);
+	assert_int_equal(cw_bcounter_rights(t, "stock", 5, &x), 0);
+	assert_int_equal(x, 7);
+	assert_int_equal(cw_set_members(t, "rx", 2, &l), 0);
+	assert_int_equal(cw_list_len(l), 1);
+	assert_memory_equal(cw_list_at(l, 0, &n), "p2", 2);
+	cw_list_free(l);
+	assert_int_equal(cw_set_contains(t, "rx", 2, "p2", 2, &in), 0);
+	assert_true(in);
+	assert_int_equal(cw_set_contains(t, "rx", 2, "p1", 2, &in), 0);
+	assert_false(in);
+	assert_int_equal(cw_map_get(t, "doc", 3, "name", &v, &vl), 0);
+	assert_memory_equal(v, "Bo", 2);
+	free(v);
+	assert_int_equal(cw_map_get(t, "doc", 3, "tmp", &v, &vl), 0);
+	assert_null(v);
+	assert_int_equal(cw_map_fields(t, "doc", 3, &l), 0);
+	assert_int_equal(cw_list_len(l), 1);
+	cw_list_free(l);
+	assert_int_equal(cw_reg_get(t, "nobody", 6, &v, &vl), 0);
+	assert_null(v);
+	/* a wrong type is refused at the read that sends it */
+	assert_int_equal(cw_counter_add(t, "patient:1", 9, 1), 0);
+	assert_int_equal(cw_counter_get(t, "visits", 6, &x), CW_ETYPE);
+	/* a key too long is refused at once */
+	char big[CW_MAX_KEY + 1] = { 0 };
+	assert_int_equal(cw_reg_put(t, big, sizeof(big), "v", 1), CW_ETOOBIG);
+	assert_int_equal(cw_bcounter_add(t, "stock", 5, -100), 0);
+	assert_int_equal(cw_commit(t), CW_ENORIGHTS);
+
+	cw_dc_info info;
+	assert_int_equal(cw_dc_status(c, &info), 0);
+	assert_int_equal(info.dc, 0);
+	assert_int_equal(info.ndc, 1);
+	assert_int_equal(info.state[0], 1);
+	cw_close(c);
+}
+
+static void
+write_error_at_commit_aborts_the_whole_transaction(void **state)
+{
+	fx        *f = *state;
+	cw_client *c = connect_to(f);
+	cw_txn    *t;
+	int64_t    x;
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_reg_put(t, "r", 1, "v", 1), 0);
+	assert_int_equal(cw_commit(t), 0);
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_counter_add(t, "c", 1, 5), 0);
+	assert_int_equal(cw_counter_add(t, "r", 1, 1), 0); /* a register */
+	assert_int_equal(cw_commit(t), CW_ETYPE);
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_counter_get(t, "c", 1, &x), 0);
+	assert_int_equal(x, 0); /* nothing of it applied */
+	cw_abort(t);
+	cw_close(c);
+}
+
+static void
+two_clients_first_committer_wins(void **state)
+{
+	fx        *f = *state;
+	cw_client *a = connect_to(f), *b = connect_to(f);
+	cw_txn    *ta, *tb;
+	void      *v;
+	size_t     vl;
+	assert_int_equal(cw_begin(a, &ta), 0);
+	assert_int_equal(cw_begin(b, &tb), 0);
+	/* both read first, so both snapshots predate either write */
+	assert_int_equal(cw_reg_get(ta, "k", 1, &v, &vl), 0);
+	assert_int_equal(cw_reg_get(tb, "k", 1, &v, &vl), 0);
+	assert_int_equal(cw_reg_put(ta, "k", 1, "a", 1), 0);
+	assert_int_equal(cw_reg_put(tb, "k", 1, "b", 1), 0);
+	assert_int_equal(cw_commit(ta), 0);
+	assert_int_equal(cw_commit(tb), CW_ECONFLICT);
+	assert_int_equal(cw_begin(b, &tb), 0);
+	assert_int_equal(cw_reg_get(tb, "k", 1, &v, &vl), 0);
+	assert_memory_equal(v, "a", 1);
+	free(v);
+	cw_abort(tb);
+	cw_close(a);
+	cw_close(b);
+}
+
+struct adder {
+	const char *url;
+	cw_client  *c;
+	int         n, fails;
+};
+
+static void *
+adder(void *arg)
+{
+	struct adder *a = arg;
+	for (int i = 0; i < a->n; i++) {
+		cw_txn *t;
+		int     rc = cw_begin(a->c, &t);
+		if (rc == 0 && (rc = cw_counter_add(t, "hits", 4, 1)) == 0)
+			rc = cw_commit(t);
+		if (rc != 0)
+			a->fails++;
+	}
+	return NULL;
+}
+
+static void
+sixteen_threads_lose_no_update(void **state)
+{
+	fx          *f      = *state;
+	cw_client   *shared = connect_to(f);
+	struct adder a[16];
+	pthread_t    th[16];
+	for (int i = 0; i < 16; i++) {
+		/* half share one client, half have their own */
+		a[i] = (struct adder) { f->d.url, i % 2 ? shared : NULL, 1000,
+			0 };
+		if (a[i].c == NULL)
+			a[i].c = connect_to(f);
+		pthread_create(&th[i], NULL, adder, &a[i]);
+	}
+	int fails = 0;
+	for (int i = 0; i < 16; i++) {
+		pthread_join(th[i], NULL);
+		fails += a[i].fails;
+		if (i % 2 == 0)
+			cw_close(a[i].c);
+	}
+	assert_int_equal(fails, 0);
+	cw_txn *t;
+	int64_t x;
+	assert_int_equal(cw_begin(shared, &t), 0);
+	assert_int_equal(cw_counter_get(t, "hits", 4, &x), 0);
+	assert_int_equal(x, 16000);
+	cw_abort(t);
+	cw_close(shared);
+}
+
+static void
+idle_transaction_is_aborted_with_estate(void **state)
+{
+	fx        *f = *state;
+	cw_client *c = connect_to(f);
+	cw_txn    *t;
+	int64_t    x;
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_counter_add(t, "c", 1, 1), 0);
+	assert_int_equal(cw_counter_get(t, "c", 1, &x), 0); /* opens it */
+	assert_int_equal(x, 1);
+	usleep(900 * 1000); /* idle timeout 300 ms */
+	assert_int_equal(cw_counter_get(t, "c", 1, &x), CW_ESTATE);
+	assert_int_equal(cw_commit(t), CW_ESTATE);
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_counter_get(t, "c", 1, &x), 0);
+	assert_int_equal(x, 0); /* the aborted add never happened */
+	cw_abort(t);
+	/* a session clock the DC has not reached: bounded wait, then
+	 * EUNAVAIL */
+	uint8_t ahead[9] = { 1, 99, 0, 0, 0, 0, 0, 0, 0 };
+	assert_int_equal(cw_clock_merge(c, ahead, sizeof(ahead)), 0);
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_counter_get(t, "c", 1, &x), CW_EUNAVAIL);
+	cw_abort(t);
+	cw_close(c);
+}
+
+static void
+killed_server_keeps_commits_and_client_reconnects(void **state)
+{
+	fx        *f = *state;
+	cw_client *c = connect_to(f);
+	cw_txn    *t, *open;
+	int64_t    x;
+	for (int i = 0; i < 50; i++) {
+		assert_int_equal(cw_begin(c, &t), 0);
+		assert_int_equal(cw_counter_add(t, "acked", 5, 1), 0);
+		assert_int_equal(cw_commit(t), 0);
+	}
+	assert_int_equal(cw_begin(c, &open), 0);
+	assert_int_equal(cw_counter_get(open, "acked", 5, &x), 0);
+	dc_kill9(&f->d);
+	assert_int_equal(dc_restart(&f->d), 0);
+	/* the open transaction died with the server: never a success */
+	assert_int_equal(cw_counter_add(open, "acked", 5, 1), 0);
+	assert_int_equal(cw_commit(open), CW_EUNAVAIL);
+	/* the next transaction goes to the new server */
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_counter_get(t, "acked", 5, &x), 0);
+	assert_int_equal(x, 50);
+	cw_abort(t);
+	cw_close(c);
+}
+
+/* ---- raw messages ---- */
+
+static int
+raw_call(fx *f, const void *req, size_t len, cw_rep *rep, nng_msg **keep)
+{
+	nng_socket s;
+	nng_msg   *m;
+	int        rv;
+	assert_int_equal(nng_req0_open(&s), 0);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 2000);
+	nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	assert_int_equal(nng_dial(s, f->d.url, NULL, 0), 0);
+	assert_int_equal(nng_msg_alloc(&m, 0), 0);
+	assert_int_equal(nng_msg_append(m, req, len), 0);
+	assert_int_equal(nng_sendmsg(s, m, 0), 0);
+	if ((rv = nng_recvmsg(s, &m, 0)) != 0) {
+		nng_close(s);
+		return rv;
+	}
+	nng_close(s);
+	assert_int_equal(
+	    cw_schema_rep_decode(nng_msg_body(m), nng_msg_len(m), rep), 0);
+	*keep = m;
+	return 0;
+}
+
+static int
+raw_err(fx *f, const void *req, size_t len)
+{
+	cw_rep   rep;
+	nng_msg *m;
+	int      rv = raw_call(f, req, len, &rep, &m);
+	if (rv != 0)
+		return 1000 + rv; /* no reply at all */
+	int err = rep.err;
+	cw_schema_rep_fini(&rep);
+	nng_msg_free(m);
+	return err;
+}
+
+static void
+encode(cw_req *h, const cw_op *w, size_t nw, const cw_op *r, size_t nr,
+    cw_buf *out)
+{
+	out->len = 0;
+	assert_int_equal(cw_schema_req_encode(h, w, nw, r, nr, out), 0);
+}
+
+static void
+bad_messages_get_error_replies_and_the_server_goes_on(void **state)
+{
+	fx     *f = *state;
+	cw_buf  b = { 0 };
+	uint8_t junk[200];
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t) (i * 37);
+	assert_int_equal(raw_err(f, junk, sizeof(junk)), CW_EPROTO);
+	assert_int_equal(raw_err(f, "", 0), CW_EPROTO);
+	cw_req h = { .kind = 99 };
+	encode(&h, NULL, 0, NULL, 0, &b);
+	assert_int_equal(raw_err(f, b.p, b.len), CW_EPROTO);
+	h = (cw_req) { .kind = CW_REQ_READ, .txid = 12345 };
+	encode(&h, NULL, 0, NULL, 0, &b);
+	assert_int_equal(raw_err(f, b.p, b.len), CW_ESTATE); /* unknown txid */
+	h = (cw_req) { .kind = CW_REQ_ABORT, .txid = 777 };
+	encode(&h, NULL, 0, NULL, 0, &b);
+	assert_int_equal(raw_err(f, b.p, b.len), CW_ESTATE);
+	cw_op bad = { .op = 200, .key = "k", .kl = 1 };
+	h         = (cw_req) { .kind = CW_REQ_COMMIT };
+	encode(&h, &bad, 1, NULL, 0, &b);
+	assert_int_equal(raw_err(f, b.p, b.len), CW_EINVAL); /* unknown op */
+	cw_op nokey = { .op = CW_OP_REG_PUT };
+	encode(&h, &nokey, 1, NULL, 0, &b);
+	assert_int_equal(raw_err(f, b.p, b.len), CW_EINVAL);
+	cw_op badclock = { .op = CW_OP_COUNTER_ADD, .key = "k", .kl = 1 };
+	h = (cw_req) { .kind = CW_REQ_COMMIT, .clock = "xyz", .clocklen = 3 };
+	encode(&h, &badclock, 1, NULL, 0, &b);
+	assert_int_equal(raw_err(f, b.p, b.len), CW_EPROTO);
+	/* too many operations in one request */
+	cw_op *many = calloc(100001, sizeof(*many));
+	for (int i = 0; i < 100001; i++)
+		many[i] = (cw_op) {
+			.op = CW_OP_COUNTER_ADD, .key = "k", .kl = 1, .n = 1
+		};
+	h = (cw_req) { .kind = CW_REQ_COMMIT };
+	encode(&h, many, 100001, NULL, 0, &b);
+	free(many);
+	assert_int_equal(raw_err(f, b.p, b.len), CW_ETOOBIG);
+	/* over the message limit: nng refuses it unread, no reply */
+	size_t   huge = 17u << 20;
+	uint8_t *big  = calloc(1, huge);
+	assert_true(raw_err(f, big, huge) >= 1000);
+	free(big);
+	/* every field truncated: an error reply each time, never a crash */
+	cw_op ok = { .op = CW_OP_COUNTER_ADD, .key = "k", .kl = 1, .n = 1 };
+	h        = (cw_req) { .kind = CW_REQ_COMMIT };
+	encode(&h, &ok, 1, NULL, 0, &b);
+	for (size_t n = 0; n < b.len; n += 7) {
+		int err = raw_err(f, b.p, n);
+		assert_true(err == CW_EPROTO || err == 0);
+	}
+	/* and the server still answers correctly */
+	cw_client *c = connect_to(f);
+	cw_txn    *t;
+	int64_t    x;
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_counter_add(t, "after", 5, 1), 0);
+	assert_int_equal(cw_commit(t), 0);
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_counter_get(t, "after", 5, &x), 0);
+	assert_int_equal(x, 1);
+	cw_abort(t);
+	cw_close(c);
+	cw_buf_fini(&b);
+}
+
+static void
+a_resent_commit_is_applied_once(void **state)
+{
+	fx    *f   = *state;
+	cw_buf b   = { 0 };
+	cw_op  add = {
+		 .op = CW_OP_COUNTER_ADD, .key = "once", .kl = 4, .n = 1
+	};
+	/* the same (session, request) twice, as nng resends it after a
+	 * broken connection */
+	cw_req h = { .kind = CW_REQ_COMMIT, .sid = 0xabc1, .rid = 7 };
+	encode(&h, &add, 1, NULL, 0, &b);
+	assert_int_equal(raw_err(f, b.p, b.len), 0);
+	assert_int_equal(raw_err(f, b.p, b.len), 0);
+	h.rid = 8; /* a new request */
+	encode(&h, &add, 1, NULL, 0, &b);
+	assert_int_equal(raw_err(f, b.p, b.len), 0);
+	cw_client *c = connect_to(f);
+	cw_txn    *t;
+	int64_t    x;
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_counter_get(t, "once", 4, &x), 0);
+	assert_int_equal(x, 2);
+	cw_abort(t);
+	cw_close(c);
+	cw_buf_fini(&b);
+}
+
+/* ---- the cw command line ---- */
+
+static int
+cw_run(fx *f, const char *args, char *out, size_t cap)
+{
+	const char *bin = getenv("CW_CLI");
+	char        cmd[1024];
+	snprintf(cmd, sizeof(cmd), "%s --url %s %s 2>&1",
+	    bin ? bin : "build/bin/cw", f->d.url, args);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	size_t n = fread(out, 1, cap - 1, p);
+	out[n]   = '\0';
+	int st   = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void
+command_line_reads_writes_and_reports_errors(void **state)
+{
+	fx  *f = *state;
+	char out[4096];
+	assert_int_equal(cw_run(f, "put name Ann", out, sizeof(out)), 0);
+	assert_int_equal(cw_run(f, "get name", out, sizeof(out)), 0);
+	assert_string_equal(out, "Ann\n");
+	assert_int_equal(cw_run(f,
+	                     "txn add c 2 , sadd s b , sadd s a , map-put m f "
+	                     "v , counter c , members s , fields m",
+	                     out, sizeof(out)),
+	    0);
+	assert_string_equal(out, "2\na\nb\nf\n");
+	assert_int_equal(
+	    cw_run(f, "--json txn get name , get none , counter c", out,
+	        sizeof(out)),
+	    0);
+	assert_string_equal(out,
+	    "[{\"key\":\"name\",\"value\":\"Ann\"},{\"key\":\"none\","
+	    "\"value\":null},{\"key\":\"c\",\"value\":2}]\n");
+	assert_int_equal(cw_run(f, "add name 1", out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "ETYPE"));
+	assert_int_equal(cw_run(f, "get", out, sizeof(out)), 2);
+	assert_int_equal(cw_run(f, "frobnicate x", out, sizeof(out)), 2);
+	assert_int_equal(cw_run(f, "--json status", out, sizeof(out)), 0);
+	assert_string_equal(out, "{\"dc\":0,\"ndc\":1,\"state\":[2]}\n");
+	assert_int_equal(cw_run(f, "--help", out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "usage: cw"));
+}
+
+static void
+sigterm_stops_cleanly_and_aborts_open_transactions(void **state)
+{
+	fx        *f = *state;
+	cw_client *c = connect_to(f);
+	cw_txn    *t;
+	int64_t    x;
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_counter_add(t, "c", 1, 1), 0);
+	assert_int_equal(cw_counter_get(t, "c", 1, &x), 0); /* open */
+	assert_int_equal(dc_stop(&f->d), 0);                /* exit 0 */
+	FILE  *log = fopen(f->d.log, "r");
+	char   buf[8192];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, log);
+	buf[n]   = '\0';
+	fclose(log);
+	assert_non_null(strstr(buf, "aborted 1 open transactions"));
+	assert_non_null(strstr(buf, "stopped"));
+	cw_abort(t);
+	cw_close(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    every_call_works_over_the_network, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    write_error_at_commit_aborts_the_whole_transaction, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    two_clients_first_committer_wins, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    sixteen_threads_lose_no_update, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    idle_transaction_is_aborted_with_estate, setup_short_idle,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    killed_server_keeps_commits_and_client_reconnects, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    bad_messages_get_error_replies_and_the_server_goes_on,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_resent_commit_is_applied_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    command_line_reads_writes_and_reports_errors, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    sigterm_stops_cleanly_and_aborts_open_transactions, setup,
+		    teardown),
+	};
+	return cmocka_run_group_tests_name("net", tests, NULL, NULL);
+}
