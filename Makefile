@@ -36,14 +36,15 @@ GEN      := $(BUILD)/gen/record_generated.h $(BUILD)/gen/proto_generated.h
 
 UNIT     := causal_test crdt_test schema_test txn_test client_test \
             crash_test
-UNIT_BIN := $(UNIT:%=$(BUILD)/tests/%)
+UNIT_BIN := $(UNIT:%=$(BUILD)/tests/%) $(BUILD)/tests/fuzz_replay \
+            $(BUILD)/tests/fuzz_seed
 INTEG    := net_test
 INTEG_BIN := $(INTEG:%=$(BUILD)/tests/%)
 BINS     := $(BUILD)/bin/cw-bench $(BUILD)/bin/causewayd $(BUILD)/bin/cw
 
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all test asan bench demo deps clean install format-check
+.PHONY: all test asan bench demo deps clean install format-check fuzz
 .SECONDARY:
 
 all: $(DEPS_OK) $(BUILD)/lib/libcauseway.a $(BUILD)/lib/libcauseway.so \
@@ -96,6 +97,16 @@ $(BUILD)/tests/net_test: $(BUILD)/obj/tests/integration/net_test.o \
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+$(BUILD)/tests/fuzz_replay: $(BUILD)/obj/tests/fuzz/replay.o \
+                           $(BUILD)/obj/tests/fuzz/request_fuzz.o \
+                           $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/fuzz_seed: $(BUILD)/obj/tests/fuzz/seed.o $(BUILD)/lib/libcauseway.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/testutil.o \
                   $(BUILD)/lib/libcauseway.a
 	@mkdir -p $(dir $@)
@@ -103,6 +114,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/testutil.o
 
 test: all format-check
 	@sh tests/symbols.sh $(BUILD)/lib/libcauseway.a
+	@rm -rf $(BUILD)/seeds && mkdir -p $(BUILD)/seeds && \
+	    $(BUILD)/tests/fuzz_seed $(BUILD)/seeds && \
+	    $(BUILD)/tests/fuzz_replay $(BUILD)/seeds/* \
+	    $$(ls tests/fuzz/corpus/* tests/fuzz/regress/* 2>/dev/null)
 	@CAUSEWAYD=$(BUILD)/bin/causewayd CW_CLI=$(BUILD)/bin/cw \
 	    sh tests/run.sh $(BUILD)/tests $(UNIT) $(INTEG)
 
@@ -111,6 +126,24 @@ asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	$(MAKE) BUILD=build/asan CC=clang CXX=clang++ OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+# libFuzzer on the request path, bounded; new inputs it finds interesting
+# go to tests/fuzz/corpus (commit the small ones), crashes to
+# build/fuzz/crash-*: move those to tests/fuzz/regress with the fix.
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(MAKE) BUILD=build/fuzz CC=clang CXX=clang++ OPT=-O1 \
+	    SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
+	    build/fuzz/lib/libcauseway.a build/fuzz/obj/tests/fuzz/request_fuzz.o \
+	    build/fuzz/obj/tests/unit/testutil.o build/fuzz/tests/fuzz_seed
+	clang++ -fsanitize=fuzzer,address,undefined -o build/fuzz/request_fuzz \
+	    build/fuzz/obj/tests/fuzz/request_fuzz.o build/fuzz/obj/tests/unit/testutil.o \
+	    build/fuzz/lib/libcauseway.a $(LDLIBS)
+	rm -rf build/fuzz/seeds && mkdir -p build/fuzz/seeds tests/fuzz/corpus && \
+	    build/fuzz/tests/fuzz_seed build/fuzz/seeds
+	cd build/fuzz && ./request_fuzz -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=4096 -timeout=10 -rss_limit_mb=4096 \
+	    ../../tests/fuzz/corpus seeds ../../tests/fuzz/regress
 
 bench: all
 	$(BUILD)/bin/cw-bench local
