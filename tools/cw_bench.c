@@ -4,6 +4,8 @@
  *
  *   cw-bench local   the embedded engine against RocksDB's own transaction
  *                    API, same stream, same durability (issue 2)
+ *   cw-bench net     a causewayd on loopback against the embedded engine,
+ *                    same mix, same run: throughput and latency (issue 3)
  *
  * Each run commits the same stream of small transactions, three updates
  * each: a 100-byte register put, a counter add and a set add, on keys
@@ -13,13 +15,16 @@
  * per element, retrying on conflict.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <rocksdb/c.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -257,11 +262,270 @@ run(int causeway, int nthreads)
 	return r;
 }
 
+/* ---- cw-bench net ---- */
+
+/* The mix of one transaction: read a register, then add to a counter and
+ * overwrite the register (two round trips over the network: the read,
+ * and the commit carrying both writes). */
+static int
+mix_txn(cw_client *c, unsigned *seed)
+{
+	char   reg[24], ctr[24];
+	size_t rl = (size_t) snprintf(
+	    reg, sizeof(reg), "r%u", (unsigned) rand_r(seed) % 100000);
+	size_t cl = (size_t) snprintf(
+	    ctr, sizeof(ctr), "c%u", (unsigned) rand_r(seed) % 1000);
+	cw_txn *t;
+	void   *v;
+	size_t  vl;
+	int     rc = cw_begin(c, &t);
+	if (rc != 0)
+		return rc;
+	if ((rc = cw_reg_get(t, reg, rl, &v, &vl)) != 0) {
+		cw_abort(t);
+		return rc;
+	}
+	free(v);
+	if ((rc = cw_counter_add(t, ctr, cl, 1)) != 0 ||
+	    (rc = cw_reg_put(t, reg, rl, value, sizeof(value))) != 0) {
+		cw_abort(t);
+		return rc;
+	}
+	return cw_commit(t);
+}
+
+typedef struct {
+	cw_client *c;
+	int        id;
+	double     rate; /* per thread, 0: as fast as possible */
+	int        nthreads;
+	double    *lat; /* seconds */
+	size_t     nlat, cap;
+	uint64_t   conflicts, errors;
+	double     t0, t1;
+} nworker;
+
+static void *
+run_mix(void *arg)
+{
+	nworker *w    = arg;
+	unsigned seed = 77 + (unsigned) w->id;
+	while (!atomic_load(&go))
+		;
+	w->t0      = now_s();
+	double end = w->t0 + seconds, next = w->t0;
+	if (w->rate > 0) /* stagger the threads over one interval */
+		next += (double) w->id / w->nthreads / w->rate;
+	while (now_s() < end) {
+		double start = now_s();
+		if (w->rate > 0) {
+			/* open loop: latency counts from the scheduled start
+			 */
+			double wait = next - now_s();
+			if (wait > 0) {
+				struct timespec ts = { (time_t) wait,
+					(long) ((wait - (time_t) wait) *
+					    1e9) };
+				nanosleep(&ts, NULL);
+			}
+			start = next;
+			next += 1.0 / w->rate;
+		}
+		int rc = mix_txn(w->c, &seed);
+		if (rc == CW_ECONFLICT)
+			w->conflicts++;
+		else if (rc != 0)
+			w->errors++;
+		if (rc != 0)
+			continue;
+		if (w->nlat == w->cap) {
+			w->cap = w->cap ? w->cap * 2 : 4096;
+			w->lat = realloc(w->lat, w->cap * sizeof(*w->lat));
+		}
+		w->lat[w->nlat++] = now_s() - start;
+	}
+	w->t1 = now_s();
+	return NULL;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *) a, y = *(const double *) b;
+	return (x > y) - (x < y);
+}
+
+typedef struct {
+	double   rate, p50, p99;
+	uint64_t conflicts, errors;
+} mix_result;
+
+/* Runs the mix with n threads on clients made by connect(); rate is the
+ * total paced rate (0: as fast as possible). */
+static mix_result
+run_mix_threads(const char *url, const char *dir, int n, double rate)
+{
+	nworker   *w     = calloc((size_t) n, sizeof(*w));
+	pthread_t *th    = calloc((size_t) n, sizeof(*th));
+	cw_client *local = NULL;
+	mix_result r     = { 0 };
+	if (dir != NULL && cw_open_local(&local, dir) != 0) {
+		fprintf(stderr, "cw-bench: cannot open %s\n", dir);
+		exit(1);
+	}
+	atomic_store(&go, 0);
+	for (int i = 0; i < n; i++) {
+		w[i].id       = i;
+		w[i].rate     = rate / n;
+		w[i].nthreads = n;
+		w[i].c        = local;
+		if (url != NULL && cw_connect(&w[i].c, url) != 0) {
+			fprintf(
+			    stderr, "cw-bench: cannot connect to %s\n", url);
+			exit(1);
+		}
+		pthread_create(&th[i], NULL, run_mix, &w[i]);
+	}
+	atomic_store(&go, 1);
+	size_t total = 0, k = 0;
+	double t0 = 1e300, t1 = 0;
+	for (int i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		total += w[i].nlat;
+		r.conflicts += w[i].conflicts;
+		r.errors += w[i].errors;
+		t0 = w[i].t0 < t0 ? w[i].t0 : t0;
+		t1 = w[i].t1 > t1 ? w[i].t1 : t1;
+	}
+	double *all = malloc((total ? total : 1) * sizeof(*all));
+	for (int i = 0; i < n; i++) {
+		memcpy(all + k, w[i].lat, w[i].nlat * sizeof(*all));
+		k += w[i].nlat;
+		free(w[i].lat);
+		if (url != NULL)
+			cw_close(w[i].c);
+	}
+	qsort(all, total, sizeof(*all), cmp_double);
+	r.rate = total / (t1 - t0);
+	r.p50  = total ? all[total / 2] * 1e3 : 0;
+	r.p99  = total ? all[(size_t) (total * 0.99)] * 1e3 : 0;
+	free(all);
+	free(w);
+	free(th);
+	cw_close(local);
+	return r;
+}
+
+static pid_t server_pid;
+
+static void
+stop_server(void)
+{
+	if (server_pid > 0) {
+		kill(server_pid, SIGTERM);
+		waitpid(server_pid, NULL, 0);
+		server_pid = 0;
+	}
+}
+
+/* Starts causewayd (next to this binary) on a free port in dir. */
+static void
+start_server(const char *self, const char *dir, char *url, size_t cap)
+{
+	char bin[4096];
+	snprintf(bin, sizeof(bin), "%s", self);
+	char *slash = strrchr(bin, '/');
+	snprintf(slash ? slash + 1 : bin,
+	    sizeof(bin) - (size_t) (slash ? slash + 1 - bin : 0), "causewayd");
+	/* a free port: bind to 0 and let the server take it */
+	int port = 0;
+	for (int tries = 0; tries < 5 && server_pid == 0; tries++) {
+		port = 20000 +
+		    (int) ((unsigned) getpid() * 7 + tries * 131) % 30000;
+		snprintf(url, cap, "tcp://127.0.0.1:%d", port);
+		pid_t pid = fork();
+		if (pid == 0) {
+			int fd = open("/dev/null", O_WRONLY);
+			dup2(fd, 2);
+			execl(bin, bin, "--data", dir, "--listen", url,
+			    "--log", "error", (char *) NULL);
+			_exit(127);
+		}
+		server_pid = pid;
+		atexit(stop_server);
+		for (int i = 0; i < 100; i++) {
+			cw_client *c;
+			if (cw_connect(&c, url) == 0) {
+				cw_close(c);
+				return;
+			}
+			int st;
+			if (waitpid(pid, &st, WNOHANG) == pid) {
+				server_pid = 0; /* port taken: next */
+				break;
+			}
+			struct timespec ts = { 0, 50 * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
+	fprintf(stderr, "cw-bench: cannot start %s\n", bin);
+	exit(1);
+}
+
+static int
+bench_net(const char *self, int *list, int n)
+{
+	char  url[64];
+	char *sdir = fresh_dir(), *ldir = fresh_dir();
+	start_server(self, sdir, url, sizeof(url));
+	printf("cw-bench net: transactions of a register read, a counter add "
+	       "and a 100 B\nregister put, durable; causewayd on %s against "
+	       "the embedded engine;\n%.1f s per run, data in %s\n\n",
+	    url, seconds, basedir);
+	printf("| threads | embedded txn/s | network txn/s | net/embedded "
+	       "| net p50 ms | net p99 ms | emb p50 ms | emb p99 ms |\n");
+	printf("|--------:|---------------:|--------------:|-------------:"
+	       "|-----------:|-----------:|-----------:|-----------:|\n");
+	double peak         = 0;
+	int    peak_threads = 1, errors = 0;
+	for (int i = 0; i < n; i++) {
+		mix_result e = run_mix_threads(NULL, ldir, list[i], 0);
+		mix_result r = run_mix_threads(url, NULL, list[i], 0);
+		printf("| %7d | %14.0f | %13.0f | %12.2f | %10.2f | %10.2f "
+		       "| %10.2f | %10.2f |\n",
+		    list[i], e.rate, r.rate, r.rate / e.rate, r.p50, r.p99,
+		    e.p50, e.p99);
+		fflush(stdout);
+		errors += (int) (e.errors + r.errors);
+		if (r.rate > peak) {
+			peak         = r.rate;
+			peak_threads = list[i];
+		}
+	}
+	mix_result h = run_mix_threads(url, NULL, peak_threads, peak / 2);
+	printf("\nat half the network peak (%.0f txn/s offered, %d threads, "
+	       "open loop): %.0f txn/s, p50 %.2f ms, p99 %.2f ms (target "
+	       "p99 < 2 ms)\n",
+	    peak / 2, peak_threads, h.rate, h.p50, h.p99);
+	errors += (int) h.errors;
+	stop_server();
+	tu_rmrf(sdir);
+	tu_rmrf(ldir);
+	free(sdir);
+	free(ldir);
+	if (errors) {
+		fprintf(stderr, "cw-bench: %d transactions failed\n", errors);
+		return 1;
+	}
+	return 0;
+}
+
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: cw-bench local [--seconds S] [--threads 1,4] [--no-sync]\n"
+	    "usage: cw-bench local|net [--seconds S] [--threads L] "
+	    "[--no-sync]\n"
 	    "                      [--dir DIR]\n"
 	    "\n"
 	    "local  commits the same stream of small transactions (a "
@@ -271,16 +535,23 @@ usage(FILE *f)
 	    "       transaction API and through the embedded Causeway "
 	    "engine,\n"
 	    "       and prints commits/s for both and the ratio.\n"
+	    "net    runs transactions of a register read, a counter add and "
+	    "a\n"
+	    "       register put with L client threads against a causewayd "
+	    "it\n"
+	    "       starts on loopback, and against the embedded engine: "
+	    "rate,\n"
+	    "       p50 and p99 latency; then the network at half its peak.\n"
 	    "\n"
 	    "  --seconds S   length of each run (default 3)\n"
-	    "  --threads L   comma-separated thread counts (default 1,4)\n"
+	    "  --threads L   comma-separated thread counts (default 1,4;\n"
+	    "                net: 1,4,16)\n"
 	    "  --no-sync     commits without fsync (both sides)\n"
 	    "  --dir DIR     where the temporary databases go (default "
 	    "$TMPDIR\n"
 	    "                or /tmp)\n"
 	    "\n"
-	    "net, repl and escrow arrive with the server, replication and\n"
-	    "escrow.\n");
+	    "repl and escrow arrive with replication and escrow.\n");
 }
 
 int
@@ -289,7 +560,7 @@ main(int argc, char **argv)
 	static struct option lo[]    = { { "seconds", 1, 0, 's' },
 		   { "threads", 1, 0, 't' }, { "no-sync", 0, 0, 'n' },
 		   { "dir", 1, 0, 'd' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
-	const char          *threads = "1,4";
+	const char          *threads = NULL;
 	int                  ch;
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
@@ -324,7 +595,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (strcmp(cmd, "local") != 0) {
+	if (strcmp(cmd, "local") != 0 && strcmp(cmd, "net") != 0) {
 		fprintf(stderr,
 		    "cw-bench: '%s' is not available yet; see "
 		    "--help\n",
@@ -339,6 +610,8 @@ main(int argc, char **argv)
 	}
 	if (basedir == NULL)
 		basedir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	if (threads == NULL)
+		threads = strcmp(cmd, "net") == 0 ? "1,4,16" : "1,4";
 	memset(value, 'v', sizeof(value));
 
 	int list[16], n = 0;
@@ -350,6 +623,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "cw-bench: bad --threads\n");
 		return 2;
 	}
+	if (strcmp(cmd, "net") == 0)
+		return bench_net(argv[0], list, n);
 	printf("cw-bench local: transactions of 3 updates (100 B register "
 	       "put, counter add, set add),\n%s commits, %.1f s per run, "
 	       "data in %s\n\n",
