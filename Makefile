@@ -44,7 +44,7 @@ BINS     := $(BUILD)/bin/cw-bench $(BUILD)/bin/causewayd $(BUILD)/bin/cw
 
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all test asan bench demo deps clean install format-check fuzz
+.PHONY: all test asan bench demo deps clean install format format-check fuzz
 .SECONDARY:
 
 all: $(DEPS_OK) $(BUILD)/lib/libcauseway.a $(BUILD)/lib/libcauseway.so \
@@ -161,6 +161,9 @@ install: all
 	install -m 755 $(BINS) $(PREFIX)/bin/
 
 FORMATTED := $(shell git ls-files '*.c' '*.h' '*.cc' 2>/dev/null)
+
+format:
+	clang-format -i $(FORMATTED)
 
 format-check:
 	@clang-format --dry-run --Werror $(FORMATTED) && \

@@ -34,15 +34,15 @@ main(int argc, char **argv)
 	uint8_t to    = 0;
 	uint8_t clk[] = { 1, 0, 0, 0, 0, 0, 0, 0, 0 };
 	cw_op   w[]   = {
-                { CW_OP_REG_PUT, "r", 1, NULL, 0, "v", 1, 0 },
-                { CW_OP_COUNTER_ADD, "c", 1, NULL, 0, NULL, 0, 3 },
-                { CW_OP_BCOUNTER_ADD, "b", 1, NULL, 0, NULL, 0, 5 },
-                { CW_OP_BCOUNTER_ADD, "b", 1, NULL, 0, NULL, 0, -2 },
-                { CW_OP_BCOUNTER_TRANSFER, "b", 1, NULL, 0, &to, 1, 1 },
-                { CW_OP_SET_ADD, "s", 1, NULL, 0, "e", 1, 0 },
-                { CW_OP_SET_REMOVE, "s", 1, NULL, 0, "e", 1, 0 },
-                { CW_OP_MAP_PUT, "m", 1, "f", 1, "v", 1, 0 },
-                { CW_OP_MAP_REMOVE, "m", 1, "g", 1, NULL, 0, 0 },
+		    { CW_OP_REG_PUT, "r", 1, NULL, 0, "v", 1, 0 },
+		    { CW_OP_COUNTER_ADD, "c", 1, NULL, 0, NULL, 0, 3 },
+		    { CW_OP_BCOUNTER_ADD, "b", 1, NULL, 0, NULL, 0, 5 },
+		    { CW_OP_BCOUNTER_ADD, "b", 1, NULL, 0, NULL, 0, -2 },
+		    { CW_OP_BCOUNTER_TRANSFER, "b", 1, NULL, 0, &to, 1, 1 },
+		    { CW_OP_SET_ADD, "s", 1, NULL, 0, "e", 1, 0 },
+		    { CW_OP_SET_REMOVE, "s", 1, NULL, 0, "e", 1, 0 },
+		    { CW_OP_MAP_PUT, "m", 1, "f", 1, "v", 1, 0 },
+		    { CW_OP_MAP_REMOVE, "m", 1, "g", 1, NULL, 0, 0 },
 	};
 	cw_op r[] = {
 		{ CW_OP_REG_GET, "r", 1, NULL, 0, NULL, 0, 0 },
@@ -56,7 +56,10 @@ main(int argc, char **argv)
 	};
 	cw_req h[] = {
 		{ .kind = CW_REQ_COMMIT, .sid = 1, .rid = 1 },
-		{ .kind = CW_REQ_READ, .sid = 1, .rid = 2, .clock = clk,
+		{ .kind       = CW_REQ_READ,
+		    .sid      = 1,
+		    .rid      = 2,
+		    .clock    = clk,
 		    .clocklen = sizeof(clk) },
 		{ .kind = CW_REQ_READ, .txid = 1 },
 		{ .kind = CW_REQ_COMMIT, .txid = 65537 },
