@@ -149,9 +149,7 @@ bench: all
 	$(BUILD)/bin/cw-bench local
 
 demo: all
-	@echo "make demo: the three-DC demo arrives with replication (issue 4)."
-	@echo "For now it runs the embedded engine benchmark:"
-	$(BUILD)/bin/cw-bench local --seconds 2
+	@BIN=$(BUILD)/bin sh tools/demo.sh
 
 install: all
 	install -d $(PREFIX)/lib/pkgconfig $(PREFIX)/include $(PREFIX)/bin
@@ -166,8 +164,9 @@ format:
 	clang-format -i $(FORMATTED)
 
 format-check:
-	@clang-format --dry-run --Werror $(FORMATTED) && \
-	    echo "format-check: clang-format finds nothing to change"
+	@if [ -z "$(FORMATTED)" ]; then echo "format-check: not a git checkout, skipped"; \
+	 else clang-format --dry-run --Werror $(FORMATTED) && \
+	    echo "format-check: clang-format finds nothing to change"; fi
 
 
 clean:

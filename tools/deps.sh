@@ -3,7 +3,7 @@
 # installed. As root it installs the missing ones; otherwise it prints the
 # exact apt-get line and fails.
 set -u
-PKGS="gcc g++ make clang pkg-config librocksdb-dev libnng-dev libcmocka-dev \
+PKGS="gcc g++ make clang clang-format pkg-config librocksdb-dev libnng-dev libcmocka-dev \
 libflatbuffers-dev flatbuffers-compiler libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
