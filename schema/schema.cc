@@ -17,6 +17,31 @@
 using namespace cw::wire;
 namespace P = cw::proto;
 
+namespace {
+
+// Checks a buffer's size and gives an 8-byte-aligned view of it, copying it
+// when it is not aligned (the generated accessors load scalars in place).
+// OUT: *p, and *own (the copy, to free) or nullptr.
+int
+prepare(const void *buf, size_t len, const uint8_t **p, void **own)
+{
+	*p   = static_cast<const uint8_t *>(buf);
+	*own = nullptr;
+	if (buf == nullptr || len < 8 || len > FLATBUFFERS_MAX_BUFFER_SIZE)
+		return CW_EPROTO;
+	if (reinterpret_cast<uintptr_t>(buf) % 8 == 0)
+		return 0;
+	void *copy = std::aligned_alloc(8, (len + 7) / 8 * 8);
+	if (copy == nullptr)
+		return CW_ENOMEM;
+	std::memcpy(copy, buf, len);
+	*own = copy;
+	*p   = static_cast<const uint8_t *>(copy);
+	return 0;
+}
+
+} // namespace
+
 extern "C" int
 cw_schema_rec_encode(uint16_t origin, uint64_t seq, uint64_t hlc,
     const uint64_t *deps, uint32_t ndeps, const cw_rec_effect *effs, size_t n,
@@ -52,18 +77,11 @@ cw_schema_rec_encode(uint16_t origin, uint64_t seq, uint64_t hlc,
 extern "C" int
 cw_schema_rec_decode(const void *buf, size_t len, cw_rec *rec)
 {
+	const uint8_t *p;
 	std::memset(rec, 0, sizeof(*rec));
-	if (buf == nullptr || len < 8 || len > FLATBUFFERS_MAX_BUFFER_SIZE)
-		return CW_EPROTO;
-	const uint8_t *p = static_cast<const uint8_t *>(buf);
-	if (reinterpret_cast<uintptr_t>(p) % 8 != 0) {
-		void *copy = std::aligned_alloc(8, (len + 7) / 8 * 8);
-		if (copy == nullptr)
-			return CW_ENOMEM;
-		std::memcpy(copy, p, len);
-		rec->own_ = copy;
-		p         = static_cast<const uint8_t *>(copy);
-	}
+	int rc = prepare(buf, len, &p, &rec->own_);
+	if (rc != 0)
+		return rc;
 	flatbuffers::Verifier v(p, len, 16, 1000000);
 	if (!VerifyTxnRecordBuffer(v))
 		goto bad;
@@ -167,23 +185,6 @@ ops(flatbuffers::FlatBufferBuilder &fb, const cw_op *o, size_t n)
 	return fb.CreateVector(v);
 }
 
-// Copies buf to an aligned buffer if it is not 8-byte aligned.
-int
-aligned(const void *buf, size_t len, const uint8_t **p, void **own)
-{
-	*p   = static_cast<const uint8_t *>(buf);
-	*own = nullptr;
-	if (reinterpret_cast<uintptr_t>(buf) % 8 == 0)
-		return 0;
-	void *copy = std::aligned_alloc(8, (len + 7) / 8 * 8);
-	if (copy == nullptr)
-		return CW_ENOMEM;
-	std::memcpy(copy, buf, len);
-	*own = copy;
-	*p   = static_cast<const uint8_t *>(copy);
-	return 0;
-}
-
 template <typename V>
 void
 vec(const V *v, const void **p, size_t *n)
@@ -219,9 +220,7 @@ cw_schema_req_decode(const void *buf, size_t len, cw_req *r)
 {
 	const uint8_t *p;
 	std::memset(r, 0, sizeof(*r));
-	if (buf == nullptr || len < 8 || len > FLATBUFFERS_MAX_BUFFER_SIZE)
-		return CW_EPROTO;
-	int rc = aligned(buf, len, &p, &r->own_);
+	int rc = prepare(buf, len, &p, &r->own_);
 	if (rc != 0)
 		return rc;
 	flatbuffers::Verifier v(p, len, 16, 1000000);
@@ -311,9 +310,7 @@ cw_schema_rep_decode(const void *buf, size_t len, cw_rep *r)
 {
 	const uint8_t *p;
 	std::memset(r, 0, sizeof(*r));
-	if (buf == nullptr || len < 8 || len > FLATBUFFERS_MAX_BUFFER_SIZE)
-		return CW_EPROTO;
-	int rc = aligned(buf, len, &p, &r->own_);
+	int rc = prepare(buf, len, &p, &r->own_);
 	if (rc != 0)
 		return rc;
 	flatbuffers::Verifier v(p, len, 16, 1000000);
