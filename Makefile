@@ -21,6 +21,7 @@ PREFIX   ?= /usr/local
 
 WARN     := -Wall -Wextra -Werror
 INCS     := -Iinclude -Iutil -Icausal -Icrdt -Ischema -Itxn -Iclient -Iserver \
+            -Ireplica \
             -I$(BUILD)/gen
 CFLAGS   := -std=c11 $(WARN) -Wpedantic -Wstrict-prototypes -D_GNU_SOURCE -fPIC \
             -MMD -MP -g $(OPT) $(SAN) $(INCS) $(EXTRA_CFLAGS)
@@ -29,16 +30,17 @@ LDLIBS   := -lrocksdb -lnng -lpthread -lm
 LDFLAGS  := $(SAN)
 
 LIB_C    := util/util.c causal/causal.c crdt/crdt.c txn/txn.c txn/exec.c \
-            client/client.c client/net.c server/server.c
+            client/client.c client/net.c server/server.c replica/replica.c
 LIB_CXX  := schema/schema.cc txn/rocks_log.cc
 LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/obj/%.o) $(LIB_CXX:%.cc=$(BUILD)/obj/%.o)
-GEN      := $(BUILD)/gen/record_generated.h $(BUILD)/gen/proto_generated.h
+GEN      := $(BUILD)/gen/record_generated.h $(BUILD)/gen/proto_generated.h \
+            $(BUILD)/gen/replica_generated.h
 
 UNIT     := causal_test crdt_test schema_test txn_test client_test \
             crash_test
 UNIT_BIN := $(UNIT:%=$(BUILD)/tests/%) $(BUILD)/tests/fuzz_replay \
             $(BUILD)/tests/fuzz_seed
-INTEG    := net_test
+INTEG    := net_test repl_test
 INTEG_BIN := $(INTEG:%=$(BUILD)/tests/%)
 BINS     := $(BUILD)/bin/cw-bench $(BUILD)/bin/causewayd $(BUILD)/bin/cw
 
@@ -94,6 +96,13 @@ $(BUILD)/bin/cw: $(BUILD)/obj/tools/cw.o $(BUILD)/lib/libcauseway.a
 $(BUILD)/tests/net_test: $(BUILD)/obj/tests/integration/net_test.o \
                         $(BUILD)/obj/tests/integration/dcproc.o \
                         $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/repl_test: $(BUILD)/obj/tests/integration/repl_test.o \
+                         $(BUILD)/obj/tests/integration/proxy.o \
+                         $(BUILD)/obj/tests/integration/dcproc.o \
+                         $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 

@@ -671,7 +671,7 @@ cw_dc_status(cw_client *c, cw_dc_info *out)
 		out->dc  = cw_db_dc(c->db);
 		out->ndc = (int) cw_db_ndc(c->db);
 		memcpy(out->state, S.v, sizeof(uint64_t) * S.n);
-		return 0;
+		return cw_db_digest(c->db, &out->digest);
 	}
 	cw_req       h = { .kind = CW_REQ_STATUS };
 	cw_net_reply rep;
@@ -683,6 +683,19 @@ cw_dc_status(cw_client *c, cw_dc_info *out)
 		out->ndc = (int) rep.rep.ndc;
 		memcpy(out->state, rep.rep.state,
 		    sizeof(uint64_t) * rep.rep.nstate);
+		out->digest = rep.rep.digest;
+		for (size_t i = 0; i < rep.rep.npeers && i < 63; i++) {
+			cw_schema_peer p;
+			cw_schema_rep_peer(&rep.rep, i, &p);
+			out->peers[i].id           = p.id;
+			out->peers[i].up           = p.up;
+			out->peers[i].heard_ms_ago = p.heard_ms;
+			out->peers[i].behind       = p.behind;
+			out->peers[i].lag_ms       = p.lag_ms;
+			memcpy(out->peers[i].acked, p.acked,
+			    sizeof(uint64_t) * p.nacked);
+			out->npeers++;
+		}
 	}
 	cw_net_reply_fini(&rep);
 	return rc;

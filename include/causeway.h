@@ -160,6 +160,17 @@ typedef struct {
 	int      dc;        /* its id */
 	int      ndc;       /* DCs in the deployment */
 	uint64_t state[64]; /* state vector: transactions applied per origin */
+	uint64_t digest;    /* of all data: equal at two DCs exactly when they
+	                     * hold the same state */
+	int npeers;         /* replication links, one per other DC */
+	struct {
+		int      id;
+		bool     up;           /* the last call got an answer */
+		uint64_t heard_ms_ago; /* UINT64_MAX: never */
+		uint64_t acked[64];    /* its acknowledged state vector */
+		uint64_t behind;       /* transactions it lacks */
+		uint64_t lag_ms;       /* how long it has been behind */
+	} peers[63];
 } cw_dc_info;
 
 /* OUT: *out, the status of the session's DC. Returns 0, CW_ETIMEDOUT,

@@ -13,11 +13,15 @@
 
 #include "proto_generated.h"
 #include "record_generated.h"
+#include "replica_generated.h"
 
 using namespace cw::wire;
 namespace P = cw::proto;
+namespace R = cw::repl;
 
 namespace {
+
+bool u64s(const flatbuffers::Vector<uint64_t> *v, uint64_t *out, uint32_t *n);
 
 // Checks a buffer's size and gives an 8-byte-aligned view of it, copying it
 // when it is not aligned (the generated accessors load scalars in place).
@@ -294,8 +298,16 @@ cw_schema_rep_encode(
 		auto results = fb.CreateVector(rv);
 		auto c       = bytes(fb, h->clock, h->clocklen);
 		auto st = h->nstate ? fb.CreateVector(h->state, h->nstate) : 0;
-		auto rep = P::CreateReply(fb, h->err, h->failed, h->txid, c,
-		    results, h->dc, h->ndc, st);
+		std::vector<flatbuffers::Offset<P::Peer>> pv;
+		for (size_t i = 0; i < h->npeers; i++) {
+			const cw_schema_peer *x = &h->peers[i];
+			pv.push_back(P::CreatePeer(fb, x->id, x->up,
+			    x->heard_ms, fb.CreateVector(x->acked, x->nacked),
+			    x->behind, x->lag_ms));
+		}
+		auto peers = h->npeers ? fb.CreateVector(pv) : 0;
+		auto rep   = P::CreateReply(fb, h->err, h->failed, h->txid, c,
+		      results, h->dc, h->ndc, st, h->digest, peers);
 		fb.Finish(rep, P::RequestIdentifier());
 		return cw_buf_put(out, fb.GetBufferPointer(), fb.GetSize());
 	} catch (const std::bad_alloc &) {
@@ -325,6 +337,13 @@ cw_schema_rep_decode(const void *buf, size_t len, cw_rep *r)
 		r->nresults = q->results() ? q->results()->size() : 0;
 		r->dc       = q->dc();
 		r->ndc      = q->ndc();
+		r->digest   = q->digest();
+		r->npeers   = q->peers() ? q->peers()->size() : 0;
+		for (size_t i = 0; i < r->npeers; i++) {
+			const auto *a = q->peers()->Get((uint32_t) i)->acked();
+			if (a != nullptr && a->size() > CW_SCHEMA_MAX_DEPS)
+				goto bad;
+		}
 		if (q->state() != nullptr) {
 			if (q->state()->size() > CW_SCHEMA_MAX_DEPS)
 				goto bad;
@@ -367,9 +386,156 @@ cw_schema_rep_item(
 }
 
 extern "C" void
+cw_schema_rep_peer(const cw_rep *r, size_t i, cw_schema_peer *out)
+{
+	const P::Reply *q = static_cast<const P::Reply *>(r->root_);
+	const P::Peer  *x = q->peers()->Get((uint32_t) i);
+	std::memset(out, 0, sizeof(*out));
+	out->id       = x->id();
+	out->up       = x->up();
+	out->heard_ms = x->heard_ms();
+	out->behind   = x->behind();
+	out->lag_ms   = x->lag_ms();
+	u64s(x->acked(), out->acked, &out->nacked);
+}
+
+extern "C" void
 cw_schema_rep_fini(cw_rep *r)
 {
 	std::free(r->own_);
 	r->own_  = nullptr;
 	r->root_ = nullptr;
+}
+
+// ---- replication ----
+
+namespace {
+
+// Copies a verified vector of u64 bytewise (see cw_schema_rec_decode).
+bool
+u64s(const flatbuffers::Vector<uint64_t> *v, uint64_t *out, uint32_t *n)
+{
+	*n = 0;
+	if (v == nullptr)
+		return true;
+	if (v->size() > CW_SCHEMA_MAX_DEPS)
+		return false;
+	*n               = v->size();
+	const uint8_t *d = v->Data();
+	for (uint32_t k = 0; k < *n; k++) {
+		uint64_t x;
+		std::memcpy(&x, d + 8 * (size_t) k, sizeof(x));
+		out[k] = flatbuffers::EndianScalar(x);
+	}
+	return true;
+}
+
+} // namespace
+
+extern "C" int
+cw_schema_batch_encode(uint16_t from, uint64_t fingerprint,
+    const uint64_t *state, uint32_t nstate, const void *const *recs,
+    const size_t *lens, size_t n, cw_buf *out)
+{
+	if (nstate > CW_SCHEMA_MAX_DEPS)
+		return CW_EINVAL;
+	try {
+		flatbuffers::FlatBufferBuilder           fb(1024);
+		std::vector<flatbuffers::Offset<R::Rec>> rv;
+		rv.reserve(n);
+		for (size_t i = 0; i < n; i++)
+			rv.push_back(R::CreateRec(fb,
+			    fb.CreateVector(
+			        static_cast<const uint8_t *>(recs[i]),
+			        lens[i])));
+		auto r  = fb.CreateVector(rv);
+		auto st = fb.CreateVector(state, nstate);
+		R::FinishBatchBuffer(
+		    fb, R::CreateBatch(fb, from, fingerprint, st, r));
+		return cw_buf_put(out, fb.GetBufferPointer(), fb.GetSize());
+	} catch (const std::bad_alloc &) {
+		return CW_ENOMEM;
+	} catch (...) {
+		return CW_EINVAL;
+	}
+}
+
+extern "C" int
+cw_schema_batch_decode(const void *buf, size_t len, cw_batch *b)
+{
+	const uint8_t *p;
+	std::memset(b, 0, sizeof(*b));
+	int rc = prepare(buf, len, &p, &b->own_);
+	if (rc != 0)
+		return rc;
+	flatbuffers::Verifier v(p, len, 16, 10000000);
+	const R::Batch       *q = nullptr;
+	if (!R::VerifyBatchBuffer(v))
+		goto bad;
+	q = R::GetBatch(p);
+	if (!u64s(q->state(), b->state, &b->nstate))
+		goto bad;
+	b->from        = q->from();
+	b->fingerprint = q->fingerprint();
+	b->nrecs       = q->records() ? q->records()->size() : 0;
+	b->root_       = q;
+	return 0;
+bad:
+	std::free(b->own_);
+	b->own_ = nullptr;
+	return CW_EPROTO;
+}
+
+extern "C" void
+cw_schema_batch_rec(const cw_batch *b, size_t i, const void **p, size_t *len)
+{
+	const R::Batch *q = static_cast<const R::Batch *>(b->root_);
+	const auto     *r = q->records()->Get((uint32_t) i)->b();
+	*p                = r->data();
+	*len              = r->size();
+}
+
+extern "C" void
+cw_schema_batch_fini(cw_batch *b)
+{
+	std::free(b->own_);
+	b->own_  = nullptr;
+	b->root_ = nullptr;
+}
+
+extern "C" int
+cw_schema_ack_encode(
+    int err, uint16_t dc, const uint64_t *state, uint32_t nstate, cw_buf *out)
+{
+	try {
+		flatbuffers::FlatBufferBuilder fb(256);
+		auto st = nstate ? fb.CreateVector(state, nstate) : 0;
+		fb.Finish(R::CreateAck(fb, err, dc, st), R::BatchIdentifier());
+		return cw_buf_put(out, fb.GetBufferPointer(), fb.GetSize());
+	} catch (const std::bad_alloc &) {
+		return CW_ENOMEM;
+	}
+}
+
+extern "C" int
+cw_schema_ack_decode(const void *buf, size_t len, int *err, uint16_t *dc,
+    uint64_t *state, uint32_t *nstate)
+{
+	const uint8_t *p;
+	void          *own = nullptr;
+	int            rc  = prepare(buf, len, &p, &own);
+	if (rc != 0)
+		return rc;
+	flatbuffers::Verifier v(p, len, 16, 1000);
+	rc = CW_EPROTO;
+	if (v.VerifyBuffer<R::Ack>(R::BatchIdentifier())) {
+		const R::Ack *a = flatbuffers::GetRoot<R::Ack>(p);
+		if (u64s(a->state(), state, nstate)) {
+			*err = a->err();
+			*dc  = a->dc();
+			rc   = 0;
+		}
+	}
+	std::free(own);
+	return rc;
 }

@@ -145,20 +145,34 @@ int  cw_schema_req_decode(const void *buf, size_t len, cw_req *r);
 void cw_schema_req_op(const cw_req *r, bool write, size_t i, cw_op *op);
 void cw_schema_req_fini(cw_req *r);
 
+/* A replication link, as Status reports it. */
+typedef struct {
+	uint16_t id;
+	bool     up;
+	uint64_t heard_ms;
+	uint32_t nacked;
+	uint64_t acked[CW_SCHEMA_MAX_DEPS];
+	uint64_t behind;
+	uint64_t lag_ms;
+} cw_schema_peer;
+
 /* A reply's header. */
 typedef struct {
-	int         err;
-	uint32_t    failed; /* 1 + index of the failed write, or 0 */
-	uint64_t    txid;
-	const void *clock;
-	size_t      clocklen;
-	size_t      nresults;
-	uint16_t    dc;
-	uint32_t    ndc;
-	uint32_t    nstate;
-	uint64_t    state[CW_SCHEMA_MAX_DEPS];
-	const void *root_; /* private */
-	void       *own_;  /* private */
+	int                   err;
+	uint32_t              failed; /* 1 + index of the failed write, or 0 */
+	uint64_t              txid;
+	const void           *clock;
+	size_t                clocklen;
+	size_t                nresults;
+	uint16_t              dc;
+	uint32_t              ndc;
+	uint32_t              nstate;
+	uint64_t              state[CW_SCHEMA_MAX_DEPS];
+	uint64_t              digest;
+	const cw_schema_peer *peers; /* encoding: npeers links, borrowed */
+	size_t                npeers;
+	const void           *root_; /* private */
+	void                 *own_;  /* private */
 } cw_rep;
 
 /* A result of a decoded reply: pointers borrow from the reply. */
@@ -179,7 +193,43 @@ void cw_schema_rep_result(const cw_rep *r, size_t i, cw_rep_result *out);
 /* Item j of result i. OUT: *p (borrowed), *len. */
 void cw_schema_rep_item(
     const cw_rep *r, size_t i, size_t j, const void **p, size_t *len);
+/* Peer i of a decoded Status reply. */
+void cw_schema_rep_peer(const cw_rep *r, size_t i, cw_schema_peer *out);
 void cw_schema_rep_fini(cw_rep *r);
+
+/*
+ * Replication (replica.fbs).
+ */
+
+typedef struct {
+	uint16_t    from;
+	uint64_t    fingerprint;
+	uint32_t    nstate;
+	uint64_t    state[CW_SCHEMA_MAX_DEPS];
+	size_t      nrecs;
+	const void *root_; /* private */
+	void       *own_;  /* private */
+} cw_batch;
+
+/* Encodes a batch of n records (recs[i], lens[i], borrowed). Returns 0,
+ * CW_EINVAL or CW_ENOMEM. */
+int cw_schema_batch_encode(uint16_t from, uint64_t fingerprint,
+    const uint64_t *state, uint32_t nstate, const void *const *recs,
+    const size_t *lens, size_t n, cw_buf *out);
+/* Verifies and decodes a batch. Returns 0, CW_EPROTO or CW_ENOMEM. Call
+ * cw_schema_batch_fini on 0. */
+int cw_schema_batch_decode(const void *buf, size_t len, cw_batch *b);
+/* Record i. OUT: *p (borrowed from the batch), *len. */
+void cw_schema_batch_rec(
+    const cw_batch *b, size_t i, const void **p, size_t *len);
+void cw_schema_batch_fini(cw_batch *b);
+
+/* An ack: err, the receiver's id and durable state vector. */
+int cw_schema_ack_encode(
+    int err, uint16_t dc, const uint64_t *state, uint32_t nstate, cw_buf *out);
+/* OUT: *err, *dc, state[0..*nstate). Returns 0 or CW_EPROTO. */
+int cw_schema_ack_decode(const void *buf, size_t len, int *err, uint16_t *dc,
+    uint64_t *state, uint32_t *nstate);
 
 #ifdef __cplusplus
 }

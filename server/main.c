@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "replica.h"
 #include "server.h"
 #include "txn.h"
 #include "util.h"
@@ -28,6 +29,7 @@ struct conf {
 	const char    *listen[MAX_URLS];
 	int            nlisten;
 	const char    *peer_listen;
+	const char    *cluster;
 	long           peer_id[CW_MAX_DC];
 	const char    *peer_url[CW_MAX_DC];
 	int            npeers;
@@ -51,6 +53,8 @@ usage(FILE *f)
 	    "tcp://127.0.0.1:7400)\n"
 	    "  --peer-listen URL    URL for other DCs (replication)\n"
 	    "  --peer ID=URL        another DC (one per DC; none: single DC)\n"
+	    "  --cluster NAME       deployment name; all DCs must agree "
+	    "(causeway)\n"
 	    "  --config FILE        read options from FILE, one `name value`\n"
 	    "                       a line (names as above without --; # "
 	    "comments)\n"
@@ -63,9 +67,10 @@ usage(FILE *f)
 	    "  --log LEVEL          error, warn, info (default) or debug\n"
 	    "  --help               this text\n"
 	    "\n"
-	    "Replication between DCs is not built yet: --peer and "
-	    "--peer-listen\n"
-	    "are checked and fix the number of DCs, nothing more.\n");
+	    "With --peer, every DC needs --peer-listen. All DCs must agree "
+	    "on\n"
+	    "the cluster name and the number of DCs: a fingerprint of them\n"
+	    "is checked on every batch.\n");
 }
 
 static int
@@ -105,6 +110,10 @@ apply(struct conf *c, const char *name, const char *v)
 			return -1;
 		}
 		c->listen[c->nlisten++] = v;
+		return 0;
+	}
+	if (strcmp(name, "cluster") == 0) {
+		c->cluster = v;
 		return 0;
 	}
 	if (strcmp(name, "peer-listen") == 0) {
@@ -222,6 +231,7 @@ main(int argc, char **argv)
 		{ "data", 1, 0, 0 },
 		{ "listen", 1, 0, 0 },
 		{ "peer-listen", 1, 0, 0 },
+		{ "cluster", 1, 0, 0 },
 		{ "peer", 1, 0, 0 },
 		{ "config", 1, 0, 0 },
 		{ "workers", 1, 0, 0 },
@@ -285,9 +295,10 @@ main(int argc, char **argv)
 		    c.dc, o.ndc, o.ndc - 1);
 		return 2;
 	}
-	if (c.npeers > 0 || c.peer_listen != NULL)
-		cw_log(CW_LOG_WARN, "causewayd",
-		    "replication is not built yet: peers are not contacted");
+	if (c.npeers > 0 && c.peer_listen == NULL) {
+		fprintf(stderr, "causewayd: --peer needs --peer-listen\n");
+		return 2;
+	}
 
 	/* signals go to sigwait below, not to the worker threads */
 	sigset_t sigs;
@@ -297,9 +308,10 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	cw_db     *db;
-	cw_server *srv;
-	int        rc;
+	cw_db      *db;
+	cw_server  *srv;
+	cw_replica *rep = NULL;
+	int         rc;
 	if ((rc = cw_db_open(&db, c.data, &o)) != 0) {
 		cw_log(CW_LOG_ERROR, "causewayd", "cannot open %s: %s", c.data,
 		    cw_strerror(rc));
@@ -311,9 +323,30 @@ main(int argc, char **argv)
 		cw_db_close(db);
 		return 1;
 	}
+	if (c.npeers > 0) {
+		cw_replica_opts ro;
+		cw_replica_opts_default(&ro);
+		ro.listen = c.peer_listen;
+		for (int i = 0; i < c.npeers; i++) {
+			ro.peers[i].id  = (uint16_t) c.peer_id[i];
+			ro.peers[i].url = c.peer_url[i];
+		}
+		ro.npeers      = c.npeers;
+		ro.fingerprint = cw_replica_fingerprint(
+		    c.cluster ? c.cluster : "causeway", o.ndc);
+		if ((rc = cw_replica_start(&rep, db, &ro)) != 0) {
+			cw_log(CW_LOG_ERROR, "causewayd", "replication: %s",
+			    cw_strerror(rc));
+			cw_server_free(srv);
+			cw_db_close(db);
+			return 1;
+		}
+		cw_server_set_replica(srv, rep);
+	}
 	for (int i = 0; i < c.nlisten; i++) {
 		if ((rc = cw_server_listen(srv, c.listen[i])) != 0) {
 			cw_server_free(srv);
+			cw_replica_stop(rep);
 			cw_db_close(db);
 			return 1;
 		}
@@ -331,6 +364,7 @@ main(int argc, char **argv)
 	cw_log(CW_LOG_INFO, "causewayd", "%s: stopping",
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	cw_server_free(srv);
+	cw_replica_stop(rep);
 	cw_db_close(db);
 	cw_log(CW_LOG_INFO, "causewayd", "stopped");
 	return 0;

@@ -54,6 +54,7 @@ struct worker {
 
 struct cw_server {
 	cw_db         *db;
+	cw_replica    *replica;
 	cw_server_opts o;
 
 	struct slot    *slots;
@@ -154,6 +155,12 @@ slot_done(struct slot *sl)
 {
 	sl->last_ms = cw_mono_ms();
 	pthread_mutex_unlock(&sl->mu);
+}
+
+void
+cw_server_set_replica(cw_server *s, cw_replica *r)
+{
+	s->replica = r;
 }
 
 uint32_t
@@ -343,17 +350,42 @@ encode_clock(const cw_vc *vc, uint8_t *buf, cw_rep *h)
 	h->clocklen = cw_causal_vc_size(vc);
 }
 
+/* The replication links for a Status reply. OUT: *peers (cw_free). */
+static int
+status_peers(cw_server *s, cw_rep *h, cw_schema_peer **peers)
+{
+	cw_peer_status st[CW_MAX_DC];
+	int            n = cw_replica_status(s->replica, st, CW_MAX_DC);
+	if ((*peers = cw_calloc((size_t) n + 1, sizeof(**peers))) == NULL)
+		return CW_ENOMEM;
+	for (int i = 0; i < n; i++) {
+		cw_schema_peer *p = &(*peers)[i];
+		p->id             = st[i].id;
+		p->up             = st[i].up;
+		p->heard_ms       = st[i].heard_ms_ago;
+		p->nacked         = st[i].acked.n;
+		memcpy(
+		    p->acked, st[i].acked.v, sizeof(uint64_t) * st[i].acked.n);
+		p->behind = st[i].behind;
+		p->lag_ms = st[i].lag_ms;
+	}
+	h->peers  = *peers;
+	h->npeers = (size_t) n;
+	return 0;
+}
+
 static int
 handle(cw_server *s, const cw_req *r, cw_buf *out)
 {
-	cw_rep       h   = { 0 };
-	cw_result   *res = NULL;
-	cw_tx       *tx  = NULL;
-	struct slot *sl  = NULL;
-	uint8_t      clk[1 + 8 * CW_MAX_DC];
-	cw_vc        vc;
-	size_t       n;
-	int          rc;
+	cw_rep          h   = { 0 };
+	cw_result      *res = NULL;
+	cw_tx          *tx  = NULL;
+	struct slot    *sl  = NULL;
+	uint8_t         clk[1 + 8 * CW_MAX_DC];
+	cw_vc           vc;
+	size_t          n;
+	int             rc;
+	cw_schema_peer *peers = NULL;
 
 	if (r->nreads > 0 &&
 	    (res = cw_calloc(r->nreads, sizeof(*res))) == NULL) {
@@ -367,6 +399,10 @@ handle(cw_server *s, const cw_req *r, cw_buf *out)
 		h.ndc    = cw_db_ndc(s->db);
 		h.nstate = vc.n;
 		memcpy(h.state, vc.v, sizeof(uint64_t) * vc.n);
+		if ((h.err = cw_db_digest(s->db, &h.digest)) != 0)
+			break;
+		if (s->replica != NULL)
+			h.err = status_peers(s, &h, &peers);
 		break;
 	case CW_REQ_BEGIN:
 	case CW_REQ_READ:
@@ -424,6 +460,7 @@ reply:
 	n  = res != NULL && (h.err == 0 || r->kind == CW_REQ_READ) ? r->nreads
 	                                                           : 0;
 	rc = cw_schema_rep_encode(&h, res, n, out);
+	cw_free(peers);
 	for (size_t i = 0; res != NULL && i < r->nreads; i++)
 		cw_result_fini(&res[i]);
 	cw_free(res);

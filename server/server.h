@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "replica.h"
 #include "txn.h"
 #include "util.h"
 
@@ -56,6 +57,10 @@ int cw_server_listen(cw_server *s, const char *url);
 void cw_server_stop(cw_server *s);
 /* Stops, aborts every open transaction and frees s. NULL is a no-op. */
 void cw_server_free(cw_server *s);
+
+/* Lets Status report r's links (borrowed; NULL: none). Call before
+ * listening. */
+void cw_server_set_replica(cw_server *s, cw_replica *r);
 
 /* Open transactions now (for tests and status). */
 uint32_t cw_server_open_txns(cw_server *s);

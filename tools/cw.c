@@ -251,23 +251,58 @@ fail(const char *what, int rc)
 	return 1;
 }
 
+static void
+print_vec(const uint64_t *v, int n)
+{
+	printf("[");
+	for (int k = 0; k < n; k++)
+		printf("%s%" PRIu64, k ? "," : "", v[k]);
+	printf("]");
+}
+
 static int
 status(cw_client *c)
 {
-	cw_dc_info s;
-	int        rc = cw_dc_status(c, &s);
+	static cw_dc_info s; /* 34 KiB: not on the stack */
+	int               rc = cw_dc_status(c, &s);
 	if (rc != 0)
 		return fail("status", rc);
 	if (json) {
-		printf("{\"dc\":%d,\"ndc\":%d,\"state\":[", s.dc, s.ndc);
-		for (int k = 0; k < s.ndc; k++)
-			printf("%s%" PRIu64, k ? "," : "", s.state[k]);
+		printf("{\"dc\":%d,\"ndc\":%d,\"state\":", s.dc, s.ndc);
+		print_vec(s.state, s.ndc);
+		printf(",\"digest\":\"%016" PRIx64 "\",\"peers\":[", s.digest);
+		for (int i = 0; i < s.npeers; i++) {
+			printf("%s{\"id\":%d,\"up\":%s,\"heard_ms_ago\":",
+			    i ? "," : "", s.peers[i].id,
+			    s.peers[i].up ? "true" : "false");
+			if (s.peers[i].heard_ms_ago == UINT64_MAX)
+				printf("null");
+			else
+				printf("%" PRIu64, s.peers[i].heard_ms_ago);
+			printf(",\"acked\":");
+			print_vec(s.peers[i].acked, s.ndc);
+			printf(",\"behind\":%" PRIu64 ",\"lag_ms\":%" PRIu64
+			       "}",
+			    s.peers[i].behind, s.peers[i].lag_ms);
+		}
 		printf("]}\n");
-	} else {
-		printf("dc %d of %d\nstate [", s.dc, s.ndc);
-		for (int k = 0; k < s.ndc; k++)
-			printf("%s%" PRIu64, k ? "," : "", s.state[k]);
-		printf("]\n");
+		return 0;
+	}
+	printf("dc %d of %d\nstate ", s.dc, s.ndc);
+	print_vec(s.state, s.ndc);
+	printf("\ndigest %016" PRIx64 "\n", s.digest);
+	for (int i = 0; i < s.npeers; i++) {
+		printf("peer %d: %s, ", s.peers[i].id,
+		    s.peers[i].up ? "up" : "down");
+		if (s.peers[i].heard_ms_ago == UINT64_MAX)
+			printf("never heard");
+		else
+			printf("heard %" PRIu64 " ms ago",
+			    s.peers[i].heard_ms_ago);
+		printf(", acked ");
+		print_vec(s.peers[i].acked, s.ndc);
+		printf(", behind %" PRIu64 ", lag %" PRIu64 " ms\n",
+		    s.peers[i].behind, s.peers[i].lag_ms);
 	}
 	return 0;
 }

@@ -40,6 +40,13 @@ int cw_rocks_log_to_stderr(rocksdb_options_t *opts, int verbose);
 enum { CF_DEFAULT, CF_DATA, CF_LOG, CF_META, NCF };
 static const char *cf_names[NCF] = { "default", "data", "log", "meta" };
 
+/* An entry of the local first-committer-wins table (see wl_put_locked). */
+struct wlast {
+	uint8_t *key; /* NULL: empty slot */
+	size_t   kl;
+	uint64_t seq;
+};
+
 struct cw_db {
 	cw_db_opts               o;
 	rocksdb_options_t       *opts;
@@ -54,15 +61,19 @@ struct cw_db {
 
 	pthread_mutex_t commit_mu;
 	/* commit_mu guards: */
-	cw_vc    S;       /* the state vector */
-	cw_hlc   hlc;     /* the DC's hybrid logical clock */
-	uint64_t ncommit; /* writes committed since open (commit tickets) */
-	uint32_t writers; /* open transactions with pending writes */
+	cw_vc    S;        /* the state vector */
+	cw_hlc   hlc;      /* the DC's hybrid logical clock */
+	uint64_t ncommit;  /* writes committed since open (commit tickets) */
+	uint32_t writers;  /* open transactions with pending writes */
+	struct wlast  *wl; /* local first-committer-wins table (see below) */
+	size_t         wl_n, wl_cap, wl_prune_at;
+	cw_tx         *open; /* open transactions, for the oldest snapshot */
 	pthread_cond_t applied_cv; /* signalled whenever S advances */
 
 	pthread_mutex_t sync_mu;
 	/* sync_mu guards: */
 	uint64_t durable;    /* every ticket <= durable is synced */
+	cw_vc    durable_S;  /* the state vector at `durable` */
 	bool     syncing;    /* a leader is running the WAL sync */
 	uint64_t last_batch; /* commits the last sync covered (leader) */
 	uint64_t sync_us;    /* moving average of a sync's duration; only the
@@ -87,6 +98,8 @@ enum { TX_ACTIVE, TX_DONE };
 
 struct cw_tx {
 	cw_db                    *db;
+	cw_tx                    *prev, *next; /* db->open, under commit_mu */
+	bool                      listed;      /* on db->open */
 	rocksdb_transaction_t    *rt;
 	const rocksdb_snapshot_t *snap;
 	rocksdb_readoptions_t    *ro; /* carries snap: every read uses it */
@@ -453,6 +466,7 @@ cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
 		goto out_close;
 	if ((rc = recover(db)) != 0)
 		goto out_close;
+	db->durable_S = db->S; /* what was recovered is on disk */
 	if (cw_causal_hlc_ms(db->hlc.last) > cw_now_ms() + 1000)
 		cw_log(CW_LOG_WARN, "txn",
 		    "stored HLC is ahead of the wall clock by %llu ms",
@@ -485,6 +499,9 @@ cw_db_close(cw_db *db)
 	for (int i = 0; i < NCF; i++)
 		rocksdb_options_destroy(db->cf_opts[i]);
 	rocksdb_options_destroy(db->opts);
+	for (size_t i = 0; i < db->wl_cap; i++)
+		cw_free(db->wl[i].key);
+	cw_free(db->wl);
 	pthread_cond_destroy(&db->applied_cv);
 	pthread_cond_destroy(&db->sync_cv);
 	pthread_mutex_destroy(&db->commit_mu);
@@ -600,6 +617,7 @@ wait_durable(cw_db *db, uint64_t ticket)
 				;
 		}
 		uint64_t target = db->ncommit;
+		cw_vc    synced = db->S; /* what this sync makes durable */
 		pthread_mutex_unlock(&db->commit_mu);
 		uint64_t t0  = mono_us();
 		char    *err = NULL;
@@ -616,10 +634,98 @@ wait_durable(cw_db *db, uint64_t ticket)
 		if (target > db->durable) {
 			db->last_batch = target - db->durable;
 			db->durable    = target;
+			db->durable_S  = synced;
 		}
 	}
 	pthread_mutex_unlock(&db->sync_mu);
 	return rc;
+}
+
+/* ---- local first-committer-wins ----
+ *
+ * A register or map-field row written by a local commit records that
+ * commit's seq here. A transaction whose snapshot does not include that
+ * seq (seq > snapshot S[dc]) and writes the same row conflicts. Remote
+ * applies never enter the table: a concurrent write at another DC is
+ * merged by last-writer-wins, it does not abort local work. Entries at or
+ * below the oldest open snapshot can no longer conflict and are pruned.
+ * Caller holds commit_mu for all of it.
+ */
+static uint64_t hash_bytes(const uint8_t *p, size_t n);
+
+static struct wlast *
+wl_slot(struct wlast *tab, size_t cap, const uint8_t *k, size_t kl)
+{
+	size_t i = hash_bytes(k, kl) & (cap - 1);
+	while (tab[i].key != NULL &&
+	    (tab[i].kl != kl || memcmp(tab[i].key, k, kl) != 0))
+		i = (i + 1) & (cap - 1);
+	return &tab[i];
+}
+
+static uint64_t
+wl_get_locked(cw_db *db, const uint8_t *k, size_t kl)
+{
+	if (db->wl_cap == 0)
+		return 0;
+	struct wlast *e = wl_slot(db->wl, db->wl_cap, k, kl);
+	return e->key ? e->seq : 0;
+}
+
+/* Rebuilds the table with room for `need` entries, keeping those with
+ * seq > floor. */
+static int
+wl_rebuild_locked(cw_db *db, size_t need, uint64_t floor)
+{
+	size_t cap = 1024;
+	while (cap < need * 2)
+		cap *= 2;
+	struct wlast *tab = cw_calloc(cap, sizeof(*tab));
+	if (tab == NULL)
+		return CW_ENOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < db->wl_cap; i++) {
+		struct wlast *e = &db->wl[i];
+		if (e->key == NULL)
+			continue;
+		if (e->seq <= floor) {
+			cw_free(e->key);
+			continue;
+		}
+		*wl_slot(tab, cap, e->key, e->kl) = *e;
+		n++;
+	}
+	cw_free(db->wl);
+	db->wl          = tab;
+	db->wl_cap      = cap;
+	db->wl_n        = n;
+	db->wl_prune_at = n * 2 + 1024;
+	return 0;
+}
+
+/* Records that local commit seq wrote row k. */
+static int
+wl_put_locked(cw_db *db, const uint8_t *k, size_t kl, uint64_t seq)
+{
+	if (db->wl_n + 1 > db->wl_cap / 2 || db->wl_n >= db->wl_prune_at) {
+		/* the oldest open snapshot; with none, everything is seen */
+		uint64_t floor = db->S.v[db->o.dc];
+		for (cw_tx *t = db->open; t != NULL; t = t->next)
+			if (t->snap_vc.v[db->o.dc] < floor)
+				floor = t->snap_vc.v[db->o.dc];
+		int rc = wl_rebuild_locked(db, db->wl_n + 1, floor);
+		if (rc != 0)
+			return rc;
+	}
+	struct wlast *e = wl_slot(db->wl, db->wl_cap, k, kl);
+	if (e->key == NULL) {
+		if ((e->key = cw_memdup(k, kl)) == NULL)
+			return CW_ENOMEM;
+		e->kl = kl;
+		db->wl_n++;
+	}
+	e->seq = seq;
+	return 0;
 }
 
 /* ---- transactions: lifecycle ---- */
@@ -647,6 +753,11 @@ cw_tx_begin(cw_db *db, const cw_vc *need, uint64_t wait_ms, cw_tx **out)
 	    db->odb, db->wo, db->oto, NULL);
 	t->snap_vc     = db->S;
 	t->snap_ticket = db->ncommit;
+	t->next        = db->open;
+	if (db->open != NULL)
+		db->open->prev = t;
+	db->open  = t;
+	t->listed = true;
 	pthread_mutex_unlock(&db->commit_mu);
 	t->snap = rocksdb_transaction_get_snapshot(t->rt);
 	rocksdb_readoptions_set_snapshot(t->ro, t->snap);
@@ -701,10 +812,20 @@ unwrite_locked(cw_tx *t)
 static void
 tx_release(cw_tx *t)
 {
-	if (t->writer) {
-		pthread_mutex_lock(&t->db->commit_mu);
+	if (t->writer || t->listed) {
+		cw_db *db = t->db;
+		pthread_mutex_lock(&db->commit_mu);
 		unwrite_locked(t);
-		pthread_mutex_unlock(&t->db->commit_mu);
+		if (t->listed) {
+			if (t->prev != NULL)
+				t->prev->next = t->next;
+			else
+				db->open = t->next;
+			if (t->next != NULL)
+				t->next->prev = t->prev;
+			t->listed = false;
+		}
+		pthread_mutex_unlock(&db->commit_mu);
 	}
 	if (t->rt != NULL) {
 		if (t->state == TX_ACTIVE) {
@@ -1651,7 +1772,6 @@ stage_locked(cw_tx *t, uint64_t seq, uint64_t hlc, cw_buf *rec)
 	cw_rec_effect           *effs = NULL;
 	size_t                   ne   = 0;
 	int                      rc   = 0;
-	char                    *err  = NULL;
 	if ((effs = cw_malloc(t->nops * sizeof(*effs))) == NULL)
 		return CW_ENOMEM;
 	wb = rocksdb_transaction_get_writebatch_wi(t->rt);
@@ -1664,19 +1784,10 @@ stage_locked(cw_tx *t, uint64_t seq, uint64_t hlc, cw_buf *rec)
 			cw_crdt_op_stamp(op, ol, hlc, db->o.dc, seq);
 			effs[ne++] =
 			    (cw_rec_effect) { r->key, r->klen, op, ol };
-			if (r->tracked) {
-				rocksdb_transaction_merge_cf(t->rt,
-				    db->cf[CF_DATA], (char *) r->key, r->klen,
-				    (char *) op, ol, &err);
-				if (err != NULL) {
-					rc = rdb_err(err, "stage");
-					goto out;
-				}
-			} else {
-				rocksdb_writebatch_wi_merge_cf(wb,
-				    db->cf[CF_DATA], (char *) r->key, r->klen,
-				    (char *) op, ol);
-			}
+			/* untracked: conflicts are ours (first-committer-wins
+			 * above), RocksDB need not track anything */
+			rocksdb_writebatch_wi_merge_cf(wb, db->cf[CF_DATA],
+			    (char *) r->key, r->klen, (char *) op, ol);
 		}
 	}
 	if ((rc = cw_schema_rec_encode(db->o.dc, seq, hlc, t->snap_vc.v,
@@ -1715,6 +1826,16 @@ cw_tx_commit(cw_tx *t, cw_vc *commit_vc)
 		return rc;
 	}
 	pthread_mutex_lock(&db->commit_mu);
+	/* first committer wins among local transactions */
+	for (size_t i = 0; i < t->nrows; i++) {
+		struct prow *r = &t->rows[i];
+		if (r->tracked && r->nops > 0 &&
+		    wl_get_locked(db, r->key, r->klen) >
+		        t->snap_vc.v[db->o.dc]) {
+			rc = CW_ECONFLICT;
+			goto out_unlock;
+		}
+	}
 	if ((rc = check_rights_locked(t)) != 0)
 		goto out_unlock;
 	seq          = db->S.v[db->o.dc] + 1;
@@ -1730,6 +1851,15 @@ cw_tx_commit(cw_tx *t, cw_vc *commit_vc)
 	t->state          = TX_DONE;
 	db->S.v[db->o.dc] = seq;
 	ticket            = ++db->ncommit;
+	for (size_t i = 0; i < t->nrows; i++) {
+		struct prow *r = &t->rows[i];
+		/* on ENOMEM a later writer of this row could miss its
+		 * conflict: logged; the commit itself stands */
+		if (r->tracked && r->nops > 0 &&
+		    wl_put_locked(db, r->key, r->klen, seq) != 0)
+			cw_log(CW_LOG_ERROR, "txn",
+			    "no memory to record a write for conflict checks");
+	}
 	unwrite_locked(t);
 	pthread_cond_broadcast(&db->applied_cv);
 	pthread_mutex_unlock(&db->commit_mu);
@@ -1927,4 +2057,90 @@ cw_db_verify(cw_db *db, uint64_t *nrecords)
 	if (nrecords != NULL)
 		*nrecords = n;
 	return rc;
+}
+
+void
+cw_db_durable_state(cw_db *db, cw_vc *out)
+{
+	if (!db->o.sync) {
+		cw_db_state(db, out);
+		return;
+	}
+	pthread_mutex_lock(&db->sync_mu);
+	*out = db->durable_S;
+	pthread_mutex_unlock(&db->sync_mu);
+}
+
+int
+cw_db_log_scan(cw_db *db, uint16_t origin, uint64_t from, uint64_t to,
+    size_t max_bytes, cw_log_fn fn, void *arg)
+{
+	uint8_t lo[LOG_KEY_LEN];
+	size_t  bytes = 0;
+	int     rc    = 0;
+	if (from > to)
+		return 0;
+	log_key(lo, origin, from);
+	rocksdb_iterator_t *it =
+	    rocksdb_create_iterator_cf(db->base, db->ro, db->cf[CF_LOG]);
+	for (rocksdb_iter_seek(it, (char *) lo, sizeof(lo));
+	     rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t         kl, vl;
+		const uint8_t *k = (const uint8_t *) rocksdb_iter_key(it, &kl);
+		if (kl != LOG_KEY_LEN || ((k[0] << 8) | k[1]) != origin)
+			break;
+		uint64_t seq = cw_ld_be64(k + 2);
+		if (seq > to)
+			break;
+		const char *v = rocksdb_iter_value(it, &vl);
+		if ((rc = fn(arg, origin, seq, v, vl)) != 0)
+			break;
+		bytes += vl;
+		if (bytes >= max_bytes)
+			break;
+	}
+	char *err = NULL;
+	rocksdb_iter_get_error(it, &err);
+	if (err != NULL)
+		rc = rdb_err(err, "log scan");
+	rocksdb_iter_destroy(it);
+	return rc < 0 ? rc : 0;
+}
+
+int
+cw_db_digest(cw_db *db, uint64_t *out)
+{
+	/* FNV-1a over every data row (key and merged state) in key order,
+	 * at one snapshot: equal exactly when the DCs hold the same state,
+	 * since states are canonical (crdt.h) */
+	uint64_t                  h    = 1469598103934665603ull;
+	const rocksdb_snapshot_t *snap = rocksdb_create_snapshot(db->base);
+	rocksdb_readoptions_t    *ro   = rocksdb_readoptions_create();
+	rocksdb_readoptions_set_snapshot(ro, snap);
+	rocksdb_iterator_t *it =
+	    rocksdb_create_iterator_cf(db->base, ro, db->cf[CF_DATA]);
+	for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it);
+	     rocksdb_iter_next(it)) {
+		size_t      kl, vl;
+		const char *k = rocksdb_iter_key(it, &kl);
+		const char *v = rocksdb_iter_value(it, &vl);
+		uint8_t     len[8];
+		cw_st_u64(len, kl);
+		for (int i = 0; i < 8; i++)
+			h = (h ^ len[i]) * 1099511628211ull;
+		for (size_t i = 0; i < kl; i++)
+			h = (h ^ (uint8_t) k[i]) * 1099511628211ull;
+		cw_st_u64(len, vl);
+		for (int i = 0; i < 8; i++)
+			h = (h ^ len[i]) * 1099511628211ull;
+		for (size_t i = 0; i < vl; i++)
+			h = (h ^ (uint8_t) v[i]) * 1099511628211ull;
+	}
+	char *err = NULL;
+	rocksdb_iter_get_error(it, &err);
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	rocksdb_release_snapshot(db->base, snap);
+	*out = h;
+	return err ? rdb_err(err, "digest") : 0;
 }

@@ -157,6 +157,25 @@ int cw_db_apply_remote(cw_db *db, const void *rec, size_t len, int *result);
  * *len. Returns 0, CW_EINVAL if there is no such record, or CW_EIO. */
 int cw_db_log_get(
     cw_db *db, uint16_t origin, uint64_t seq, void **rec, size_t *len);
+/* OUT: *out, the state vector as of the last WAL sync: everything in it is
+ * durable here (with sync off, the current S). Replication ships nothing
+ * beyond it. */
+void cw_db_durable_state(cw_db *db, cw_vc *out);
+
+/* Called for each log record of a scan: (origin, seq) and its bytes,
+ * borrowed for the call. Return 0 to go on, anything else to stop. */
+typedef int (*cw_log_fn)(
+    void *arg, uint16_t origin, uint64_t seq, const void *rec, size_t len);
+/* Calls fn for the records of `origin` with from <= seq <= to, in seq
+ * order, stopping after max_bytes of records. Returns 0, or CW_EIO. */
+int cw_db_log_scan(cw_db *db, uint16_t origin, uint64_t from, uint64_t to,
+    size_t max_bytes, cw_log_fn fn, void *arg);
+
+/* OUT: *out, a digest of all data at one snapshot: two DCs have equal
+ * digests exactly when they hold the same state (barring hash
+ * collisions). Reads everything: O(data). Returns 0 or CW_EIO. */
+int cw_db_digest(cw_db *db, uint64_t *out);
+
 /* Checks the log: every record decodes and is filed under its own (origin,
  * seq); each origin's seqs run without a gap up to S[origin]. OUT:
  * *nrecords (if not NULL). Returns 0, CW_EPROTO (logged) or CW_EIO. */

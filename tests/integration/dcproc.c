@@ -46,6 +46,33 @@ track(pid_t pid, bool add)
 	}
 }
 
+static void
+on_alarm(int sig)
+{
+	static const char msg[] = "dcproc: watchdog: test timed out or "
+	                          "was stopped; killing its causewayd "
+	                          "processes\n";
+	(void) sig;
+	if (write(2, msg, sizeof(msg) - 1) < 0) {
+		/* nothing more to do in a signal handler */
+	}
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (live[i] > 0)
+			kill(live[i], SIGKILL);
+	_exit(3);
+}
+
+void
+dc_watchdog(unsigned seconds)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	alarm(seconds);
+}
+
 int
 dc_free_port(void)
 {

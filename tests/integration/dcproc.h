@@ -29,6 +29,10 @@ int dc_restart(dcproc *d);
 int dc_stop(dcproc *d);
 /* SIGKILL. */
 void dc_kill9(dcproc *d);
+/* Arms a watchdog: if the test process is still running after `seconds`,
+ * or gets SIGTERM or SIGINT, it kills every causewayd it started (by pid)
+ * and exits with status 3, so a hung test can never hang CI. */
+void dc_watchdog(unsigned seconds);
 /* A free TCP port on 127.0.0.1. */
 int dc_free_port(void);
 

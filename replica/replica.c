@@ -1,0 +1,481 @@
+/*
+ * replica.c - DC-to-DC shipping; see replica.h.
+ */
+#include "replica.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "schema.h"
+#include "util.h"
+
+#define RECEIVERS 2
+#define MAX_MSG (64u << 20)
+
+struct link {
+	cw_replica     *r;
+	cw_peer_conf    conf;
+	pthread_t       th;
+	bool            started;
+	nng_socket      sock;
+	bool            sock_open;
+	pthread_mutex_t link_mu;
+	/* link_mu guards: */
+	bool     known; /* acked holds an ack */
+	bool     up;
+	uint64_t heard_ms; /* monotonic time of the last ack, 0: never */
+	cw_vc    acked;
+	uint64_t behind_since; /* 0: not behind */
+};
+
+struct cw_replica {
+	cw_db          *db;
+	cw_replica_opts o;
+	uint16_t        dc;
+	uint32_t        ndc;
+	atomic_bool     stopping;
+	nng_socket      rsock;
+	bool            rsock_open;
+	pthread_t       recv_th[RECEIVERS];
+	int             nrecv;
+	struct link     links[CW_MAX_DC];
+	int             nlinks;
+};
+
+void
+cw_replica_opts_default(cw_replica_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->heartbeat_ms = 50;
+	o->timeout_ms   = 1000;
+	o->batch_bytes  = 1u << 20;
+}
+
+uint64_t
+cw_replica_fingerprint(const char *cluster, uint32_t ndc)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (const char *p = cluster; p != NULL && *p; p++)
+		h = (h ^ (uint8_t) *p) * 1099511628211ull;
+	h = (h ^ 0xff) * 1099511628211ull;
+	for (int i = 0; i < 4; i++)
+		h = (h ^ ((ndc >> (8 * i)) & 0xff)) * 1099511628211ull;
+	return h;
+}
+
+static void
+sleep_ms(uint64_t ms)
+{
+	struct timespec ts = { (time_t) (ms / 1000),
+		(long) (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* ---- receiver ---- */
+
+static void
+ack(cw_replica *r, int err, cw_buf *out)
+{
+	cw_vc S;
+	cw_db_durable_state(r->db, &S);
+	cw_schema_ack_encode(err, r->dc, S.v, S.n, out);
+}
+
+/* Applies the records of one batch: passes over the records until one
+ * makes no progress, so records that depend on earlier ones of the same
+ * batch (in any order) all go in. */
+static int
+apply_batch(cw_replica *r, const cw_batch *b)
+{
+	size_t n        = b->nrecs;
+	bool  *done     = cw_calloc(n ? n : 1, sizeof(*done));
+	bool   progress = true;
+	int    rc       = 0;
+	if (done == NULL)
+		return CW_ENOMEM;
+	while (progress && rc == 0) {
+		progress = false;
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			const void *p;
+			size_t      len;
+			int         res;
+			if (done[i])
+				continue;
+			cw_schema_batch_rec(b, i, &p, &len);
+			int e = cw_db_apply_remote(r->db, p, len, &res);
+			if (e == CW_EPROTO || e == CW_ETOOBIG) {
+				cw_log(CW_LOG_WARN, "replica",
+				    "DC %u sent a bad record: dropped",
+				    b->from);
+				done[i] = true;
+			} else if (e != 0) {
+				rc = e; /* local trouble: stop, ack what we
+				           have */
+			} else if (res != CW_APPLY_NOT_READY) {
+				done[i]  = true;
+				progress = true;
+			}
+		}
+	}
+	cw_free(done);
+	return rc;
+}
+
+static void
+handle_batch(cw_replica *r, const void *buf, size_t len, cw_buf *out)
+{
+	cw_batch b;
+	int      rc;
+	if ((rc = cw_schema_batch_decode(buf, len, &b)) != 0) {
+		cw_log(CW_LOG_WARN, "replica", "malformed batch (%zu bytes)",
+		    len);
+		ack(r, CW_EPROTO, out);
+		return;
+	}
+	bool known = false;
+	for (int i = 0; i < r->nlinks; i++)
+		known |= r->links[i].conf.id == b.from;
+	if (!known || b.fingerprint != r->o.fingerprint) {
+		cw_log(CW_LOG_WARN, "replica",
+		    "refused a batch from DC %u: %s", b.from,
+		    known ? "its configuration differs" : "not a peer");
+		ack(r, CW_EFORMAT, out);
+		cw_schema_batch_fini(&b);
+		return;
+	}
+	rc = apply_batch(r, &b);
+	cw_schema_batch_fini(&b);
+	ack(r, rc, out);
+}
+
+static void *
+receiver(void *arg)
+{
+	cw_replica *r = arg;
+	nng_ctx     ctx;
+	nng_aio    *aio;
+	if (nng_ctx_open(&ctx, r->rsock) != 0 ||
+	    nng_aio_alloc(&aio, NULL, NULL) != 0)
+		return NULL;
+	while (!atomic_load(&r->stopping)) {
+		nng_ctx_recv(ctx, aio);
+		nng_aio_wait(aio);
+		int rv = nng_aio_result(aio);
+		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+			break;
+		if (rv != 0)
+			continue;
+		nng_msg *m   = nng_aio_get_msg(aio);
+		cw_buf   out = { 0 };
+		handle_batch(r, nng_msg_body(m), nng_msg_len(m), &out);
+		nng_msg_clear(m);
+		if (out.len == 0 || nng_msg_append(m, out.p, out.len) != 0) {
+			nng_msg_free(m);
+			cw_buf_fini(&out);
+			continue;
+		}
+		cw_buf_fini(&out);
+		nng_aio_set_msg(aio, m);
+		nng_ctx_send(ctx, aio);
+		nng_aio_wait(aio);
+		if (nng_aio_result(aio) != 0)
+			nng_msg_free(nng_aio_get_msg(aio));
+	}
+	nng_aio_free(aio);
+	return NULL;
+}
+
+/* ---- senders ---- */
+
+struct collect {
+	cw_buf  arena;
+	size_t *offs, *lens;
+	size_t  n, cap;
+};
+
+static int
+collect_rec(
+    void *arg, uint16_t origin, uint64_t seq, const void *rec, size_t len)
+{
+	struct collect *c = arg;
+	(void) origin;
+	(void) seq;
+	if (c->n == c->cap) {
+		size_t  cap  = c->cap ? c->cap * 2 : 64;
+		size_t *offs = cw_realloc(c->offs, cap * sizeof(*offs));
+		if (offs == NULL)
+			return CW_ENOMEM;
+		c->offs      = offs;
+		size_t *lens = cw_realloc(c->lens, cap * sizeof(*lens));
+		if (lens == NULL)
+			return CW_ENOMEM;
+		c->lens = lens;
+		c->cap  = cap;
+	}
+	c->offs[c->n] = c->arena.len;
+	c->lens[c->n] = len;
+	if (cw_buf_put(&c->arena, rec, len) != 0)
+		return CW_ENOMEM;
+	c->n++;
+	return 0;
+}
+
+/* One call: ships what the peer lacks (or a heartbeat), reads the ack.
+ * Returns 0 or an error; OUT: *shipped. */
+static int
+ship(struct link *l, size_t *shipped)
+{
+	cw_replica    *r = l->r;
+	cw_vc          D, A;
+	struct collect c = { 0 };
+	bool           known;
+	int            rc = 0;
+	*shipped          = 0;
+	cw_db_durable_state(r->db, &D);
+	pthread_mutex_lock(&l->link_mu);
+	A     = l->acked;
+	known = l->known;
+	pthread_mutex_unlock(&l->link_mu);
+	/* for every origin, in id order: the records the peer lacks */
+	for (uint32_t k = 0; known && k < r->ndc && rc == 0; k++) {
+		/* never a peer's own records: it is their origin */
+		if (k == l->conf.id || D.v[k] <= A.v[k] ||
+		    c.arena.len >= r->o.batch_bytes)
+			continue;
+		rc = cw_db_log_scan(r->db, (uint16_t) k, A.v[k] + 1, D.v[k],
+		    r->o.batch_bytes - c.arena.len, collect_rec, &c);
+	}
+	const void **recs = cw_calloc(c.n ? c.n : 1, sizeof(*recs));
+	cw_buf       msg  = { 0 };
+	if (recs == NULL)
+		rc = CW_ENOMEM;
+	for (size_t i = 0; rc == 0 && i < c.n; i++)
+		recs[i] = c.arena.p + c.offs[i];
+	if (rc == 0)
+		rc = cw_schema_batch_encode(r->dc, r->o.fingerprint, D.v, D.n,
+		    recs, c.lens, c.n, &msg);
+	cw_free(recs);
+	nng_msg *m = NULL, *reply = NULL;
+	if (rc == 0 &&
+	    (nng_msg_alloc(&m, 0) != 0 ||
+	        nng_msg_append(m, msg.p, msg.len) != 0))
+		rc = CW_ENOMEM;
+	cw_buf_fini(&msg);
+	if (rc == 0) {
+		int rv = nng_sendmsg(l->sock, m, 0);
+		if (rv == 0) {
+			m  = NULL;
+			rv = nng_recvmsg(l->sock, &reply, 0);
+		}
+		rc = rv == 0 ? 0 : CW_EUNAVAIL;
+	}
+	if (m != NULL)
+		nng_msg_free(m);
+	if (rc == 0) {
+		int      err;
+		uint16_t dc;
+		cw_vc    acked;
+		uint32_t n;
+		cw_causal_vc_init(&acked, r->ndc);
+		rc = cw_schema_ack_decode(nng_msg_body(reply),
+		    nng_msg_len(reply), &err, &dc, acked.v, &n);
+		if (rc == 0 && (dc != l->conf.id || n != r->ndc)) {
+			cw_log(CW_LOG_WARN, "replica",
+			    "DC %u answered as DC %u with %u entries",
+			    l->conf.id, dc, n);
+			rc = CW_EPROTO;
+		} else if (rc == 0 && err == CW_EFORMAT) {
+			cw_log(CW_LOG_ERROR, "replica",
+			    "DC %u refuses us: configurations differ",
+			    l->conf.id);
+			rc = err;
+		}
+		if (rc == 0) {
+			uint64_t now    = cw_mono_ms();
+			uint64_t behind = 0;
+			for (uint32_t k = 0; k < r->ndc; k++)
+				behind += D.v[k] > acked.v[k]
+				    ? D.v[k] - acked.v[k]
+				    : 0;
+			pthread_mutex_lock(&l->link_mu);
+			l->acked    = acked;
+			l->known    = true;
+			l->up       = true;
+			l->heard_ms = now;
+			if (behind == 0)
+				l->behind_since = 0;
+			else if (l->behind_since == 0)
+				l->behind_since = now;
+			pthread_mutex_unlock(&l->link_mu);
+			*shipped = c.n;
+		}
+	}
+	if (reply != NULL)
+		nng_msg_free(reply);
+	cw_free(c.offs);
+	cw_free(c.lens);
+	cw_buf_fini(&c.arena);
+	return rc;
+}
+
+static void *
+sender(void *arg)
+{
+	struct link *l    = arg;
+	cw_replica  *r    = l->r;
+	uint64_t     last = 0;
+	while (!atomic_load(&r->stopping)) {
+		cw_vc D, A;
+		bool  known, due;
+		cw_db_durable_state(r->db, &D);
+		pthread_mutex_lock(&l->link_mu);
+		A     = l->acked;
+		known = l->known;
+		pthread_mutex_unlock(&l->link_mu);
+		A.v[l->conf.id] =
+		    D.v[l->conf.id]; /* its own: never ours to send */
+		due = !known || !cw_causal_vc_dominates(&A, &D) ||
+		    cw_mono_ms() - last >= r->o.heartbeat_ms;
+		if (!due) {
+			sleep_ms(1); /* poll for new durable records */
+			continue;
+		}
+		size_t shipped;
+		int    rc = ship(l, &shipped);
+		last      = cw_mono_ms();
+		if (rc != 0) {
+			pthread_mutex_lock(&l->link_mu);
+			if (l->up)
+				cw_log(CW_LOG_WARN, "replica",
+				    "link to DC %u down: %s", l->conf.id,
+				    cw_strerror(rc));
+			l->up = false;
+			pthread_mutex_unlock(&l->link_mu);
+			sleep_ms(r->o.heartbeat_ms); /* nng redials */
+		}
+	}
+	return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+int
+cw_replica_start(cw_replica **out, cw_db *db, const cw_replica_opts *o)
+{
+	cw_replica *r;
+	int         rv;
+	*out = NULL;
+	if (db == NULL || o == NULL || o->listen == NULL || o->npeers < 1 ||
+	    o->npeers >= CW_MAX_DC)
+		return CW_EINVAL;
+	if ((r = cw_calloc(1, sizeof(*r))) == NULL)
+		return CW_ENOMEM;
+	r->db  = db;
+	r->o   = *o;
+	r->dc  = cw_db_dc(db);
+	r->ndc = cw_db_ndc(db);
+	if ((rv = nng_rep0_open(&r->rsock)) != 0)
+		goto fail;
+	r->rsock_open = true;
+	nng_socket_set_size(r->rsock, NNG_OPT_RECVMAXSZ, MAX_MSG);
+	if ((rv = nng_listen(r->rsock, o->listen, NULL, 0)) != 0) {
+		cw_log(CW_LOG_ERROR, "replica", "listen on %s: %s", o->listen,
+		    nng_strerror(rv));
+		cw_replica_stop(r);
+		return CW_EUNAVAIL;
+	}
+	for (int i = 0; i < RECEIVERS; i++) {
+		if (pthread_create(&r->recv_th[i], NULL, receiver, r) != 0)
+			goto fail;
+		r->nrecv++;
+	}
+	for (int i = 0; i < o->npeers; i++) {
+		struct link *l = &r->links[i];
+		l->r           = r;
+		l->conf        = o->peers[i];
+		pthread_mutex_init(&l->link_mu, NULL);
+		cw_causal_vc_init(&l->acked, r->ndc);
+		r->nlinks++;
+		if ((rv = nng_req0_open(&l->sock)) != 0)
+			goto fail;
+		l->sock_open = true;
+		nng_socket_set_ms(
+		    l->sock, NNG_OPT_RECVTIMEO, (int) o->timeout_ms);
+		nng_socket_set_ms(
+		    l->sock, NNG_OPT_SENDTIMEO, (int) o->timeout_ms);
+		nng_socket_set_ms(l->sock, NNG_OPT_RECONNMINT, 20);
+		nng_socket_set_ms(l->sock, NNG_OPT_RECONNMAXT, 500);
+		nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ, 1u << 20);
+		/* non-blocking: the peer may not be up yet */
+		if ((rv = nng_dial(l->sock, l->conf.url, NULL,
+		         NNG_FLAG_NONBLOCK)) != 0) {
+			cw_log(CW_LOG_ERROR, "replica", "peer %u at %s: %s",
+			    l->conf.id, l->conf.url, nng_strerror(rv));
+			cw_replica_stop(r);
+			return CW_EINVAL;
+		}
+		if (pthread_create(&l->th, NULL, sender, l) != 0)
+			goto fail;
+		l->started = true;
+	}
+	cw_log(CW_LOG_INFO, "replica", "DC %u: peers on %s, %d peer(s)", r->dc,
+	    o->listen, o->npeers);
+	*out = r;
+	return 0;
+fail:
+	cw_replica_stop(r);
+	return CW_ENOMEM;
+}
+
+void
+cw_replica_stop(cw_replica *r)
+{
+	if (r == NULL)
+		return;
+	atomic_store(&r->stopping, true);
+	if (r->rsock_open)
+		nng_close(r->rsock); /* wakes the receivers */
+	for (int i = 0; i < r->nlinks; i++)
+		if (r->links[i].sock_open)
+			nng_close(r->links[i].sock); /* wakes the senders */
+	for (int i = 0; i < r->nrecv; i++)
+		pthread_join(r->recv_th[i], NULL);
+	for (int i = 0; i < r->nlinks; i++) {
+		if (r->links[i].started)
+			pthread_join(r->links[i].th, NULL);
+		pthread_mutex_destroy(&r->links[i].link_mu);
+	}
+	cw_free(r);
+}
+
+int
+cw_replica_status(cw_replica *r, cw_peer_status *out, int max)
+{
+	uint64_t now = cw_mono_ms();
+	cw_vc    D;
+	int      n = 0;
+	cw_db_durable_state(r->db, &D);
+	for (int i = 0; i < r->nlinks && n < max; i++, n++) {
+		struct link    *l = &r->links[i];
+		cw_peer_status *s = &out[n];
+		pthread_mutex_lock(&l->link_mu);
+		s->id           = l->conf.id;
+		s->up           = l->up;
+		s->heard_ms_ago = l->heard_ms ? now - l->heard_ms : UINT64_MAX;
+		s->acked        = l->acked;
+		s->lag_ms       = l->behind_since ? now - l->behind_since : 0;
+		pthread_mutex_unlock(&l->link_mu);
+		s->behind = 0;
+		for (uint32_t k = 0; k < r->ndc; k++)
+			s->behind += D.v[k] > s->acked.v[k]
+			    ? D.v[k] - s->acked.v[k]
+			    : 0;
+	}
+	return n;
+}

@@ -1,0 +1,505 @@
+/*
+ * repl_test.c - three real causewayd processes replicating over loopback,
+ * every directed link through a fault proxy the test controls:
+ * convergence, causal order, atomic visibility at remote DCs, sessions
+ * moving between DCs, a partition and its heal, kill -9 and restart, and
+ * forwarding around a cut link.
+ */
+#include "../unit/testutil.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "causeway.h"
+#include "dcproc.h"
+#include "proxy.h"
+
+#define N 3
+
+typedef struct {
+	char   *tmp;
+	dcproc  d[N];
+	int     peer_port[N];
+	tproxy *x[N][N]; /* x[i][j]: DC i's link to DC j */
+	char    args[N][N + 2][64];
+	char   *argv[N][16];
+} cluster;
+
+static int
+setup(void **state)
+{
+	cluster *c = calloc(1, sizeof(*c));
+	c->tmp     = tu_tmpdir();
+	*state     = c;
+	for (int i = 0; i < N; i++)
+		c->peer_port[i] = dc_free_port();
+	for (int i = 0; i < N; i++)
+		for (int j = 0; j < N; j++)
+			if (i != j &&
+			    proxy_start(&c->x[i][j], c->peer_port[j]))
+				return -1;
+	for (int i = 0; i < N; i++) {
+		int a = 0, n = 0;
+		snprintf(c->args[i][a], 64, "%d", i);
+		c->argv[i][n++] = "--dc";
+		c->argv[i][n++] = c->args[i][a++];
+		snprintf(
+		    c->args[i][a], 64, "tcp://127.0.0.1:%d", c->peer_port[i]);
+		c->argv[i][n++] = "--peer-listen";
+		c->argv[i][n++] = c->args[i][a++];
+		for (int j = 0; j < N; j++) {
+			if (j == i)
+				continue;
+			snprintf(c->args[i][a], 64, "%d=tcp://127.0.0.1:%d", j,
+			    proxy_port(c->x[i][j]));
+			c->argv[i][n++] = "--peer";
+			c->argv[i][n++] = c->args[i][a++];
+		}
+		c->argv[i][n++] = "--session-wait";
+		c->argv[i][n++] = "500";
+		c->argv[i][n]   = NULL;
+		char dir[300];
+		snprintf(dir, sizeof(dir), "%s/dc%d", c->tmp, i);
+		if (dc_start(&c->d[i], dir, c->argv[i]) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	cluster *c = *state;
+	for (int i = 0; i < N; i++)
+		if (c->d[i].pid > 0 && dc_stop(&c->d[i]) != 0)
+			fprintf(stderr, "DC %d did not stop cleanly\n", i);
+	for (int i = 0; i < N; i++)
+		for (int j = 0; j < N; j++)
+			proxy_stop(c->x[i][j]);
+	tu_rmrf(c->tmp);
+	free(c->tmp);
+	free(c);
+	return 0;
+}
+
+/* Cuts (or heals) both directions between DCs a and b. */
+static void
+cut(cluster *c, int a, int b, bool on)
+{
+	proxy_cut(c->x[a][b], on);
+	proxy_cut(c->x[b][a], on);
+}
+
+static cw_client *
+at(cluster *c, int i)
+{
+	cw_client *cl;
+	assert_int_equal(cw_connect(&cl, c->d[i].url), 0);
+	return cl;
+}
+
+/* Waits until every DC has the same state vector and digest. */
+static bool
+converged(cluster *c, int seconds)
+{
+	static cw_dc_info s[N];
+	for (int t = 0; t < seconds * 20; t++) {
+		bool same = true;
+		for (int i = 0; i < N && same; i++) {
+			cw_client *cl;
+			if (cw_connect(&cl, c->d[i].url) != 0) {
+				same = false;
+				break;
+			}
+			same = cw_dc_status(cl, &s[i]) == 0;
+			cw_close(cl);
+		}
+		for (int i = 1; i < N && same; i++)
+			same = s[i].digest == s[0].digest &&
+			    !memcmp(
+			        s[i].state, s[0].state, sizeof(s[0].state));
+		if (same)
+			return true;
+		usleep(50 * 1000);
+	}
+	for (int i = 0; i < N; i++)
+		fprintf(stderr, "DC %d: state [%llu,%llu,%llu] digest %llx\n",
+		    i, (unsigned long long) s[i].state[0],
+		    (unsigned long long) s[i].state[1],
+		    (unsigned long long) s[i].state[2],
+		    (unsigned long long) s[i].digest);
+	return false;
+}
+
+static int64_t
+counter_at(cluster *c, int i, const char *k)
+{
+	cw_client *cl = at(c, i);
+	cw_txn    *t;
+	int64_t    v = -1;
+	assert_int_equal(cw_begin(cl, &t), 0);
+	assert_int_equal(cw_counter_get(t, k, strlen(k), &v), 0);
+	cw_abort(t);
+	cw_close(cl);
+	return v;
+}
+
+struct writer {
+	cluster    *c;
+	int         dc, n, ok;
+	atomic_int *stop;
+};
+
+static void *
+write_everything(void *arg)
+{
+	struct writer *w  = arg;
+	cw_client     *cl = at(w->c, w->dc);
+	for (int i = 0; i < w->n && !(w->stop && atomic_load(w->stop)); i++) {
+		cw_txn *t;
+		char    v[32], f[8];
+		int     vl = snprintf(v, sizeof(v), "dc%d-%d", w->dc, i);
+		snprintf(f, sizeof(f), "f%d", i % 5);
+		if (cw_begin(cl, &t) != 0)
+			continue;
+		cw_reg_put(t, "r", 1, v, (size_t) vl);
+		cw_counter_add(t, "n", 1, 1);
+		cw_set_add(t, "s", 1, v, (size_t) vl);
+		cw_map_put(t, "m", 1, f, v, (size_t) vl);
+		if (i % 4 == 3) { /* remove an element this DC added */
+			char old[32];
+			int  ol = snprintf(
+			     old, sizeof(old), "dc%d-%d", w->dc, i - 3);
+			cw_set_remove(t, "s", 1, old, (size_t) ol);
+		}
+		if (cw_commit(t) == 0)
+			w->ok++;
+	}
+	cw_close(cl);
+	return NULL;
+}
+
+static void
+concurrent_updates_everywhere_converge(void **state)
+{
+	cluster      *c = *state;
+	struct writer w[N];
+	pthread_t     th[N];
+	for (int i = 0; i < N; i++) {
+		w[i] = (struct writer) { c, i, 100, 0, NULL };
+		pthread_create(&th[i], NULL, write_everything, &w[i]);
+	}
+	for (int i = 0; i < N; i++)
+		pthread_join(th[i], NULL);
+	assert_true(converged(c, 20));
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(w[i].ok, 100);
+		assert_int_equal(counter_at(c, i, "n"), 300);
+		/* the set: every element added and not removed by its DC */
+		cw_client *cl = at(c, i);
+		cw_txn    *t;
+		cw_list   *l;
+		assert_int_equal(cw_begin(cl, &t), 0);
+		assert_int_equal(cw_set_members(t, "s", 1, &l), 0);
+		assert_int_equal(cw_list_len(l), 3 * 75);
+		cw_list_free(l);
+		assert_int_equal(cw_map_fields(t, "m", 1, &l), 0);
+		assert_int_equal(cw_list_len(l), 5);
+		cw_list_free(l);
+		cw_abort(t);
+		cw_close(cl);
+	}
+}
+
+struct reader {
+	cluster    *c;
+	int         dc;
+	atomic_int *stop;
+	int         bad, reads, seen;
+};
+
+/* At DC dc: y must never be visible without the x it was derived from. */
+static void *
+causal_reader(void *arg)
+{
+	struct reader *r  = arg;
+	cw_client     *cl = at(r->c, r->dc);
+	while (!atomic_load(r->stop)) {
+		cw_txn *t;
+		int64_t x = 0, y = 0;
+		if (cw_begin(cl, &t) != 0)
+			continue;
+		if (cw_counter_get(t, "y", 1, &y) == 0 &&
+		    cw_counter_get(t, "x", 1, &x) == 0) {
+			r->reads++;
+			r->bad += y > x;
+			r->seen = (int) y;
+		}
+		cw_abort(t);
+	}
+	cw_close(cl);
+	return NULL;
+}
+
+static void
+a_causal_chain_is_never_seen_out_of_order(void **state)
+{
+	cluster      *c    = *state;
+	atomic_int    stop = 0;
+	struct reader rd   = { c, 2, &stop, 0, 0, 0 };
+	pthread_t     th;
+	pthread_create(&th, NULL, causal_reader, &rd);
+	cw_client *a = at(c, 0), *b = at(c, 1);
+	for (int i = 1; i <= 30; i++) {
+		cw_txn *t;
+		/* A: x = i */
+		assert_int_equal(cw_begin(a, &t), 0);
+		assert_int_equal(cw_counter_add(t, "x", 1, 1), 0);
+		assert_int_equal(cw_commit(t), 0);
+		/* B: read x until it is i, then y = x (a causal successor) */
+		int64_t x = 0;
+		for (int tries = 0; x < i && tries < 2000; tries++) {
+			assert_int_equal(cw_begin(b, &t), 0);
+			assert_int_equal(cw_counter_get(t, "x", 1, &x), 0);
+			if (x >= i)
+				break;
+			cw_abort(t);
+			usleep(1000);
+		}
+		assert_true(x >= i);
+		assert_int_equal(cw_counter_add(t, "y", 1, 1), 0);
+		assert_int_equal(cw_commit(t), 0);
+	}
+	assert_true(converged(c, 20));
+	atomic_store(&stop, 1);
+	pthread_join(th, NULL);
+	assert_int_equal(rd.bad, 0);
+	assert_true(rd.reads > 0);
+	cw_close(a);
+	cw_close(b);
+}
+
+struct vis {
+	cluster    *c;
+	atomic_int *stop;
+	int         torn, reads;
+};
+
+static void *
+visibility_reader(void *arg)
+{
+	struct vis *v  = arg;
+	cw_client  *cl = at(v->c, 1);
+	while (!atomic_load(v->stop)) {
+		cw_txn *t;
+		int64_t first = 0;
+		if (cw_begin(cl, &t) != 0)
+			continue;
+		for (int k = 0; k < 5; k++) {
+			char    key[4] = { 'k', (char) ('0' + k), 0 };
+			int64_t x      = 0;
+			cw_counter_get(t, key, 2, &x);
+			if (k == 0)
+				first = x;
+			else if (x != first)
+				v->torn++;
+		}
+		v->reads++;
+		cw_abort(t);
+	}
+	cw_close(cl);
+	return NULL;
+}
+
+static void
+a_remote_reader_never_sees_part_of_a_transaction(void **state)
+{
+	cluster   *c    = *state;
+	atomic_int stop = 0;
+	struct vis v    = { c, &stop, 0, 0 };
+	pthread_t  th;
+	pthread_create(&th, NULL, visibility_reader, &v);
+	cw_client *a = at(c, 0);
+	for (int i = 0; i < 200; i++) {
+		cw_txn *t;
+		assert_int_equal(cw_begin(a, &t), 0);
+		for (int k = 0; k < 5; k++) {
+			char key[4] = { 'k', (char) ('0' + k), 0 };
+			assert_int_equal(cw_counter_add(t, key, 2, 1), 0);
+		}
+		assert_int_equal(cw_commit(t), 0);
+	}
+	assert_true(converged(c, 20));
+	atomic_store(&stop, 1);
+	pthread_join(th, NULL);
+	assert_int_equal(v.torn, 0);
+	assert_true(v.reads > 0);
+	assert_int_equal(counter_at(c, 1, "k4"), 200);
+	cw_close(a);
+}
+
+static void
+a_session_moved_to_another_dc_reads_its_writes_or_waits(void **state)
+{
+	cluster   *c = *state;
+	cw_client *a = at(c, 0);
+	cw_txn    *t;
+	void      *clk;
+	size_t     cl;
+	int64_t    v;
+	/* B cannot hear from A, not even through C */
+	cut(c, 0, 1, true);
+	cut(c, 0, 2, true);
+	assert_int_equal(cw_begin(a, &t), 0);
+	assert_int_equal(cw_counter_add(t, "mine", 4, 7), 0);
+	assert_int_equal(cw_commit(t), 0);
+	assert_int_equal(cw_clock_get(a, &clk, &cl), 0);
+	cw_client *b = at(c, 1);
+	assert_int_equal(cw_clock_merge(b, clk, cl), 0);
+	assert_int_equal(cw_begin(b, &t), 0);
+	/* never a stale read: the DC answers EUNAVAIL after the bound */
+	assert_int_equal(cw_counter_get(t, "mine", 4, &v), CW_EUNAVAIL);
+	cw_abort(t);
+	cut(c, 0, 1, false);
+	cut(c, 0, 2, false);
+	int rc = CW_EUNAVAIL;
+	for (int tries = 0; rc == CW_EUNAVAIL && tries < 40; tries++) {
+		assert_int_equal(cw_begin(b, &t), 0);
+		rc = cw_counter_get(t, "mine", 4, &v);
+		cw_abort(t);
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(v, 7); /* its own write */
+	free(clk);
+	cw_close(a);
+	cw_close(b);
+}
+
+static void
+a_cut_off_dc_keeps_committing_and_all_converge_after_the_heal(void **state)
+{
+	cluster *c = *state;
+	cut(c, 2, 0, true);
+	cut(c, 2, 1, true);
+	cw_client *a = at(c, 0), *z = at(c, 2);
+	for (int i = 0; i < 40; i++) {
+		cw_txn *t;
+		assert_int_equal(cw_begin(a, &t), 0);
+		assert_int_equal(cw_counter_add(t, "p", 1, 1), 0);
+		assert_int_equal(cw_commit(t), 0);
+		assert_int_equal(cw_begin(z, &t), 0);
+		assert_int_equal(cw_counter_add(t, "p", 1, 10), 0);
+		assert_int_equal(cw_reg_put(t, "side", 4, "z", 1), 0);
+		assert_int_equal(
+		    cw_commit(t), 0); /* available while cut off */
+	}
+	sleep(2); /* past the link timeout */
+	static cw_dc_info s;
+	assert_int_equal(cw_dc_status(z, &s), 0);
+	assert_int_equal(s.npeers, 2);
+	assert_false(s.peers[0].up);
+	assert_false(s.peers[1].up);
+	assert_int_equal(counter_at(c, 2, "p"), 400);
+	assert_int_equal(counter_at(c, 0, "p"), 40);
+	cut(c, 2, 0, false);
+	cut(c, 2, 1, false);
+	assert_true(converged(c, 20));
+	for (int i = 0; i < N; i++)
+		assert_int_equal(counter_at(c, i, "p"), 440);
+	assert_int_equal(cw_dc_status(z, &s), 0);
+	assert_true(s.peers[0].up && s.peers[1].up);
+	assert_int_equal(s.peers[0].behind + s.peers[1].behind, 0);
+	cw_close(a);
+	cw_close(z);
+}
+
+static void *
+add_until_stopped(void *arg)
+{
+	struct writer *w  = arg;
+	cw_client     *cl = at(w->c, w->dc);
+	while (!atomic_load(w->stop)) {
+		cw_txn *t;
+		if (cw_begin(cl, &t) != 0)
+			continue;
+		cw_counter_add(t, "acked", 5, 1);
+		if (cw_commit(t) == 0)
+			w->ok++;
+	}
+	cw_close(cl);
+	return NULL;
+}
+
+static void
+a_killed_dc_comes_back_and_nothing_is_lost_or_doubled(void **state)
+{
+	cluster      *c    = *state;
+	atomic_int    stop = 0;
+	struct writer w[2] = { { c, 0, 0, 0, &stop }, { c, 2, 0, 0, &stop } };
+	pthread_t     th[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, add_until_stopped, &w[i]);
+	usleep(300 * 1000);
+	dc_kill9(&c->d[1]);
+	usleep(500 * 1000);
+	assert_int_equal(dc_restart(&c->d[1]), 0);
+	usleep(300 * 1000);
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	assert_true(w[0].ok > 0 && w[1].ok > 0);
+	assert_true(converged(c, 30));
+	for (int i = 0; i < N; i++)
+		assert_int_equal(counter_at(c, i, "acked"), w[0].ok + w[1].ok);
+}
+
+static void
+a_dc_gets_transactions_forwarded_around_a_cut_link(void **state)
+{
+	cluster *c = *state;
+	cut(c, 0, 2, true); /* A and C cannot talk; B reaches both */
+	cw_client *a = at(c, 0);
+	for (int i = 0; i < 20; i++) {
+		cw_txn *t;
+		assert_int_equal(cw_begin(a, &t), 0);
+		assert_int_equal(cw_counter_add(t, "fwd", 3, 1), 0);
+		assert_int_equal(cw_commit(t), 0);
+	}
+	assert_true(converged(c, 20)); /* with the link still cut */
+	assert_int_equal(counter_at(c, 2, "fwd"), 20);
+	cut(c, 0, 2, false);
+	cw_close(a);
+}
+
+int
+main(void)
+{
+	dc_watchdog(400);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    concurrent_updates_everywhere_converge, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_causal_chain_is_never_seen_out_of_order, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_remote_reader_never_sees_part_of_a_transaction, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_session_moved_to_another_dc_reads_its_writes_or_waits,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_cut_off_dc_keeps_committing_and_all_converge_after_the_heal,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_killed_dc_comes_back_and_nothing_is_lost_or_doubled,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_dc_gets_transactions_forwarded_around_a_cut_link, setup,
+		    teardown),
+	};
+	return cmocka_run_group_tests_name("repl", tests, NULL, NULL);
+}
