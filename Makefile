@@ -42,7 +42,8 @@ UNIT_BIN := $(UNIT:%=$(BUILD)/tests/%) $(BUILD)/tests/fuzz_replay \
             $(BUILD)/tests/fuzz_seed
 INTEG    := net_test repl_test
 INTEG_BIN := $(INTEG:%=$(BUILD)/tests/%)
-BINS     := $(BUILD)/bin/cw-bench $(BUILD)/bin/causewayd $(BUILD)/bin/cw
+BINS     := $(BUILD)/bin/cw-bench $(BUILD)/bin/causewayd $(BUILD)/bin/cw \
+            $(BUILD)/bin/cw-proxy
 
 DEPS_OK  := $(BUILD)/.deps-ok
 
@@ -88,6 +89,10 @@ $(BUILD)/bin/cw-bench: $(BUILD)/obj/tools/cw_bench.o \
 $(BUILD)/bin/causewayd: $(BUILD)/obj/server/main.o $(BUILD)/lib/libcauseway.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/cw-proxy: $(BUILD)/obj/tools/cw_proxy.o $(BUILD)/obj/tests/integration/proxy.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
 
 $(BUILD)/bin/cw: $(BUILD)/obj/tools/cw.o $(BUILD)/lib/libcauseway.a
 	@mkdir -p $(dir $@)

@@ -300,9 +300,8 @@ ship(struct link *l, size_t *shipped)
 			uint64_t now    = cw_mono_ms();
 			uint64_t behind = 0;
 			for (uint32_t k = 0; k < r->ndc; k++)
-				behind += D.v[k] > acked.v[k]
-				    ? D.v[k] - acked.v[k]
-				    : 0;
+				if (k != l->conf.id && D.v[k] > acked.v[k])
+					behind += D.v[k] - acked.v[k];
 			pthread_mutex_lock(&l->link_mu);
 			l->acked    = acked;
 			l->known    = true;
@@ -469,13 +468,16 @@ cw_replica_status(cw_replica *r, cw_peer_status *out, int max)
 		s->up           = l->up;
 		s->heard_ms_ago = l->heard_ms ? now - l->heard_ms : UINT64_MAX;
 		s->acked        = l->acked;
-		s->lag_ms       = l->behind_since ? now - l->behind_since : 0;
+		/* behind since it was seen behind, or else at most since its
+		 * last ack (it was level then) */
+		uint64_t since =
+		    l->behind_since ? l->behind_since : l->heard_ms;
 		pthread_mutex_unlock(&l->link_mu);
 		s->behind = 0;
 		for (uint32_t k = 0; k < r->ndc; k++)
-			s->behind += D.v[k] > s->acked.v[k]
-			    ? D.v[k] - s->acked.v[k]
-			    : 0;
+			if (k != l->conf.id && D.v[k] > s->acked.v[k])
+				s->behind += D.v[k] - s->acked.v[k];
+		s->lag_ms = s->behind > 0 && since > 0 ? now - since : 0;
 	}
 	return n;
 }

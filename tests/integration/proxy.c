@@ -127,8 +127,15 @@ run(void *arg)
 int
 proxy_start(tproxy **out, int upstream)
 {
+	return proxy_start_on(out, 0, upstream);
+}
+
+int
+proxy_start_on(tproxy **out, int port, int upstream)
+{
 	tproxy            *p   = calloc(1, sizeof(*p));
-	struct sockaddr_in sa  = { .sin_family = AF_INET };
+	struct sockaddr_in sa  = { .sin_family = AF_INET,
+		 .sin_port                     = htons((uint16_t) port) };
 	socklen_t          l   = sizeof(sa);
 	int                one = 1;
 	sa.sin_addr.s_addr     = htonl(INADDR_LOOPBACK);

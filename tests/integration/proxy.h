@@ -13,6 +13,8 @@ typedef struct tproxy tproxy;
 
 /* Starts a relay to 127.0.0.1:upstream. OUT: *out. Returns 0 or -1. */
 int proxy_start(tproxy **out, int upstream);
+/* The same, listening on a given port. */
+int proxy_start_on(tproxy **out, int port, int upstream);
 int proxy_port(const tproxy *p);
 /* Cuts or heals the link; returns once in effect. */
 void proxy_cut(tproxy *p, bool cut);
