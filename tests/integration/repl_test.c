@@ -17,6 +17,10 @@
 #include "causeway.h"
 #include "dcproc.h"
 #include "proxy.h"
+#include "replica.h"
+#include "schema.h"
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
 
 #define N 3
 
@@ -483,6 +487,80 @@ a_dc_gets_transactions_forwarded_around_a_cut_link(void **state)
 	cw_close(a);
 }
 
+/* Sends one batch to DC 0's peer port. OUT: the ack's error. */
+static int
+send_batch(cluster *c, const void *buf, size_t len)
+{
+	nng_socket s;
+	nng_msg   *m;
+	char       url[64];
+	int        err = 1;
+	uint16_t   dc;
+	uint64_t   state[64];
+	uint32_t   n;
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", c->peer_port[0]);
+	assert_int_equal(nng_req0_open(&s), 0);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 3000);
+	assert_int_equal(nng_dial(s, url, NULL, 0), 0);
+	assert_int_equal(nng_msg_alloc(&m, 0), 0);
+	assert_int_equal(nng_msg_append(m, buf, len), 0);
+	assert_int_equal(nng_sendmsg(s, m, 0), 0);
+	assert_int_equal(nng_recvmsg(s, &m, 0), 0);
+	assert_int_equal(cw_schema_ack_decode(nng_msg_body(m), nng_msg_len(m),
+	                     &err, &dc, state, &n),
+	    0);
+	assert_int_equal(dc, 0);
+	nng_msg_free(m);
+	nng_close(s);
+	return err;
+}
+
+static void
+a_peer_with_another_configuration_or_id_is_refused(void **state)
+{
+	cluster *c     = *state;
+	cw_buf   b     = { 0 };
+	uint64_t st[N] = { 0 };
+	uint64_t ours  = cw_replica_fingerprint("causeway", N);
+	/* a heartbeat from DC 1 as configured: accepted */
+	assert_int_equal(
+	    cw_schema_batch_encode(1, ours, st, N, NULL, NULL, 0, &b), 0);
+	assert_int_equal(send_batch(c, b.p, b.len), 0);
+	/* another cluster name, another number of DCs */
+	b.len = 0;
+	cw_schema_batch_encode(
+	    1, cw_replica_fingerprint("other", N), st, N, NULL, NULL, 0, &b);
+	assert_int_equal(send_batch(c, b.p, b.len), CW_EFORMAT);
+	b.len = 0;
+	cw_schema_batch_encode(1, cw_replica_fingerprint("causeway", 4), st, N,
+	    NULL, NULL, 0, &b);
+	assert_int_equal(send_batch(c, b.p, b.len), CW_EFORMAT);
+	/* an id that is not a peer: its own, and one out of range */
+	b.len = 0;
+	cw_schema_batch_encode(0, ours, st, N, NULL, NULL, 0, &b);
+	assert_int_equal(send_batch(c, b.p, b.len), CW_EFORMAT);
+	b.len = 0;
+	cw_schema_batch_encode(9, ours, st, N, NULL, NULL, 0, &b);
+	assert_int_equal(send_batch(c, b.p, b.len), CW_EFORMAT);
+	/* garbage, and a garbage record inside a good batch */
+	assert_int_equal(send_batch(c, "garbage!garbage!", 16), CW_EPROTO);
+	const void *rec = "not a record at all";
+	size_t      rl  = 19;
+	b.len           = 0;
+	cw_schema_batch_encode(1, ours, st, N, &rec, &rl, 1, &b);
+	assert_int_equal(send_batch(c, b.p, b.len), 0); /* dropped, logged */
+	/* and the cluster still works */
+	cw_client *a = at(c, 0);
+	cw_txn    *t;
+	assert_int_equal(cw_begin(a, &t), 0);
+	assert_int_equal(cw_counter_add(t, "ok", 2, 1), 0);
+	assert_int_equal(cw_commit(t), 0);
+	assert_true(converged(c, 20));
+	assert_int_equal(counter_at(c, 2, "ok"), 1);
+	cw_close(a);
+	cw_buf_fini(&b);
+}
+
 int
 main(void)
 {
@@ -507,6 +585,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    a_dc_gets_transactions_forwarded_around_a_cut_link, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_peer_with_another_configuration_or_id_is_refused, setup,
 		    teardown),
 	};
 	return cmocka_run_group_tests_name("repl", tests, NULL, NULL);
