@@ -6,6 +6,9 @@
  *                    API, same stream, same durability (issue 2)
  *   cw-bench net     a causewayd on loopback against the embedded engine,
  *                    same mix, same run: throughput and latency (issue 3)
+ *   cw-bench repl    three DCs on loopback: the rate one DC commits and
+ *                    the others apply, and the visibility latency from a
+ *                    commit at one DC to readable at another (issue 4)
  *
  * Each run commits the same stream of small transactions, three updates
  * each: a 100-byte register put, a counter add and a set add, on keys
@@ -14,9 +17,11 @@
  * sync=1 commits, the counter as a uint64add merge and the set as one key
  * per element, retrying on conflict.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <rocksdb/c.h>
 #include <signal.h>
@@ -24,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -520,11 +526,309 @@ bench_net(const char *self, int *list, int n)
 	return 0;
 }
 
+/* ---- cw-bench repl ---- */
+
+#define RDC 3
+
+static pid_t repl_pids[RDC];
+
+static void
+stop_dcs(void)
+{
+	for (int i = 0; i < RDC; i++)
+		if (repl_pids[i] > 0) {
+			kill(repl_pids[i], SIGTERM);
+			waitpid(repl_pids[i], NULL, 0);
+			repl_pids[i] = 0;
+		}
+}
+
+static int
+free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t          l = sizeof(a);
+	int                s = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
+	if (s < 0 || bind(s, (struct sockaddr *) &a, sizeof(a)) != 0 ||
+	    getsockname(s, (struct sockaddr *) &a, &l) != 0) {
+		fprintf(stderr, "cw-bench: no free port\n");
+		exit(1);
+	}
+	close(s);
+	return ntohs(a.sin_port);
+}
+
+/* Starts three DCs next to this binary; OUT: their client URLs. */
+static void
+start_dcs(const char *self, const char *base, char urls[RDC][64])
+{
+	char bin[4096], peer[RDC][64], dir[RDC][512], id[RDC][8];
+	snprintf(bin, sizeof(bin), "%s", self);
+	char *slash = strrchr(bin, '/');
+	snprintf(slash ? slash + 1 : bin,
+	    sizeof(bin) - (size_t) (slash ? slash + 1 - bin : 0), "causewayd");
+	for (int i = 0; i < RDC; i++) {
+		snprintf(urls[i], 64, "tcp://127.0.0.1:%d", free_port());
+		snprintf(peer[i], 64, "tcp://127.0.0.1:%d", free_port());
+		snprintf(dir[i], sizeof(dir[i]), "%s/dc%d", base, i);
+		snprintf(id[i], sizeof(id[i]), "%d", i);
+	}
+	atexit(stop_dcs);
+	for (int i = 0; i < RDC; i++) {
+		char  pa[RDC][96];
+		char *argv[20];
+		int   n   = 0;
+		argv[n++] = bin;
+		argv[n++] = "--dc";
+		argv[n++] = id[i];
+		argv[n++] = "--data";
+		argv[n++] = dir[i];
+		argv[n++] = "--listen";
+		argv[n++] = urls[i];
+		argv[n++] = "--peer-listen";
+		argv[n++] = peer[i];
+		argv[n++] = "--log";
+		argv[n++] = "error";
+		argv[n++] = "--session-wait";
+		argv[n++] = "10000";
+		for (int j = 0; j < RDC; j++) {
+			if (j == i)
+				continue;
+			snprintf(pa[j], sizeof(pa[j]), "%d=%.60s", j, peer[j]);
+			argv[n++] = "--peer";
+			argv[n++] = pa[j];
+		}
+		argv[n]   = NULL;
+		pid_t pid = fork();
+		if (pid == 0) {
+			execv(bin, argv);
+			_exit(127);
+		}
+		repl_pids[i] = pid;
+	}
+	for (int i = 0; i < RDC; i++) {
+		for (int t = 0;; t++) {
+			cw_client *c;
+			if (cw_connect(&c, urls[i]) == 0) {
+				cw_close(c);
+				break;
+			}
+			if (t > 200) {
+				fprintf(stderr,
+				    "cw-bench: DC %d did not start\n", i);
+				exit(1);
+			}
+			struct timespec ts = { 0, 50 * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+static uint64_t
+applied_from(const char *url, int origin)
+{
+	static cw_dc_info s;
+	cw_client        *c;
+	uint64_t          v = 0;
+	if (cw_connect(&c, url) == 0) {
+		if (cw_dc_status(c, &s) == 0)
+			v = s.state[origin];
+		cw_close(c);
+	}
+	return v;
+}
+
+typedef struct {
+	const char *url;
+	int         id;
+	double      rate; /* per thread; 0: as fast as possible */
+	int         nthreads;
+	uint64_t    n;
+} rwriter;
+
+static void *
+run_writes(void *arg)
+{
+	rwriter   *w    = arg;
+	unsigned   seed = 99 + (unsigned) w->id;
+	cw_client *c;
+	if (cw_connect(&c, w->url) != 0)
+		return NULL;
+	while (!atomic_load(&go))
+		;
+	double t0 = now_s(), end = t0 + seconds, next = t0;
+	if (w->rate > 0)
+		next += (double) w->id / w->nthreads / w->rate;
+	while (now_s() < end) {
+		if (w->rate > 0) {
+			double wait = next - now_s();
+			if (wait > 0) {
+				struct timespec ts = { (time_t) wait,
+					(long) ((wait - (time_t) wait) *
+					    1e9) };
+				nanosleep(&ts, NULL);
+			}
+			next += 1.0 / w->rate;
+		}
+		char   k[24];
+		size_t kl = (size_t) snprintf(
+		    k, sizeof(k), "c%u", (unsigned) rand_r(&seed) % 1000);
+		cw_txn *t;
+		if (cw_begin(c, &t) != 0)
+			continue;
+		cw_counter_add(t, k, kl, 1);
+		cw_reg_put(t, "last", 4, value, sizeof(value));
+		if (cw_commit(t) == 0)
+			w->n++;
+	}
+	cw_close(c);
+	return NULL;
+}
+
+/* Commits at DC 0 with nthreads writers for `seconds`, paced at rate
+ * (0: flat out). OUT: commits/s at DC 0. */
+static double
+repl_load(
+    const char *url, int nthreads, double rate, pthread_t *th, rwriter *w)
+{
+	atomic_store(&go, 0);
+	for (int i = 0; i < nthreads; i++) {
+		w[i] = (rwriter) { url, i, rate / nthreads, nthreads, 0 };
+		pthread_create(&th[i], NULL, run_writes, &w[i]);
+	}
+	atomic_store(&go, 1);
+	return 0;
+}
+
+static int
+bench_repl(const char *self, int nthreads)
+{
+	char      urls[RDC][64];
+	char     *base = fresh_dir();
+	pthread_t th[64];
+	rwriter   w[64];
+	if (nthreads > 64)
+		nthreads = 64;
+	start_dcs(self, base, urls);
+	printf(
+	    "cw-bench repl: three DCs on loopback; %d client threads commit "
+	    "small transactions\n(a counter add, a 100 B register put) at "
+	    "DC 0 for %.1f s; data in %s\n\n",
+	    nthreads, seconds, basedir);
+
+	/* 1: as fast as possible; sample how far DC 1 and 2 trail */
+	uint64_t b0[RDC];
+	for (int i = 0; i < RDC; i++)
+		b0[i] = applied_from(urls[i], 0);
+	double t0 = now_s();
+	repl_load(urls[0], nthreads, 0, th, w);
+	uint64_t        trail_mid[RDC] = { 0 };
+	struct timespec half           = { (time_t) (seconds / 2),
+		          (long) ((seconds / 2 - (time_t) (seconds / 2)) * 1e9) };
+	nanosleep(&half, NULL);
+	/* followers first, then DC 0: a trail is never understated */
+	uint64_t f_mid[RDC] = { 0 };
+	for (int i = 1; i < RDC; i++)
+		f_mid[i] = applied_from(urls[i], 0);
+	uint64_t a_mid = applied_from(urls[0], 0);
+	for (int i = 1; i < RDC; i++)
+		trail_mid[i] = a_mid > f_mid[i] ? a_mid - f_mid[i] : 0;
+	uint64_t total = 0;
+	for (int i = 0; i < nthreads; i++) {
+		pthread_join(th[i], NULL);
+		total += w[i].n;
+	}
+	double   t1         = now_s();
+	uint64_t f_end[RDC] = { 0 }, trail_end[RDC] = { 0 };
+	for (int i = 1; i < RDC; i++)
+		f_end[i] = applied_from(urls[i], 0);
+	uint64_t a_end = applied_from(urls[0], 0);
+	for (int i = 1; i < RDC; i++)
+		trail_end[i] = a_end > f_end[i] ? a_end - f_end[i] : 0;
+	/* time until both have applied everything */
+	double drain = 0;
+	for (;;) {
+		bool all = true;
+		for (int i = 1; i < RDC; i++)
+			all &= applied_from(urls[i], 0) >= a_end;
+		if (all)
+			break;
+		drain = now_s() - t1;
+		if (drain > 60)
+			break;
+	}
+	double peak = total / (t1 - t0);
+	printf("| run | commits/s at DC 0 | DC 1 trails (mid, end) | DC 2 "
+	       "trails (mid, end) | all applied after |\n");
+	printf("|-----|------------------:|-----------------------:|---------"
+	       "---------------:|------------------:|\n");
+	printf(
+	    "| peak | %17.0f | %10llu, %-10llu | %10llu, %-11llu | %11.1f ms "
+	    "|\n",
+	    peak, (unsigned long long) trail_mid[1],
+	    (unsigned long long) trail_end[1],
+	    (unsigned long long) trail_mid[2],
+	    (unsigned long long) trail_end[2], drain * 1e3);
+	fflush(stdout);
+	(void) b0;
+
+	/* 2: half that rate, and a probe measuring commit-at-0 to
+	 * readable-at-1 through a session clock */
+	repl_load(urls[0], nthreads, peak / 2, th, w);
+	cw_client *a, *b;
+	if (cw_connect(&a, urls[0]) != 0 || cw_connect(&b, urls[1]) != 0)
+		return 1;
+	double *lat = malloc(100000 * sizeof(*lat));
+	size_t  nl  = 0;
+	double  end = now_s() + seconds;
+	while (now_s() < end && nl < 100000) {
+		cw_txn *t;
+		void   *clk;
+		size_t  cl;
+		int64_t v;
+		if (cw_begin(a, &t) != 0)
+			continue;
+		cw_counter_add(t, "probe", 5, 1);
+		if (cw_commit(t) != 0 || cw_clock_get(a, &clk, &cl) != 0)
+			continue;
+		double c0 = now_s();
+		cw_clock_merge(b, clk, cl);
+		free(clk);
+		/* the read waits at DC 1 until it has applied the commit */
+		if (cw_begin(b, &t) == 0 &&
+		    cw_counter_get(t, "probe", 5, &v) == 0)
+			lat[nl++] = now_s() - c0;
+		cw_abort(t);
+		struct timespec ts = { 0, 5 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	uint64_t done = 0;
+	for (int i = 0; i < nthreads; i++) {
+		pthread_join(th[i], NULL);
+		done += w[i].n;
+	}
+	qsort(lat, nl, sizeof(*lat), cmp_double);
+	printf("\nat half the peak (%.0f commits/s offered, %.0f done): "
+	       "commit at DC 0 to readable at DC 1, %zu probes:\np50 %.2f ms, "
+	       "p99 %.2f ms (target p99 < 5 ms; includes one read round "
+	       "trip)\n",
+	    peak / 2, done / seconds, nl, nl ? lat[nl / 2] * 1e3 : 0,
+	    nl ? lat[(size_t) (nl * 0.99)] * 1e3 : 0);
+	free(lat);
+	cw_close(a);
+	cw_close(b);
+	stop_dcs();
+	tu_rmrf(base);
+	free(base);
+	return 0;
+}
+
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: cw-bench local|net [--seconds S] [--threads L] "
+	    "usage: cw-bench local|net|repl [--seconds S] [--threads L] "
 	    "[--no-sync]\n"
 	    "                      [--dir DIR]\n"
 	    "\n"
@@ -551,7 +855,13 @@ usage(FILE *f)
 	    "$TMPDIR\n"
 	    "                or /tmp)\n"
 	    "\n"
-	    "repl and escrow arrive with replication and escrow.\n");
+	    "repl   starts three DCs on loopback; L client threads (the last\n"
+	    "       of the list, default 8) commit at DC 0 flat out, then at\n"
+	    "       half that rate while a probe measures how long a commit "
+	    "at\n"
+	    "       DC 0 takes to be readable at DC 1.\n"
+	    "\n"
+	    "escrow arrives with the escrow service.\n");
 }
 
 int
@@ -595,7 +905,8 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (strcmp(cmd, "local") != 0 && strcmp(cmd, "net") != 0) {
+	if (strcmp(cmd, "local") != 0 && strcmp(cmd, "net") != 0 &&
+	    strcmp(cmd, "repl") != 0) {
 		fprintf(stderr,
 		    "cw-bench: '%s' is not available yet; see "
 		    "--help\n",
@@ -611,7 +922,9 @@ main(int argc, char **argv)
 	if (basedir == NULL)
 		basedir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	if (threads == NULL)
-		threads = strcmp(cmd, "net") == 0 ? "1,4,16" : "1,4";
+		threads = strcmp(cmd, "net") == 0 ? "1,4,16"
+		    : strcmp(cmd, "repl") == 0    ? "8"
+		                                  : "1,4";
 	memset(value, 'v', sizeof(value));
 
 	int list[16], n = 0;
@@ -625,6 +938,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "net") == 0)
 		return bench_net(argv[0], list, n);
+	if (strcmp(cmd, "repl") == 0)
+		return bench_repl(argv[0], list[n - 1]);
 	printf("cw-bench local: transactions of 3 updates (100 B register "
 	       "put, counter add, set add),\n%s commits, %.1f s per run, "
 	       "data in %s\n\n",

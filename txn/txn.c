@@ -1909,6 +1909,24 @@ check_record(cw_db *db, const cw_rec *rec)
 int
 cw_db_apply_remote(cw_db *db, const void *buf, size_t len, int *result)
 {
+	int rc = cw_db_apply_remote_nosync(db, buf, len, result);
+	if (rc == 0 && *result == CW_APPLY_APPLIED)
+		rc = cw_db_sync(db);
+	return rc;
+}
+
+int
+cw_db_sync(cw_db *db)
+{
+	pthread_mutex_lock(&db->commit_mu);
+	uint64_t ticket = db->ncommit;
+	pthread_mutex_unlock(&db->commit_mu);
+	return wait_durable(db, ticket);
+}
+
+int
+cw_db_apply_remote_nosync(cw_db *db, const void *buf, size_t len, int *result)
+{
 	cw_rec                rec;
 	rocksdb_writebatch_t *wb = NULL;
 	uint64_t              ticket;
@@ -1966,7 +1984,7 @@ cw_db_apply_remote(cw_db *db, const void *buf, size_t len, int *result)
 	pthread_cond_broadcast(&db->applied_cv);
 	pthread_mutex_unlock(&db->commit_mu);
 	*result = CW_APPLY_APPLIED;
-	rc      = wait_durable(db, ticket);
+	(void) ticket; /* durable at the caller's cw_db_sync */
 out:
 	if (wb != NULL)
 		rocksdb_writebatch_destroy(wb);

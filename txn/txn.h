@@ -152,6 +152,13 @@ enum { CW_APPLY_APPLIED = 1, CW_APPLY_DUPLICATE = 2, CW_APPLY_NOT_READY = 3 };
  * record, or from this DC or an unknown one), CW_ETOOBIG, CW_ENOMEM or
  * CW_EIO; on error nothing is applied. */
 int cw_db_apply_remote(cw_db *db, const void *rec, size_t len, int *result);
+/* The same without waiting for durability: the caller applies many, then
+ * calls cw_db_sync once (one fsync for all) before telling anyone. */
+int cw_db_apply_remote_nosync(
+    cw_db *db, const void *rec, size_t len, int *result);
+/* Returns once everything committed or applied so far is durable. Returns
+ * 0 or CW_EIO. */
+int cw_db_sync(cw_db *db);
 
 /* Reads the log record (origin, seq). OUT: *rec (free with free()) and
  * *len. Returns 0, CW_EINVAL if there is no such record, or CW_EIO. */
