@@ -44,6 +44,8 @@ struct cw_replica {
 	bool            rsock_open;
 	pthread_t       recv_th[RECEIVERS];
 	int             nrecv;
+	pthread_t       prune_th;
+	bool            pruning;
 	struct link     links[CW_MAX_DC];
 	int             nlinks;
 };
@@ -55,6 +57,7 @@ cw_replica_opts_default(cw_replica_opts *o)
 	o->heartbeat_ms = 50;
 	o->timeout_ms   = 1000;
 	o->batch_bytes  = 1u << 20;
+	o->log_retain   = 100000;
 }
 
 uint64_t
@@ -364,6 +367,39 @@ sender(void *arg)
 	return NULL;
 }
 
+/* ---- pruning ---- */
+
+static void *
+pruner(void *arg)
+{
+	cw_replica *r = arg;
+	while (!atomic_load(&r->stopping)) {
+		for (int i = 0; i < 50 && !atomic_load(&r->stopping); i++)
+			sleep_ms(10);
+		cw_vc D, floor;
+		bool  known = true;
+		cw_db_durable_state(r->db, &D);
+		floor = D;
+		for (int i = 0; i < r->nlinks; i++) {
+			struct link *l = &r->links[i];
+			pthread_mutex_lock(&l->link_mu);
+			known &= l->known;
+			for (uint32_t k = 0; k < r->ndc; k++)
+				if (k != l->conf.id &&
+				    l->acked.v[k] < floor.v[k])
+					floor.v[k] = l->acked.v[k];
+			pthread_mutex_unlock(&l->link_mu);
+		}
+		if (!known || r->o.log_retain == UINT64_MAX)
+			continue; /* not heard from everyone yet */
+		for (uint32_t k = 0; k < r->ndc; k++)
+			if (floor.v[k] > r->o.log_retain)
+				cw_db_log_prune(r->db, (uint16_t) k,
+				    floor.v[k] - r->o.log_retain);
+	}
+	return NULL;
+}
+
 /* ---- lifecycle ---- */
 
 int
@@ -425,6 +461,8 @@ cw_replica_start(cw_replica **out, cw_db *db, const cw_replica_opts *o)
 			goto fail;
 		l->started = true;
 	}
+	if (pthread_create(&r->prune_th, NULL, pruner, r) == 0)
+		r->pruning = true;
 	cw_log(CW_LOG_INFO, "replica", "DC %u: peers on %s, %d peer(s)", r->dc,
 	    o->listen, o->npeers);
 	*out = r;
@@ -447,6 +485,8 @@ cw_replica_stop(cw_replica *r)
 			nng_close(r->links[i].sock); /* wakes the senders */
 	for (int i = 0; i < r->nrecv; i++)
 		pthread_join(r->recv_th[i], NULL);
+	if (r->pruning)
+		pthread_join(r->prune_th, NULL);
 	for (int i = 0; i < r->nlinks; i++) {
 		if (r->links[i].started)
 			pthread_join(r->links[i].th, NULL);

@@ -16,6 +16,10 @@
  * partition or a restart a sender resumes from the acknowledged vector;
  * nng redials by itself.
  *
+ * The log is pruned: for every origin, the records every peer has
+ * acknowledged, less the last log_retain of them (the last record of each
+ * origin always stays). A peer that is down holds the floor where it was.
+ *
  * The handshake is in every batch: the sender's id must be a configured
  * peer and its deployment fingerprint (cw_replica_fingerprint: cluster
  * name and number of DCs) must equal the receiver's, or the batch is
@@ -48,6 +52,9 @@ typedef struct {
 	uint64_t     heartbeat_ms; /* default 50 */
 	uint64_t timeout_ms;  /* a call longer than this: link down (1000) */
 	size_t   batch_bytes; /* records in one batch (1 MiB) */
+	uint64_t log_retain;  /* per origin, records kept below what every
+	                       * peer acknowledged (100,000; UINT64_MAX: never
+	                       * prune) */
 } cw_replica_opts;
 
 /* Fills the defaults (no listen URL, no peers). */

@@ -30,6 +30,8 @@ struct conf {
 	int            nlisten;
 	const char    *peer_listen;
 	const char    *cluster;
+	uint64_t       log_retain;
+	bool           retain_set;
 	long           peer_id[CW_MAX_DC];
 	const char    *peer_url[CW_MAX_DC];
 	int            npeers;
@@ -55,6 +57,9 @@ usage(FILE *f)
 	    "  --peer ID=URL        another DC (one per DC; none: single DC)\n"
 	    "  --cluster NAME       deployment name; all DCs must agree "
 	    "(causeway)\n"
+	    "  --log-retain N       log records kept per origin below what "
+	    "every\n"
+	    "                       peer acknowledged (100000)\n"
 	    "  --config FILE        read options from FILE, one `name value`\n"
 	    "                       a line (names as above without --; # "
 	    "comments)\n"
@@ -110,6 +115,13 @@ apply(struct conf *c, const char *name, const char *v)
 			return -1;
 		}
 		c->listen[c->nlisten++] = v;
+		return 0;
+	}
+	if (strcmp(name, "log-retain") == 0) {
+		if (parse_num(name, v, 0, 1L << 62, &n) != 0)
+			return -1;
+		c->log_retain = (uint64_t) n;
+		c->retain_set = true;
 		return 0;
 	}
 	if (strcmp(name, "cluster") == 0) {
@@ -232,6 +244,7 @@ main(int argc, char **argv)
 		{ "listen", 1, 0, 0 },
 		{ "peer-listen", 1, 0, 0 },
 		{ "cluster", 1, 0, 0 },
+		{ "log-retain", 1, 0, 0 },
 		{ "peer", 1, 0, 0 },
 		{ "config", 1, 0, 0 },
 		{ "workers", 1, 0, 0 },
@@ -331,7 +344,9 @@ main(int argc, char **argv)
 			ro.peers[i].id  = (uint16_t) c.peer_id[i];
 			ro.peers[i].url = c.peer_url[i];
 		}
-		ro.npeers      = c.npeers;
+		ro.npeers = c.npeers;
+		if (c.retain_set)
+			ro.log_retain = c.log_retain;
 		ro.fingerprint = cw_replica_fingerprint(
 		    c.cluster ? c.cluster : "causeway", o.ndc);
 		if ((rc = cw_replica_start(&rep, db, &ro)) != 0) {

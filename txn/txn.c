@@ -2016,6 +2016,8 @@ cw_db_log_get(
 	return 0;
 }
 
+static int pruned_get(cw_db *db, uint16_t o, uint64_t *floor);
+
 int
 cw_db_verify(cw_db *db, uint64_t *nrecords)
 {
@@ -2024,6 +2026,7 @@ cw_db_verify(cw_db *db, uint64_t *nrecords)
 	int      rc = 0;
 	cw_db_state(db, &S);
 	cw_causal_vc_init(&seen, db->o.ndc);
+	bool                started[CW_MAX_DC] = { false };
 	rocksdb_iterator_t *it =
 	    rocksdb_create_iterator_cf(db->base, db->ro, db->cf[CF_LOG]);
 	for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it);
@@ -2050,6 +2053,14 @@ cw_db_verify(cw_db *db, uint64_t *nrecords)
 		}
 		bool ok = rec.origin == o && rec.seq == s;
 		cw_schema_rec_fini(&rec);
+		if (!started[o]) {
+			/* the first record follows the prune floor exactly */
+			uint64_t floor;
+			if ((rc = pruned_get(db, o, &floor)) != 0)
+				break;
+			seen.v[o]  = floor;
+			started[o] = true;
+		}
 		if (!ok || s != seen.v[o] + 1) {
 			cw_log(CW_LOG_ERROR, "txn",
 			    "log gap or misfiled "
@@ -2161,4 +2172,60 @@ cw_db_digest(cw_db *db, uint64_t *out)
 	rocksdb_release_snapshot(db->base, snap);
 	*out = h;
 	return err ? rdb_err(err, "digest") : 0;
+}
+
+/* The meta key of origin o's prune floor: "pruned/" + o as u16 BE. */
+static void
+pruned_key(uint8_t *out, uint16_t o)
+{
+	memcpy(out, "pruned/", 7);
+	out[7] = (uint8_t) (o >> 8);
+	out[8] = (uint8_t) o;
+}
+
+/* OUT: *floor, the highest seq of origin o pruned (0: none). */
+static int
+pruned_get(cw_db *db, uint16_t o, uint64_t *floor)
+{
+	uint8_t k[9];
+	char   *err = NULL;
+	size_t  vl;
+	pruned_key(k, o);
+	char *v = rocksdb_get_cf(db->base, db->ro, db->cf[CF_META], (char *) k,
+	    sizeof(k), &vl, &err);
+	if (err != NULL)
+		return rdb_err(err, "read prune floor");
+	*floor = v && vl == 8 ? cw_ld_u64((uint8_t *) v) : 0;
+	rocksdb_free(v);
+	return 0;
+}
+
+int
+cw_db_log_prune(cw_db *db, uint16_t origin, uint64_t upto)
+{
+	uint8_t  lo[LOG_KEY_LEN], hi[LOG_KEY_LEN], pk[9], fv[8];
+	char    *err = NULL;
+	uint64_t floor;
+	cw_vc    S;
+	int      rc;
+	if (origin >= db->o.ndc)
+		return CW_EINVAL;
+	cw_db_state(db, &S);
+	if (upto >= S.v[origin])
+		upto = S.v[origin] ? S.v[origin] - 1 : 0; /* keep the last */
+	if ((rc = pruned_get(db, origin, &floor)) != 0 || upto <= floor)
+		return rc;
+	/* the range and the new floor in one atomic write */
+	log_key(lo, origin, floor + 1);
+	log_key(hi, origin, upto + 1);
+	pruned_key(pk, origin);
+	cw_st_u64(fv, upto);
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	rocksdb_writebatch_delete_range_cf(wb, db->cf[CF_LOG], (char *) lo,
+	    sizeof(lo), (char *) hi, sizeof(hi));
+	rocksdb_writebatch_put_cf(
+	    wb, db->cf[CF_META], (char *) pk, sizeof(pk), (char *) fv, 8);
+	rocksdb_write(db->base, db->wo, wb, &err);
+	rocksdb_writebatch_destroy(wb);
+	return err ? rdb_err(err, "log prune") : 0;
 }

@@ -178,13 +178,18 @@ typedef int (*cw_log_fn)(
 int cw_db_log_scan(cw_db *db, uint16_t origin, uint64_t from, uint64_t to,
     size_t max_bytes, cw_log_fn fn, void *arg);
 
+/* Deletes the log records of `origin` with seq <= upto, but never its last
+ * one (S is rebuilt from it at recovery). Returns 0 or CW_EIO. */
+int cw_db_log_prune(cw_db *db, uint16_t origin, uint64_t upto);
+
 /* OUT: *out, a digest of all data at one snapshot: two DCs have equal
  * digests exactly when they hold the same state (barring hash
  * collisions). Reads everything: O(data). Returns 0 or CW_EIO. */
 int cw_db_digest(cw_db *db, uint64_t *out);
 
 /* Checks the log: every record decodes and is filed under its own (origin,
- * seq); each origin's seqs run without a gap up to S[origin]. OUT:
+ * seq); each origin's seqs run without a gap (from 1, or from where it was
+ * pruned) up to S[origin]. OUT:
  * *nrecords (if not NULL). Returns 0, CW_EPROTO (logged) or CW_EIO. */
 int cw_db_verify(cw_db *db, uint64_t *nrecords);
 

@@ -65,6 +65,10 @@ setup(void **state)
 		}
 		c->argv[i][n++] = "--session-wait";
 		c->argv[i][n++] = "500";
+		/* prune everything all peers acknowledged: every test then
+		 * also checks that pruning never drops what a peer needs */
+		c->argv[i][n++] = "--log-retain";
+		c->argv[i][n++] = "0";
 		c->argv[i][n]   = NULL;
 		char dir[300];
 		snprintf(dir, sizeof(dir), "%s/dc%d", c->tmp, i);

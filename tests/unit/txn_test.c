@@ -795,6 +795,42 @@ reopen_recovers_state_vector_and_data(void **state)
 }
 
 static void
+log_prune_keeps_the_last_record_and_a_strict_verify(void **state)
+{
+	fx    *f = *state;
+	void  *r;
+	size_t rl;
+	for (int i = 0; i < 10; i++) {
+		cw_tx *t = begin(f->db);
+		assert_int_equal(cw_tx_counter_add(t, "c", 1, 1), 0);
+		assert_int_equal(commit(t), 0);
+	}
+	assert_int_equal(cw_db_log_prune(f->db, 0, 5), 0);
+	assert_int_equal(cw_db_log_get(f->db, 0, 5, &r, &rl), CW_EINVAL);
+	assert_int_equal(cw_db_log_get(f->db, 0, 6, &r, &rl), 0);
+	free(r);
+	uint64_t n;
+	assert_int_equal(cw_db_verify(f->db, &n), 0);
+	assert_int_equal(n, 5);
+	/* pruning past the end keeps the last record: S comes from it */
+	assert_int_equal(cw_db_log_prune(f->db, 0, 1000), 0);
+	assert_int_equal(cw_db_log_get(f->db, 0, 9, &r, &rl), CW_EINVAL);
+	assert_int_equal(cw_db_log_get(f->db, 0, 10, &r, &rl), 0);
+	free(r);
+	assert_int_equal(cw_db_verify(f->db, &n), 0);
+	assert_int_equal(n, 1);
+	cw_db_close(f->db);
+	assert_int_equal(cw_db_open(&f->db, f->dir, &f->o), 0);
+	cw_vc S;
+	cw_db_state(f->db, &S);
+	assert_int_equal(S.v[0], 10);
+	assert_int_equal(cw_db_verify(f->db, NULL), 0);
+	cw_tx *t = begin(f->db);
+	assert_int_equal(counter(t, "c"), 10); /* data is not the log */
+	cw_tx_free(t);
+}
+
+static void
 directory_of_another_dc_or_format_is_refused(void **state)
 {
 	fx        *f = *state;
@@ -960,6 +996,9 @@ main(void)
 		    setup3, teardown),
 		cmocka_unit_test_setup_teardown(
 		    reopen_recovers_state_vector_and_data, setup3, teardown),
+		cmocka_unit_test_setup_teardown(
+		    log_prune_keeps_the_last_record_and_a_strict_verify,
+		    setup3, teardown),
 		cmocka_unit_test_setup_teardown(
 		    directory_of_another_dc_or_format_is_refused, setup3,
 		    teardown),
