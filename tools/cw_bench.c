@@ -50,6 +50,18 @@ now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Sleeps until monotonic time t (seconds); returns at once if past. */
+static void
+sleep_until(double t)
+{
+	double wait = t - now_s();
+	if (wait > 0) {
+		struct timespec ts = { (time_t) wait,
+			(long) ((wait - (time_t) wait) * 1e9) };
+		nanosleep(&ts, NULL);
+	}
+}
+
 /* One transaction of the stream: keys from the thread's generator. */
 typedef struct {
 	char     reg[24], ctr[24], set[24];
@@ -327,13 +339,7 @@ run_mix(void *arg)
 		if (w->rate > 0) {
 			/* open loop: latency counts from the scheduled start
 			 */
-			double wait = next - now_s();
-			if (wait > 0) {
-				struct timespec ts = { (time_t) wait,
-					(long) ((wait - (time_t) wait) *
-					    1e9) };
-				nanosleep(&ts, NULL);
-			}
+			sleep_until(next);
 			start = next;
 			next += 1.0 / w->rate;
 		}
@@ -434,6 +440,22 @@ stop_server(void)
 	}
 }
 
+static int
+free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t          l = sizeof(a);
+	int                s = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
+	if (s < 0 || bind(s, (struct sockaddr *) &a, sizeof(a)) != 0 ||
+	    getsockname(s, (struct sockaddr *) &a, &l) != 0) {
+		fprintf(stderr, "cw-bench: no free port\n");
+		exit(1);
+	}
+	close(s);
+	return ntohs(a.sin_port);
+}
+
 /* Starts causewayd (next to this binary) on a free port in dir. */
 static void
 start_server(const char *self, const char *dir, char *url, size_t cap)
@@ -443,12 +465,10 @@ start_server(const char *self, const char *dir, char *url, size_t cap)
 	char *slash = strrchr(bin, '/');
 	snprintf(slash ? slash + 1 : bin,
 	    sizeof(bin) - (size_t) (slash ? slash + 1 - bin : 0), "causewayd");
-	/* a free port: bind to 0 and let the server take it */
-	int port = 0;
+	atexit(stop_server);
 	for (int tries = 0; tries < 5 && server_pid == 0; tries++) {
-		port = 20000 +
-		    (int) ((unsigned) getpid() * 7 + tries * 131) % 30000;
-		snprintf(url, cap, "tcp://127.0.0.1:%d", port);
+		/* a port free a moment ago; if taken since, try another */
+		snprintf(url, cap, "tcp://127.0.0.1:%d", free_port());
 		pid_t pid = fork();
 		if (pid == 0) {
 			int fd = open("/dev/null", O_WRONLY);
@@ -458,7 +478,6 @@ start_server(const char *self, const char *dir, char *url, size_t cap)
 			_exit(127);
 		}
 		server_pid = pid;
-		atexit(stop_server);
 		for (int i = 0; i < 100; i++) {
 			cw_client *c;
 			if (cw_connect(&c, url) == 0) {
@@ -541,22 +560,6 @@ stop_dcs(void)
 			waitpid(repl_pids[i], NULL, 0);
 			repl_pids[i] = 0;
 		}
-}
-
-static int
-free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t          l = sizeof(a);
-	int                s = socket(AF_INET, SOCK_STREAM, 0);
-	a.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
-	if (s < 0 || bind(s, (struct sockaddr *) &a, sizeof(a)) != 0 ||
-	    getsockname(s, (struct sockaddr *) &a, &l) != 0) {
-		fprintf(stderr, "cw-bench: no free port\n");
-		exit(1);
-	}
-	close(s);
-	return ntohs(a.sin_port);
 }
 
 /* Starts three DCs next to this binary; OUT: their client URLs. */
@@ -662,13 +665,7 @@ run_writes(void *arg)
 		next += (double) w->id / w->nthreads / w->rate;
 	while (now_s() < end) {
 		if (w->rate > 0) {
-			double wait = next - now_s();
-			if (wait > 0) {
-				struct timespec ts = { (time_t) wait,
-					(long) ((wait - (time_t) wait) *
-					    1e9) };
-				nanosleep(&ts, NULL);
-			}
+			sleep_until(next);
 			next += 1.0 / w->rate;
 		}
 		char   k[24];
