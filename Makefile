@@ -47,7 +47,7 @@ BINS     := $(BUILD)/bin/cw-bench $(BUILD)/bin/causewayd $(BUILD)/bin/cw \
 
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all test asan bench demo deps clean install format format-check fuzz
+.PHONY: all test asan tsan bench demo deps clean install format format-check fuzz
 .SECONDARY:
 
 all: $(DEPS_OK) $(BUILD)/lib/libcauseway.a $(BUILD)/lib/libcauseway.so \
@@ -158,6 +158,19 @@ fuzz:
 	cd build/fuzz && ./request_fuzz -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=4096 -timeout=10 -rss_limit_mb=4096 \
 	    ../../tests/fuzz/corpus seeds ../../tests/fuzz/regress
+
+# ThreadSanitizer over the threaded tests; tests/tsan_filter.py leaves out
+# the reports inside (uninstrumented) RocksDB.
+TSAN_TESTS := txn_test client_test net_test repl_test
+tsan:
+	$(MAKE) BUILD=build/tsan CC=clang CXX=clang++ OPT=-O1 SAN=-fsanitize=thread \
+	    $(TSAN_TESTS:%=build/tsan/tests/%) build/tsan/bin/causewayd build/tsan/bin/cw
+	rm -f build/tsan/report.*
+	for t in $(TSAN_TESTS); do \
+	    TSAN_OPTIONS="halt_on_error=0 exitcode=0 report_signal_unsafe=0 log_path=$(CURDIR)/build/tsan/report" \
+	    CAUSEWAYD=build/tsan/bin/causewayd CW_CLI=build/tsan/bin/cw \
+	    build/tsan/tests/$$t > build/tsan/$$t.log 2>&1 || exit 1; done
+	python3 tests/tsan_filter.py build/tsan/report.*
 
 bench: all
 	$(BUILD)/bin/cw-bench local

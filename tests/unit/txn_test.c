@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <rocksdb/c.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mount.h>
@@ -340,10 +341,10 @@ two_threads_adding_to_one_counter_never_conflict(void **state)
 }
 
 struct vis {
-	cw_db       *db;
-	volatile int stop;
-	int          torn;
-	int          reads;
+	cw_db     *db;
+	atomic_int stop;
+	int        torn;
+	int        reads;
 };
 
 static const char *keys5[5] = { "k0", "k1", "k2", "k3", "k4" };
@@ -352,7 +353,7 @@ static void *
 visibility_reader(void *arg)
 {
 	struct vis *v = arg;
-	while (!v->stop) {
+	while (!atomic_load(&v->stop)) {
 		cw_tx *t;
 		if (cw_tx_begin(v->db, NULL, 0, &t) != 0)
 			continue;
@@ -402,7 +403,7 @@ reader_never_sees_part_of_a_transaction(void **state)
 		}
 		assert_int_equal(commit(t), 0);
 	}
-	v.stop = 1;
+	atomic_store(&v.stop, 1);
 	pthread_join(th, NULL);
 	assert_int_equal(v.torn, 0);
 	assert_true(v.reads > 0);
