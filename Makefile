@@ -81,7 +81,7 @@ $(BUILD)/lib/pkgconfig/causeway.pc: tools/causeway.pc.in
 	@mkdir -p $(dir $@)
 	sed 's|@PREFIX@|$(PREFIX)|' $< > $@
 
-$(BUILD)/bin/cw-bench: $(BUILD)/obj/tools/cw_bench.o \
+$(BUILD)/bin/cw-bench: $(BUILD)/obj/tools/cw_bench.o $(BUILD)/obj/tests/integration/dcproc.o \
                       $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka

@@ -44,6 +44,24 @@ prepare(const void *buf, size_t len, const uint8_t **p, void **own)
 	return 0;
 }
 
+// Runs fill on a builder and appends the finished buffer to out. No
+// exception crosses into C: std::bad_alloc is CW_ENOMEM, anything else
+// CW_EINVAL.
+template <typename F>
+int
+build(cw_buf *out, size_t initial, F &&fill)
+{
+	try {
+		flatbuffers::FlatBufferBuilder fb(initial);
+		fill(fb);
+		return cw_buf_put(out, fb.GetBufferPointer(), fb.GetSize());
+	} catch (const std::bad_alloc &) {
+		return CW_ENOMEM;
+	} catch (...) {
+		return CW_EINVAL;
+	}
+}
+
 } // namespace
 
 extern "C" int
@@ -53,29 +71,24 @@ cw_schema_rec_encode(uint16_t origin, uint64_t seq, uint64_t hlc,
 {
 	if (ndeps < 1 || ndeps > CW_SCHEMA_MAX_DEPS)
 		return CW_EINVAL;
-	try {
-		flatbuffers::FlatBufferBuilder           fb(256 + n * 64);
-		std::vector<flatbuffers::Offset<Effect>> ev;
-		ev.reserve(n);
-		for (size_t i = 0; i < n; i++) {
-			auto k = fb.CreateVector(
-			    static_cast<const uint8_t *>(effs[i].key),
-			    effs[i].keylen);
-			auto o = fb.CreateVector(
-			    static_cast<const uint8_t *>(effs[i].op),
-			    effs[i].oplen);
-			ev.push_back(CreateEffect(fb, k, o));
-		}
-		auto e = fb.CreateVector(ev);
-		auto d = fb.CreateVector(deps, ndeps);
-		auto r = CreateTxnRecord(fb, origin, seq, hlc, d, e);
-		FinishTxnRecordBuffer(fb, r);
-		return cw_buf_put(out, fb.GetBufferPointer(), fb.GetSize());
-	} catch (const std::bad_alloc &) {
-		return CW_ENOMEM;
-	} catch (...) {
-		return CW_EINVAL;
-	}
+	return build(
+	    out, 256 + n * 64, [&](flatbuffers::FlatBufferBuilder &fb) {
+		    std::vector<flatbuffers::Offset<Effect>> ev;
+		    ev.reserve(n);
+		    for (size_t i = 0; i < n; i++) {
+			    auto k = fb.CreateVector(
+			        static_cast<const uint8_t *>(effs[i].key),
+			        effs[i].keylen);
+			    auto o = fb.CreateVector(
+			        static_cast<const uint8_t *>(effs[i].op),
+			        effs[i].oplen);
+			    ev.push_back(CreateEffect(fb, k, o));
+		    }
+		    auto e = fb.CreateVector(ev);
+		    auto d = fb.CreateVector(deps, ndeps);
+		    auto r = CreateTxnRecord(fb, origin, seq, hlc, d, e);
+		    FinishTxnRecordBuffer(fb, r);
+	    });
 }
 
 extern "C" int
@@ -203,20 +216,14 @@ extern "C" int
 cw_schema_req_encode(const cw_req *h, const cw_op *writes, size_t nw,
     const cw_op *reads, size_t nr, cw_buf *out)
 {
-	try {
-		flatbuffers::FlatBufferBuilder fb(256);
+	return build(out, 256, [&](flatbuffers::FlatBufferBuilder &fb) {
 		auto c = bytes(fb, h->clock, h->clocklen);
 		auto w = ops(fb, writes, nw);
 		auto r = ops(fb, reads, nr);
 		auto q = P::CreateRequest(
 		    fb, h->kind, h->sid, h->rid, h->txid, c, w, r);
 		P::FinishRequestBuffer(fb, q);
-		return cw_buf_put(out, fb.GetBufferPointer(), fb.GetSize());
-	} catch (const std::bad_alloc &) {
-		return CW_ENOMEM;
-	} catch (...) {
-		return CW_EINVAL;
-	}
+	});
 }
 
 extern "C" int
@@ -269,8 +276,7 @@ extern "C" int
 cw_schema_rep_encode(
     const cw_rep *h, const cw_result *res, size_t n, cw_buf *out)
 {
-	try {
-		flatbuffers::FlatBufferBuilder              fb(256);
+	return build(out, 256, [&](flatbuffers::FlatBufferBuilder &fb) {
 		std::vector<flatbuffers::Offset<P::Result>> rv;
 		rv.reserve(n);
 		for (size_t i = 0; i < n; i++) {
@@ -309,12 +315,7 @@ cw_schema_rep_encode(
 		auto rep   = P::CreateReply(fb, h->err, h->failed, h->txid, c,
 		      results, h->dc, h->ndc, st, h->digest, peers);
 		fb.Finish(rep, P::RequestIdentifier());
-		return cw_buf_put(out, fb.GetBufferPointer(), fb.GetSize());
-	} catch (const std::bad_alloc &) {
-		return CW_ENOMEM;
-	} catch (...) {
-		return CW_EINVAL;
-	}
+	});
 }
 
 extern "C" int
@@ -439,8 +440,7 @@ cw_schema_batch_encode(uint16_t from, uint64_t fingerprint,
 {
 	if (nstate > CW_SCHEMA_MAX_DEPS)
 		return CW_EINVAL;
-	try {
-		flatbuffers::FlatBufferBuilder           fb(1024);
+	return build(out, 1024, [&](flatbuffers::FlatBufferBuilder &fb) {
 		std::vector<flatbuffers::Offset<R::Rec>> rv;
 		rv.reserve(n);
 		for (size_t i = 0; i < n; i++)
@@ -452,12 +452,7 @@ cw_schema_batch_encode(uint16_t from, uint64_t fingerprint,
 		auto st = fb.CreateVector(state, nstate);
 		R::FinishBatchBuffer(
 		    fb, R::CreateBatch(fb, from, fingerprint, st, r));
-		return cw_buf_put(out, fb.GetBufferPointer(), fb.GetSize());
-	} catch (const std::bad_alloc &) {
-		return CW_ENOMEM;
-	} catch (...) {
-		return CW_EINVAL;
-	}
+	});
 }
 
 extern "C" int
@@ -507,14 +502,10 @@ extern "C" int
 cw_schema_ack_encode(
     int err, uint16_t dc, const uint64_t *state, uint32_t nstate, cw_buf *out)
 {
-	try {
-		flatbuffers::FlatBufferBuilder fb(256);
+	return build(out, 256, [&](flatbuffers::FlatBufferBuilder &fb) {
 		auto st = nstate ? fb.CreateVector(state, nstate) : 0;
 		fb.Finish(R::CreateAck(fb, err, dc, st), R::BatchIdentifier());
-		return cw_buf_put(out, fb.GetBufferPointer(), fb.GetSize());
-	} catch (const std::bad_alloc &) {
-		return CW_ENOMEM;
-	}
+	});
 }
 
 extern "C" int

@@ -36,6 +36,7 @@
 
 #include "causeway.h"
 
+#include "../tests/integration/dcproc.h"
 #include "../tests/unit/testutil.h"
 
 static double      seconds      = 3.0;
@@ -440,22 +441,6 @@ stop_server(void)
 	}
 }
 
-static int
-free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t          l = sizeof(a);
-	int                s = socket(AF_INET, SOCK_STREAM, 0);
-	a.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
-	if (s < 0 || bind(s, (struct sockaddr *) &a, sizeof(a)) != 0 ||
-	    getsockname(s, (struct sockaddr *) &a, &l) != 0) {
-		fprintf(stderr, "cw-bench: no free port\n");
-		exit(1);
-	}
-	close(s);
-	return ntohs(a.sin_port);
-}
-
 /* Starts causewayd (next to this binary) on a free port in dir. */
 static void
 start_server(const char *self, const char *dir, char *url, size_t cap)
@@ -468,7 +453,7 @@ start_server(const char *self, const char *dir, char *url, size_t cap)
 	atexit(stop_server);
 	for (int tries = 0; tries < 5 && server_pid == 0; tries++) {
 		/* a port free a moment ago; if taken since, try another */
-		snprintf(url, cap, "tcp://127.0.0.1:%d", free_port());
+		snprintf(url, cap, "tcp://127.0.0.1:%d", dc_free_port());
 		pid_t pid = fork();
 		if (pid == 0) {
 			int fd = open("/dev/null", O_WRONLY);
@@ -572,8 +557,8 @@ start_dcs(const char *self, const char *base, char urls[RDC][64])
 	snprintf(slash ? slash + 1 : bin,
 	    sizeof(bin) - (size_t) (slash ? slash + 1 - bin : 0), "causewayd");
 	for (int i = 0; i < RDC; i++) {
-		snprintf(urls[i], 64, "tcp://127.0.0.1:%d", free_port());
-		snprintf(peer[i], 64, "tcp://127.0.0.1:%d", free_port());
+		snprintf(urls[i], 64, "tcp://127.0.0.1:%d", dc_free_port());
+		snprintf(peer[i], 64, "tcp://127.0.0.1:%d", dc_free_port());
 		snprintf(dir[i], sizeof(dir[i]), "%s/dc%d", base, i);
 		snprintf(id[i], sizeof(id[i]), "%d", i);
 	}
