@@ -524,6 +524,19 @@ cw_bcounter_add(cw_txn *t, const void *k, size_t kl, int64_t delta)
 }
 
 int
+cw_bcounter_add_wait(
+    cw_txn *t, const void *k, size_t kl, int64_t delta, uint32_t wait_ms)
+{
+	uint8_t w[4] = { (uint8_t) wait_ms, (uint8_t) (wait_ms >> 8),
+		(uint8_t) (wait_ms >> 16), (uint8_t) (wait_ms >> 24) };
+	cw_op   op   = OP(CW_OP_BCOUNTER_ADD_WAIT, k, kl);
+	op.n         = delta;
+	op.val       = w;
+	op.vl        = sizeof(w);
+	return run_write(t, &op);
+}
+
+int
 cw_bcounter_get(cw_txn *t, const void *k, size_t kl, int64_t *out)
 {
 	cw_result res;

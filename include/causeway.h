@@ -132,6 +132,12 @@ int cw_counter_get(cw_txn *t, const void *k, size_t kl, int64_t *out);
  * negative one spends this DC's rights, CW_ENORIGHTS if they do not cover
  * it (checked again at commit). */
 int cw_bcounter_add(cw_txn *t, const void *k, size_t kl, int64_t delta);
+/* A decrement that, if this DC's rights do not cover it, asks the DC with
+ * the most rights for a grant and waits up to wait_ms for it (0: fail at
+ * once with CW_ENORIGHTS, still asking, so a retry soon may succeed). Over
+ * the network the wait happens at the server when the write is sent. */
+int cw_bcounter_add_wait(
+    cw_txn *t, const void *k, size_t kl, int64_t delta, uint32_t wait_ms);
 int cw_bcounter_get(cw_txn *t, const void *k, size_t kl, int64_t *out);
 /* OUT: *out, the rights this DC holds for key k. */
 int cw_bcounter_rights(cw_txn *t, const void *k, size_t kl, int64_t *out);

@@ -153,6 +153,16 @@ handle_batch(cw_replica *r, const void *buf, size_t len, cw_buf *out)
 		return;
 	}
 	rc = apply_batch(r, &b);
+	/* escrow: grant what the sender asks of us (it asks the DC with the
+	 * most rights); the transfer goes back by ordinary replication */
+	for (size_t i = 0; rc == 0 && i < b.nwants; i++) {
+		cw_batch_want w;
+		int64_t       g;
+		cw_schema_batch_want(&b, i, &w);
+		if (w.kl >= 1 && w.kl <= CW_MAX_KEY)
+			cw_db_grant(r->db, b.from, w.key, w.kl, w.amount, w.id,
+			    r->o.grant_margin, &g);
+	}
 	cw_schema_batch_fini(&b);
 	/* one fsync for the whole batch; the ack names only durable state */
 	int src = cw_db_sync(r->db);
@@ -262,9 +272,35 @@ ship(struct link *l, size_t *shipped)
 		rc = CW_ENOMEM;
 	for (size_t i = 0; rc == 0 && i < c.n; i++)
 		recs[i] = c.arena.p + c.offs[i];
+	/* escrow: the wants this peer, holding the most rights, should
+	 * serve */
+	cw_want       wants[16];
+	cw_batch_want bw[16];
+	size_t        nw    = 0;
+	int           nwant = known ? cw_db_wants(r->db, wants, 16) : 0;
+	for (int i = 0; i < nwant; i++) {
+		int64_t best = 0, mine = 0;
+		int     who = -1;
+		for (uint32_t d = 0; d < r->ndc; d++) {
+			int64_t x;
+			if (d == r->dc ||
+			    cw_db_rights(r->db, wants[i].key, wants[i].kl,
+			        (uint16_t) d, &x) != 0)
+				continue;
+			if (x > best) {
+				best = x;
+				who  = (int) d;
+			}
+			if (d == l->conf.id)
+				mine = x;
+		}
+		if (who == l->conf.id && mine > 0)
+			bw[nw++] = (cw_batch_want) { wants[i].key, wants[i].kl,
+				wants[i].amount, wants[i].id };
+	}
 	if (rc == 0)
 		rc = cw_schema_batch_encode(r->dc, r->o.fingerprint, D.v, D.n,
-		    recs, c.lens, c.n, &msg);
+		    recs, c.lens, c.n, bw, nw, &msg);
 	cw_free(recs);
 	nng_msg *m = NULL, *reply = NULL;
 	if (rc == 0 &&

@@ -50,11 +50,12 @@ typedef struct {
 	int          npeers;
 	uint64_t     fingerprint;
 	uint64_t     heartbeat_ms; /* default 50 */
-	uint64_t timeout_ms;  /* a call longer than this: link down (1000) */
-	size_t   batch_bytes; /* records in one batch (1 MiB) */
-	uint64_t log_retain;  /* per origin, records kept below what every
-	                       * peer acknowledged (100,000; UINT64_MAX: never
-	                       * prune) */
+	uint64_t timeout_ms;   /* a call longer than this: link down (1000) */
+	size_t   batch_bytes;  /* records in one batch (1 MiB) */
+	int64_t  grant_margin; /* rights granted beyond what was asked (0) */
+	uint64_t log_retain;   /* per origin, records kept below what every
+	                        * peer acknowledged (100,000; UINT64_MAX: never
+	                        * prune) */
 } cw_replica_opts;
 
 /* Fills the defaults (no listen URL, no peers). */

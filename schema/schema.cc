@@ -158,6 +158,7 @@ cw_schema_op_is_write(int op)
 	case CW_OP_REG_PUT:
 	case CW_OP_COUNTER_ADD:
 	case CW_OP_BCOUNTER_ADD:
+	case CW_OP_BCOUNTER_ADD_WAIT:
 	case CW_OP_BCOUNTER_TRANSFER:
 	case CW_OP_SET_ADD:
 	case CW_OP_SET_REMOVE:
@@ -436,7 +437,8 @@ u64s(const flatbuffers::Vector<uint64_t> *v, uint64_t *out, uint32_t *n)
 extern "C" int
 cw_schema_batch_encode(uint16_t from, uint64_t fingerprint,
     const uint64_t *state, uint32_t nstate, const void *const *recs,
-    const size_t *lens, size_t n, cw_buf *out)
+    const size_t *lens, size_t n, const cw_batch_want *wants, size_t nwants,
+    cw_buf *out)
 {
 	if (nstate > CW_SCHEMA_MAX_DEPS)
 		return CW_EINVAL;
@@ -450,8 +452,16 @@ cw_schema_batch_encode(uint16_t from, uint64_t fingerprint,
 			        lens[i])));
 		auto r  = fb.CreateVector(rv);
 		auto st = fb.CreateVector(state, nstate);
+		std::vector<flatbuffers::Offset<R::Want>> wv;
+		for (size_t i = 0; i < nwants; i++)
+			wv.push_back(R::CreateWant(fb,
+			    fb.CreateVector(
+			        static_cast<const uint8_t *>(wants[i].key),
+			        wants[i].kl),
+			    wants[i].amount, wants[i].id));
+		auto ws = nwants ? fb.CreateVector(wv) : 0;
 		R::FinishBatchBuffer(
-		    fb, R::CreateBatch(fb, from, fingerprint, st, r));
+		    fb, R::CreateBatch(fb, from, fingerprint, st, r, ws));
 	});
 }
 
@@ -473,6 +483,7 @@ cw_schema_batch_decode(const void *buf, size_t len, cw_batch *b)
 	b->from        = q->from();
 	b->fingerprint = q->fingerprint();
 	b->nrecs       = q->records() ? q->records()->size() : 0;
+	b->nwants      = q->wants() ? q->wants()->size() : 0;
 	b->root_       = q;
 	return 0;
 bad:
@@ -488,6 +499,17 @@ cw_schema_batch_rec(const cw_batch *b, size_t i, const void **p, size_t *len)
 	const auto     *r = q->records()->Get((uint32_t) i)->b();
 	*p                = r->data();
 	*len              = r->size();
+}
+
+extern "C" void
+cw_schema_batch_want(const cw_batch *b, size_t i, cw_batch_want *w)
+{
+	const R::Batch *q = static_cast<const R::Batch *>(b->root_);
+	const R::Want  *x = q->wants()->Get((uint32_t) i);
+	w->key            = x->key()->data();
+	w->kl             = x->key()->size();
+	w->amount         = x->amount();
+	w->id             = x->id();
 }
 
 extern "C" void

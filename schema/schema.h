@@ -87,7 +87,8 @@ enum {
 	CW_OP_MAP_REMOVE,
 	CW_OP_MAP_GET,
 	CW_OP_MAP_FIELDS,
-	CW_OP_LAST = CW_OP_MAP_FIELDS,
+	CW_OP_BCOUNTER_ADD_WAIT, /* n: delta; val: wait in ms, u32 LE */
+	CW_OP_LAST = CW_OP_BCOUNTER_ADD_WAIT,
 };
 
 /* True for the operations that update (and may be buffered). */
@@ -207,21 +208,33 @@ typedef struct {
 	uint32_t    nstate;
 	uint64_t    state[CW_SCHEMA_MAX_DEPS];
 	size_t      nrecs;
+	size_t      nwants;
 	const void *root_; /* private */
 	void       *own_;  /* private */
 } cw_batch;
+
+/* An escrow request carried by a batch. */
+typedef struct {
+	const void *key;
+	size_t      kl;
+	int64_t     amount;
+	uint64_t    id;
+} cw_batch_want;
 
 /* Encodes a batch of n records (recs[i], lens[i], borrowed). Returns 0,
  * CW_EINVAL or CW_ENOMEM. */
 int cw_schema_batch_encode(uint16_t from, uint64_t fingerprint,
     const uint64_t *state, uint32_t nstate, const void *const *recs,
-    const size_t *lens, size_t n, cw_buf *out);
+    const size_t *lens, size_t n, const cw_batch_want *wants, size_t nwants,
+    cw_buf *out);
 /* Verifies and decodes a batch. Returns 0, CW_EPROTO or CW_ENOMEM. Call
  * cw_schema_batch_fini on 0. */
 int cw_schema_batch_decode(const void *buf, size_t len, cw_batch *b);
 /* Record i. OUT: *p (borrowed from the batch), *len. */
 void cw_schema_batch_rec(
     const cw_batch *b, size_t i, const void **p, size_t *len);
+/* Want i of a decoded batch (borrowing from it). */
+void cw_schema_batch_want(const cw_batch *b, size_t i, cw_batch_want *w);
 void cw_schema_batch_fini(cw_batch *b);
 
 /* An ack: err, the receiver's id and durable state vector. */

@@ -53,6 +53,18 @@ cw_tx_exec(cw_tx *t, const cw_op *op, cw_result *res)
 	case CW_OP_BCOUNTER_ADD:
 		rc = cw_tx_bcounter_add(t, op->key, op->kl, op->n);
 		break;
+	case CW_OP_BCOUNTER_ADD_WAIT:
+		if (op->vl != 4 || op->val == NULL) {
+			rc = CW_EINVAL;
+			break;
+		} else {
+			const uint8_t *w = op->val;
+			uint32_t ms = (uint32_t) w[0] | (uint32_t) w[1] << 8 |
+			    (uint32_t) w[2] << 16 | (uint32_t) w[3] << 24;
+			rc = cw_tx_bcounter_add_wait(
+			    t, op->key, op->kl, op->n, ms);
+		}
+		break;
 	case CW_OP_BCOUNTER_GET:
 		rc = cw_tx_bcounter_get(t, op->key, op->kl, &res->n);
 		break;

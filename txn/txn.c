@@ -61,13 +61,25 @@ struct cw_db {
 
 	pthread_mutex_t commit_mu;
 	/* commit_mu guards: */
-	cw_vc    S;        /* the state vector */
-	cw_hlc   hlc;      /* the DC's hybrid logical clock */
-	uint64_t ncommit;  /* writes committed since open (commit tickets) */
-	uint32_t writers;  /* open transactions with pending writes */
-	struct wlast  *wl; /* local first-committer-wins table (see below) */
-	size_t         wl_n, wl_cap, wl_prune_at;
-	cw_tx         *open; /* open transactions, for the oldest snapshot */
+	cw_vc    S;       /* the state vector */
+	cw_hlc   hlc;     /* the DC's hybrid logical clock */
+	uint64_t ncommit; /* writes committed since open (commit tickets) */
+	uint32_t writers; /* open transactions with pending writes */
+	struct wlast *wl; /* local first-committer-wins table (see below) */
+	size_t        wl_n, wl_cap, wl_prune_at;
+	cw_tx        *open; /* open transactions, for the oldest snapshot */
+
+	pthread_mutex_t want_mu;
+	/* want_mu guards: */
+	cw_want  wants[64]; /* escrow wants (see txn.h) */
+	uint64_t want_ms[64];
+	int      nwants;
+	uint64_t next_want_id;
+	struct {
+		uint16_t to;
+		uint64_t keyhash, id;
+	} served[256]; /* requests granted, a ring */
+	int            nserved;
 	pthread_cond_t applied_cv; /* signalled whenever S advances */
 
 	pthread_mutex_t sync_mu;
@@ -423,6 +435,7 @@ cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
 	db->o = *o;
 	pthread_mutex_init(&db->commit_mu, NULL);
 	pthread_mutex_init(&db->sync_mu, NULL);
+	pthread_mutex_init(&db->want_mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -506,6 +519,7 @@ cw_db_close(cw_db *db)
 	pthread_cond_destroy(&db->sync_cv);
 	pthread_mutex_destroy(&db->commit_mu);
 	pthread_mutex_destroy(&db->sync_mu);
+	pthread_mutex_destroy(&db->want_mu);
 	cw_free(db);
 }
 
@@ -1338,6 +1352,187 @@ out:
 	return rc;
 }
 
+/* ---- escrow wants ---- */
+
+/* Asks for `amount` more rights for k: a new want, or a larger one (a new
+ * request id), or the same one kept alive. */
+static void
+want_add(cw_db *db, const void *k, size_t kl, int64_t amount)
+{
+	int i;
+	if (amount <= 0)
+		return;
+	pthread_mutex_lock(&db->want_mu);
+	for (i = 0; i < db->nwants; i++)
+		if (db->wants[i].kl == kl && !memcmp(db->wants[i].key, k, kl))
+			break;
+	if (i == db->nwants) {
+		if (db->nwants == 64) /* full: the oldest gives way */
+			i = 0;
+		else
+			db->nwants++;
+		memcpy(db->wants[i].key, k, kl);
+		db->wants[i].kl     = kl;
+		db->wants[i].amount = 0;
+	}
+	if (amount > db->wants[i].amount) {
+		db->wants[i].amount = amount;
+		db->wants[i].id     = ++db->next_want_id;
+	}
+	db->want_ms[i] = cw_mono_ms();
+	pthread_mutex_unlock(&db->want_mu);
+}
+
+int
+cw_db_rights(cw_db *db, const void *k, size_t kl, uint16_t dc, int64_t *out)
+{
+	cw_buf key = { 0 };
+	char  *err = NULL;
+	size_t vl;
+	int    rc;
+	*out = 0;
+	if ((rc = row_key(&key, k, kl, ROW_VALUE, NULL)) != 0)
+		return rc;
+	char *v = rocksdb_get_cf(db->base, db->ro, db->cf[CF_DATA],
+	    (char *) key.p, key.len, &vl, &err);
+	cw_buf_fini(&key);
+	if (err != NULL)
+		return rdb_err(err, "read rights");
+	rc = v ? cw_crdt_bcounter_rights(v, vl, dc, out) : 0;
+	rocksdb_free(v);
+	return rc == CW_ETYPE ? 0 : rc;
+}
+
+int
+cw_db_wants(cw_db *db, cw_want *out, int max)
+{
+	cw_want  w[64];
+	int      n   = 0;
+	uint64_t now = cw_mono_ms();
+	pthread_mutex_lock(&db->want_mu);
+	for (int i = 0; i < db->nwants;) {
+		if (now - db->want_ms[i] > 10000) { /* expired */
+			db->wants[i]   = db->wants[db->nwants - 1];
+			db->want_ms[i] = db->want_ms[db->nwants - 1];
+			db->nwants--;
+			continue;
+		}
+		w[n++] = db->wants[i++];
+	}
+	pthread_mutex_unlock(&db->want_mu);
+	int m = 0;
+	for (int i = 0; i < n && m < max; i++) {
+		int64_t r;
+		if (cw_db_rights(db, w[i].key, w[i].kl, db->o.dc, &r) == 0 &&
+		    r >= w[i].amount) {
+			/* satisfied: forget it, unless it grew meanwhile */
+			pthread_mutex_lock(&db->want_mu);
+			for (int j = 0; j < db->nwants; j++)
+				if (db->wants[j].id == w[i].id) {
+					db->wants[j] =
+					    db->wants[db->nwants - 1];
+					db->want_ms[j] =
+					    db->want_ms[db->nwants - 1];
+					db->nwants--;
+					break;
+				}
+			pthread_mutex_unlock(&db->want_mu);
+			continue;
+		}
+		out[m++] = w[i];
+	}
+	return m;
+}
+
+int
+cw_db_grant(cw_db *db, uint16_t to, const void *k, size_t kl, int64_t amount,
+    uint64_t id, int64_t margin, int64_t *granted)
+{
+	uint64_t h = hash_bytes(k, kl);
+	cw_tx   *t;
+	int64_t  rights;
+	int      rc;
+	*granted = 0;
+	if (to >= db->o.ndc || to == db->o.dc || amount <= 0)
+		return CW_EINVAL;
+	pthread_mutex_lock(&db->want_mu);
+	for (int i = 0; i < db->nserved && i < 256; i++)
+		if (db->served[i].to == to && db->served[i].keyhash == h &&
+		    db->served[i].id == id) {
+			pthread_mutex_unlock(&db->want_mu);
+			return 0; /* served already: grant once */
+		}
+	pthread_mutex_unlock(&db->want_mu);
+	if ((rc = cw_tx_begin(db, NULL, 0, &t)) != 0)
+		return rc;
+	if ((rc = cw_tx_bcounter_rights(t, k, kl, &rights)) == 0 &&
+	    rights > 0) {
+		int64_t g =
+		    amount + margin < rights ? amount + margin : rights;
+		if ((rc = cw_tx_bcounter_transfer(t, k, kl, g, to)) == 0 &&
+		    (rc = cw_tx_commit(t, NULL)) == 0) {
+			*granted = g;
+			pthread_mutex_lock(&db->want_mu);
+			int i                 = db->nserved++ % 256;
+			db->served[i].to      = to;
+			db->served[i].keyhash = h;
+			db->served[i].id      = id;
+			pthread_mutex_unlock(&db->want_mu);
+			cw_log(CW_LOG_INFO, "escrow",
+			    "granted %lld rights to DC %u", (long long) g, to);
+		}
+	}
+	cw_tx_free(t);
+	return rc == CW_ENORIGHTS || rc == CW_ECONFLICT ? 0 : rc;
+}
+
+int
+cw_tx_bcounter_add_wait(
+    cw_tx *t, const void *k, size_t kl, int64_t delta, uint64_t wait_ms)
+{
+	int64_t value, vis, snap, latest;
+	int     rc = cw_tx_bcounter_add(t, k, kl, delta);
+	if (rc != CW_ENORIGHTS || wait_ms == 0)
+		return rc;
+	/* the rights this transaction already spent, beyond its snapshot */
+	if ((rc = bc_read(t, k, kl, &value, &vis)) != 0)
+		return rc;
+	char  *v;
+	size_t vlen;
+	cw_buf key = { 0 };
+	if ((rc = row_key(&key, k, kl, ROW_VALUE, NULL)) != 0 ||
+	    (rc = read_snapshot(t, key.p, key.len, &v, &vlen)) != 0) {
+		cw_buf_fini(&key);
+		return rc;
+	}
+	cw_buf_fini(&key);
+	rc = v ? cw_crdt_bcounter_rights(v, vlen, t->db->o.dc, &snap) : 0;
+	if (v == NULL)
+		snap = 0;
+	rocksdb_free(v);
+	if (rc != 0)
+		return rc;
+	int64_t  need = -delta + (snap - vis); /* in the latest state */
+	uint64_t dl   = cw_mono_ms() + wait_ms;
+	cw_db   *db   = t->db;
+	for (;;) {
+		if ((rc = cw_db_rights(db, k, kl, db->o.dc, &latest)) != 0)
+			return rc;
+		if (latest >= need) /* checked again at commit */
+			return bc_push(
+			    t, k, kl, CW_OP_DEC, 0, (uint64_t) -delta);
+		want_add(db, k, kl, need - latest);
+		uint64_t now = cw_mono_ms();
+		if (now >= dl)
+			return CW_ENORIGHTS;
+		struct timespec ts;
+		deadline_after(&ts, dl - now < 20 ? dl - now : 20);
+		pthread_mutex_lock(&db->commit_mu);
+		pthread_cond_timedwait(&db->applied_cv, &db->commit_mu, &ts);
+		pthread_mutex_unlock(&db->commit_mu);
+	}
+}
+
 int
 cw_tx_bcounter_add(cw_tx *t, const void *k, size_t kl, int64_t delta)
 {
@@ -1351,8 +1546,10 @@ cw_tx_bcounter_add(cw_tx *t, const void *k, size_t kl, int64_t delta)
 		return bc_push(t, k, kl, CW_OP_INC, 0, (uint64_t) delta);
 	if ((rc = bc_read(t, k, kl, &value, &rights)) != 0)
 		return rc;
-	if (rights < -delta)
+	if (rights < -delta) {
+		want_add(t->db, k, kl, -delta - rights); /* ask, fail fast */
 		return CW_ENORIGHTS;
+	}
 	return bc_push(t, k, kl, CW_OP_DEC, 0, (uint64_t) -delta);
 }
 

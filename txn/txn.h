@@ -119,6 +119,13 @@ int cw_tx_bcounter_get(cw_tx *t, const void *k, size_t kl, int64_t *out);
 int cw_tx_bcounter_rights(cw_tx *t, const void *k, size_t kl, int64_t *out);
 int cw_tx_bcounter_transfer(
     cw_tx *t, const void *k, size_t kl, int64_t n, int to_dc);
+/* A decrement (delta < 0) that, when this DC's rights do not cover it,
+ * asks other DCs for rights (cw_db_wants) and waits up to wait_ms for them
+ * to arrive; then it is checked again at commit like any decrement.
+ * Returns 0, CW_ENORIGHTS (not covered in time), or the errors of
+ * cw_tx_bcounter_add. wait_ms = 0: fail fast, still asking. */
+int cw_tx_bcounter_add_wait(
+    cw_tx *t, const void *k, size_t kl, int64_t delta, uint64_t wait_ms);
 int cw_tx_set_add(
     cw_tx *t, const void *k, size_t kl, const void *e, size_t el);
 int cw_tx_set_remove(
@@ -138,6 +145,28 @@ int cw_tx_map_fields(cw_tx *t, const void *k, size_t kl, cw_list **out);
  * byte of op->val. OUT: *res (cw_result_fini), with res->err the result.
  * Returns res->err; CW_EINVAL for an unknown operation. */
 int cw_tx_exec(cw_tx *t, const cw_op *op, cw_result *res);
+
+/* Escrow wants: rights this DC has asked for, per bounded counter. A
+ * decrement that found too few rights leaves one; replication carries it
+ * to the DC with the most rights, which grants by committing a transfer.
+ * A want lasts until this DC's rights cover it or 10 s pass. */
+typedef struct {
+	uint8_t  key[CW_MAX_KEY];
+	size_t   kl;
+	int64_t  amount; /* rights wanted in all */
+	uint64_t id;     /* changes when the want grows: a new request */
+} cw_want;
+/* OUT: out[0..n) (at most max) of the current wants, expired and
+ * satisfied ones dropped. Returns n. */
+int cw_db_wants(cw_db *db, cw_want *out, int max);
+/* Grants a want of DC `to` (borrowed key): commits a transfer of
+ * min(amount + margin, this DC's rights) to it, unless request (to, id) was
+ * served already. OUT: *granted. Returns 0 or an error of commit. */
+int cw_db_grant(cw_db *db, uint16_t to, const void *k, size_t kl,
+    int64_t amount, uint64_t id, int64_t margin, int64_t *granted);
+/* OUT: *out, DC dc's rights for k in the latest state. */
+int cw_db_rights(
+    cw_db *db, const void *k, size_t kl, uint16_t dc, int64_t *out);
 
 /* What cw_db_apply_remote did with a record. */
 enum { CW_APPLY_APPLIED = 1, CW_APPLY_DUPLICATE = 2, CW_APPLY_NOT_READY = 3 };
