@@ -19,6 +19,7 @@
 #include "proxy.h"
 #include "replica.h"
 #include "schema.h"
+#include "util.h"
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 
@@ -566,6 +567,189 @@ a_peer_with_another_configuration_or_id_is_refused(void **state)
 	cw_buf_fini(&b);
 }
 
+/* ---- escrow ---- */
+
+static int
+decrement(cluster *c, int dc, const char *k, int64_t n, uint32_t wait_ms)
+{
+	cw_client *cl = at(c, dc);
+	cw_txn    *t;
+	int        rc = cw_begin(cl, &t);
+	if (rc == 0 &&
+	    (rc = cw_bcounter_add_wait(t, k, strlen(k), -n, wait_ms)) == 0)
+		rc = cw_commit(t);
+	else if (rc != 0 && t != NULL)
+		cw_abort(t);
+	cw_close(cl);
+	return rc;
+}
+
+static void
+mint(cluster *c, int dc, const char *k, int64_t n)
+{
+	cw_client *cl = at(c, dc);
+	cw_txn    *t;
+	assert_int_equal(cw_begin(cl, &t), 0);
+	assert_int_equal(cw_bcounter_add(t, k, strlen(k), n), 0);
+	assert_int_equal(cw_commit(t), 0);
+	cw_close(cl);
+}
+
+static int64_t
+bvalue(cluster *c, int dc, const char *k)
+{
+	cw_client *cl = at(c, dc);
+	cw_txn    *t;
+	int64_t    v = -1;
+	assert_int_equal(cw_begin(cl, &t), 0);
+	assert_int_equal(cw_bcounter_get(t, k, strlen(k), &v), 0);
+	cw_abort(t);
+	cw_close(cl);
+	return v;
+}
+
+static void
+a_dc_without_rights_gets_a_grant_within_the_wait_bound(void **state)
+{
+	cluster *c = *state;
+	mint(c, 0, "stock", 100);
+	assert_true(converged(c, 20));
+	/* DC 1 holds no rights: fail fast, but the request goes out */
+	assert_int_equal(decrement(c, 1, "stock", 5, 0), CW_ENORIGHTS);
+	/* waiting, the grant of DC 0 arrives by replication */
+	assert_int_equal(decrement(c, 1, "stock", 5, 3000), 0);
+	assert_true(converged(c, 20));
+	for (int i = 0; i < N; i++)
+		assert_int_equal(bvalue(c, i, "stock"), 95);
+}
+
+static void
+a_cut_off_dc_fails_fast_and_waits_in_vain_until_the_heal(void **state)
+{
+	cluster *c = *state;
+	mint(c, 0, "stock", 100);
+	assert_true(converged(c, 20));
+	cut(c, 2, 0, true);
+	cut(c, 2, 1, true);
+	uint64_t t0 = cw_mono_ms();
+	assert_int_equal(decrement(c, 2, "stock", 1, 0), CW_ENORIGHTS);
+	assert_true(cw_mono_ms() - t0 < 1000); /* at once */
+	t0 = cw_mono_ms();
+	assert_int_equal(decrement(c, 2, "stock", 1, 500), CW_ENORIGHTS);
+	assert_true(cw_mono_ms() - t0 >= 500); /* within the bound */
+	cut(c, 2, 0, false);
+	cut(c, 2, 1, false);
+	assert_int_equal(decrement(c, 2, "stock", 1, 4000), 0);
+	assert_true(converged(c, 20));
+	assert_int_equal(bvalue(c, 0, "stock"), 99);
+}
+
+struct racer {
+	cluster *c;
+	int      dc, rc;
+};
+
+static void *
+race(void *arg)
+{
+	struct racer *r = arg;
+	r->rc           = decrement(r->c, r->dc, "rx:1:done", 1, 2000);
+	return NULL;
+}
+
+static void
+a_process_once_token_is_spent_exactly_once(void **state)
+{
+	cluster *c = *state;
+	/* bound 0, value 1: only one DC can ever spend it */
+	mint(c, 0, "rx:1:done", 1);
+	assert_true(converged(c, 20));
+	struct racer r[N];
+	pthread_t    th[N];
+	for (int i = 0; i < N; i++) {
+		r[i] = (struct racer) { c, i, -1 };
+		pthread_create(&th[i], NULL, race, &r[i]);
+	}
+	int won = 0;
+	for (int i = 0; i < N; i++) {
+		pthread_join(th[i], NULL);
+		assert_true(r[i].rc == 0 || r[i].rc == CW_ENORIGHTS);
+		won += r[i].rc == 0;
+	}
+	assert_int_equal(won, 1);
+	assert_true(converged(c, 20));
+	for (int i = 0; i < N; i++)
+		assert_int_equal(bvalue(c, i, "rx:1:done"), 0);
+}
+
+struct spender {
+	cluster    *c;
+	int         dc;
+	atomic_int *stop;
+	int64_t     spent;
+	int         negative;
+};
+
+static void *
+spend(void *arg)
+{
+	struct spender *s    = arg;
+	unsigned        seed = 17 + (unsigned) s->dc;
+	cw_client      *cl   = at(s->c, s->dc);
+	while (!atomic_load(s->stop)) {
+		cw_txn *t;
+		int64_t n = 1 + rand_r(&seed) % 20, v;
+		if (cw_begin(cl, &t) != 0)
+			continue;
+		if (cw_bcounter_get(t, "stock", 5, &v) == 0 && v < 0)
+			s->negative++;
+		if (cw_bcounter_add_wait(t, "stock", 5, -n, 200) != 0) {
+			cw_abort(t);
+			continue;
+		}
+		if (cw_commit(t) == 0) /* frees t, whatever the outcome */
+			s->spent += n;
+	}
+	cw_close(cl);
+	return NULL;
+}
+
+static void
+concurrent_decrements_everywhere_never_cross_zero(void **state)
+{
+	cluster *c = *state;
+	mint(c, 0, "stock", 1000);
+	assert_true(converged(c, 20));
+	atomic_int     stop = 0;
+	struct spender s[N];
+	pthread_t      th[N];
+	for (int i = 0; i < N; i++) {
+		s[i] = (struct spender) { c, i, &stop, 0, 0 };
+		pthread_create(&th[i], NULL, spend, &s[i]);
+	}
+	sleep(1);
+	cut(c, 2, 0, true); /* and a partition on the way */
+	cut(c, 2, 1, true);
+	sleep(1);
+	cut(c, 2, 0, false);
+	cut(c, 2, 1, false);
+	sleep(1);
+	atomic_store(&stop, 1);
+	int64_t spent = 0;
+	for (int i = 0; i < N; i++) {
+		pthread_join(th[i], NULL);
+		spent += s[i].spent;
+		assert_int_equal(s[i].negative, 0);
+	}
+	assert_true(converged(c, 20));
+	assert_true(spent > 0 && spent <= 1000);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(bvalue(c, i, "stock"), 1000 - spent);
+	fprintf(stderr, "spent %lld: DC0 %lld, DC1 %lld, DC2 %lld\n",
+	    (long long) spent, (long long) s[0].spent, (long long) s[1].spent,
+	    (long long) s[2].spent);
+}
+
 int
 main(void)
 {
@@ -593,6 +777,18 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    a_peer_with_another_configuration_or_id_is_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_dc_without_rights_gets_a_grant_within_the_wait_bound,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_cut_off_dc_fails_fast_and_waits_in_vain_until_the_heal,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_process_once_token_is_spent_exactly_once, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    concurrent_decrements_everywhere_never_cross_zero, setup,
 		    teardown),
 	};
 	return cmocka_run_group_tests_name("repl", tests, NULL, NULL);
