@@ -684,6 +684,12 @@ cw_dc_status(cw_client *c, cw_dc_info *out)
 		out->dc  = cw_db_dc(c->db);
 		out->ndc = (int) cw_db_ndc(c->db);
 		memcpy(out->state, S.v, sizeof(uint64_t) * S.n);
+		cw_escrow_stats es;
+		cw_db_escrow_stats(c->db, &es);
+		out->escrow_requests = es.requests;
+		out->escrow_grants   = es.grants;
+		out->escrow_moved    = es.moved;
+		out->escrow_refused  = es.refused;
 		return cw_db_digest(c->db, &out->digest);
 	}
 	cw_req       h = { .kind = CW_REQ_STATUS };
@@ -696,7 +702,11 @@ cw_dc_status(cw_client *c, cw_dc_info *out)
 		out->ndc = (int) rep.rep.ndc;
 		memcpy(out->state, rep.rep.state,
 		    sizeof(uint64_t) * rep.rep.nstate);
-		out->digest = rep.rep.digest;
+		out->digest          = rep.rep.digest;
+		out->escrow_requests = rep.rep.escrow[0];
+		out->escrow_grants   = rep.rep.escrow[1];
+		out->escrow_moved    = rep.rep.escrow[2];
+		out->escrow_refused  = rep.rep.escrow[3];
 		for (size_t i = 0; i < rep.rep.npeers && i < 63; i++) {
 			cw_schema_peer p;
 			cw_schema_rep_peer(&rep.rep, i, &p);

@@ -168,7 +168,10 @@ typedef struct {
 	uint64_t state[64]; /* state vector: transactions applied per origin */
 	uint64_t digest;    /* of all data: equal at two DCs exactly when they
 	                     * hold the same state */
-	int npeers;         /* replication links, one per other DC */
+	/* escrow since start: rights requests sent, requests of other DCs
+	 * granted, rights granted in all, decrements refused */
+	uint64_t escrow_requests, escrow_grants, escrow_moved, escrow_refused;
+	int      npeers; /* replication links, one per other DC */
 	struct {
 		int      id;
 		bool     up;           /* the last call got an answer */

@@ -301,6 +301,8 @@ ship(struct link *l, size_t *shipped)
 	if (rc == 0)
 		rc = cw_schema_batch_encode(r->dc, r->o.fingerprint, D.v, D.n,
 		    recs, c.lens, c.n, bw, nw, &msg);
+	if (rc == 0 && nw > 0)
+		cw_db_escrow_sent(r->db, nw);
 	cw_free(recs);
 	nng_msg *m = NULL, *reply = NULL;
 	if (rc == 0 &&

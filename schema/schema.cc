@@ -313,8 +313,9 @@ cw_schema_rep_encode(
 			    x->behind, x->lag_ms));
 		}
 		auto peers = h->npeers ? fb.CreateVector(pv) : 0;
+		auto esc   = fb.CreateVector(h->escrow, 4);
 		auto rep   = P::CreateReply(fb, h->err, h->failed, h->txid, c,
-		      results, h->dc, h->ndc, st, h->digest, peers);
+		      results, h->dc, h->ndc, st, h->digest, peers, esc);
 		fb.Finish(rep, P::RequestIdentifier());
 	});
 }
@@ -340,7 +341,15 @@ cw_schema_rep_decode(const void *buf, size_t len, cw_rep *r)
 		r->dc       = q->dc();
 		r->ndc      = q->ndc();
 		r->digest   = q->digest();
-		r->npeers   = q->peers() ? q->peers()->size() : 0;
+		if (q->escrow() != nullptr) {
+			uint32_t ne;
+			uint64_t e[CW_SCHEMA_MAX_DEPS];
+			if (!u64s(q->escrow(), e, &ne))
+				goto bad;
+			for (uint32_t i = 0; i < ne && i < 4; i++)
+				r->escrow[i] = e[i];
+		}
+		r->npeers = q->peers() ? q->peers()->size() : 0;
 		for (size_t i = 0; i < r->npeers; i++) {
 			const auto *a = q->peers()->Get((uint32_t) i)->acked();
 			if (a != nullptr && a->size() > CW_SCHEMA_MAX_DEPS)

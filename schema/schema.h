@@ -170,7 +170,8 @@ typedef struct {
 	uint32_t              nstate;
 	uint64_t              state[CW_SCHEMA_MAX_DEPS];
 	uint64_t              digest;
-	const cw_schema_peer *peers; /* encoding: npeers links, borrowed */
+	uint64_t              escrow[4]; /* requests, grants, moved, refused */
+	const cw_schema_peer *peers;     /* encoding: npeers links, borrowed */
 	size_t                npeers;
 	const void           *root_; /* private */
 	void                 *own_;  /* private */

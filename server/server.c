@@ -401,6 +401,12 @@ handle(cw_server *s, const cw_req *r, cw_buf *out)
 		memcpy(h.state, vc.v, sizeof(uint64_t) * vc.n);
 		if ((h.err = cw_db_digest(s->db, &h.digest)) != 0)
 			break;
+		cw_escrow_stats es;
+		cw_db_escrow_stats(s->db, &es);
+		h.escrow[0] = es.requests;
+		h.escrow[1] = es.grants;
+		h.escrow[2] = es.moved;
+		h.escrow[3] = es.refused;
 		if (s->replica != NULL)
 			h.err = status_peers(s, &h, &peers);
 		break;

@@ -270,7 +270,13 @@ status(cw_client *c)
 	if (json) {
 		printf("{\"dc\":%d,\"ndc\":%d,\"state\":", s.dc, s.ndc);
 		print_vec(s.state, s.ndc);
-		printf(",\"digest\":\"%016" PRIx64 "\",\"peers\":[", s.digest);
+		printf(",\"digest\":\"%016" PRIx64 "\"", s.digest);
+		printf(",\"escrow\":{\"requests\":%" PRIu64
+		       ",\"grants\":%" PRIu64 ",\"moved\":%" PRIu64
+		       ",\"refused\":%" PRIu64 "}",
+		    s.escrow_requests, s.escrow_grants, s.escrow_moved,
+		    s.escrow_refused);
+		printf(",\"peers\":[");
 		for (int i = 0; i < s.npeers; i++) {
 			printf("%s{\"id\":%d,\"up\":%s,\"heard_ms_ago\":",
 			    i ? "," : "", s.peers[i].id,
@@ -291,6 +297,11 @@ status(cw_client *c)
 	printf("dc %d of %d\nstate ", s.dc, s.ndc);
 	print_vec(s.state, s.ndc);
 	printf("\ndigest %016" PRIx64 "\n", s.digest);
+	printf("escrow: %" PRIu64 " requests sent, %" PRIu64
+	       " granted (%" PRIu64 " rights), %" PRIu64
+	       " decrements refused\n",
+	    s.escrow_requests, s.escrow_grants, s.escrow_moved,
+	    s.escrow_refused);
 	for (int i = 0; i < s.npeers; i++) {
 		printf("peer %d: %s, ", s.peers[i].id,
 		    s.peers[i].up ? "up" : "down");

@@ -79,8 +79,9 @@ struct cw_db {
 		uint16_t to;
 		uint64_t keyhash, id;
 	} served[256]; /* requests granted, a ring */
-	int            nserved;
-	pthread_cond_t applied_cv; /* signalled whenever S advances */
+	int              nserved;
+	_Atomic uint64_t esc_requests, esc_grants, esc_moved, esc_refused;
+	pthread_cond_t   applied_cv; /* signalled whenever S advances */
 
 	pthread_mutex_t sync_mu;
 	/* sync_mu guards: */
@@ -1472,6 +1473,8 @@ cw_db_grant(cw_db *db, uint16_t to, const void *k, size_t kl, int64_t amount,
 		if ((rc = cw_tx_bcounter_transfer(t, k, kl, g, to)) == 0 &&
 		    (rc = cw_tx_commit(t, NULL)) == 0) {
 			*granted = g;
+			db->esc_grants++;
+			db->esc_moved += (uint64_t) g;
 			pthread_mutex_lock(&db->want_mu);
 			int i                 = db->nserved++ % 256;
 			db->served[i].to      = to;
@@ -1524,7 +1527,7 @@ cw_tx_bcounter_add_wait(
 		want_add(db, k, kl, need - latest);
 		uint64_t now = cw_mono_ms();
 		if (now >= dl)
-			return CW_ENORIGHTS;
+			return CW_ENORIGHTS; /* counted once, above */
 		struct timespec ts;
 		deadline_after(&ts, dl - now < 20 ? dl - now : 20);
 		pthread_mutex_lock(&db->commit_mu);
@@ -1548,6 +1551,7 @@ cw_tx_bcounter_add(cw_tx *t, const void *k, size_t kl, int64_t delta)
 		return rc;
 	if (rights < -delta) {
 		want_add(t->db, k, kl, -delta - rights); /* ask, fail fast */
+		t->db->esc_refused++;
 		return CW_ENORIGHTS;
 	}
 	return bc_push(t, k, kl, CW_OP_DEC, 0, (uint64_t) -delta);
@@ -2425,4 +2429,19 @@ cw_db_log_prune(cw_db *db, uint16_t origin, uint64_t upto)
 	rocksdb_write(db->base, db->wo, wb, &err);
 	rocksdb_writebatch_destroy(wb);
 	return err ? rdb_err(err, "log prune") : 0;
+}
+
+void
+cw_db_escrow_stats(cw_db *db, cw_escrow_stats *out)
+{
+	out->requests = db->esc_requests;
+	out->grants   = db->esc_grants;
+	out->moved    = db->esc_moved;
+	out->refused  = db->esc_refused;
+}
+
+void
+cw_db_escrow_sent(cw_db *db, uint64_t n)
+{
+	db->esc_requests += n;
 }

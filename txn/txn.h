@@ -164,6 +164,17 @@ int cw_db_wants(cw_db *db, cw_want *out, int max);
  * served already. OUT: *granted. Returns 0 or an error of commit. */
 int cw_db_grant(cw_db *db, uint16_t to, const void *k, size_t kl,
     int64_t amount, uint64_t id, int64_t margin, int64_t *granted);
+/* Escrow figures since open. */
+typedef struct {
+	uint64_t requests; /* want entries sent to other DCs */
+	uint64_t grants;   /* requests of other DCs this DC granted */
+	uint64_t moved;    /* rights it granted in all */
+	uint64_t refused;  /* decrements refused for want of rights */
+} cw_escrow_stats;
+void cw_db_escrow_stats(cw_db *db, cw_escrow_stats *out);
+/* Counts n want entries sent (called by replica/). */
+void cw_db_escrow_sent(cw_db *db, uint64_t n);
+
 /* OUT: *out, DC dc's rights for k in the latest state. */
 int cw_db_rights(
     cw_db *db, const void *k, size_t kl, uint16_t dc, int64_t *out);

@@ -488,7 +488,9 @@ command_line_reads_writes_and_reports_errors(void **state)
 	    strncmp(
 	        out, "{\"dc\":0,\"ndc\":1,\"state\":[2],\"digest\":\"", 37),
 	    0);
-	assert_non_null(strstr(out, "\",\"peers\":[]}\n"));
+	assert_non_null(strstr(out,
+	    ",\"escrow\":{\"requests\":0,\"grants\":0,\"moved\":0,"
+	    "\"refused\":0},\"peers\":[]}\n"));
 	assert_int_equal(cw_run(f, "--help", out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "usage: cw"));
 }

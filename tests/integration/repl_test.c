@@ -621,6 +621,16 @@ a_dc_without_rights_gets_a_grant_within_the_wait_bound(void **state)
 	assert_true(converged(c, 20));
 	for (int i = 0; i < N; i++)
 		assert_int_equal(bvalue(c, i, "stock"), 95);
+	/* and the escrow figures say so */
+	static cw_dc_info s0, s1;
+	cw_client        *a = at(c, 0), *b = at(c, 1);
+	assert_int_equal(cw_dc_status(a, &s0), 0);
+	assert_int_equal(cw_dc_status(b, &s1), 0);
+	assert_true(s0.escrow_grants >= 1 && s0.escrow_moved >= 5);
+	assert_true(s1.escrow_requests >= 1 && s1.escrow_refused >= 1);
+	assert_int_equal(s1.escrow_grants, 0);
+	cw_close(a);
+	cw_close(b);
 }
 
 static void
