@@ -849,6 +849,23 @@ cw_crdt_bcounter_rights(
 }
 
 int
+cw_crdt_bcounter_received(
+    const void *state, size_t len, uint16_t dc, uint64_t *received)
+{
+	st s;
+	*received = 0;
+	if (state == NULL)
+		return 0;
+	memset(&s, 0, sizeof(s));
+	int rc = bc_decode(state, len, &s);
+	for (size_t i = 0; rc == 0 && i < s.nr; i++)
+		if (s.r[i].j == dc && s.r[i].i != dc)
+			*received += s.r[i].n;
+	st_fini(&s);
+	return rc;
+}
+
+int
 cw_crdt_set_iter(cw_set_iter *it, const void *state, size_t len)
 {
 	uint8_t t;

@@ -150,6 +150,11 @@ int cw_crdt_bcounter_value(const void *state, size_t len, int64_t *value);
 int cw_crdt_bcounter_rights(
     const void *state, size_t len, uint16_t dc, int64_t *rights);
 
+/* OUT: *received, the rights DC dc has received from other DCs in all
+ * (the sum of R[j][dc], j != dc): it grows with every grant. */
+int cw_crdt_bcounter_received(
+    const void *state, size_t len, uint16_t dc, uint64_t *received);
+
 /* Iterates the members of a set state in byte order. Initialise it with
  * cw_crdt_set_iter; cw_crdt_set_next returns 1 and fills *e, *el, *tags
  * (the wire form of *ntags tags), 0 at the end, or CW_EPROTO. */

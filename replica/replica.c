@@ -161,7 +161,7 @@ handle_batch(cw_replica *r, const void *buf, size_t len, cw_buf *out)
 		cw_schema_batch_want(&b, i, &w);
 		if (w.kl >= 1 && w.kl <= CW_MAX_KEY)
 			cw_db_grant(r->db, b.from, w.key, w.kl, w.amount, w.id,
-			    r->o.grant_margin, &g);
+			    r->o.grant_margin, w.background, &g);
 	}
 	cw_schema_batch_fini(&b);
 	/* one fsync for the whole batch; the ack names only durable state */
@@ -296,7 +296,8 @@ ship(struct link *l, size_t *shipped)
 		}
 		if (who == l->conf.id && mine > 0)
 			bw[nw++] = (cw_batch_want) { wants[i].key, wants[i].kl,
-				wants[i].amount, wants[i].id };
+				wants[i].amount, wants[i].id,
+				wants[i].background };
 	}
 	if (rc == 0)
 		rc = cw_schema_batch_encode(r->dc, r->o.fingerprint, D.v, D.n,
@@ -428,6 +429,7 @@ pruner(void *arg)
 					floor.v[k] = l->acked.v[k];
 			pthread_mutex_unlock(&l->link_mu);
 		}
+		cw_db_escrow_tick(r->db); /* rebalancing ahead of need */
 		if (!known || r->o.log_retain == UINT64_MAX)
 			continue; /* not heard from everyone yet */
 		for (uint32_t k = 0; k < r->ndc; k++)

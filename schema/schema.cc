@@ -467,7 +467,8 @@ cw_schema_batch_encode(uint16_t from, uint64_t fingerprint,
 			    fb.CreateVector(
 			        static_cast<const uint8_t *>(wants[i].key),
 			        wants[i].kl),
-			    wants[i].amount, wants[i].id));
+			    wants[i].amount, wants[i].id,
+			    wants[i].background));
 		auto ws = nwants ? fb.CreateVector(wv) : 0;
 		R::FinishBatchBuffer(
 		    fb, R::CreateBatch(fb, from, fingerprint, st, r, ws));
@@ -519,6 +520,7 @@ cw_schema_batch_want(const cw_batch *b, size_t i, cw_batch_want *w)
 	w->kl             = x->key()->size();
 	w->amount         = x->amount();
 	w->id             = x->id();
+	w->background     = x->background();
 }
 
 extern "C" void

@@ -220,6 +220,7 @@ typedef struct {
 	size_t      kl;
 	int64_t     amount;
 	uint64_t    id;
+	bool        background;
 } cw_batch_want;
 
 /* Encodes a batch of n records (recs[i], lens[i], borrowed). Returns 0,

@@ -6,6 +6,8 @@
  *                    API, same stream, same durability (issue 2)
  *   cw-bench net     a causewayd on loopback against the embedded engine,
  *                    same mix, same run: throughput and latency (issue 3)
+ *   cw-bench escrow  three DCs decrementing one bounded counter, demand
+ *                    skewed to DC 1: the share served locally (issue 5)
  *   cw-bench repl    three DCs on loopback: the rate one DC commits and
  *                    the others apply, and the visibility latency from a
  *                    commit at one DC to readable at another (issue 4)
@@ -806,11 +808,128 @@ bench_repl(const char *self, int nthreads)
 	return 0;
 }
 
+/* ---- cw-bench escrow ---- */
+
+typedef struct {
+	const char *url;
+	int         id;
+	uint64_t    local, waited, failed;
+	double     *lat;
+	size_t      nlat;
+} espender;
+
+static void *
+run_spend(void *arg)
+{
+	espender  *e = arg;
+	cw_client *c;
+	if (cw_connect(&c, e->url) != 0)
+		return NULL;
+	e->lat = malloc(200000 * sizeof(*e->lat));
+	while (!atomic_load(&go))
+		;
+	double end = now_s() + seconds;
+	while (now_s() < end) {
+		cw_txn *t;
+		/* first try: only this DC's own rights, no waiting */
+		if (cw_begin(c, &t) != 0)
+			continue;
+		int rc = cw_bcounter_add_wait(t, "stock", 5, -1, 0);
+		if (rc == 0 && cw_commit(t) == 0) {
+			e->local++;
+			continue;
+		}
+		if (rc != 0)
+			cw_abort(t);
+		/* refused: wait for a grant */
+		double t0 = now_s();
+		if (cw_begin(c, &t) != 0)
+			continue;
+		rc = cw_bcounter_add_wait(t, "stock", 5, -1, 1000);
+		if (rc == 0 && cw_commit(t) == 0) {
+			e->waited++;
+			if (e->nlat < 200000)
+				e->lat[e->nlat++] = now_s() - t0;
+		} else {
+			if (rc != 0)
+				cw_abort(t);
+			e->failed++;
+		}
+	}
+	cw_close(c);
+	return NULL;
+}
+
+static int
+bench_escrow(const char *self)
+{
+	char      urls[RDC][64];
+	char     *base  = fresh_dir();
+	int       at[6] = { 0, 1, 1, 1, 1, 2 }; /* demand skewed to DC 1 */
+	espender  e[6];
+	pthread_t th[6];
+	start_dcs(self, base, urls);
+	cw_client *c;
+	cw_txn    *t;
+	if (cw_connect(&c, urls[0]) != 0 || cw_begin(c, &t) != 0 ||
+	    cw_bcounter_add(t, "stock", 5, 10000000) != 0 || cw_commit(t) != 0)
+		return 1;
+	cw_close(c);
+	while (applied_from(urls[1], 0) < 1 || applied_from(urls[2], 0) < 1)
+		sleep_until(now_s() + 0.01);
+	printf("cw-bench escrow: three DCs, one bounded counter with all its "
+	       "rights minted at DC 0;\n6 client threads decrement it by 1 "
+	       "(1 at DC 0, 4 at DC 1, 1 at DC 2) for %.1f s.\nEach "
+	       "decrement first tries this DC's own rights; if refused, it "
+	       "waits up to 1 s for a grant.\n\n",
+	    seconds);
+	atomic_store(&go, 0);
+	for (int i = 0; i < 6; i++) {
+		e[i] = (espender) { urls[at[i]], i, 0, 0, 0, NULL, 0 };
+		pthread_create(&th[i], NULL, run_spend, &e[i]);
+	}
+	atomic_store(&go, 1);
+	uint64_t local = 0, waited = 0, failed = 0, per[RDC] = { 0 },
+	         perl[RDC] = { 0 };
+	size_t  nl         = 0;
+	double *lat        = malloc(6 * 200000 * sizeof(*lat));
+	for (int i = 0; i < 6; i++) {
+		pthread_join(th[i], NULL);
+		local += e[i].local;
+		waited += e[i].waited;
+		failed += e[i].failed;
+		per[at[i]] += e[i].local + e[i].waited;
+		perl[at[i]] += e[i].local;
+		memcpy(lat + nl, e[i].lat, e[i].nlat * sizeof(*lat));
+		nl += e[i].nlat;
+		free(e[i].lat);
+	}
+	qsort(lat, nl, sizeof(*lat), cmp_double);
+	uint64_t done = local + waited;
+	printf("| DC | decrements | served locally |\n|---:|---:|---:|\n");
+	for (int d = 0; d < RDC; d++)
+		printf("| %d | %llu | %.1f%% |\n", d,
+		    (unsigned long long) per[d],
+		    per[d] ? 100.0 * perl[d] / per[d] : 0);
+	printf("\n%.0f decrements/s; %.1f%% served locally (target >= 95%%); "
+	       "%llu waited for a grant, p99 %.2f ms; %llu failed\n",
+	    done / seconds, done ? 100.0 * local / done : 0,
+	    (unsigned long long) waited,
+	    nl ? lat[(size_t) (nl * 0.99)] * 1e3 : 0,
+	    (unsigned long long) failed);
+	free(lat);
+	stop_dcs();
+	tu_rmrf(base);
+	free(base);
+	return 0;
+}
+
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: cw-bench local|net|repl [--seconds S] [--threads L] "
+	    "usage: cw-bench local|net|repl|escrow [--seconds S] [--threads "
+	    "L] "
 	    "[--no-sync]\n"
 	    "                      [--dir DIR]\n"
 	    "\n"
@@ -843,7 +962,11 @@ usage(FILE *f)
 	    "at\n"
 	    "       DC 0 takes to be readable at DC 1.\n"
 	    "\n"
-	    "escrow arrives with the escrow service.\n");
+	    "escrow starts three DCs; 6 client threads (4 at DC 1) decrement\n"
+	    "       a bounded counter whose rights were minted at DC 0; "
+	    "prints\n"
+	    "       the share served with local rights and the p99 of those\n"
+	    "       that waited for a grant.\n");
 }
 
 int
@@ -888,7 +1011,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (strcmp(cmd, "local") != 0 && strcmp(cmd, "net") != 0 &&
-	    strcmp(cmd, "repl") != 0) {
+	    strcmp(cmd, "repl") != 0 && strcmp(cmd, "escrow") != 0) {
 		fprintf(stderr,
 		    "cw-bench: '%s' is not available yet; see "
 		    "--help\n",
@@ -922,6 +1045,8 @@ main(int argc, char **argv)
 		return bench_net(argv[0], list, n);
 	if (strcmp(cmd, "repl") == 0)
 		return bench_repl(argv[0], list[n - 1]);
+	if (strcmp(cmd, "escrow") == 0)
+		return bench_escrow(argv[0]);
 	printf("cw-bench local: transactions of 3 updates (100 B register "
 	       "put, counter add, set add),\n%s commits, %.1f s per run, "
 	       "data in %s\n\n",

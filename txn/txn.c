@@ -81,7 +81,16 @@ struct cw_db {
 	} served[256]; /* requests granted, a ring */
 	int              nserved;
 	_Atomic uint64_t esc_requests, esc_grants, esc_moved, esc_refused;
-	pthread_cond_t   applied_cv; /* signalled whenever S advances */
+	struct {
+		uint8_t  key[CW_MAX_KEY];
+		size_t   kl;
+		uint64_t spent;   /* since the last tick */
+		double   rate;    /* rights spent per second, smoothed */
+		uint64_t last_ms; /* last spend */
+	} demand[32];             /* want_mu guards it */
+	int            ndemand;
+	uint64_t       tick_ms;
+	pthread_cond_t applied_cv; /* signalled whenever S advances */
 
 	pthread_mutex_t sync_mu;
 	/* sync_mu guards: */
@@ -1355,14 +1364,42 @@ out:
 
 /* ---- escrow wants ---- */
 
+static void demand_add(cw_db *db, const void *k, size_t kl, uint64_t n);
+
 /* Asks for `amount` more rights for k: a new want, or a larger one (a new
  * request id), or the same one kept alive. */
+static void want_add_bg(
+    cw_db *db, const void *k, size_t kl, int64_t amount, bool bg);
+
 static void
 want_add(cw_db *db, const void *k, size_t kl, int64_t amount)
 {
-	int i;
+	want_add_bg(db, k, kl, amount, false);
+}
+
+static void
+want_add_bg(cw_db *db, const void *k, size_t kl, int64_t amount, bool bg)
+{
+	int      i;
+	uint64_t received = 0;
 	if (amount <= 0)
 		return;
+	/* The request id is 1 + the rights received so far: every grant
+	 * opens a new request, a repeat of this one keeps its id (so it is
+	 * granted once), and a restart changes nothing. */
+	cw_buf key = { 0 };
+	if (row_key(&key, k, kl, ROW_VALUE, NULL) == 0) {
+		char  *err = NULL;
+		size_t vl;
+		char  *v = rocksdb_get_cf(db->base, db->ro, db->cf[CF_DATA],
+		     (char *) key.p, key.len, &vl, &err);
+		if (err != NULL)
+			rdb_err(err, "read rights");
+		else if (v != NULL)
+			cw_crdt_bcounter_received(v, vl, db->o.dc, &received);
+		rocksdb_free(v);
+	}
+	cw_buf_fini(&key);
 	pthread_mutex_lock(&db->want_mu);
 	for (i = 0; i < db->nwants; i++)
 		if (db->wants[i].kl == kl && !memcmp(db->wants[i].key, k, kl))
@@ -1375,12 +1412,18 @@ want_add(cw_db *db, const void *k, size_t kl, int64_t amount)
 		memcpy(db->wants[i].key, k, kl);
 		db->wants[i].kl     = kl;
 		db->wants[i].amount = 0;
+		db->wants[i].id     = 0;
 	}
-	if (amount > db->wants[i].amount) {
-		db->wants[i].amount = amount;
-		db->wants[i].id     = ++db->next_want_id;
+	if (db->wants[i].id != received + 1) { /* a new request */
+		db->wants[i].amount     = amount;
+		db->wants[i].background = bg;
+	} else { /* the same request: it only grows, and urgency wins */
+		if (amount > db->wants[i].amount)
+			db->wants[i].amount = amount;
+		db->wants[i].background = db->wants[i].background && bg;
 	}
-	db->want_ms[i] = cw_mono_ms();
+	db->wants[i].id = received + 1;
+	db->want_ms[i]  = cw_mono_ms();
 	pthread_mutex_unlock(&db->want_mu);
 }
 
@@ -1447,7 +1490,7 @@ cw_db_wants(cw_db *db, cw_want *out, int max)
 
 int
 cw_db_grant(cw_db *db, uint16_t to, const void *k, size_t kl, int64_t amount,
-    uint64_t id, int64_t margin, int64_t *granted)
+    uint64_t id, int64_t margin, bool background, int64_t *granted)
 {
 	uint64_t h = hash_bytes(k, kl);
 	cw_tx   *t;
@@ -1468,9 +1511,12 @@ cw_db_grant(cw_db *db, uint16_t to, const void *k, size_t kl, int64_t amount,
 		return rc;
 	if ((rc = cw_tx_bcounter_rights(t, k, kl, &rights)) == 0 &&
 	    rights > 0) {
-		int64_t g =
-		    amount + margin < rights ? amount + margin : rights;
-		if ((rc = cw_tx_bcounter_transfer(t, k, kl, g, to)) == 0 &&
+		/* never more than held; for a background request, never more
+		 * than half: this DC may need its rights too */
+		int64_t cap = background ? rights / 2 : rights;
+		int64_t g   = amount + margin < cap ? amount + margin : cap;
+		if (g > 0 &&
+		    (rc = cw_tx_bcounter_transfer(t, k, kl, g, to)) == 0 &&
 		    (rc = cw_tx_commit(t, NULL)) == 0) {
 			*granted = g;
 			db->esc_grants++;
@@ -1551,6 +1597,7 @@ cw_tx_bcounter_add(cw_tx *t, const void *k, size_t kl, int64_t delta)
 		return rc;
 	if (rights < -delta) {
 		want_add(t->db, k, kl, -delta - rights); /* ask, fail fast */
+		demand_add(t->db, k, kl, (uint64_t) -delta);
 		t->db->esc_refused++;
 		return CW_ENORIGHTS;
 	}
@@ -2005,6 +2052,96 @@ out:
 	return rc;
 }
 
+/* Adds n rights of demand for bounded counter k (a spend, or a refusal:
+ * demand that could not be served counts too, or a starved DC would never
+ * look busy). */
+static void
+demand_add(cw_db *db, const void *k, size_t kl, uint64_t n)
+{
+	pthread_mutex_lock(&db->want_mu);
+	int j;
+	for (j = 0; j < db->ndemand; j++)
+		if (db->demand[j].kl == kl &&
+		    !memcmp(db->demand[j].key, k, kl))
+			break;
+	if (j == db->ndemand) {
+		if (db->ndemand == 32)
+			j = 0; /* full: replace the first */
+		else
+			db->ndemand++;
+		memcpy(db->demand[j].key, k, kl);
+		db->demand[j].kl    = kl;
+		db->demand[j].spent = 0;
+		db->demand[j].rate  = 0;
+	}
+	db->demand[j].spent += n;
+	db->demand[j].last_ms = cw_mono_ms();
+	pthread_mutex_unlock(&db->want_mu);
+}
+
+/* Records what t spent from bounded counters, for rebalancing. */
+static void
+note_demand(cw_tx *t)
+{
+	for (size_t i = 0; i < t->nrows; i++) {
+		struct prow *r = &t->rows[i];
+		if (!r->bc_spends)
+			continue;
+		uint64_t spent = 0;
+		size_t   off   = 0, ol;
+		uint8_t *op;
+		while (row_next_op(r, &off, &op, &ol))
+			if (ol == 14 &&
+			    (op[1] == CW_OP_DEC || op[1] == CW_OP_XFER))
+				spent += cw_ld_u64(op + 6);
+		/* the value row key: klen u16 BE, key, 0x01 */
+		demand_add(t->db, r->key + 2, r->klen - 3, spent);
+	}
+}
+
+void
+cw_db_escrow_tick(cw_db *db)
+{
+	struct {
+		uint8_t key[CW_MAX_KEY];
+		size_t  kl;
+		double  rate;
+	} hot[32];
+	int      n   = 0;
+	uint64_t now = cw_mono_ms();
+	pthread_mutex_lock(&db->want_mu);
+	double dt   = db->tick_ms ? (now - db->tick_ms) / 1000.0 : 0;
+	db->tick_ms = now;
+	for (int j = 0; j < db->ndemand; j++) {
+		if (dt > 0) {
+			double r = db->demand[j].spent / dt;
+			db->demand[j].rate =
+			    0.5 * db->demand[j].rate + 0.5 * r;
+		}
+		db->demand[j].spent = 0;
+		/* idle for 10 s: no longer hot */
+		if (now - db->demand[j].last_ms > 10000)
+			db->demand[j].rate = 0;
+		if (db->demand[j].rate > 0) {
+			memcpy(
+			    hot[n].key, db->demand[j].key, db->demand[j].kl);
+			hot[n].kl   = db->demand[j].kl;
+			hot[n].rate = db->demand[j].rate;
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&db->want_mu);
+	for (int i = 0; i < n; i++) {
+		int64_t rights, low = (int64_t) (2 * hot[i].rate + 0.5);
+		if (low < 1 ||
+		    cw_db_rights(db, hot[i].key, hot[i].kl, db->o.dc, &rights))
+			continue;
+		if (rights < low) /* under two seconds of demand */
+			want_add_bg(
+			    db, hot[i].key, hot[i].kl, 2 * low - rights, true);
+	}
+}
+
 int
 cw_tx_commit(cw_tx *t, cw_vc *commit_vc)
 {
@@ -2065,6 +2202,7 @@ cw_tx_commit(cw_tx *t, cw_vc *commit_vc)
 	pthread_cond_broadcast(&db->applied_cv);
 	pthread_mutex_unlock(&db->commit_mu);
 	cw_buf_fini(&rec);
+	note_demand(t);
 	tx_release(t);
 	if (commit_vc != NULL)
 		commit_vc->v[db->o.dc] = seq;

@@ -153,8 +153,9 @@ int cw_tx_exec(cw_tx *t, const cw_op *op, cw_result *res);
 typedef struct {
 	uint8_t  key[CW_MAX_KEY];
 	size_t   kl;
-	int64_t  amount; /* rights wanted in all */
-	uint64_t id;     /* changes when the want grows: a new request */
+	int64_t  amount;     /* rights wanted in all */
+	uint64_t id;         /* changes when the want grows: a new request */
+	bool     background; /* rebalancing ahead of need, not a refusal */
 } cw_want;
 /* OUT: out[0..n) (at most max) of the current wants, expired and
  * satisfied ones dropped. Returns n. */
@@ -163,7 +164,14 @@ int cw_db_wants(cw_db *db, cw_want *out, int max);
  * min(amount + margin, this DC's rights) to it, unless request (to, id) was
  * served already. OUT: *granted. Returns 0 or an error of commit. */
 int cw_db_grant(cw_db *db, uint16_t to, const void *k, size_t kl,
-    int64_t amount, uint64_t id, int64_t margin, int64_t *granted);
+    int64_t amount, uint64_t id, int64_t margin, bool background,
+    int64_t *granted);
+/* Rebalancing ahead of need, called twice a second (by replica/): for
+ * every bounded counter this DC has spent from lately, if its rights are
+ * below one second of its demand, asks in the background for two
+ * seconds' worth. A background request is granted at most half of the
+ * granter's rights. */
+void cw_db_escrow_tick(cw_db *db);
 /* Escrow figures since open. */
 typedef struct {
 	uint64_t requests; /* want entries sent to other DCs */
