@@ -760,6 +760,38 @@ concurrent_decrements_everywhere_never_cross_zero(void **state)
 	    (long long) s[2].spent);
 }
 
+static void
+steady_demand_moves_rights_ahead_of_need(void **state)
+{
+	cluster *c = *state;
+	mint(c, 0, "stock", 100000);
+	assert_true(converged(c, 20));
+	/* about 100 decrements a second at DC 1 for 3 s */
+	cw_client *b = at(c, 1);
+	for (int i = 0; i < 300; i++) {
+		cw_txn *t;
+		assert_int_equal(cw_begin(b, &t), 0);
+		if (cw_bcounter_add_wait(t, "stock", 5, -1, 1000) == 0)
+			cw_commit(t);
+		else
+			cw_abort(t);
+		usleep(10 * 1000);
+	}
+	/* a refusal's grant covers exactly the shortage; rights left over
+	 * at DC 1 come from rebalancing ahead of need */
+	cw_txn *t;
+	int64_t rights = 0;
+	for (int i = 0; i < 40 && rights <= 10; i++) {
+		assert_int_equal(cw_begin(b, &t), 0);
+		assert_int_equal(
+		    cw_bcounter_rights(t, "stock", 5, &rights), 0);
+		cw_abort(t);
+		usleep(50 * 1000);
+	}
+	assert_true(rights > 10);
+	cw_close(b);
+}
+
 int
 main(void)
 {
@@ -800,6 +832,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    concurrent_decrements_everywhere_never_cross_zero, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    steady_demand_moves_rights_ahead_of_need, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("repl", tests, NULL, NULL);
 }
