@@ -71,15 +71,10 @@ struct cw_db {
 
 	pthread_mutex_t want_mu;
 	/* want_mu guards: */
-	cw_want  wants[64]; /* escrow wants (see txn.h) */
-	uint64_t want_ms[64];
-	int      nwants;
-	uint64_t next_want_id;
-	struct {
-		uint16_t to;
-		uint64_t keyhash, id;
-	} served[256]; /* requests granted, a ring */
-	int              nserved;
+	cw_want          wants[64]; /* escrow wants (see txn.h) */
+	uint64_t         want_ms[64];
+	int              nwants;
+	uint64_t         next_want_id;
 	_Atomic uint64_t esc_requests, esc_grants, esc_moved, esc_refused;
 	struct {
 		uint8_t  key[CW_MAX_KEY];
@@ -1492,21 +1487,31 @@ int
 cw_db_grant(cw_db *db, uint16_t to, const void *k, size_t kl, int64_t amount,
     uint64_t id, int64_t margin, bool background, int64_t *granted)
 {
-	uint64_t h = hash_bytes(k, kl);
 	cw_tx   *t;
 	int64_t  rights;
+	uint64_t received = 0;
 	int      rc;
 	*granted = 0;
 	if (to >= db->o.ndc || to == db->o.dc || amount <= 0)
 		return CW_EINVAL;
-	pthread_mutex_lock(&db->want_mu);
-	for (int i = 0; i < db->nserved && i < 256; i++)
-		if (db->served[i].to == to && db->served[i].keyhash == h &&
-		    db->served[i].id == id) {
-			pthread_mutex_unlock(&db->want_mu);
-			return 0; /* served already: grant once */
-		}
-	pthread_mutex_unlock(&db->want_mu);
+	/* A request's id is 1 + what the asker had received when it asked
+	 * (want_add_bg). If this DC's state shows it has received as much
+	 * since, from us or another DC, the request is served or stale:
+	 * granting from the replicated state keeps it once across restarts. */
+	cw_buf key = { 0 };
+	if ((rc = row_key(&key, k, kl, ROW_VALUE, NULL)) != 0)
+		return rc;
+	char  *err = NULL;
+	size_t vl;
+	char  *v = rocksdb_get_cf(db->base, db->ro, db->cf[CF_DATA],
+	     (char *) key.p, key.len, &vl, &err);
+	cw_buf_fini(&key);
+	if (err != NULL)
+		return rdb_err(err, "read rights");
+	rc = v ? cw_crdt_bcounter_received(v, vl, to, &received) : 0;
+	rocksdb_free(v);
+	if (rc != 0 || received >= id)
+		return rc == CW_ETYPE ? 0 : rc;
 	if ((rc = cw_tx_begin(db, NULL, 0, &t)) != 0)
 		return rc;
 	if ((rc = cw_tx_bcounter_rights(t, k, kl, &rights)) == 0 &&
@@ -1521,12 +1526,6 @@ cw_db_grant(cw_db *db, uint16_t to, const void *k, size_t kl, int64_t amount,
 			*granted = g;
 			db->esc_grants++;
 			db->esc_moved += (uint64_t) g;
-			pthread_mutex_lock(&db->want_mu);
-			int i                 = db->nserved++ % 256;
-			db->served[i].to      = to;
-			db->served[i].keyhash = h;
-			db->served[i].id      = id;
-			pthread_mutex_unlock(&db->want_mu);
 			cw_log(CW_LOG_INFO, "escrow",
 			    "granted %lld rights to DC %u", (long long) g, to);
 		}

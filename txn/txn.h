@@ -161,8 +161,10 @@ typedef struct {
  * satisfied ones dropped. Returns n. */
 int cw_db_wants(cw_db *db, cw_want *out, int max);
 /* Grants a want of DC `to` (borrowed key): commits a transfer of
- * min(amount + margin, this DC's rights) to it, unless request (to, id) was
- * served already. OUT: *granted. Returns 0 or an error of commit. */
+ * min(amount + margin, this DC's rights; half of them for a background
+ * want) to it, unless this DC's state shows `to` has received as much as
+ * the request's id says since it asked (served, or stale). OUT:
+ * *granted. Returns 0 or an error of commit. */
 int cw_db_grant(cw_db *db, uint16_t to, const void *k, size_t kl,
     int64_t amount, uint64_t id, int64_t margin, bool background,
     int64_t *granted);

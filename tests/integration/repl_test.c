@@ -725,7 +725,7 @@ spend(void *arg)
 }
 
 static void
-concurrent_decrements_everywhere_never_cross_zero(void **state)
+concurrent_decrements_with_partition_and_crash_never_cross_zero(void **state)
 {
 	cluster *c = *state;
 	mint(c, 0, "stock", 1000);
@@ -743,6 +743,10 @@ concurrent_decrements_everywhere_never_cross_zero(void **state)
 	sleep(1);
 	cut(c, 2, 0, false);
 	cut(c, 2, 1, false);
+	sleep(1);
+	dc_kill9(&c->d[1]); /* and a crash: no rights created or lost */
+	usleep(300 * 1000);
+	assert_int_equal(dc_restart(&c->d[1]), 0);
 	sleep(1);
 	atomic_store(&stop, 1);
 	int64_t spent = 0;
@@ -830,8 +834,8 @@ main(void)
 		    a_process_once_token_is_spent_exactly_once, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
-		    concurrent_decrements_everywhere_never_cross_zero, setup,
-		    teardown),
+		    concurrent_decrements_with_partition_and_crash_never_cross_zero,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    steady_demand_moves_rights_ahead_of_need, setup, teardown),
 	};
