@@ -2131,11 +2131,11 @@ cw_db_escrow_tick(cw_db *db)
 	}
 	pthread_mutex_unlock(&db->want_mu);
 	for (int i = 0; i < n; i++) {
-		int64_t rights, low = (int64_t) (2 * hot[i].rate + 0.5);
+		int64_t rights, low = (int64_t) (3 * hot[i].rate + 0.5);
 		if (low < 1 ||
 		    cw_db_rights(db, hot[i].key, hot[i].kl, db->o.dc, &rights))
 			continue;
-		if (rights < low) /* under two seconds of demand */
+		if (rights < low) /* under three seconds of demand */
 			want_add_bg(
 			    db, hot[i].key, hot[i].kl, 2 * low - rights, true);
 	}
