@@ -58,6 +58,7 @@ cw_replica_opts_default(cw_replica_opts *o)
 	o->timeout_ms   = 1000;
 	o->batch_bytes  = 1u << 20;
 	o->log_retain   = 100000;
+	o->grant_margin = 16;
 }
 
 uint64_t

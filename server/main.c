@@ -32,6 +32,8 @@ struct conf {
 	const char    *cluster;
 	uint64_t       log_retain;
 	bool           retain_set;
+	int64_t        grant_margin;
+	bool           margin_set;
 	long           peer_id[CW_MAX_DC];
 	const char    *peer_url[CW_MAX_DC];
 	int            npeers;
@@ -60,6 +62,8 @@ usage(FILE *f)
 	    "  --log-retain N       log records kept per origin below what "
 	    "every\n"
 	    "                       peer acknowledged (100000)\n"
+	    "  --grant-margin N     rights granted beyond what a DC asks "
+	    "(16)\n"
 	    "  --config FILE        read options from FILE, one `name value`\n"
 	    "                       a line (names as above without --; # "
 	    "comments)\n"
@@ -115,6 +119,13 @@ apply(struct conf *c, const char *name, const char *v)
 			return -1;
 		}
 		c->listen[c->nlisten++] = v;
+		return 0;
+	}
+	if (strcmp(name, "grant-margin") == 0) {
+		if (parse_num(name, v, 0, 1L << 40, &n) != 0)
+			return -1;
+		c->grant_margin = n;
+		c->margin_set   = true;
 		return 0;
 	}
 	if (strcmp(name, "log-retain") == 0) {
@@ -245,6 +256,7 @@ main(int argc, char **argv)
 		{ "peer-listen", 1, 0, 0 },
 		{ "cluster", 1, 0, 0 },
 		{ "log-retain", 1, 0, 0 },
+		{ "grant-margin", 1, 0, 0 },
 		{ "peer", 1, 0, 0 },
 		{ "config", 1, 0, 0 },
 		{ "workers", 1, 0, 0 },
@@ -347,6 +359,8 @@ main(int argc, char **argv)
 		ro.npeers = c.npeers;
 		if (c.retain_set)
 			ro.log_retain = c.log_retain;
+		if (c.margin_set)
+			ro.grant_margin = c.grant_margin;
 		ro.fingerprint = cw_replica_fingerprint(
 		    c.cluster ? c.cluster : "causeway", o.ndc);
 		if ((rc = cw_replica_start(&rep, db, &ro)) != 0) {
