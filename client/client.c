@@ -234,14 +234,8 @@ static int
 net_buffer(cw_txn *t, const cw_op *op)
 {
 	int rc;
-	if (t->nw == t->wcap) {
-		size_t     cap = t->wcap ? t->wcap * 2 : 8;
-		struct pw *w   = cw_realloc(t->w, cap * sizeof(*w));
-		if (w == NULL)
-			return CW_ENOMEM;
-		t->w    = w;
-		t->wcap = cap;
-	}
+	if (cw_grow(&t->w, &t->wcap, t->nw + 1, sizeof(*t->w)) != 0)
+		return CW_ENOMEM;
 	struct pw p   = { op->op, t->wdata.len, op->kl, 0, op->fl, 0, op->vl,
 		  op->n };
 	size_t    old = t->wdata.len;

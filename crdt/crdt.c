@@ -335,23 +335,6 @@ st_reset(st *s, int type)
 	s->type = type;
 }
 
-/* Grows an array *pp of *cap elements of size sz to hold need. */
-static int
-grow(void *pp, size_t *cap, size_t need, size_t sz)
-{
-	if (need <= *cap)
-		return 0;
-	size_t c = *cap ? *cap * 2 : 4;
-	while (c < need)
-		c *= 2;
-	void *p = cw_realloc(*(void **) pp, c * sz);
-	if (p == NULL)
-		return CW_ENOMEM;
-	*(void **) pp = p;
-	*cap          = c;
-	return 0;
-}
-
 static int
 bc_add_r(st *s, uint16_t i, uint16_t j, uint64_t n)
 {
@@ -369,7 +352,7 @@ bc_add_r(st *s, uint16_t i, uint16_t j, uint64_t n)
 		else
 			hi = mid;
 	}
-	if (grow(&s->r, &s->rcap, s->nr + 1, sizeof(*s->r)) != 0)
+	if (cw_grow(&s->r, &s->rcap, s->nr + 1, sizeof(*s->r)) != 0)
 		return CW_ENOMEM;
 	memmove(s->r + lo + 1, s->r + lo, (s->nr - lo) * sizeof(*s->r));
 	s->r[lo] = (struct bc_r) { i, j, n };
@@ -392,7 +375,7 @@ bc_add_u(st *s, uint16_t i, uint64_t n)
 		else
 			hi = mid;
 	}
-	if (grow(&s->u, &s->ucap, s->nu + 1, sizeof(*s->u)) != 0)
+	if (cw_grow(&s->u, &s->ucap, s->nu + 1, sizeof(*s->u)) != 0)
 		return CW_ENOMEM;
 	memmove(s->u + lo + 1, s->u + lo, (s->nu - lo) * sizeof(*s->u));
 	s->u[lo] = (struct bc_u) { i, n };
@@ -425,7 +408,7 @@ set_add_tag(st *s, const uint8_t *e, size_t el, cw_tag tag)
 	struct selem *x;
 	if (at < 0) {
 		size_t pos = (size_t) ~at;
-		if (grow(&s->el, &s->ecap, s->ne + 1, sizeof(*s->el)) != 0)
+		if (cw_grow(&s->el, &s->ecap, s->ne + 1, sizeof(*s->el)) != 0)
 			return CW_ENOMEM;
 		memmove(s->el + pos + 1, s->el + pos,
 		    (s->ne - pos) * sizeof(*s->el));
@@ -446,7 +429,7 @@ set_add_tag(st *s, const uint8_t *e, size_t el, cw_tag tag)
 		else
 			hi = mid;
 	}
-	if (grow(&x->tags, &cap, (size_t) x->nt + 1, sizeof(cw_tag)) != 0) {
+	if (cw_grow(&x->tags, &cap, (size_t) x->nt + 1, sizeof(cw_tag)) != 0) {
 		if (x->nt == 0) { /* undo the empty element just inserted */
 			memmove(x, x + 1,
 			    (s->ne - (size_t) at - 1) * sizeof(*s->el));

@@ -212,7 +212,7 @@ receiver(void *arg)
 struct collect {
 	cw_buf  arena;
 	size_t *offs, *lens;
-	size_t  n, cap;
+	size_t  n, ocap, lcap;
 };
 
 static int
@@ -222,18 +222,9 @@ collect_rec(
 	struct collect *c = arg;
 	(void) origin;
 	(void) seq;
-	if (c->n == c->cap) {
-		size_t  cap  = c->cap ? c->cap * 2 : 64;
-		size_t *offs = cw_realloc(c->offs, cap * sizeof(*offs));
-		if (offs == NULL)
-			return CW_ENOMEM;
-		c->offs      = offs;
-		size_t *lens = cw_realloc(c->lens, cap * sizeof(*lens));
-		if (lens == NULL)
-			return CW_ENOMEM;
-		c->lens = lens;
-		c->cap  = cap;
-	}
+	if (cw_grow(&c->offs, &c->ocap, c->n + 1, sizeof(*c->offs)) != 0 ||
+	    cw_grow(&c->lens, &c->lcap, c->n + 1, sizeof(*c->lens)) != 0)
+		return CW_ENOMEM;
 	c->offs[c->n] = c->arena.len;
 	c->lens[c->n] = len;
 	if (cw_buf_put(&c->arena, rec, len) != 0)

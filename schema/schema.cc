@@ -62,6 +62,15 @@ build(cw_buf *out, size_t initial, F &&fill)
 	}
 }
 
+// The end of every decoded view: frees the aligned copy, if any.
+void
+release(void **own, const void **root)
+{
+	std::free(*own);
+	*own  = nullptr;
+	*root = nullptr;
+}
+
 } // namespace
 
 extern "C" int
@@ -144,9 +153,7 @@ cw_schema_rec_effect(const cw_rec *rec, size_t i, cw_rec_effect *e)
 extern "C" void
 cw_schema_rec_fini(cw_rec *rec)
 {
-	std::free(rec->own_);
-	rec->own_  = nullptr;
-	rec->root_ = nullptr;
+	release(&rec->own_, &rec->root_);
 }
 
 // ---- client protocol ----
@@ -268,9 +275,7 @@ cw_schema_req_op(const cw_req *r, bool write, size_t i, cw_op *op)
 extern "C" void
 cw_schema_req_fini(cw_req *r)
 {
-	std::free(r->own_);
-	r->own_  = nullptr;
-	r->root_ = nullptr;
+	release(&r->own_, &r->root_);
 }
 
 extern "C" int
@@ -413,9 +418,7 @@ cw_schema_rep_peer(const cw_rep *r, size_t i, cw_schema_peer *out)
 extern "C" void
 cw_schema_rep_fini(cw_rep *r)
 {
-	std::free(r->own_);
-	r->own_  = nullptr;
-	r->root_ = nullptr;
+	release(&r->own_, &r->root_);
 }
 
 // ---- replication ----
@@ -526,9 +529,7 @@ cw_schema_batch_want(const cw_batch *b, size_t i, cw_batch_want *w)
 extern "C" void
 cw_schema_batch_fini(cw_batch *b)
 {
-	std::free(b->own_);
-	b->own_  = nullptr;
-	b->root_ = nullptr;
+	release(&b->own_, &b->root_);
 }
 
 extern "C" int

@@ -933,14 +933,8 @@ row_get(cw_tx *t, const uint8_t *k, size_t kl, int type, struct prow **out)
 		*out = r;
 		return 0;
 	}
-	if (t->nrows == t->rcap) {
-		size_t       cap  = t->rcap ? t->rcap * 2 : 8;
-		struct prow *rows = cw_realloc(t->rows, cap * sizeof(*rows));
-		if (rows == NULL)
-			return CW_ENOMEM;
-		t->rows = rows;
-		t->rcap = cap;
-	}
+	if (cw_grow(&t->rows, &t->rcap, t->nrows + 1, sizeof(*t->rows)) != 0)
+		return CW_ENOMEM;
 	r = &t->rows[t->nrows];
 	memset(r, 0, sizeof(*r));
 	if ((r->key = cw_memdup(k, kl)) == NULL)
@@ -1851,14 +1845,8 @@ cmp_name(const void *a, const void *b)
 static int
 names_push(cw_buf **names, size_t *n, size_t *cap, const void *p, size_t len)
 {
-	if (*n == *cap) {
-		size_t  c = *cap ? *cap * 2 : 16;
-		cw_buf *x = cw_realloc(*names, c * sizeof(*x));
-		if (x == NULL)
-			return CW_ENOMEM;
-		*names = x;
-		*cap   = c;
-	}
+	if (cw_grow(names, cap, *n + 1, sizeof(**names)) != 0)
+		return CW_ENOMEM;
 	cw_buf *b = &(*names)[*n];
 	memset(b, 0, sizeof(*b));
 	if (cw_buf_put(b, p, len) != 0)

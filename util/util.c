@@ -59,6 +59,22 @@ cw_free(void *p)
 	free(p);
 }
 
+int
+cw_grow(void *pp, size_t *cap, size_t need, size_t sz)
+{
+	if (need <= *cap)
+		return 0;
+	size_t c = *cap ? *cap * 2 : 8;
+	while (c < need)
+		c *= 2;
+	void *p = cw_realloc(*(void **) pp, c * sz);
+	if (p == NULL)
+		return CW_ENOMEM;
+	*(void **) pp = p;
+	*cap          = c;
+	return 0;
+}
+
 void *
 cw_memdup(const void *p, size_t n)
 {
@@ -318,14 +334,8 @@ cw_list_new(cw_list **out)
 int
 cw_list_push(cw_list *l, const void *p, size_t n)
 {
-	if (l->n == l->cap) {
-		size_t cap   = l->cap ? l->cap * 2 : 8;
-		void  *items = cw_realloc(l->items, cap * sizeof(*l->items));
-		if (items == NULL)
-			return CW_ENOMEM;
-		l->items = items;
-		l->cap   = cap;
-	}
+	if (cw_grow(&l->items, &l->cap, l->n + 1, sizeof(*l->items)) != 0)
+		return CW_ENOMEM;
 	size_t off = l->data.len;
 	if (cw_buf_put(&l->data, p, n) != 0)
 		return CW_ENOMEM;

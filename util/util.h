@@ -28,6 +28,10 @@ void *cw_malloc(size_t n);
 void *cw_calloc(size_t n, size_t size);
 void *cw_realloc(void *p, size_t n);
 void  cw_free(void *p);
+/* Grows the array *pp (a pointer to the array pointer) of *cap elements
+ * of size sz so that it holds at least need, doubling. Returns 0 or
+ * CW_ENOMEM (the array is then unchanged). */
+int cw_grow(void *pp, size_t *cap, size_t need, size_t sz);
 /* Returns an owned copy of p[0..n) (n may be 0: a 1-byte buffer). */
 void *cw_memdup(const void *p, size_t n);
 /* From now on, the (n+1)th allocation fails and every one after it.
