@@ -43,7 +43,7 @@ UNIT_BIN := $(UNIT:%=$(BUILD)/tests/%) $(BUILD)/tests/fuzz_replay \
 INTEG    := net_test repl_test
 INTEG_BIN := $(INTEG:%=$(BUILD)/tests/%)
 BINS     := $(BUILD)/bin/cw-bench $(BUILD)/bin/causewayd $(BUILD)/bin/cw \
-            $(BUILD)/bin/cw-proxy
+            $(BUILD)/bin/cw-proxy $(BUILD)/bin/fmk
 
 DEPS_OK  := $(BUILD)/.deps-ok
 
@@ -93,6 +93,20 @@ $(BUILD)/bin/causewayd: $(BUILD)/obj/server/main.o $(BUILD)/lib/libcauseway.a
 $(BUILD)/bin/cw-proxy: $(BUILD)/obj/tools/cw_proxy.o $(BUILD)/obj/tests/integration/proxy.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
+
+# The prescription app sees the public SDK only: -Iinclude, nothing else.
+EX_CFLAGS := -std=c11 $(WARN) -Wpedantic -Wstrict-prototypes -D_GNU_SOURCE \
+             -MMD -MP -g $(OPT) $(SAN) -Iinclude $(EXTRA_CFLAGS)
+$(BUILD)/obj/examples/%.o: examples/%.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(EX_CFLAGS) -c $< -o $@
+
+FMK_OBJ := $(BUILD)/obj/examples/prescriptions/fmk.o
+
+$(BUILD)/bin/fmk: $(BUILD)/obj/examples/prescriptions/main.o $(FMK_OBJ) \
+                 $(BUILD)/lib/libcauseway.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bin/cw: $(BUILD)/obj/tools/cw.o $(BUILD)/lib/libcauseway.a
 	@mkdir -p $(dir $@)

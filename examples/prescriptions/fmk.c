@@ -1,0 +1,1344 @@
+/*
+ * fmk.c - the FMK operations, each one Causeway transaction (fmk.h; the
+ * key layout is in README.md).
+ *
+ * Over the network the SDK buffers writes until the next read or the
+ * commit, and reports a write's error there. Processing therefore reads
+ * right after spending the token and again after spending stock, so that
+ * a refusal is told apart (FMK_ETOKEN, FMK_ESTOCK) whatever the backend.
+ */
+#include "fmk.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct fmk {
+	cw_client *c;
+	fmk_opts   o;
+	uint64_t   rng;
+	double    *zipf; /* CDF of Zipf(1) over 1..nzipf, for populate */
+	uint64_t   nzipf;
+};
+
+#define FMK_XX_STR(name, code, msg)                                         \
+	case code:                                                          \
+		return msg;
+const char *
+fmk_strerror(int err)
+{
+	switch (err) {
+		FMK_ERRNO_MAP(FMK_XX_STR)
+	default:
+		return cw_strerror(err);
+	}
+}
+#undef FMK_XX_STR
+
+#define FMK_XX_NAME(name, code, msg)                                        \
+	case code:                                                          \
+		return #name;
+const char *
+fmk_errname(int err)
+{
+	switch (err) {
+		FMK_ERRNO_MAP(FMK_XX_NAME)
+	default:
+		return cw_errname(err);
+	}
+}
+#undef FMK_XX_NAME
+
+static const char *kind_names[FMK_NKINDS] = { "patient", "pharmacy",
+	"staff", "facility" };
+
+const char *
+fmk_kind_name(fmk_kind k)
+{
+	return (unsigned) k < FMK_NKINDS ? kind_names[k] : "?";
+}
+
+static const char *drugs[FMK_NDRUGS] = { "amoxicillin", "atorvastatin",
+	"ibuprofen", "insulin", "lisinopril", "metformin", "omeprazole",
+	"paracetamol", "salbutamol", "warfarin" };
+
+const char *
+fmk_drug_name(int i)
+{
+	return i >= 0 && i < FMK_NDRUGS ? drugs[i] : NULL;
+}
+
+void
+fmk_ids_free(fmk_ids *l)
+{
+	if (l != NULL) {
+		free(l->id);
+		l->id = NULL;
+		l->n  = 0;
+	}
+}
+
+static uint64_t
+mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+int
+fmk_open(fmk **out, cw_client *c, const fmk_opts *opts)
+{
+	fmk *f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return CW_ENOMEM;
+	f->c = c;
+	if (opts != NULL)
+		f->o = *opts;
+	else
+		f->o = (fmk_opts) { .wait_ms = 500, .retries = 3 };
+	f->rng = mix64((uintptr_t) f ^ (uint64_t) clock());
+	*out   = f;
+	return 0;
+}
+
+void
+fmk_free(fmk *f)
+{
+	if (f != NULL) {
+		free(f->zipf);
+		free(f);
+	}
+}
+
+/* ---- keys ---------------------------------------------------------- */
+
+typedef struct {
+	char   s[96];
+	size_t n;
+} key;
+
+static key
+k_entity(fmk_kind k, uint64_t id)
+{
+	key r;
+	r.n = (size_t) snprintf(
+	    r.s, sizeof(r.s), "fmk/%s/%" PRIu64, kind_names[k], id);
+	return r;
+}
+
+static key
+k_index(fmk_kind k, uint64_t id)
+{
+	key r;
+	r.n = (size_t) snprintf(
+	    r.s, sizeof(r.s), "fmk/%s/%" PRIu64 "/rx", kind_names[k], id);
+	return r;
+}
+
+static key
+k_rx(uint64_t id, const char *part) /* part: NULL for the record */
+{
+	key r;
+	r.n = (size_t) snprintf(r.s, sizeof(r.s), "fmk/rx/%" PRIu64 "%s%s",
+	    id, part ? "/" : "", part ? part : "");
+	return r;
+}
+
+#define FMK_SHARDS 64
+static key
+k_registry(uint64_t id)
+{
+	key r;
+	r.n = (size_t) snprintf(
+	    r.s, sizeof(r.s), "fmk/rxs/%u", (unsigned) (id % FMK_SHARDS));
+	return r;
+}
+
+static key
+k_stock(const char *what, uint64_t pharmacy, const char *drug)
+{
+	key r;
+	r.n = (size_t) snprintf(r.s, sizeof(r.s), "fmk/%s/%" PRIu64 "/%s",
+	    what, pharmacy, drug);
+	return r;
+}
+
+static const char meta_key[] = "fmk/meta";
+
+/* ---- helpers ------------------------------------------------------- */
+
+typedef int (*body_fn)(fmk *f, cw_txn *t, void *arg);
+
+/* Runs body in a transaction, retrying conflicts. */
+static int
+run(fmk *f, body_fn body, void *arg)
+{
+	for (int attempt = 0;; attempt++) {
+		cw_txn *t;
+		int     rc = cw_begin(f->c, &t);
+		if (rc != 0)
+			return rc;
+		rc = body(f, t, arg);
+		if (rc == 0)
+			rc = cw_commit(t);
+		else
+			cw_abort(t);
+		if (rc != CW_ECONFLICT || attempt >= f->o.retries)
+			return rc;
+	}
+}
+
+static int
+put_str(cw_txn *t, const key *k, const char *field, const char *v)
+{
+	return cw_map_put(t, k->s, k->n, field, v, strlen(v));
+}
+
+static int
+put_u64(cw_txn *t, const key *k, const char *field, uint64_t v)
+{
+	char s[24];
+	int  n = snprintf(s, sizeof(s), "%" PRIu64, v);
+	return cw_map_put(t, k->s, k->n, field, s, (size_t) n);
+}
+
+/* Reads a text field into out[cap]; a missing field gives "" and
+ * *present = false. */
+static int
+get_str(cw_txn *t, const key *k, const char *field, char *out, size_t cap,
+    bool *present)
+{
+	void  *v;
+	size_t vl;
+	int    rc = cw_map_get(t, k->s, k->n, field, &v, &vl);
+	if (rc != 0)
+		return rc;
+	if (present != NULL)
+		*present = v != NULL;
+	if (vl >= cap) {
+		free(v);
+		return FMK_ECORRUPT;
+	}
+	if (vl > 0)
+		memcpy(out, v, vl);
+	out[vl] = '\0';
+	free(v);
+	return 0;
+}
+
+static int
+parse_u64(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (n == 0 || n > 20)
+		return FMK_ECORRUPT;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' ||
+		    v > (UINT64_MAX - (uint64_t) (s[i] - '0')) / 10)
+			return FMK_ECORRUPT;
+		v = v * 10 + (uint64_t) (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+get_u64(cw_txn *t, const key *k, const char *field, uint64_t *out,
+    bool *present)
+{
+	char s[24];
+	bool p;
+	int  rc = get_str(t, k, field, s, sizeof(s), &p);
+	if (rc != 0)
+		return rc;
+	if (present != NULL)
+		*present = p;
+	*out = 0;
+	return p ? parse_u64(s, strlen(s), out) : 0;
+}
+
+/* An entity or prescription exists once its "id" field is written. */
+static int
+exists(cw_txn *t, const key *k, bool *out)
+{
+	void  *v;
+	size_t vl;
+	int    rc = cw_map_get(t, k->s, k->n, "id", &v, &vl);
+	if (rc == 0)
+		*out = v != NULL;
+	free(v);
+	return rc;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+	return x < y ? -1 : x > y;
+}
+
+/* The members of a set of decimal ids, ascending. */
+static int
+read_ids(cw_txn *t, const key *k, fmk_ids *out)
+{
+	cw_list *l;
+	int      rc = cw_set_members(t, k->s, k->n, &l);
+	out->n      = 0;
+	out->id     = NULL;
+	if (rc != 0)
+		return rc;
+	size_t n = cw_list_len(l);
+	if (n > 0 && (out->id = malloc(n * sizeof(uint64_t))) == NULL) {
+		cw_list_free(l);
+		return CW_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t      len;
+		const char *p = cw_list_at(l, i, &len);
+		if ((rc = parse_u64(p, len, &out->id[i])) != 0) {
+			cw_list_free(l);
+			fmk_ids_free(out);
+			return rc;
+		}
+	}
+	cw_list_free(l);
+	out->n = n;
+	qsort(out->id, n, sizeof(uint64_t), cmp_u64);
+	return 0;
+}
+
+static int
+set_add_id(cw_txn *t, const key *k, uint64_t id)
+{
+	char s[24];
+	int  n = snprintf(s, sizeof(s), "%" PRIu64, id);
+	return cw_set_add(t, k->s, k->n, s, (size_t) n);
+}
+
+static int
+set_has_id(cw_txn *t, const key *k, uint64_t id, bool *out)
+{
+	char s[24];
+	int  n = snprintf(s, sizeof(s), "%" PRIu64, id);
+	return cw_set_contains(t, k->s, k->n, s, (size_t) n, out);
+}
+
+static int
+read_drugs(cw_txn *t, uint64_t id, fmk_drugs *out)
+{
+	key      k = k_rx(id, "drugs");
+	cw_list *l;
+	int      rc = cw_set_members(t, k.s, k.n, &l);
+	out->n      = 0;
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < cw_list_len(l); i++) {
+		size_t      len;
+		const char *p = cw_list_at(l, i, &len);
+		if (out->n == FMK_MAX_DRUGS || len > FMK_DRUG_MAX) {
+			cw_list_free(l);
+			return FMK_ECORRUPT;
+		}
+		memcpy(out->name[out->n], p, len);
+		out->name[out->n++][len] = '\0';
+	}
+	cw_list_free(l);
+	return 0;
+}
+
+static bool
+text_ok(const char *s)
+{
+	return s != NULL && strlen(s) <= FMK_TEXT_MAX;
+}
+
+static bool
+drug_ok(const char *s)
+{
+	size_t n = strlen(s);
+	return n > 0 && n <= FMK_DRUG_MAX && strchr(s, ',') == NULL;
+}
+
+/* ---- entities ------------------------------------------------------ */
+
+struct ent_arg {
+	fmk_kind    k;
+	uint64_t    id;
+	const char *name, *address, *extra;
+	bool        create;
+	fmk_entity *out;
+};
+
+static const char *
+extra_field(fmk_kind k)
+{
+	return k == FMK_STAFF ? "speciality" : k == FMK_FACILITY ? "type" : NULL;
+}
+
+static int
+write_entity(cw_txn *t, const struct ent_arg *a)
+{
+	key         k  = k_entity(a->k, a->id);
+	const char *xf = extra_field(a->k);
+	int         rc;
+	if ((rc = put_u64(t, &k, "id", a->id)) != 0 ||
+	    (rc = put_str(t, &k, "name", a->name)) != 0 ||
+	    (rc = put_str(t, &k, "address", a->address)) != 0)
+		return rc;
+	if (xf != NULL)
+		rc = put_str(t, &k, xf, a->extra ? a->extra : "");
+	return rc;
+}
+
+static int
+ent_write_body(fmk *f, cw_txn *t, void *arg)
+{
+	struct ent_arg *a = arg;
+	key             k = k_entity(a->k, a->id);
+	bool            there;
+	int             rc;
+	(void) f;
+	if ((rc = exists(t, &k, &there)) != 0)
+		return rc;
+	if (a->create && there)
+		return FMK_ETAKEN;
+	if (!a->create && !there)
+		return FMK_ENOTFOUND;
+	return write_entity(t, a);
+}
+
+static int
+ent_write(fmk *f, bool create, fmk_kind k, uint64_t id, const char *name,
+    const char *address, const char *extra)
+{
+	if ((unsigned) k >= FMK_NKINDS || !text_ok(name) ||
+	    !text_ok(address) || (extra != NULL && !text_ok(extra)))
+		return CW_EINVAL;
+	struct ent_arg a = { k, id, name, address, extra, create, NULL };
+	return run(f, ent_write_body, &a);
+}
+
+int
+fmk_create(fmk *f, fmk_kind k, uint64_t id, const char *name,
+    const char *address, const char *extra)
+{
+	return ent_write(f, true, k, id, name, address, extra);
+}
+
+int
+fmk_update(fmk *f, fmk_kind k, uint64_t id, const char *name,
+    const char *address, const char *extra)
+{
+	return ent_write(f, false, k, id, name, address, extra);
+}
+
+static int
+ent_get_body(fmk *f, cw_txn *t, void *arg)
+{
+	struct ent_arg *a  = arg;
+	key             k  = k_entity(a->k, a->id);
+	const char     *xf = extra_field(a->k);
+	fmk_entity     *e  = a->out;
+	bool            there;
+	int             rc;
+	(void) f;
+	memset(e, 0, sizeof(*e));
+	if ((rc = get_u64(t, &k, "id", &e->id, &there)) != 0)
+		return rc;
+	if (!there)
+		return FMK_ENOTFOUND;
+	if ((rc = get_str(t, &k, "name", e->name, sizeof(e->name), NULL)) !=
+	        0 ||
+	    (rc = get_str(t, &k, "address", e->address, sizeof(e->address),
+	         NULL)) != 0)
+		return rc;
+	if (xf != NULL)
+		rc = get_str(t, &k, xf, e->extra, sizeof(e->extra), NULL);
+	return rc;
+}
+
+int
+fmk_get(fmk *f, fmk_kind k, uint64_t id, fmk_entity *out)
+{
+	if ((unsigned) k >= FMK_NKINDS || out == NULL)
+		return CW_EINVAL;
+	struct ent_arg a = { .k = k, .id = id, .out = out };
+	return run(f, ent_get_body, &a);
+}
+
+struct list_arg {
+	fmk_kind k;
+	uint64_t id;
+	bool     processed_only;
+	fmk_ids *out;
+};
+
+static int
+list_body(fmk *f, cw_txn *t, void *arg)
+{
+	struct list_arg *a = arg;
+	key              k = k_entity(a->k, a->id);
+	key              i = k_index(a->k, a->id);
+	bool             there;
+	int              rc;
+	(void) f;
+	if ((rc = exists(t, &k, &there)) != 0)
+		return rc;
+	if (!there)
+		return FMK_ENOTFOUND;
+	if ((rc = read_ids(t, &i, a->out)) != 0 || !a->processed_only)
+		return rc;
+	size_t keep = 0;
+	for (size_t j = 0; j < a->out->n; j++) {
+		key  r = k_rx(a->out->id[j], NULL);
+		char s[8];
+		if ((rc = get_str(t, &r, "processed", s, sizeof(s), NULL)) !=
+		    0) {
+			fmk_ids_free(a->out);
+			return rc;
+		}
+		if (s[0] != '\0')
+			a->out->id[keep++] = a->out->id[j];
+	}
+	a->out->n = keep;
+	return 0;
+}
+
+int
+fmk_prescriptions(fmk *f, fmk_kind k, uint64_t id, fmk_ids *out)
+{
+	if (k == FMK_FACILITY || (unsigned) k >= FMK_NKINDS || out == NULL)
+		return CW_EINVAL;
+	struct list_arg a = { k, id, false, out };
+	return run(f, list_body, &a);
+}
+
+int
+fmk_processed_prescriptions(fmk *f, uint64_t pharmacy, fmk_ids *out)
+{
+	if (out == NULL)
+		return CW_EINVAL;
+	struct list_arg a = { FMK_PHARMACY, pharmacy, true, out };
+	return run(f, list_body, &a);
+}
+
+/* ---- prescriptions ------------------------------------------------- */
+
+struct rx_arg {
+	const fmk_prescription *p;
+	int                     part; /* 0 all, 1 record, 2 indexes */
+	uint64_t                id;
+	fmk_prescription       *out;
+	fmk_drugs              *drugs;
+	const char             *date;
+};
+
+static const fmk_kind owners[3] = { FMK_PATIENT, FMK_STAFF, FMK_PHARMACY };
+
+static void
+rx_owners(const fmk_prescription *p, uint64_t id[3])
+{
+	id[0] = p->patient;
+	id[1] = p->prescriber;
+	id[2] = p->pharmacy;
+}
+
+/* The writes of a create: part 1 the record, its drugs, token and
+ * registry entry; part 2 the three index entries; 0 both. */
+static int
+rx_write(cw_txn *t, const fmk_prescription *p, int part)
+{
+	key      r = k_rx(p->id, NULL);
+	uint64_t own[3];
+	int      rc;
+	rx_owners(p, own);
+	if (part != 2) {
+		key d   = k_rx(p->id, "drugs");
+		key tok = k_rx(p->id, "token");
+		key reg = k_registry(p->id);
+		if ((rc = put_u64(t, &r, "id", p->id)) != 0 ||
+		    (rc = put_u64(t, &r, "patient", p->patient)) != 0 ||
+		    (rc = put_u64(t, &r, "prescriber", p->prescriber)) != 0 ||
+		    (rc = put_u64(t, &r, "pharmacy", p->pharmacy)) != 0 ||
+		    (rc = put_str(t, &r, "date_prescribed",
+		         p->date_prescribed)) != 0 ||
+		    (rc = cw_bcounter_add(t, tok.s, tok.n, 1)) != 0 ||
+		    (rc = set_add_id(t, &reg, p->id)) != 0)
+			return rc;
+		for (size_t i = 0; i < p->drugs.n; i++)
+			if ((rc = cw_set_add(t, d.s, d.n, p->drugs.name[i],
+			         strlen(p->drugs.name[i]))) != 0)
+				return rc;
+	}
+	if (part != 1)
+		for (int i = 0; i < 3; i++) {
+			key x = k_index(owners[i], own[i]);
+			if ((rc = set_add_id(t, &x, p->id)) != 0)
+				return rc;
+		}
+	return 0;
+}
+
+static int
+rx_create_body(fmk *f, cw_txn *t, void *arg)
+{
+	struct rx_arg          *a = arg;
+	const fmk_prescription *p = a->p;
+	key                     r = k_rx(p->id, NULL);
+	uint64_t                own[3];
+	bool                    there;
+	int                     rc;
+	(void) f;
+	rx_owners(p, own);
+	if (a->part != 2) {
+		if ((rc = exists(t, &r, &there)) != 0)
+			return rc;
+		if (there)
+			return FMK_ETAKEN;
+		/* reading the three owners puts them in the causal past of
+		 * this commit: relative order at every DC */
+		for (int i = 0; i < 3; i++) {
+			key e = k_entity(owners[i], own[i]);
+			if ((rc = exists(t, &e, &there)) != 0)
+				return rc;
+			if (!there)
+				return FMK_ENOTFOUND;
+		}
+	}
+	return rx_write(t, p, a->part);
+}
+
+static bool
+drugs_ok(const fmk_drugs *d)
+{
+	if (d->n == 0 || d->n > FMK_MAX_DRUGS)
+		return false;
+	for (size_t i = 0; i < d->n; i++)
+		if (!drug_ok(d->name[i]))
+			return false;
+	return true;
+}
+
+int
+fmk_create_prescription(fmk *f, const fmk_prescription *p)
+{
+	if (p == NULL || !drugs_ok(&p->drugs) || !text_ok(p->date_prescribed))
+		return CW_EINVAL;
+	struct rx_arg a = { .p = p };
+	if (!(f->o.broken & FMK_BROKEN_SPLIT_CREATE))
+		return run(f, rx_create_body, &a);
+	/* test-only: the joint update torn in two */
+	a.part = 1;
+	int rc = run(f, rx_create_body, &a);
+	f->rng = mix64(f->rng);
+	if (rc != 0 || f->rng % 32 == 0)
+		return rc;
+	a.part = 2;
+	return run(f, rx_create_body, &a);
+}
+
+static int
+rx_read(cw_txn *t, uint64_t id, fmk_prescription *out)
+{
+	key  r = k_rx(id, NULL);
+	bool there;
+	char s[8];
+	int  rc;
+	memset(out, 0, sizeof(*out));
+	if ((rc = get_u64(t, &r, "id", &out->id, &there)) != 0)
+		return rc;
+	if (!there)
+		return FMK_ENOTFOUND;
+	if ((rc = get_u64(t, &r, "patient", &out->patient, NULL)) != 0 ||
+	    (rc = get_u64(t, &r, "prescriber", &out->prescriber, NULL)) != 0 ||
+	    (rc = get_u64(t, &r, "pharmacy", &out->pharmacy, NULL)) != 0 ||
+	    (rc = get_str(t, &r, "date_prescribed", out->date_prescribed,
+	         sizeof(out->date_prescribed), NULL)) != 0 ||
+	    (rc = get_str(t, &r, "date_processed", out->date_processed,
+	         sizeof(out->date_processed), NULL)) != 0 ||
+	    (rc = get_str(t, &r, "processed", s, sizeof(s), NULL)) != 0)
+		return rc;
+	out->processed = s[0] != '\0';
+	return read_drugs(t, id, &out->drugs);
+}
+
+static int
+rx_get_body(fmk *f, cw_txn *t, void *arg)
+{
+	struct rx_arg *a = arg;
+	(void) f;
+	return rx_read(t, a->id, a->out);
+}
+
+int
+fmk_get_prescription(fmk *f, uint64_t id, fmk_prescription *out)
+{
+	if (out == NULL)
+		return CW_EINVAL;
+	struct rx_arg a = { .id = id, .out = out };
+	return run(f, rx_get_body, &a);
+}
+
+static int
+med_body(fmk *f, cw_txn *t, void *arg)
+{
+	struct rx_arg *a = arg;
+	key            r = k_rx(a->id, NULL);
+	bool           there;
+	int            rc;
+	(void) f;
+	if ((rc = exists(t, &r, &there)) != 0)
+		return rc;
+	if (!there)
+		return FMK_ENOTFOUND;
+	return read_drugs(t, a->id, a->drugs);
+}
+
+int
+fmk_get_medication(fmk *f, uint64_t id, fmk_drugs *out)
+{
+	if (out == NULL)
+		return CW_EINVAL;
+	struct rx_arg a = { .id = id, .drugs = out };
+	return run(f, med_body, &a);
+}
+
+static int
+med_add_body(fmk *f, cw_txn *t, void *arg)
+{
+	struct rx_arg *a = arg;
+	key            r = k_rx(a->id, NULL);
+	key            d = k_rx(a->id, "drugs");
+	bool           there;
+	char           s[8];
+	fmk_drugs      cur;
+	int            rc;
+	(void) f;
+	if ((rc = get_str(t, &r, "processed", s, sizeof(s), NULL)) != 0 ||
+	    (rc = exists(t, &r, &there)) != 0)
+		return rc;
+	if (!there)
+		return FMK_ENOTFOUND;
+	if (s[0] != '\0')
+		return FMK_EPROCESSED;
+	if ((rc = read_drugs(t, a->id, &cur)) != 0)
+		return rc;
+	size_t n = cur.n;
+	for (size_t i = 0; i < a->drugs->n; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < cur.n; j++)
+			dup |= strcmp(cur.name[j], a->drugs->name[i]) == 0;
+		n += !dup;
+	}
+	if (n > FMK_MAX_DRUGS)
+		return CW_ETOOBIG;
+	for (size_t i = 0; i < a->drugs->n; i++)
+		if ((rc = cw_set_add(t, d.s, d.n, a->drugs->name[i],
+		         strlen(a->drugs->name[i]))) != 0)
+			return rc;
+	return 0;
+}
+
+int
+fmk_update_medication(fmk *f, uint64_t id, const fmk_drugs *add)
+{
+	if (add == NULL || !drugs_ok(add))
+		return CW_EINVAL;
+	struct rx_arg a = { .id = id, .drugs = (fmk_drugs *) add };
+	return run(f, med_add_body, &a);
+}
+
+/* Spends n units of a bounded counter, waiting for grants; the read
+ * after it makes a network write's refusal surface here. */
+static int
+spend(fmk *f, cw_txn *t, const key *k, int64_t n)
+{
+	int64_t v;
+	int     rc = cw_bcounter_add_wait(t, k->s, k->n, -n, f->o.wait_ms);
+	if (rc == 0)
+		rc = cw_bcounter_get(t, k->s, k->n, &v);
+	return rc;
+}
+
+static int
+process_body(fmk *f, cw_txn *t, void *arg)
+{
+	struct rx_arg   *a = arg;
+	fmk_prescription p;
+	key              r = k_rx(a->id, NULL);
+	int              rc;
+	if ((rc = rx_read(t, a->id, &p)) != 0)
+		return rc;
+	if (p.processed)
+		return FMK_EPROCESSED;
+	if (!(f->o.broken & FMK_BROKEN_NO_TOKEN)) {
+		key tok = k_rx(a->id, "token");
+		rc      = spend(f, t, &tok, 1);
+		if (rc == CW_ENORIGHTS)
+			return FMK_ETOKEN;
+		if (rc != 0)
+			return rc;
+	}
+	char   delivered[FMK_MAX_DRUGS * (FMK_DRUG_MAX + 1) + 1] = "";
+	size_t dl                                                = 0;
+	for (size_t i = 0; i < p.drugs.n; i++) {
+		key s = k_stock("stock", p.pharmacy, p.drugs.name[i]);
+		if ((rc = spend(f, t, &s, 1)) != 0)
+			return rc == CW_ENORIGHTS ? FMK_ESTOCK : rc;
+		dl += (size_t) snprintf(delivered + dl, sizeof(delivered) - dl,
+		    "%s%s", i ? "," : "", p.drugs.name[i]);
+	}
+	key n = k_rx(a->id, "nproc");
+	if ((rc = put_str(t, &r, "processed", "yes")) != 0 ||
+	    (rc = put_str(t, &r, "date_processed", a->date)) != 0 ||
+	    (rc = put_str(t, &r, "delivered", delivered)) != 0 ||
+	    (rc = cw_counter_add(t, n.s, n.n, 1)) != 0)
+		return rc;
+	return 0;
+}
+
+int
+fmk_process(fmk *f, uint64_t id, const char *date)
+{
+	if (!text_ok(date) || date[0] == '\0')
+		return CW_EINVAL;
+	struct rx_arg a = { .id = id, .date = date };
+	return run(f, process_body, &a);
+}
+
+/* ---- stock ---------------------------------------------------------- */
+
+struct stock_arg {
+	uint64_t    pharmacy;
+	const char *drug;
+	int64_t     n;
+	int64_t    *out;
+};
+
+static int
+supply(cw_txn *t, uint64_t pharmacy, const char *drug, int64_t n)
+{
+	key s = k_stock("stock", pharmacy, drug);
+	key u = k_stock("supplied", pharmacy, drug);
+	int rc;
+	if ((rc = cw_bcounter_add(t, s.s, s.n, n)) != 0 ||
+	    (rc = cw_counter_add(t, u.s, u.n, n)) != 0)
+		return rc;
+	return 0;
+}
+
+static int
+supply_body(fmk *f, cw_txn *t, void *arg)
+{
+	struct stock_arg *a = arg;
+	key               p = k_entity(FMK_PHARMACY, a->pharmacy);
+	bool              there;
+	int               rc;
+	(void) f;
+	if ((rc = exists(t, &p, &there)) != 0)
+		return rc;
+	if (!there)
+		return FMK_ENOTFOUND;
+	return supply(t, a->pharmacy, a->drug, a->n);
+}
+
+int
+fmk_supply(fmk *f, uint64_t pharmacy, const char *drug, int64_t n)
+{
+	if (drug == NULL || !drug_ok(drug) || n <= 0)
+		return CW_EINVAL;
+	struct stock_arg a = { pharmacy, drug, n, NULL };
+	return run(f, supply_body, &a);
+}
+
+static int
+stock_body(fmk *f, cw_txn *t, void *arg)
+{
+	struct stock_arg *a = arg;
+	key               s = k_stock("stock", a->pharmacy, a->drug);
+	(void) f;
+	return cw_bcounter_get(t, s.s, s.n, a->out);
+}
+
+int
+fmk_stock(fmk *f, uint64_t pharmacy, const char *drug, int64_t *out)
+{
+	if (drug == NULL || !drug_ok(drug) || out == NULL)
+		return CW_EINVAL;
+	struct stock_arg a = { pharmacy, drug, 0, out };
+	return run(f, stock_body, &a);
+}
+
+/* ---- dataset -------------------------------------------------------- */
+
+static const char *meta_fields[FMK_NKINDS] = { "patients", "pharmacies",
+	"staff", "facilities" };
+
+static int
+meta_read(cw_txn *t, fmk_meta *m)
+{
+	key  k = { "", sizeof(meta_key) - 1 };
+	bool there;
+	int  rc;
+	memcpy(k.s, meta_key, sizeof(meta_key));
+	memset(m, 0, sizeof(*m));
+	if ((rc = get_u64(t, &k, "id", &m->prescriptions, &there)) != 0)
+		return rc;
+	if (!there)
+		return FMK_ENOTFOUND;
+	for (int i = 0; i < FMK_NKINDS; i++) {
+		char f[40];
+		if ((rc = get_u64(t, &k, meta_fields[i], &m->n[i], NULL)) != 0)
+			return rc;
+		snprintf(f, sizeof(f), "done_%s", meta_fields[i]);
+		if ((rc = get_u64(t, &k, f, &m->done[i], NULL)) != 0)
+			return rc;
+	}
+	uint64_t stock, nd;
+	if ((rc = get_u64(t, &k, "prescriptions", &m->prescriptions, NULL)) !=
+	        0 ||
+	    (rc = get_u64(t, &k, "done_prescriptions", &m->done[FMK_NKINDS],
+	         NULL)) != 0 ||
+	    (rc = get_u64(t, &k, "done_stock", &m->done[FMK_NKINDS + 1],
+	         NULL)) != 0 ||
+	    (rc = get_u64(t, &k, "stock", &stock, NULL)) != 0 ||
+	    (rc = get_u64(t, &k, "drugs", &nd, NULL)) != 0)
+		return rc;
+	if (stock > INT64_MAX || nd > FMK_NDRUGS)
+		return FMK_ECORRUPT;
+	m->stock  = (int64_t) stock;
+	m->ndrugs = (int) nd;
+	return 0;
+}
+
+static int
+meta_get_body(fmk *f, cw_txn *t, void *arg)
+{
+	(void) f;
+	return meta_read(t, arg);
+}
+
+int
+fmk_meta_get(fmk *f, fmk_meta *out)
+{
+	return run(f, meta_get_body, out);
+}
+
+static int
+meta_put_body(fmk *f, cw_txn *t, void *arg)
+{
+	const fmk_meta *m = arg;
+	key             k = { "", sizeof(meta_key) - 1 };
+	int             rc;
+	(void) f;
+	memcpy(k.s, meta_key, sizeof(meta_key));
+	if ((rc = put_u64(t, &k, "id", 1)) != 0)
+		return rc;
+	for (int i = 0; i < FMK_NKINDS; i++)
+		if ((rc = put_u64(t, &k, meta_fields[i], m->n[i])) != 0)
+			return rc;
+	if ((rc = put_u64(t, &k, "prescriptions", m->prescriptions)) != 0 ||
+	    (rc = put_u64(t, &k, "stock", (uint64_t) m->stock)) != 0 ||
+	    (rc = put_u64(t, &k, "drugs", (uint64_t) m->ndrugs)) != 0)
+		return rc;
+	return 0;
+}
+
+int
+fmk_meta_put(fmk *f, const fmk_meta *m)
+{
+	if (m == NULL || m->stock < 0 || m->ndrugs < 1 ||
+	    m->ndrugs > FMK_NDRUGS)
+		return CW_EINVAL;
+	return run(f, meta_put_body, (void *) m);
+}
+
+/* Deterministic text for entity i of kind k from the seed. */
+static const char *first[] = { "Ann", "Bo", "Carl", "Dorte", "Emil",
+	"Freja", "Gustav", "Hanne", "Ida", "Jens", "Karen", "Lars", "Mette",
+	"Niels", "Ole", "Pia" };
+static const char *last[]  = { "Andersen", "Berg", "Christensen", "Dahl",
+	 "Eriksen", "Frost", "Hansen", "Jensen", "Larsen", "Madsen",
+	 "Nielsen", "Olsen", "Poulsen", "Rasmussen", "Sorensen", "Thomsen" };
+static const char *street[] = { "Norrebrogade", "Vesterbro", "Amagerbrogade",
+	"Jagtvej", "Strandvejen", "Bredgade", "Havnegade", "Kongevej" };
+static const char *city[]   = { "Copenhagen", "Aarhus", "Odense", "Aalborg",
+	  "Esbjerg", "Roskilde" };
+static const char *spec[]   = { "general practice", "cardiology",
+	  "oncology", "paediatrics", "psychiatry", "dermatology" };
+static const char *ftype[]  = { "hospital", "clinic", "hospice" };
+#define PICK(a, h) a[(h) % (sizeof(a) / sizeof(a[0]))]
+
+static void
+entity_text(fmk_kind k, uint64_t id, uint64_t seed, char *name,
+    char *address, char *extra)
+{
+	uint64_t h = mix64(seed ^ mix64(((uint64_t) k << 56) ^ id));
+	if (k == FMK_PATIENT || k == FMK_STAFF)
+		snprintf(name, FMK_TEXT_MAX + 1, "%s %s", PICK(first, h),
+		    PICK(last, h >> 8));
+	else
+		snprintf(name, FMK_TEXT_MAX + 1, "%s %s %" PRIu64,
+		    PICK(city, h), k == FMK_PHARMACY ? "Apotek" : "Sygehus",
+		    id);
+	snprintf(address, FMK_TEXT_MAX + 1, "%u %s, %s",
+	    (unsigned) (h >> 16) % 200 + 1, PICK(street, h >> 24),
+	    PICK(city, h >> 32));
+	snprintf(extra, FMK_TEXT_MAX + 1, "%s",
+	    k == FMK_STAFF      ? PICK(spec, h >> 40)
+	    : k == FMK_FACILITY ? PICK(ftype, h >> 40)
+	                        : "");
+}
+
+/* Zipf(1) over 1..n by inverse CDF: few patients, many prescriptions. */
+static int
+zipf_pick(fmk *f, uint64_t n, uint64_t h, uint64_t *out)
+{
+	if (f->nzipf != n) {
+		free(f->zipf);
+		f->nzipf = 0;
+		if ((f->zipf = malloc(n * sizeof(double))) == NULL)
+			return CW_ENOMEM;
+		double s = 0;
+		for (uint64_t i = 0; i < n; i++)
+			f->zipf[i] = (s += 1.0 / (double) (i + 1));
+		f->nzipf = n;
+	}
+	double   u  = (double) (h >> 11) / 9007199254740992.0 * f->zipf[n - 1];
+	uint64_t lo = 0, hi = n - 1;
+	while (lo < hi) {
+		uint64_t mid = (lo + hi) / 2;
+		if (f->zipf[mid] < u)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*out = lo + 1;
+	return 0;
+}
+
+struct pop_arg {
+	int      what; /* fmk_kind, FMK_NKINDS: prescriptions, +1: stock */
+	uint64_t first, n, seed;
+	fmk_meta m;
+};
+
+static int
+pop_body(fmk *f, cw_txn *t, void *arg)
+{
+	struct pop_arg *a = arg;
+	key             mk = { "", sizeof(meta_key) - 1 };
+	char            field[40];
+	int             rc;
+	memcpy(mk.s, meta_key, sizeof(meta_key));
+	for (uint64_t id = a->first; id < a->first + a->n; id++) {
+		if (a->what < FMK_NKINDS) {
+			char name[FMK_TEXT_MAX + 1], addr[FMK_TEXT_MAX + 1],
+			    extra[FMK_TEXT_MAX + 1];
+			entity_text(
+			    (fmk_kind) a->what, id, a->seed, name, addr, extra);
+			struct ent_arg e = { (fmk_kind) a->what, id, name, addr,
+				extra, true, NULL };
+			rc = write_entity(t, &e);
+		} else if (a->what == FMK_NKINDS) {
+			fmk_prescription p;
+			uint64_t         h = mix64(a->seed ^ mix64(~id));
+			memset(&p, 0, sizeof(p));
+			p.id = id;
+			if ((rc = zipf_pick(f, a->m.n[FMK_PATIENT], h,
+			         &p.patient)) != 0)
+				return rc;
+			h            = mix64(h);
+			p.prescriber = h % a->m.n[FMK_STAFF] + 1;
+			h            = mix64(h);
+			p.pharmacy   = h % a->m.n[FMK_PHARMACY] + 1;
+			h            = mix64(h);
+			p.drugs.n    = h % 3 + 1;
+			for (size_t i = 0; i < p.drugs.n; i++)
+				snprintf(p.drugs.name[i], FMK_DRUG_MAX + 1,
+				    "%s",
+				    drugs[(h >> (8 * (i + 1))) %
+				          (uint64_t) a->m.ndrugs]);
+			snprintf(p.date_prescribed, sizeof(p.date_prescribed),
+			    "2026-%02u-%02u", (unsigned) (h >> 40) % 12 + 1,
+			    (unsigned) (h >> 48) % 28 + 1);
+			/* duplicates of a drug collapse in the set; the batch
+			 * and its progress mark commit together, so no id is
+			 * created twice and no check is needed */
+			rc = rx_write(t, &p, 0);
+		} else {
+			for (int d = 0; d < a->m.ndrugs; d++)
+				if ((rc = supply(t, id, drugs[d], a->m.stock)) !=
+				    0)
+					return rc;
+			rc = 0;
+		}
+		if (rc != 0)
+			return rc;
+	}
+	if (a->what < FMK_NKINDS)
+		snprintf(field, sizeof(field), "done_%s", meta_fields[a->what]);
+	else
+		snprintf(field, sizeof(field), "done_%s",
+		    a->what == FMK_NKINDS ? "prescriptions" : "stock");
+	return put_u64(t, &mk, field, a->first + a->n - 1);
+}
+
+int
+fmk_populate_batch(fmk *f, int what, uint64_t first, uint64_t n, uint64_t seed)
+{
+	struct pop_arg a;
+	int            rc;
+	memset(&a, 0, sizeof(a));
+	a.what  = what;
+	a.first = first;
+	a.n     = n;
+	a.seed  = seed;
+	if (what < 0 || what > FMK_POP_STOCK || first == 0)
+		return CW_EINVAL;
+	if (what >= FMK_POP_PRESCRIPTIONS && (rc = fmk_meta_get(f, &a.m)) != 0)
+		return rc;
+	if (what == FMK_POP_PRESCRIPTIONS &&
+	    (a.m.n[FMK_PATIENT] == 0 || a.m.n[FMK_STAFF] == 0 ||
+	        a.m.n[FMK_PHARMACY] == 0))
+		return CW_EINVAL;
+	return run(f, pop_body, &a);
+}
+
+/* ---- checks --------------------------------------------------------- */
+
+/* The relative-order and joint-update checks of one prescription:
+ * violations counted into r. */
+static int
+check_refs(cw_txn *t, const fmk_prescription *p, fmk_report *r)
+{
+	uint64_t own[3];
+	int      rc;
+	rx_owners(p, own);
+	for (int i = 0; i < 3; i++) {
+		key  e = k_entity(owners[i], own[i]);
+		key  x = k_index(owners[i], own[i]);
+		bool there, listed;
+		if ((rc = exists(t, &e, &there)) != 0 ||
+		    (rc = set_has_id(t, &x, p->id, &listed)) != 0)
+			return rc;
+		if (!there)
+			r->dangling++;
+		if (!listed)
+			r->missing_index++;
+		if ((!there || !listed) && r->first_bad == 0)
+			r->first_bad = p->id;
+	}
+	return 0;
+}
+
+static int
+audit_body(fmk *f, cw_txn *t, void *arg)
+{
+	fmk_report      *r = arg;
+	fmk_prescription p;
+	int              rc = rx_read(t, r->first_bad, &p);
+	(void) f;
+	r->first_bad = 0;
+	if (rc == FMK_ENOTFOUND)
+		return 0;
+	return rc != 0 ? rc : check_refs(t, &p, r);
+}
+
+int
+fmk_audit(fmk *f, uint64_t id)
+{
+	fmk_report r;
+	memset(&r, 0, sizeof(r));
+	r.first_bad = id;
+	int rc      = run(f, audit_body, &r);
+	if (rc != 0)
+		return rc;
+	return (int) (r.dangling + r.missing_index);
+}
+
+/* Adds the units in a "delivered" list ("a,b") to del[drug]. */
+static int
+deliver_count(int64_t *del, const char *list)
+{
+	while (*list != '\0') {
+		size_t len = strcspn(list, ",");
+		int    d   = -1;
+		for (int i = 0; i < FMK_NDRUGS; i++)
+			if (strlen(drugs[i]) == len &&
+			    memcmp(drugs[i], list, len) == 0)
+				d = i;
+		if (d < 0)
+			return FMK_ECORRUPT;
+		del[d]++;
+		list += len + (list[len] == ',');
+	}
+	return 0;
+}
+
+struct check_arg {
+	fmk_report *r;
+	void (*progress)(void *, uint64_t, uint64_t);
+	void *parg;
+};
+
+static bool
+contains(const fmk_ids *l, uint64_t id)
+{
+	size_t lo = 0, hi = l->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (l->id[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < l->n && l->id[lo] == id;
+}
+
+static int
+check_body(fmk *f, cw_txn *t, void *arg)
+{
+	struct check_arg *a = arg;
+	fmk_report       *r = a->r;
+	fmk_meta          m;
+	fmk_ids           all = { 0, NULL };
+	int64_t          *del = NULL; /* [pharmacy - 1][drug] delivered */
+	int               rc;
+	(void) f;
+	memset(r, 0, sizeof(*r));
+	if ((rc = meta_read(t, &m)) != 0)
+		return rc;
+	if ((del = calloc(m.n[FMK_PHARMACY] * FMK_NDRUGS + 1, 8)) == NULL)
+		return CW_ENOMEM;
+	/* every prescription, from the registry */
+	for (unsigned s = 0; s < FMK_SHARDS; s++) {
+		key     k = k_registry(s);
+		fmk_ids part;
+		if ((rc = read_ids(t, &k, &part)) != 0)
+			goto out;
+		uint64_t *p = realloc(
+		    all.id, (all.n + part.n + 1) * sizeof(uint64_t));
+		if (p == NULL) {
+			fmk_ids_free(&part);
+			rc = CW_ENOMEM;
+			goto out;
+		}
+		all.id = p;
+		if (part.n > 0)
+			memcpy(all.id + all.n, part.id,
+			    part.n * sizeof(uint64_t));
+		all.n += part.n;
+		fmk_ids_free(&part);
+	}
+	qsort(all.id, all.n, sizeof(uint64_t), cmp_u64);
+	for (size_t i = 0; i < all.n; i++) {
+		fmk_prescription p;
+		uint64_t         id = all.id[i];
+		key              rk = k_rx(id, NULL);
+		key              tk = k_rx(id, "token");
+		key              nk = k_rx(id, "nproc");
+		int64_t          tok, nproc;
+		char             dl[FMK_MAX_DRUGS * (FMK_DRUG_MAX + 1) + 1];
+		if ((rc = rx_read(t, id, &p)) != 0) {
+			if (rc != FMK_ENOTFOUND)
+				goto out;
+			/* in the registry, yet no record: a torn create */
+			r->missing_index++;
+			if (r->first_bad == 0)
+				r->first_bad = id;
+			continue;
+		}
+		r->prescriptions++;
+		if ((rc = check_refs(t, &p, r)) != 0 ||
+		    (rc = cw_bcounter_get(t, tk.s, tk.n, &tok)) != 0 ||
+		    (rc = cw_counter_get(t, nk.s, nk.n, &nproc)) != 0 ||
+		    (rc = get_str(t, &rk, "delivered", dl, sizeof(dl), NULL)) !=
+		        0)
+			goto out;
+		uint64_t bad0 = r->processed_twice + r->token_mismatch;
+		if (p.processed)
+			r->processed++;
+		if (nproc > 1)
+			r->processed_twice++;
+		if (p.processed != (nproc >= 1))
+			r->token_mismatch++;
+		/* the token: 1 until processed, then 0, never below */
+		if (tok != (p.processed ? 0 : 1))
+			r->token_mismatch++;
+		if (tok < 0)
+			r->stock_negative++;
+		if (r->processed_twice + r->token_mismatch > bad0 &&
+		    r->first_bad == 0)
+			r->first_bad = id;
+		if (p.processed && p.pharmacy >= 1 &&
+		    p.pharmacy <= m.n[FMK_PHARMACY] &&
+		    (rc = deliver_count(
+		         del + (p.pharmacy - 1) * FMK_NDRUGS, dl)) != 0)
+			goto out;
+		if (a->progress != NULL && (i + 1) % 256 == 0)
+			a->progress(a->parg, i + 1, all.n);
+	}
+	/* the other direction: an index entry with no prescription */
+	for (int o = 0; o < 3; o++)
+		for (uint64_t id = 1; id <= m.n[owners[o]]; id++) {
+			key     x = k_index(owners[o], id);
+			fmk_ids l;
+			if ((rc = read_ids(t, &x, &l)) != 0)
+				goto out;
+			for (size_t j = 0; j < l.n; j++)
+				if (!contains(&all, l.id[j])) {
+					r->orphan_index++;
+					if (r->first_bad == 0)
+						r->first_bad = l.id[j];
+				}
+			fmk_ids_free(&l);
+			r->entities_checked++;
+		}
+	/* stock: never below zero, and supplied - delivered */
+	for (uint64_t ph = 1; ph <= m.n[FMK_PHARMACY]; ph++)
+		for (int d = 0; d < m.ndrugs; d++) {
+			key     sk = k_stock("stock", ph, drugs[d]);
+			key     uk = k_stock("supplied", ph, drugs[d]);
+			int64_t v, sup;
+			if ((rc = cw_bcounter_get(t, sk.s, sk.n, &v)) != 0 ||
+			    (rc = cw_counter_get(t, uk.s, uk.n, &sup)) != 0)
+				goto out;
+			r->stock_keys++;
+			if (v < 0)
+				r->stock_negative++;
+			if (v != sup - del[(ph - 1) * FMK_NDRUGS + d])
+				r->stock_mismatch++;
+		}
+	if (a->progress != NULL)
+		a->progress(a->parg, all.n, all.n);
+	rc = 0;
+out:
+	fmk_ids_free(&all);
+	free(del);
+	return rc;
+}
+
+int
+fmk_check_dc(fmk *f, fmk_report *r,
+    void (*progress)(void *arg, uint64_t done, uint64_t total), void *arg)
+{
+	struct check_arg a = { r, progress, arg };
+	if (r == NULL)
+		return CW_EINVAL;
+	return run(f, check_body, &a);
+}
+
+bool
+fmk_report_ok(const fmk_report *r)
+{
+	return r->dangling == 0 && r->missing_index == 0 &&
+	       r->orphan_index == 0 && r->processed_twice == 0 &&
+	       r->token_mismatch == 0 && r->stock_negative == 0 &&
+	       r->stock_mismatch == 0;
+}
