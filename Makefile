@@ -21,7 +21,7 @@ PREFIX   ?= /usr/local
 
 WARN     := -Wall -Wextra -Werror
 INCS     := -Iinclude -Iutil -Icausal -Icrdt -Ischema -Itxn -Iclient -Iserver \
-            -Ireplica \
+            -Ireplica -Iexamples/prescriptions \
             -I$(BUILD)/gen
 CFLAGS   := -std=c11 $(WARN) -Wpedantic -Wstrict-prototypes -D_GNU_SOURCE -fPIC \
             -MMD -MP -g $(OPT) $(SAN) $(INCS) $(EXTRA_CFLAGS)
@@ -37,10 +37,10 @@ GEN      := $(BUILD)/gen/record_generated.h $(BUILD)/gen/proto_generated.h \
             $(BUILD)/gen/replica_generated.h
 
 UNIT     := causal_test crdt_test schema_test txn_test client_test \
-            crash_test
+            crash_test fmk_test
 UNIT_BIN := $(UNIT:%=$(BUILD)/tests/%) $(BUILD)/tests/fuzz_replay \
             $(BUILD)/tests/fuzz_seed
-INTEG    := net_test repl_test
+INTEG    := net_test repl_test fmk_run_test
 INTEG_BIN := $(INTEG:%=$(BUILD)/tests/%)
 BINS     := $(BUILD)/bin/cw-bench $(BUILD)/bin/causewayd $(BUILD)/bin/cw \
             $(BUILD)/bin/cw-proxy $(BUILD)/bin/fmk
@@ -119,9 +119,18 @@ $(BUILD)/tests/net_test: $(BUILD)/obj/tests/integration/net_test.o \
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/repl_test: $(BUILD)/obj/tests/integration/repl_test.o \
+                         $(BUILD)/obj/tests/integration/cluster.o \
                          $(BUILD)/obj/tests/integration/proxy.o \
                          $(BUILD)/obj/tests/integration/dcproc.o \
                          $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/fmk_run_test: $(BUILD)/obj/tests/integration/fmk_run_test.o \
+                            $(BUILD)/obj/tests/integration/cluster.o \
+                            $(BUILD)/obj/tests/integration/proxy.o \
+                            $(BUILD)/obj/tests/integration/dcproc.o $(FMK_OBJ) \
+                            $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -135,6 +144,11 @@ $(BUILD)/tests/fuzz_seed: $(BUILD)/obj/tests/fuzz/seed.o $(BUILD)/lib/libcausewa
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/tests/fmk_test: $(BUILD)/obj/tests/unit/fmk_test.o $(FMK_OBJ) \
+                        $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/testutil.o \
                   $(BUILD)/lib/libcauseway.a
 	@mkdir -p $(dir $@)
@@ -146,7 +160,7 @@ test: all format-check
 	    $(BUILD)/tests/fuzz_seed $(BUILD)/seeds && \
 	    $(BUILD)/tests/fuzz_replay $(BUILD)/seeds/* \
 	    $$(ls tests/fuzz/corpus/* tests/fuzz/regress/* 2>/dev/null)
-	@CAUSEWAYD=$(BUILD)/bin/causewayd CW_CLI=$(BUILD)/bin/cw \
+	@CAUSEWAYD=$(BUILD)/bin/causewayd CW_CLI=$(BUILD)/bin/cw FMK=$(BUILD)/bin/fmk \
 	    sh tests/run.sh $(BUILD)/tests $(UNIT) $(INTEG)
 
 asan:

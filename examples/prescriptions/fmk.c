@@ -14,18 +14,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct fmk {
 	cw_client *c;
 	fmk_opts   o;
-	uint64_t   rng;
 	double    *zipf; /* CDF of Zipf(1) over 1..nzipf, for populate */
 	uint64_t   nzipf;
+	uint64_t   creates; /* prescriptions created, for the broken
+	                     * variant */
 };
 
-#define FMK_XX_STR(name, code, msg)                                         \
-	case code:                                                          \
+#define FMK_XX_STR(name, code, msg) \
+	case code:                  \
 		return msg;
 const char *
 fmk_strerror(int err)
@@ -38,8 +38,8 @@ fmk_strerror(int err)
 }
 #undef FMK_XX_STR
 
-#define FMK_XX_NAME(name, code, msg)                                        \
-	case code:                                                          \
+#define FMK_XX_NAME(name, code, msg) \
+	case code:                   \
 		return #name;
 const char *
 fmk_errname(int err)
@@ -52,8 +52,8 @@ fmk_errname(int err)
 }
 #undef FMK_XX_NAME
 
-static const char *kind_names[FMK_NKINDS] = { "patient", "pharmacy",
-	"staff", "facility" };
+static const char *kind_names[FMK_NKINDS] = { "patient", "pharmacy", "staff",
+	"facility" };
 
 const char *
 fmk_kind_name(fmk_kind k)
@@ -101,8 +101,7 @@ fmk_open(fmk **out, cw_client *c, const fmk_opts *opts)
 		f->o = *opts;
 	else
 		f->o = (fmk_opts) { .wait_ms = 500, .retries = 3 };
-	f->rng = mix64((uintptr_t) f ^ (uint64_t) clock());
-	*out   = f;
+	*out = f;
 	return 0;
 }
 
@@ -144,8 +143,8 @@ static key
 k_rx(uint64_t id, const char *part) /* part: NULL for the record */
 {
 	key r;
-	r.n = (size_t) snprintf(r.s, sizeof(r.s), "fmk/rx/%" PRIu64 "%s%s",
-	    id, part ? "/" : "", part ? part : "");
+	r.n = (size_t) snprintf(r.s, sizeof(r.s), "fmk/rx/%" PRIu64 "%s%s", id,
+	    part ? "/" : "", part ? part : "");
 	return r;
 }
 
@@ -163,8 +162,8 @@ static key
 k_stock(const char *what, uint64_t pharmacy, const char *drug)
 {
 	key r;
-	r.n = (size_t) snprintf(r.s, sizeof(r.s), "fmk/%s/%" PRIu64 "/%s",
-	    what, pharmacy, drug);
+	r.n = (size_t) snprintf(
+	    r.s, sizeof(r.s), "fmk/%s/%" PRIu64 "/%s", what, pharmacy, drug);
 	return r;
 }
 
@@ -248,8 +247,8 @@ parse_u64(const char *s, size_t n, uint64_t *out)
 }
 
 static int
-get_u64(cw_txn *t, const key *k, const char *field, uint64_t *out,
-    bool *present)
+get_u64(
+    cw_txn *t, const key *k, const char *field, uint64_t *out, bool *present)
 {
 	char s[24];
 	bool p;
@@ -377,7 +376,9 @@ struct ent_arg {
 static const char *
 extra_field(fmk_kind k)
 {
-	return k == FMK_STAFF ? "speciality" : k == FMK_FACILITY ? "type" : NULL;
+	return k == FMK_STAFF   ? "speciality"
+	    : k == FMK_FACILITY ? "type"
+	                        : NULL;
 }
 
 static int
@@ -454,8 +455,8 @@ ent_get_body(fmk *f, cw_txn *t, void *arg)
 		return FMK_ENOTFOUND;
 	if ((rc = get_str(t, &k, "name", e->name, sizeof(e->name), NULL)) !=
 	        0 ||
-	    (rc = get_str(t, &k, "address", e->address, sizeof(e->address),
-	         NULL)) != 0)
+	    (rc = get_str(
+	         t, &k, "address", e->address, sizeof(e->address), NULL)) != 0)
 		return rc;
 	if (xf != NULL)
 		rc = get_str(t, &k, xf, e->extra, sizeof(e->extra), NULL);
@@ -565,8 +566,8 @@ rx_write(cw_txn *t, const fmk_prescription *p, int part)
 		    (rc = put_u64(t, &r, "patient", p->patient)) != 0 ||
 		    (rc = put_u64(t, &r, "prescriber", p->prescriber)) != 0 ||
 		    (rc = put_u64(t, &r, "pharmacy", p->pharmacy)) != 0 ||
-		    (rc = put_str(t, &r, "date_prescribed",
-		         p->date_prescribed)) != 0 ||
+		    (rc = put_str(
+		         t, &r, "date_prescribed", p->date_prescribed)) != 0 ||
 		    (rc = cw_bcounter_add(t, tok.s, tok.n, 1)) != 0 ||
 		    (rc = set_add_id(t, &reg, p->id)) != 0)
 			return rc;
@@ -635,8 +636,7 @@ fmk_create_prescription(fmk *f, const fmk_prescription *p)
 	/* test-only: the joint update torn in two */
 	a.part = 1;
 	int rc = run(f, rx_create_body, &a);
-	f->rng = mix64(f->rng);
-	if (rc != 0 || f->rng % 32 == 0)
+	if (rc != 0 || ++f->creates % 32 == 0)
 		return rc;
 	a.part = 2;
 	return run(f, rx_create_body, &a);
@@ -904,8 +904,8 @@ meta_read(cw_txn *t, fmk_meta *m)
 	        0 ||
 	    (rc = get_u64(t, &k, "done_prescriptions", &m->done[FMK_NKINDS],
 	         NULL)) != 0 ||
-	    (rc = get_u64(t, &k, "done_stock", &m->done[FMK_NKINDS + 1],
-	         NULL)) != 0 ||
+	    (rc = get_u64(
+	         t, &k, "done_stock", &m->done[FMK_NKINDS + 1], NULL)) != 0 ||
 	    (rc = get_u64(t, &k, "stock", &stock, NULL)) != 0 ||
 	    (rc = get_u64(t, &k, "drugs", &nd, NULL)) != 0)
 		return rc;
@@ -959,24 +959,24 @@ fmk_meta_put(fmk *f, const fmk_meta *m)
 }
 
 /* Deterministic text for entity i of kind k from the seed. */
-static const char *first[] = { "Ann", "Bo", "Carl", "Dorte", "Emil",
-	"Freja", "Gustav", "Hanne", "Ida", "Jens", "Karen", "Lars", "Mette",
-	"Niels", "Ole", "Pia" };
-static const char *last[]  = { "Andersen", "Berg", "Christensen", "Dahl",
-	 "Eriksen", "Frost", "Hansen", "Jensen", "Larsen", "Madsen",
-	 "Nielsen", "Olsen", "Poulsen", "Rasmussen", "Sorensen", "Thomsen" };
+static const char *first[]  = { "Ann", "Bo", "Carl", "Dorte", "Emil", "Freja",
+	 "Gustav", "Hanne", "Ida", "Jens", "Karen", "Lars", "Mette", "Niels",
+	 "Ole", "Pia" };
+static const char *last[]   = { "Andersen", "Berg", "Christensen", "Dahl",
+	  "Eriksen", "Frost", "Hansen", "Jensen", "Larsen", "Madsen", "Nielsen",
+	  "Olsen", "Poulsen", "Rasmussen", "Sorensen", "Thomsen" };
 static const char *street[] = { "Norrebrogade", "Vesterbro", "Amagerbrogade",
 	"Jagtvej", "Strandvejen", "Bredgade", "Havnegade", "Kongevej" };
 static const char *city[]   = { "Copenhagen", "Aarhus", "Odense", "Aalborg",
 	  "Esbjerg", "Roskilde" };
-static const char *spec[]   = { "general practice", "cardiology",
-	  "oncology", "paediatrics", "psychiatry", "dermatology" };
+static const char *spec[]   = { "general practice", "cardiology", "oncology",
+	  "paediatrics", "psychiatry", "dermatology" };
 static const char *ftype[]  = { "hospital", "clinic", "hospice" };
 #define PICK(a, h) a[(h) % (sizeof(a) / sizeof(a[0]))]
 
 static void
-entity_text(fmk_kind k, uint64_t id, uint64_t seed, char *name,
-    char *address, char *extra)
+entity_text(fmk_kind k, uint64_t id, uint64_t seed, char *name, char *address,
+    char *extra)
 {
 	uint64_t h = mix64(seed ^ mix64(((uint64_t) k << 56) ^ id));
 	if (k == FMK_PATIENT || k == FMK_STAFF)
@@ -990,9 +990,9 @@ entity_text(fmk_kind k, uint64_t id, uint64_t seed, char *name,
 	    (unsigned) (h >> 16) % 200 + 1, PICK(street, h >> 24),
 	    PICK(city, h >> 32));
 	snprintf(extra, FMK_TEXT_MAX + 1, "%s",
-	    k == FMK_STAFF      ? PICK(spec, h >> 40)
-	    : k == FMK_FACILITY ? PICK(ftype, h >> 40)
-	                        : "");
+	    k == FMK_STAFF          ? PICK(spec, h >> 40)
+	        : k == FMK_FACILITY ? PICK(ftype, h >> 40)
+	                            : "");
 }
 
 /* Zipf(1) over 1..n by inverse CDF: few patients, many prescriptions. */
@@ -1031,7 +1031,7 @@ struct pop_arg {
 static int
 pop_body(fmk *f, cw_txn *t, void *arg)
 {
-	struct pop_arg *a = arg;
+	struct pop_arg *a  = arg;
 	key             mk = { "", sizeof(meta_key) - 1 };
 	char            field[40];
 	int             rc;
@@ -1040,18 +1040,18 @@ pop_body(fmk *f, cw_txn *t, void *arg)
 		if (a->what < FMK_NKINDS) {
 			char name[FMK_TEXT_MAX + 1], addr[FMK_TEXT_MAX + 1],
 			    extra[FMK_TEXT_MAX + 1];
-			entity_text(
-			    (fmk_kind) a->what, id, a->seed, name, addr, extra);
-			struct ent_arg e = { (fmk_kind) a->what, id, name, addr,
-				extra, true, NULL };
-			rc = write_entity(t, &e);
+			entity_text((fmk_kind) a->what, id, a->seed, name,
+			    addr, extra);
+			struct ent_arg e = { (fmk_kind) a->what, id, name,
+				addr, extra, true, NULL };
+			rc               = write_entity(t, &e);
 		} else if (a->what == FMK_NKINDS) {
 			fmk_prescription p;
 			uint64_t         h = mix64(a->seed ^ mix64(~id));
 			memset(&p, 0, sizeof(p));
 			p.id = id;
-			if ((rc = zipf_pick(f, a->m.n[FMK_PATIENT], h,
-			         &p.patient)) != 0)
+			if ((rc = zipf_pick(
+			         f, a->m.n[FMK_PATIENT], h, &p.patient)) != 0)
 				return rc;
 			h            = mix64(h);
 			p.prescriber = h % a->m.n[FMK_STAFF] + 1;
@@ -1063,7 +1063,7 @@ pop_body(fmk *f, cw_txn *t, void *arg)
 				snprintf(p.drugs.name[i], FMK_DRUG_MAX + 1,
 				    "%s",
 				    drugs[(h >> (8 * (i + 1))) %
-				          (uint64_t) a->m.ndrugs]);
+				        (uint64_t) a->m.ndrugs]);
 			snprintf(p.date_prescribed, sizeof(p.date_prescribed),
 			    "2026-%02u-%02u", (unsigned) (h >> 40) % 12 + 1,
 			    (unsigned) (h >> 48) % 28 + 1);
@@ -1073,8 +1073,8 @@ pop_body(fmk *f, cw_txn *t, void *arg)
 			rc = rx_write(t, &p, 0);
 		} else {
 			for (int d = 0; d < a->m.ndrugs; d++)
-				if ((rc = supply(t, id, drugs[d], a->m.stock)) !=
-				    0)
+				if ((rc = supply(
+				         t, id, drugs[d], a->m.stock)) != 0)
 					return rc;
 			rc = 0;
 		}
@@ -1082,7 +1082,8 @@ pop_body(fmk *f, cw_txn *t, void *arg)
 			return rc;
 	}
 	if (a->what < FMK_NKINDS)
-		snprintf(field, sizeof(field), "done_%s", meta_fields[a->what]);
+		snprintf(
+		    field, sizeof(field), "done_%s", meta_fields[a->what]);
 	else
 		snprintf(field, sizeof(field), "done_%s",
 		    a->what == FMK_NKINDS ? "prescriptions" : "stock");
@@ -1222,8 +1223,8 @@ check_body(fmk *f, cw_txn *t, void *arg)
 		fmk_ids part;
 		if ((rc = read_ids(t, &k, &part)) != 0)
 			goto out;
-		uint64_t *p = realloc(
-		    all.id, (all.n + part.n + 1) * sizeof(uint64_t));
+		uint64_t *p =
+		    realloc(all.id, (all.n + part.n + 1) * sizeof(uint64_t));
 		if (p == NULL) {
 			fmk_ids_free(&part);
 			rc = CW_ENOMEM;
@@ -1258,8 +1259,8 @@ check_body(fmk *f, cw_txn *t, void *arg)
 		if ((rc = check_refs(t, &p, r)) != 0 ||
 		    (rc = cw_bcounter_get(t, tk.s, tk.n, &tok)) != 0 ||
 		    (rc = cw_counter_get(t, nk.s, nk.n, &nproc)) != 0 ||
-		    (rc = get_str(t, &rk, "delivered", dl, sizeof(dl), NULL)) !=
-		        0)
+		    (rc = get_str(
+		         t, &rk, "delivered", dl, sizeof(dl), NULL)) != 0)
 			goto out;
 		uint64_t bad0 = r->processed_twice + r->token_mismatch;
 		if (p.processed)
@@ -1325,7 +1326,7 @@ out:
 }
 
 int
-fmk_check_dc(fmk *f, fmk_report *r,
+fmk_check_dc(fmk *f, fmk_report                                      *r,
     void (*progress)(void *arg, uint64_t done, uint64_t total), void *arg)
 {
 	struct check_arg a = { r, progress, arg };
@@ -1338,7 +1339,7 @@ bool
 fmk_report_ok(const fmk_report *r)
 {
 	return r->dangling == 0 && r->missing_index == 0 &&
-	       r->orphan_index == 0 && r->processed_twice == 0 &&
-	       r->token_mismatch == 0 && r->stock_negative == 0 &&
-	       r->stock_mismatch == 0;
+	    r->orphan_index == 0 && r->processed_twice == 0 &&
+	    r->token_mismatch == 0 && r->stock_negative == 0 &&
+	    r->stock_mismatch == 0;
 }

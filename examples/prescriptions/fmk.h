@@ -37,15 +37,16 @@
 
 #include "causeway.h"
 
-#define FMK_ERRNO_MAP(XX)                                                   \
-	XX(ENOTFOUND, -100, "no such patient, pharmacy, staff, facility "   \
-	                    "or prescription")                              \
-	XX(ETAKEN, -101, "id already taken")                                \
+#define FMK_ERRNO_MAP(XX)                                                  \
+	XX(ENOTFOUND, -100,                                                \
+	    "no such patient, pharmacy, staff, facility "                  \
+	    "or prescription")                                             \
+	XX(ETAKEN, -101, "id already taken")                               \
 	XX(EPROCESSED, -102, "prescription already processed")             \
-	XX(ESTOCK, -103, "a drug is out of stock at the pharmacy")          \
-	XX(ETOKEN, -104,                                                    \
-	    "another DC holds the right to process this prescription and "  \
-	    "did not grant it in time")                                     \
+	XX(ESTOCK, -103, "a drug is out of stock at the pharmacy")         \
+	XX(ETOKEN, -104,                                                   \
+	    "another DC holds the right to process this prescription and " \
+	    "did not grant it in time")                                    \
 	XX(ECORRUPT, -105, "stored record is malformed")
 
 enum fmk_err {
@@ -104,8 +105,9 @@ void fmk_ids_free(fmk_ids *l);
  * show the checks catch it. Never set them in production. */
 enum {
 	/* create a prescription in two transactions: the prescription and
-	 * its registry entry, then its index entries; one create in 32 stops
-	 * after the first, as a client that crashed there would */
+	 * its registry entry, then its index entries; every 32nd create of
+	 * a handle stops after the first, as a client that crashed there
+	 * would */
 	FMK_BROKEN_SPLIT_CREATE = 1,
 	/* process without spending the prescription's token */
 	FMK_BROKEN_NO_TOKEN = 2,
@@ -165,15 +167,15 @@ int fmk_stock(fmk *f, uint64_t pharmacy, const char *drug, int64_t *out);
 
 /* The dataset's shape, stored at populate time. */
 typedef struct {
-	uint64_t n[FMK_NKINDS];   /* entities of each kind: ids 1..n */
-	uint64_t prescriptions;   /* populated prescriptions: ids 1..n */
-	int64_t  stock;           /* initial units per pharmacy and drug */
-	int      ndrugs;          /* drugs fmk_drug_name(0..ndrugs) */
+	uint64_t n[FMK_NKINDS]; /* entities of each kind: ids 1..n */
+	uint64_t prescriptions; /* populated prescriptions: ids 1..n */
+	int64_t  stock;         /* initial units per pharmacy and drug */
+	int      ndrugs;        /* drugs fmk_drug_name(0..ndrugs) */
 	uint64_t done[FMK_NKINDS + 2]; /* populate progress per kind, then
 	                                * prescriptions, then stock */
 } fmk_meta;
-int         fmk_meta_get(fmk *f, fmk_meta *out); /* FMK_ENOTFOUND */
-int         fmk_meta_put(fmk *f, const fmk_meta *m);
+int fmk_meta_get(fmk *f, fmk_meta *out); /* FMK_ENOTFOUND */
+int fmk_meta_put(fmk *f, const fmk_meta *m);
 /* Catalogue of drug names, i in 0..FMK_NDRUGS. */
 #define FMK_NDRUGS 10
 const char *fmk_drug_name(int i);
@@ -208,7 +210,7 @@ typedef struct {
 } fmk_report;
 /* OUT: *r. progress (may be NULL) is called now and then with done/total
  * prescriptions. */
-int  fmk_check_dc(fmk *f, fmk_report *r,
+int  fmk_check_dc(fmk *f, fmk_report                                  *r,
      void (*progress)(void *arg, uint64_t done, uint64_t total), void *arg);
 bool fmk_report_ok(const fmk_report *r);
 

@@ -59,7 +59,8 @@ usage(FILE *f)
 	    "  --threads N (16)      clients, spread over the URLs\n"
 	    "  --duration S (30)     seconds\n"
 	    "  --wait-ms MS (500)    how long processing waits for rights\n"
-	    "  --audit               a reader per DC checks new prescriptions'\n"
+	    "  --audit               a reader per DC checks new "
+	    "prescriptions'\n"
 	    "                        references and indexes in one snapshot\n"
 	    "  --every S (1)         seconds between progress lines\n"
 	    "  --broken split-create|no-token  test only: break an "
@@ -136,9 +137,10 @@ bar(const char *what, uint64_t done, uint64_t total, double t0)
 	int    w    = 30;
 	int    fill = total ? (int) (done * (uint64_t) w / total) : w;
 	double dt   = now_s() - t0;
-	fprintf(stderr, "\r  %-13s [%.*s%*s] %8" PRIu64 "/%-8" PRIu64 " %6.0f/s",
-	    what, fill, "##############################", w - fill, "", done,
-	    total, dt > 0 ? (double) done / dt : 0.0);
+	fprintf(stderr,
+	    "\r  %-13s [%.*s%*s] %8" PRIu64 "/%-8" PRIu64 " %6.0f/s", what,
+	    fill, "##############################", w - fill, "", done, total,
+	    dt > 0 ? (double) done / dt : 0.0);
 	if (done == total)
 		fputc('\n', stderr);
 }
@@ -156,25 +158,25 @@ cmd_populate(fmk *f, fmk_meta *want, uint64_t seed, uint64_t batch)
 	} else if (rc != 0) {
 		goto fail;
 	} else {
-		fprintf(stderr, "fmk: resuming the dataset stored at this DC "
-		                "(its sizes win over the flags)\n");
+		fprintf(stderr,
+		    "fmk: resuming the dataset stored at this DC "
+		    "(its sizes win over the flags)\n");
 	}
 	static const char *names[] = { "patients", "pharmacies", "staff",
 		"facilities", "prescriptions", "stock" };
 	for (int what = 0; what <= FMK_POP_STOCK; what++) {
-		uint64_t total = what < FMK_NKINDS ? m.n[what]
-		                 : what == FMK_POP_PRESCRIPTIONS
-		                     ? m.prescriptions
-		                     : m.n[FMK_PHARMACY];
+		uint64_t total = what < FMK_NKINDS  ? m.n[what]
+		    : what == FMK_POP_PRESCRIPTIONS ? m.prescriptions
+		                                    : m.n[FMK_PHARMACY];
 		uint64_t done  = m.done[what];
 		double   t0    = now_s();
-		uint64_t step  = what == FMK_POP_STOCK ? batch / 10 + 1 : batch;
+		uint64_t step = what == FMK_POP_STOCK ? batch / 10 + 1 : batch;
 		if (what == FMK_POP_PRESCRIPTIONS)
 			step = batch / 4 + 1;
 		while (done < total) {
 			uint64_t n = total - done < step ? total - done : step;
-			if ((rc = fmk_populate_batch(f, what, done + 1, n, seed)) !=
-			    0)
+			if ((rc = fmk_populate_batch(
+			         f, what, done + 1, n, seed)) != 0)
 				goto fail;
 			done += n;
 			if (isatty(2) || done == total)
@@ -238,17 +240,17 @@ typedef struct {
 } stats;
 
 typedef struct worker {
-	pthread_t       th;
-	int             idx, dc;
-	cw_client      *c;
-	fmk            *f;
-	uint64_t        rng;
-	stats           st;
-	uint64_t        fifo[FIFO]; /* prescriptions it created, oldest
-	                             * first, for process (FMKe) */
-	size_t          head, len;
+	pthread_t  th;
+	int        idx, dc;
+	cw_client *c;
+	fmk       *f;
+	uint64_t   rng;
+	stats      st;
+	uint64_t   fifo[FIFO]; /* prescriptions it created, oldest
+	                        * first, for process (FMKe) */
+	size_t               head, len;
 	atomic_uint_fast64_t done, errs;
-	int             fail;
+	int                  fail;
 } worker;
 
 static struct {
@@ -291,13 +293,14 @@ random_drugs(worker *w, fmk_drugs *d, size_t n)
 {
 	d->n = 0;
 	for (size_t i = 0; i < n; i++) {
-		const char *name =
-		    fmk_drug_name((int) (rnd(&w->rng) % (uint64_t) R.m.ndrugs));
+		const char *name = fmk_drug_name(
+		    (int) (rnd(&w->rng) % (uint64_t) R.m.ndrugs));
 		bool dup = false;
 		for (size_t j = 0; j < d->n; j++)
 			dup |= strcmp(d->name[j], name) == 0;
 		if (!dup)
-			snprintf(d->name[d->n++], FMK_DRUG_MAX + 1, "%s", name);
+			snprintf(
+			    d->name[d->n++], FMK_DRUG_MAX + 1, "%s", name);
 	}
 }
 
@@ -331,7 +334,7 @@ one_op(worker *w, int op)
 		memset(&p, 0, sizeof(p));
 		/* a fresh random id above the populated ones: two DCs never
 		 * pick the same one in practice (2^-62 per pair) */
-		p.id = R.m.prescriptions + 1 + (rnd(&w->rng) >> 2);
+		p.id         = R.m.prescriptions + 1 + (rnd(&w->rng) >> 2);
 		p.patient    = pick(w, R.m.n[FMK_PATIENT]);
 		p.prescriber = pick(w, R.m.n[FMK_STAFF]);
 		p.pharmacy   = pick(w, R.m.n[FMK_PHARMACY]);
@@ -355,7 +358,8 @@ one_op(worker *w, int op)
 		    w->f, pick(w, R.m.n[FMK_PHARMACY]), &ids);
 		break;
 	case OP_PATIENT:
-		rc = fmk_get(w->f, FMK_PATIENT, pick(w, R.m.n[FMK_PATIENT]), &e);
+		rc = fmk_get(
+		    w->f, FMK_PATIENT, pick(w, R.m.n[FMK_PATIENT]), &e);
 		break;
 	case OP_PROCESS: {
 		uint64_t id = pick(w, R.m.prescriptions);
@@ -369,10 +373,12 @@ one_op(worker *w, int op)
 	}
 	case OP_ADD_MEDICATION:
 		random_drugs(w, &d, 1);
-		rc = fmk_update_medication(w->f, pick(w, R.m.prescriptions), &d);
+		rc = fmk_update_medication(
+		    w->f, pick(w, R.m.prescriptions), &d);
 		break;
 	default:
-		rc = fmk_get_prescription(w->f, pick(w, R.m.prescriptions), &p);
+		rc =
+		    fmk_get_prescription(w->f, pick(w, R.m.prescriptions), &p);
 		break;
 	}
 	fmk_ids_free(&ids);
@@ -384,7 +390,7 @@ worker_main(void *arg)
 {
 	worker *w = arg;
 	while (!atomic_load(&R.stop)) {
-		int r  = (int) (rnd(&w->rng) % 100), op = 0;
+		int r = (int) (rnd(&w->rng) % 100), op = 0;
 		for (; op < NOPS - 1 && r >= ops[op].pct; op++)
 			r -= ops[op].pct;
 		double t0 = now_s();
@@ -414,7 +420,7 @@ typedef struct {
 static void *
 audit_main(void *arg)
 {
-	auditor *a = arg;
+	auditor *a    = arg;
 	uint64_t last = 0;
 	while (!atomic_load(&R.stop)) {
 		pthread_mutex_lock(&R.mu);
@@ -428,8 +434,8 @@ audit_main(void *arg)
 		last   = n;
 		int rc = fmk_audit(a->f, id);
 		atomic_fetch_add(&R.audits, 1);
-		if (rc > 0) {
-			atomic_fetch_add(&R.violations, (uint64_t) rc);
+		if (rc > 0 &&
+		    atomic_fetch_add(&R.violations, (uint64_t) rc) < 10) {
 			fprintf(stderr,
 			    "fmk: VIOLATION: prescription %" PRIu64
 			    " visible without its references or index "
@@ -482,16 +488,17 @@ report(worker *w, int nw, double secs)
 		size_t el      = 0;
 		for (int e = 1; e < NERR; e++)
 			if (all.err[op][e] > 0 && el < sizeof(eb) - 40) {
-				el += (size_t) snprintf(eb + el, sizeof(eb) - el,
-				    "%s%s %" PRIu64, el ? ", " : "",
+				el += (size_t) snprintf(eb + el,
+				    sizeof(eb) - el, "%s%s %" PRIu64,
+				    el ? ", " : "",
 				    e == NERR - 1 ? "other" : fmk_errname(-e),
 				    all.err[op][e]);
 				errs += all.err[op][e];
 			}
 		total += all.count[op];
 		printf("%-31s %9" PRIu64 " %9.0f %8.2f %8.2f  %s\n",
-		    ops[op].name, all.count[op],
-		    (double) all.count[op] / secs, p50, p99, eb);
+		    ops[op].name, all.count[op], (double) all.count[op] / secs,
+		    p50, p99, eb);
 	}
 	printf("%-31s %9" PRIu64 " %9.0f %8s %8s  %" PRIu64 " (%.1f%%)\n",
 	    "all", total, (double) total / secs, "", "", errs,
@@ -508,9 +515,9 @@ on_signal(int sig)
 static int
 cmd_run(int threads, double duration, bool audit, double every)
 {
-	worker  *w  = calloc((size_t) threads, sizeof(worker));
-	auditor  a[MAX_URLS];
-	int      nw = 0, na = 0, rc = 0, status = 0;
+	worker    *w = calloc((size_t) threads, sizeof(worker));
+	auditor    a[MAX_URLS];
+	int        nw = 0, na = 0, rc = 0, status = 0;
 	cw_client *mc;
 	fmk       *mf;
 	if (w == NULL)
@@ -524,16 +531,18 @@ cmd_run(int threads, double duration, bool audit, double every)
 	fmk_free(mf);
 	cw_close(mc);
 	if (rc != 0) {
-		fprintf(stderr, "fmk run: %s: no dataset (%s); run fmk "
-		                "populate first\n",
+		fprintf(stderr,
+		    "fmk run: %s: no dataset (%s); run fmk "
+		    "populate first\n",
 		    urls[0], fmk_strerror(rc));
 		free(w);
 		return 3;
 	}
 	if (R.m.prescriptions == 0 || R.m.n[FMK_PATIENT] == 0 ||
 	    R.m.n[FMK_PHARMACY] == 0 || R.m.n[FMK_STAFF] == 0) {
-		fprintf(stderr, "fmk run: the dataset has no prescriptions, "
-		                "patients, pharmacies or staff\n");
+		fprintf(stderr,
+		    "fmk run: the dataset has no prescriptions, "
+		    "patients, pharmacies or staff\n");
 		free(w);
 		return 3;
 	}
@@ -544,8 +553,11 @@ cmd_run(int threads, double duration, bool audit, double every)
 	for (; nw < threads; nw++) {
 		w[nw].idx = nw;
 		w[nw].dc  = nw % nurls;
-		w[nw].rng = (seed * 2654435761u + (uint64_t) nw * 0x9e3779b97f4a7c15ull) | 1;
-		if (connect_to(urls[w[nw].dc], &w[nw].c, &w[nw].f, &R.o) != 0) {
+		w[nw].rng = (seed * 2654435761u +
+		                (uint64_t) nw * 0x9e3779b97f4a7c15ull) |
+		    1;
+		if (connect_to(urls[w[nw].dc], &w[nw].c, &w[nw].f, &R.o) !=
+		    0) {
 			status = 3;
 			goto stop;
 		}
@@ -560,13 +572,13 @@ cmd_run(int threads, double duration, bool audit, double every)
 	double t0 = now_s();
 	for (int i = 0; i < nw; i++)
 		if (pthread_create(&w[i].th, NULL, worker_main, &w[i]) != 0) {
-			nw = i;
+			nw     = i;
 			status = 3;
 			goto join;
 		}
 	for (int i = 0; i < na; i++)
 		if (pthread_create(&a[i].th, NULL, audit_main, &a[i]) != 0) {
-			na = i;
+			na     = i;
 			status = 3;
 			goto join;
 		}
@@ -592,7 +604,8 @@ cmd_run(int threads, double duration, bool audit, double every)
 			    "%sDC %d %" PRIu64, d ? ", " : " (", d, per[d]);
 		if (nurls > 1)
 			snprintf(pb + pl, sizeof(pb) - pl, ")");
-		printf("  %5.1f s  %8" PRIu64 " ops%s  %6.0f ops/s  errors %" PRIu64,
+		printf("  %5.1f s  %8" PRIu64
+		       " ops%s  %6.0f ops/s  errors %" PRIu64,
 		    t - t0, sum, pb, (double) (sum - last) / (t - tl), errs);
 		if (audit)
 			printf("  audits %" PRIu64 ", violations %" PRIu64,
@@ -732,10 +745,10 @@ cmd_check(double conv_secs)
 		printf("%-4d %13" PRIu64 " %9" PRIu64 " %8" PRIu64 " %8" PRIu64
 		       " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64
 		       " %8" PRIu64 "  %016" PRIx64 "\n",
-		    nurls > 1 ? k[i].info.dc : i, r->prescriptions, r->processed,
-		    r->dangling, r->missing_index, r->orphan_index,
-		    r->processed_twice, r->token_mismatch, r->stock_negative,
-		    r->stock_mismatch, k[i].info.digest);
+		    nurls > 1 ? k[i].info.dc : i, r->prescriptions,
+		    r->processed, r->dangling, r->missing_index,
+		    r->orphan_index, r->processed_twice, r->token_mismatch,
+		    r->stock_negative, r->stock_mismatch, k[i].info.digest);
 		sum.dangling += r->dangling;
 		sum.missing_index += r->missing_index;
 		sum.orphan_index += r->orphan_index;
@@ -744,7 +757,8 @@ cmd_check(double conv_secs)
 		sum.stock_negative += r->stock_negative;
 		sum.stock_mismatch += r->stock_mismatch;
 		if (r->first_bad != 0)
-			printf("     e.g. prescription %" PRIu64 "\n", r->first_bad);
+			printf("     e.g. prescription %" PRIu64 "\n",
+			    r->first_bad);
 	}
 	printf("\ninvariants:\n");
 	printf("  relative order: no prescription without its patient, "
@@ -763,14 +777,16 @@ cmd_check(double conv_secs)
 		printf("  convergence: all %d DCs hold the same state and "
 		       "digest                    %s\n",
 		    nurls, conv ? "held" : "BROKEN");
-	if (!conv || sum.dangling + sum.missing_index + sum.orphan_index +
-	                     sum.processed_twice + sum.token_mismatch +
-	                     sum.stock_negative + sum.stock_mismatch >
-	                 0)
+	if (!conv ||
+	    sum.dangling + sum.missing_index + sum.orphan_index +
+	            sum.processed_twice + sum.token_mismatch +
+	            sum.stock_negative + sum.stock_mismatch >
+	        0)
 		status = status ? status : 1;
-	printf("%s\n", status == 0   ? "fmk check: every invariant held"
-	               : status == 1 ? "fmk check: INVARIANT BROKEN"
-	                             : "fmk check: could not check every DC");
+	printf("%s\n",
+	    status == 0       ? "fmk check: every invariant held"
+	        : status == 1 ? "fmk check: INVARIANT BROKEN"
+	                      : "fmk check: could not check every DC");
 out:
 	for (int i = 0; i < nurls; i++) {
 		fmk_free(k[i].f);
@@ -803,9 +819,12 @@ cmd_get(const char *kind, const char *ids)
 	if (k == FMK_NKINDS) {
 		fmk_prescription p;
 		if ((rc = fmk_get_prescription(f, id, &p)) == 0) {
-			printf("prescription %" PRIu64 "\n  patient     %" PRIu64
-			       "\n  prescriber  %" PRIu64 "\n  pharmacy    %" PRIu64
-			       "\n  prescribed  %s\n  processed   %s\n  drugs      ",
+			printf("prescription %" PRIu64
+			       "\n  patient     %" PRIu64
+			       "\n  prescriber  %" PRIu64
+			       "\n  pharmacy    %" PRIu64
+			       "\n  prescribed  %s\n  processed   %s\n  drugs "
+			       "     ",
 			    p.id, p.patient, p.prescriber, p.pharmacy,
 			    p.date_prescribed,
 			    p.processed ? p.date_processed : "no");
@@ -819,7 +838,8 @@ cmd_get(const char *kind, const char *ids)
 		if ((rc = fmk_get(f, k, id, &e)) == 0 && k != FMK_FACILITY)
 			rc = fmk_prescriptions(f, k, id, &l);
 		if (rc == 0) {
-			printf("%s %" PRIu64 "\n  name        %s\n  address     "
+			printf("%s %" PRIu64
+			       "\n  name        %s\n  address     "
 			       "%s\n",
 			    kind, e.id, e.name, e.address);
 			if (e.extra[0] != '\0')
@@ -847,9 +867,24 @@ cmd_get(const char *kind, const char *ids)
 int
 main(int argc, char **argv)
 {
-	enum { O_PATIENTS = 256, O_PHARMACIES, O_STAFF, O_FACILITIES,
-		O_PRESCRIPTIONS, O_STOCK, O_DRUGS, O_SEED, O_BATCH, O_THREADS,
-		O_DURATION, O_WAIT, O_AUDIT, O_EVERY, O_BROKEN, O_CONVERGE };
+	enum {
+		O_PATIENTS = 256,
+		O_PHARMACIES,
+		O_STAFF,
+		O_FACILITIES,
+		O_PRESCRIPTIONS,
+		O_STOCK,
+		O_DRUGS,
+		O_SEED,
+		O_BATCH,
+		O_THREADS,
+		O_DURATION,
+		O_WAIT,
+		O_AUDIT,
+		O_EVERY,
+		O_BROKEN,
+		O_CONVERGE
+	};
 	static const struct option lo[] = {
 		{ "url", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
@@ -871,13 +906,15 @@ main(int argc, char **argv)
 		{ "converge", required_argument, NULL, O_CONVERGE },
 		{ NULL, 0, NULL, 0 },
 	};
-	fmk_meta m = { .n = { 10000, 300, 1000, 50 }, .prescriptions = 5000,
-		.stock = 100, .ndrugs = FMK_NDRUGS };
+	fmk_meta m    = { .n      = { 10000, 300, 1000, 50 },
+		   .prescriptions = 5000,
+		   .stock         = 100,
+		   .ndrugs        = FMK_NDRUGS };
 	uint64_t seed = 1, batch = 200, threads = 16, duration = 30,
-		 wait = 500, every = 1, conv = 60, v;
-	bool     audit = false;
-	const char *env = getenv("CW_URL");
-	R.o = (fmk_opts) { .wait_ms = 500, .retries = 3 };
+	         wait = 500, every = 1, conv = 60, v;
+	bool        audit = false;
+	const char *env   = getenv("CW_URL");
+	R.o               = (fmk_opts) { .wait_ms = 500, .retries = 3 };
 	if (parse_urls(env ? env : "tcp://127.0.0.1:7400") != 0)
 		goto bad;
 	int o, li = 0;
@@ -886,7 +923,8 @@ main(int argc, char **argv)
 		switch (o) {
 		case 'u':
 			if (parse_urls(optarg) != 0) {
-				fprintf(stderr, "fmk: bad --url '%s'\n", optarg);
+				fprintf(
+				    stderr, "fmk: bad --url '%s'\n", optarg);
 				return 2;
 			}
 			continue;
@@ -914,14 +952,37 @@ main(int argc, char **argv)
 			dst = &m.n[(int[]) { FMK_PATIENT, FMK_PHARMACY,
 			    FMK_STAFF, FMK_FACILITY }[o - O_PATIENTS]];
 			break;
-		case O_PRESCRIPTIONS: dst = &m.prescriptions; break;
-		case O_SEED: dst = &seed; max = UINT64_MAX; break;
-		case O_BATCH: dst = &batch; max = 10000; break;
-		case O_THREADS: dst = &threads; max = 1024; break;
-		case O_DURATION: dst = &duration; max = 86400 * 7; break;
-		case O_WAIT: dst = &wait; max = 60000; break;
-		case O_EVERY: dst = &every; max = 3600; break;
-		case O_CONVERGE: dst = &conv; max = 3600; break;
+		case O_PRESCRIPTIONS:
+			dst = &m.prescriptions;
+			break;
+		case O_SEED:
+			dst = &seed;
+			max = UINT64_MAX;
+			break;
+		case O_BATCH:
+			dst = &batch;
+			max = 10000;
+			break;
+		case O_THREADS:
+			dst = &threads;
+			max = 1024;
+			break;
+		case O_DURATION:
+			dst = &duration;
+			max = 86400 * 7;
+			break;
+		case O_WAIT:
+			dst = &wait;
+			max = 60000;
+			break;
+		case O_EVERY:
+			dst = &every;
+			max = 3600;
+			break;
+		case O_CONVERGE:
+			dst = &conv;
+			max = 3600;
+			break;
 		case O_STOCK:
 			if (parse_num(optarg, INT32_MAX, &v) != 0)
 				goto badnum;
@@ -963,7 +1024,7 @@ bad:
 	usage(stderr);
 	return 2;
 badnum:
-	fprintf(stderr, "fmk: bad number '%s' for --%s\n", optarg,
-	    lo[li].name);
+	fprintf(
+	    stderr, "fmk: bad number '%s' for --%s\n", optarg, lo[li].name);
 	return 2;
 }

@@ -101,7 +101,7 @@ static int
 spawn(dcproc *d)
 {
 	const char *bin = getenv("CAUSEWAYD");
-	char       *argv[40];
+	char       *argv[64];
 	int         n = 0;
 	if (bin == NULL)
 		bin = "build/bin/causewayd";
@@ -110,7 +110,7 @@ spawn(dcproc *d)
 	argv[n++] = d->dir;
 	argv[n++] = "--listen";
 	argv[n++] = d->url;
-	for (int i = 0; d->extra[i] != NULL && n < 38; i++)
+	for (int i = 0; d->extra[i] != NULL && n < 62; i++)
 		argv[n++] = d->extra[i];
 	argv[n]   = NULL;
 	pid_t pid = fork();
@@ -160,7 +160,7 @@ dc_start(dcproc *d, const char *dir, char *const *extra)
 	snprintf(d->dir, sizeof(d->dir), "%s", dir);
 	snprintf(d->log, sizeof(d->log), "%s.log", dir);
 	int i = 0;
-	for (; extra != NULL && extra[i] != NULL && i < 15; i++)
+	for (; extra != NULL && extra[i] != NULL && i < 47; i++)
 		d->extra[i] = extra[i];
 	d->extra[i] = NULL;
 	return spawn(d);
@@ -200,4 +200,46 @@ dc_kill9(dcproc *d)
 	waitpid(d->pid, NULL, 0);
 	track(d->pid, false);
 	d->pid = 0;
+}
+
+pid_t
+proc_spawn(char *const *argv, const char *out)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (out != NULL) {
+			int fd =
+			    open(out, O_WRONLY | O_CREAT | O_APPEND, 0644);
+			if (fd >= 0) {
+				dup2(fd, 1);
+				dup2(fd, 2);
+				close(fd);
+			}
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	track(pid, true);
+	return pid;
+}
+
+int
+proc_wait(pid_t pid, unsigned seconds)
+{
+	int status;
+	for (unsigned i = 0; i < seconds * 100; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			track(pid, false);
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		}
+		sleep_ms(10);
+	}
+	fprintf(stderr, "dcproc: pid %d still running after %u s: killed\n",
+	    (int) pid, seconds);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	track(pid, false);
+	return -1;
 }

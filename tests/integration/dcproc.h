@@ -15,7 +15,7 @@ typedef struct {
 	char  url[64];
 	char  dir[256];  /* data directory */
 	char  log[300];  /* its stderr */
-	char *extra[16]; /* more arguments, NULL-terminated */
+	char *extra[48]; /* more arguments, NULL-terminated */
 } dcproc;
 
 /* Starts causewayd ($CAUSEWAYD or build/bin/causewayd) with data in dir
@@ -33,6 +33,14 @@ void dc_kill9(dcproc *d);
  * or gets SIGTERM or SIGINT, it kills every causewayd it started (by pid)
  * and exits with status 3, so a hung test can never hang CI. */
 void dc_watchdog(unsigned seconds);
+/* Starts any program (argv[0] its path) with stdout and stderr appended
+ * to file `out` (NULL: inherited), tracked like a causewayd: the watchdog
+ * and exit kill it. Returns its pid or -1. */
+pid_t proc_spawn(char *const *argv, const char *out);
+/* Waits up to `seconds` for it to exit; kills it (SIGKILL) after that.
+ * Returns its exit status, or -1 if it was killed or crashed. */
+int proc_wait(pid_t pid, unsigned seconds);
+
 /* A free TCP port on 127.0.0.1. */
 int dc_free_port(void);
 

@@ -15,8 +15,7 @@
 #include <unistd.h>
 
 #include "causeway.h"
-#include "dcproc.h"
-#include "proxy.h"
+#include "cluster.h"
 #include "replica.h"
 #include "schema.h"
 #include "util.h"
@@ -25,73 +24,24 @@
 
 #define N 3
 
-typedef struct {
-	char   *tmp;
-	dcproc  d[N];
-	int     peer_port[N];
-	tproxy *x[N][N]; /* x[i][j]: DC i's link to DC j */
-	char    args[N][N + 2][64];
-	char   *argv[N][16];
-} cluster;
-
 static int
 setup(void **state)
 {
-	cluster *c = calloc(1, sizeof(*c));
-	c->tmp     = tu_tmpdir();
-	*state     = c;
-	for (int i = 0; i < N; i++)
-		c->peer_port[i] = dc_free_port();
-	for (int i = 0; i < N; i++)
-		for (int j = 0; j < N; j++)
-			if (i != j &&
-			    proxy_start(&c->x[i][j], c->peer_port[j]))
-				return -1;
-	for (int i = 0; i < N; i++) {
-		int a = 0, n = 0;
-		snprintf(c->args[i][a], 64, "%d", i);
-		c->argv[i][n++] = "--dc";
-		c->argv[i][n++] = c->args[i][a++];
-		snprintf(
-		    c->args[i][a], 64, "tcp://127.0.0.1:%d", c->peer_port[i]);
-		c->argv[i][n++] = "--peer-listen";
-		c->argv[i][n++] = c->args[i][a++];
-		for (int j = 0; j < N; j++) {
-			if (j == i)
-				continue;
-			snprintf(c->args[i][a], 64, "%d=tcp://127.0.0.1:%d", j,
-			    proxy_port(c->x[i][j]));
-			c->argv[i][n++] = "--peer";
-			c->argv[i][n++] = c->args[i][a++];
-		}
-		c->argv[i][n++] = "--session-wait";
-		c->argv[i][n++] = "500";
-		/* prune everything all peers acknowledged: every test then
-		 * also checks that pruning never drops what a peer needs */
-		c->argv[i][n++] = "--log-retain";
-		c->argv[i][n++] = "0";
-		c->argv[i][n]   = NULL;
-		char dir[300];
-		snprintf(dir, sizeof(dir), "%s/dc%d", c->tmp, i);
-		if (dc_start(&c->d[i], dir, c->argv[i]) != 0)
-			return -1;
-	}
+	/* prune everything all peers acknowledged: every test then also
+	 * checks that pruning never drops what a peer needs */
+	static char *extra[] = { "--session-wait", "500", "--log-retain", "0",
+		NULL };
+	cluster     *c;
+	if (cluster_start(&c, N, extra) != 0)
+		return -1;
+	*state = c;
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	cluster *c = *state;
-	for (int i = 0; i < N; i++)
-		if (c->d[i].pid > 0 && dc_stop(&c->d[i]) != 0)
-			fprintf(stderr, "DC %d did not stop cleanly\n", i);
-	for (int i = 0; i < N; i++)
-		for (int j = 0; j < N; j++)
-			proxy_stop(c->x[i][j]);
-	tu_rmrf(c->tmp);
-	free(c->tmp);
-	free(c);
+	cluster_stop(*state);
 	return 0;
 }
 
@@ -99,8 +49,7 @@ teardown(void **state)
 static void
 cut(cluster *c, int a, int b, bool on)
 {
-	proxy_cut(c->x[a][b], on);
-	proxy_cut(c->x[b][a], on);
+	cluster_cut(c, a, b, on);
 }
 
 static cw_client *
@@ -115,33 +64,7 @@ at(cluster *c, int i)
 static bool
 converged(cluster *c, int seconds)
 {
-	static cw_dc_info s[N];
-	for (int t = 0; t < seconds * 20; t++) {
-		bool same = true;
-		for (int i = 0; i < N && same; i++) {
-			cw_client *cl;
-			if (cw_connect(&cl, c->d[i].url) != 0) {
-				same = false;
-				break;
-			}
-			same = cw_dc_status(cl, &s[i]) == 0;
-			cw_close(cl);
-		}
-		for (int i = 1; i < N && same; i++)
-			same = s[i].digest == s[0].digest &&
-			    !memcmp(
-			        s[i].state, s[0].state, sizeof(s[0].state));
-		if (same)
-			return true;
-		usleep(50 * 1000);
-	}
-	for (int i = 0; i < N; i++)
-		fprintf(stderr, "DC %d: state [%llu,%llu,%llu] digest %llx\n",
-		    i, (unsigned long long) s[i].state[0],
-		    (unsigned long long) s[i].state[1],
-		    (unsigned long long) s[i].state[2],
-		    (unsigned long long) s[i].digest);
-	return false;
+	return cluster_converged(c, seconds);
 }
 
 static int64_t

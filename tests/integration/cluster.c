@@ -1,0 +1,131 @@
+/*
+ * cluster.c - N real DCs with a fault proxy on every directed link
+ * (cluster.h).
+ */
+#include "cluster.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../unit/testutil.h"
+
+int
+cluster_start(cluster **out, int n, char *const *extra)
+{
+	cluster *c;
+	if (n < 1 || n > CL_MAX || (c = calloc(1, sizeof(*c))) == NULL)
+		return -1;
+	c->n   = n;
+	c->tmp = tu_tmpdir();
+	for (int i = 0; i < n; i++)
+		c->peer_port[i] = dc_free_port();
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < n; j++)
+			if (i != j &&
+			    proxy_start(&c->x[i][j], c->peer_port[j]) != 0)
+				goto fail;
+	for (int i = 0; i < n; i++) {
+		int a = 0, k = 0;
+		snprintf(c->args[i][a], 64, "%d", i);
+		c->argv[i][k++] = "--dc";
+		c->argv[i][k++] = c->args[i][a++];
+		snprintf(
+		    c->args[i][a], 64, "tcp://127.0.0.1:%d", c->peer_port[i]);
+		c->argv[i][k++] = "--peer-listen";
+		c->argv[i][k++] = c->args[i][a++];
+		for (int j = 0; j < n; j++) {
+			if (j == i)
+				continue;
+			snprintf(c->args[i][a], 64, "%d=tcp://127.0.0.1:%d", j,
+			    proxy_port(c->x[i][j]));
+			c->argv[i][k++] = "--peer";
+			c->argv[i][k++] = c->args[i][a++];
+		}
+		for (int e = 0; extra != NULL && extra[e] != NULL; e++) {
+			if (k >= 62)
+				goto fail;
+			c->argv[i][k++] = extra[e];
+		}
+		c->argv[i][k] = NULL;
+		char dir[300];
+		snprintf(dir, sizeof(dir), "%s/dc%d", c->tmp, i);
+		if (dc_start(&c->d[i], dir, c->argv[i]) != 0)
+			goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	cluster_stop(c);
+	return -1;
+}
+
+int
+cluster_stop(cluster *c)
+{
+	int rc = 0;
+	if (c == NULL)
+		return 0;
+	for (int i = 0; i < c->n; i++)
+		if (c->d[i].pid > 0 && dc_stop(&c->d[i]) != 0) {
+			fprintf(stderr, "DC %d did not stop cleanly\n", i);
+			rc = -1;
+		}
+	for (int i = 0; i < c->n; i++)
+		for (int j = 0; j < c->n; j++)
+			if (c->x[i][j] != NULL)
+				proxy_stop(c->x[i][j]);
+	tu_rmrf(c->tmp);
+	free(c->tmp);
+	free(c);
+	return rc;
+}
+
+void
+cluster_cut(cluster *c, int a, int b, bool on)
+{
+	proxy_cut(c->x[a][b], on);
+	proxy_cut(c->x[b][a], on);
+}
+
+void
+cluster_isolate(cluster *c, int i, bool on)
+{
+	for (int j = 0; j < c->n; j++)
+		if (j != i)
+			cluster_cut(c, i, j, on);
+}
+
+bool
+cluster_converged(cluster *c, int seconds)
+{
+	static cw_dc_info s[CL_MAX];
+	for (int t = 0; t < seconds * 20; t++) {
+		bool same = true;
+		for (int i = 0; i < c->n && same; i++) {
+			cw_client *cl;
+			if (cw_connect(&cl, c->d[i].url) != 0) {
+				same = false;
+				break;
+			}
+			same = cw_dc_status(cl, &s[i]) == 0;
+			cw_close(cl);
+		}
+		for (int i = 1; i < c->n && same; i++)
+			same = s[i].digest == s[0].digest &&
+			       !memcmp(s[i].state, s[0].state, sizeof(s[0].state));
+		if (same)
+			return true;
+		usleep(50 * 1000);
+	}
+	for (int i = 0; i < c->n; i++) {
+		fprintf(stderr, "DC %d: state [", i);
+		for (int j = 0; j < c->n; j++)
+			fprintf(stderr, "%s%llu", j ? "," : "",
+			    (unsigned long long) s[i].state[j]);
+		fprintf(stderr, "] digest %llx\n",
+		    (unsigned long long) s[i].digest);
+	}
+	return false;
+}

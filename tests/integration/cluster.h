@@ -1,0 +1,45 @@
+/*
+ * cluster.h - a deployment of real causewayd processes for tests and the
+ * verification harness: N DCs on loopback, each directed DC-to-DC link
+ * through its own fault proxy (proxy.h), so any link can be cut alone.
+ * Everything started is stopped by pid (dcproc.h).
+ *
+ * Threading: one thread drives a cluster; proxies run their own threads.
+ */
+#ifndef CW_CLUSTER_H
+#define CW_CLUSTER_H
+
+#include <stdbool.h>
+
+#include "causeway.h"
+#include "dcproc.h"
+#include "proxy.h"
+
+#define CL_MAX 8
+
+typedef struct {
+	int     n;
+	char   *tmp; /* the DCs' data directories are tmp/dc<i> */
+	dcproc  d[CL_MAX];
+	int     peer_port[CL_MAX];
+	tproxy *x[CL_MAX][CL_MAX]; /* x[i][j]: DC i's link to DC j */
+	char    args[CL_MAX][CL_MAX + 24][64];
+	char   *argv[CL_MAX][64];
+} cluster;
+
+/* Starts n DCs (1..CL_MAX) in a new temporary directory, each with the
+ * extra arguments (NULL-terminated, may be NULL). OUT: *out. Returns 0,
+ * or -1 with everything started stopped again. */
+int cluster_start(cluster **out, int n, char *const *extra);
+/* Stops every DC (SIGTERM) and proxy, removes the directory, frees c.
+ * Returns 0, or -1 if a DC did not stop cleanly. */
+int cluster_stop(cluster *c);
+/* Cuts (on) or heals both directions between DCs a and b. */
+void cluster_cut(cluster *c, int a, int b, bool on);
+/* Cuts or heals every link of DC i. */
+void cluster_isolate(cluster *c, int i, bool on);
+/* Waits up to `seconds` until every DC reports the same state vector and
+ * digest; prints the DCs' states to stderr if they do not. */
+bool cluster_converged(cluster *c, int seconds);
+
+#endif
