@@ -43,7 +43,7 @@ UNIT_BIN := $(UNIT:%=$(BUILD)/tests/%) $(BUILD)/tests/fuzz_replay \
 INTEG    := net_test repl_test fmk_run_test
 INTEG_BIN := $(INTEG:%=$(BUILD)/tests/%)
 BINS     := $(BUILD)/bin/cw-bench $(BUILD)/bin/causewayd $(BUILD)/bin/cw \
-            $(BUILD)/bin/cw-proxy $(BUILD)/bin/fmk
+            $(BUILD)/bin/cw-proxy $(BUILD)/bin/fmk $(BUILD)/bin/cw-verify
 
 DEPS_OK  := $(BUILD)/.deps-ok
 
@@ -131,6 +131,15 @@ $(BUILD)/tests/fmk_run_test: $(BUILD)/obj/tests/integration/fmk_run_test.o \
                             $(BUILD)/obj/tests/integration/proxy.o \
                             $(BUILD)/obj/tests/integration/dcproc.o $(FMK_OBJ) \
                             $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/bin/cw-verify: $(BUILD)/obj/tests/harness/verify.o \
+                       $(BUILD)/obj/tests/harness/history.o \
+                       $(BUILD)/obj/tests/integration/cluster.o \
+                       $(BUILD)/obj/tests/integration/proxy.o \
+                       $(BUILD)/obj/tests/integration/dcproc.o $(FMK_OBJ) \
+                       $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 

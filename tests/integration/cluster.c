@@ -97,6 +97,13 @@ cluster_isolate(cluster *c, int i, bool on)
 			cluster_cut(c, i, j, on);
 }
 
+void
+cluster_delay(cluster *c, int a, int b, int ms)
+{
+	proxy_delay(c->x[a][b], ms);
+	proxy_delay(c->x[b][a], ms);
+}
+
 bool
 cluster_converged(cluster *c, int seconds)
 {
@@ -114,7 +121,8 @@ cluster_converged(cluster *c, int seconds)
 		}
 		for (int i = 1; i < c->n && same; i++)
 			same = s[i].digest == s[0].digest &&
-			       !memcmp(s[i].state, s[0].state, sizeof(s[0].state));
+			    !memcmp(
+			        s[i].state, s[0].state, sizeof(s[0].state));
 		if (same)
 			return true;
 		usleep(50 * 1000);

@@ -38,6 +38,8 @@ int cluster_stop(cluster *c);
 void cluster_cut(cluster *c, int a, int b, bool on);
 /* Cuts or heals every link of DC i. */
 void cluster_isolate(cluster *c, int i, bool on);
+/* Slows both directions between a and b by ms (0: full speed). */
+void cluster_delay(cluster *c, int a, int b, int ms);
 /* Waits up to `seconds` until every DC reports the same state vector and
  * digest; prints the DCs' states to stderr if they do not. */
 bool cluster_converged(cluster *c, int seconds);

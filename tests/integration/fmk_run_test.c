@@ -42,8 +42,8 @@ setup(void **state)
 		return -1;
 	size_t n = 0;
 	for (int i = 0; i < N; i++)
-		n += (size_t) snprintf(e->urls + n, sizeof(e->urls) - n, "%s%s",
-		    i ? "," : "", e->c->d[i].url);
+		n += (size_t) snprintf(e->urls + n, sizeof(e->urls) - n,
+		    "%s%s", i ? "," : "", e->c->d[i].url);
 	snprintf(e->log, sizeof(e->log), "%s/fmk.out", e->c->tmp);
 	*state = e;
 	return 0;
@@ -75,11 +75,11 @@ static int
 fmk_exec(env *e, unsigned secs, char **args)
 {
 	char *argv[40];
-	int   n = 0;
+	int   n   = 0;
 	argv[n++] = (char *) fmk_bin();
 	for (int i = 0; args[i] != NULL && n < 39; i++)
 		argv[n++] = args[i];
-	argv[n] = NULL;
+	argv[n]   = NULL;
 	pid_t pid = proc_spawn(argv, e->log);
 	assert_true(pid > 0);
 	return proc_wait(pid, secs);
@@ -89,9 +89,9 @@ static void
 populate(env *e)
 {
 	char *pop[] = { "populate", "--url", e->c->d[0].url, "--patients",
-		"200", "--pharmacies", "10", "--staff", "20", "--facilities", "5",
-		"--prescriptions", "100", "--stock", "30", NULL };
-	int rc = fmk_exec(e, 60, pop);
+		"200", "--pharmacies", "10", "--staff", "20", "--facilities",
+		"5", "--prescriptions", "100", "--stock", "30", NULL };
+	int   rc    = fmk_exec(e, 60, pop);
 	if (rc != 0)
 		show_log(e);
 	assert_int_equal(rc, 0);
@@ -154,8 +154,9 @@ processing_twice_across_a_partition_is_reported(void **state)
 	cw_client *c0, *c2;
 	fmk       *f0, *f2, *b0, *b2;
 	fmk_opts   ok  = { .wait_ms = 300, .retries = 3 };
-	fmk_opts   bad = { .wait_ms = 300, .retries = 3,
-		  .broken                 = FMK_BROKEN_NO_TOKEN };
+	fmk_opts   bad = {
+		  .wait_ms = 300, .retries = 3, .broken = FMK_BROKEN_NO_TOKEN
+	};
 	populate(e);
 	assert_int_equal(cw_connect(&c0, e->c->d[0].url), 0);
 	assert_int_equal(cw_connect(&c2, e->c->d[2].url), 0);
@@ -179,7 +180,8 @@ processing_twice_across_a_partition_is_reported(void **state)
 	fmk_prescription p;
 	assert_int_equal(fmk_get_prescription(f2, 8, &p), 0);
 	for (size_t i = 0; i < p.drugs.n; i++)
-		assert_int_equal(fmk_supply(f2, p.pharmacy, p.drugs.name[i], 1), 0);
+		assert_int_equal(
+		    fmk_supply(f2, p.pharmacy, p.drugs.name[i], 1), 0);
 	cluster_isolate(e->c, 2, true);
 	assert_int_equal(fmk_process(b0, 8, "2026-11-24"), 0);
 	assert_int_equal(fmk_process(b2, 8, "2026-11-24"), 0);

@@ -18,10 +18,12 @@
 struct tproxy {
 	int         lfd, port, upstream;
 	atomic_bool cut, stop;
-	atomic_int  asked, done; /* cut requests, and those applied */
-	pthread_t   th;
-	int         a[MAXPAIRS], b[MAXPAIRS]; /* client side, upstream side */
-	int         npairs;
+	atomic_int  delay_ms;   /* each read waits this long before it is
+	                         * relayed: a slow link, order kept */
+	atomic_int asked, done; /* cut requests, and those applied */
+	pthread_t  th;
+	int        a[MAXPAIRS], b[MAXPAIRS]; /* client side, upstream side */
+	int        npairs;
 };
 
 static int
@@ -106,6 +108,9 @@ run(void *arg)
 				}
 			}
 		}
+		int d = atomic_load(&p->delay_ms);
+		if (d > 0 && n > 1)
+			usleep((useconds_t) d * 1000);
 		/* pairs in reverse, so that drop() keeps indices valid */
 		for (int i = (n - 1) / 2 - 1; i >= 0; i--) {
 			short ra = fds[1 + 2 * i].revents;
@@ -173,6 +178,12 @@ proxy_cut(tproxy *p, bool cut)
 	int ask = atomic_fetch_add(&p->asked, 1) + 1;
 	while (atomic_load(&p->done) < ask)
 		usleep(1000);
+}
+
+void
+proxy_delay(tproxy *p, int ms)
+{
+	atomic_store(&p->delay_ms, ms > 0 ? ms : 0);
 }
 
 void

@@ -18,6 +18,9 @@ int proxy_start_on(tproxy **out, int port, int upstream);
 int proxy_port(const tproxy *p);
 /* Cuts or heals the link; returns once in effect. */
 void proxy_cut(tproxy *p, bool cut);
+/* Slows the link: every chunk it relays waits `ms` first (0: full
+ * speed). Bytes keep their order. */
+void proxy_delay(tproxy *p, int ms);
 void proxy_stop(tproxy *p);
 
 #endif

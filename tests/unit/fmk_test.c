@@ -47,8 +47,10 @@ teardown(void **state)
 static void
 small_world(fmk *f, int64_t stock)
 {
-	assert_int_equal(fmk_create(f, FMK_PATIENT, 1, "Ann", "1 A St", NULL), 0);
-	assert_int_equal(fmk_create(f, FMK_PATIENT, 2, "Bo", "2 B St", NULL), 0);
+	assert_int_equal(
+	    fmk_create(f, FMK_PATIENT, 1, "Ann", "1 A St", NULL), 0);
+	assert_int_equal(
+	    fmk_create(f, FMK_PATIENT, 2, "Bo", "2 B St", NULL), 0);
 	assert_int_equal(
 	    fmk_create(f, FMK_PHARMACY, 1, "Apotek", "3 C St", NULL), 0);
 	assert_int_equal(
@@ -81,8 +83,9 @@ check_ok(fmk *f)
 	fmk_report r;
 	assert_int_equal(fmk_check_dc(f, &r, NULL, NULL), 0);
 	if (!fmk_report_ok(&r))
-		fprintf(stderr, "report: dangling %llu missing %llu orphan %llu "
-		                "twice %llu token %llu neg %llu stock %llu\n",
+		fprintf(stderr,
+		    "report: dangling %llu missing %llu orphan %llu "
+		    "twice %llu token %llu neg %llu stock %llu\n",
 		    (unsigned long long) r.dangling,
 		    (unsigned long long) r.missing_index,
 		    (unsigned long long) r.orphan_index,
@@ -102,7 +105,8 @@ entities_create_update_get(void **state)
 	assert_int_equal(
 	    fmk_update(e->f, FMK_STAFF, 1, "a", "b", "c"), FMK_ENOTFOUND);
 	for (int k = 0; k < FMK_NKINDS; k++) {
-		assert_int_equal(fmk_create(e->f, k, 7, "Name", "Addr", "X"), 0);
+		assert_int_equal(
+		    fmk_create(e->f, k, 7, "Name", "Addr", "X"), 0);
 		assert_int_equal(
 		    fmk_create(e->f, k, 7, "Other", "Addr", NULL), FMK_ETAKEN);
 		assert_int_equal(fmk_get(e->f, k, 7, &x), 0);
@@ -127,11 +131,12 @@ entities_create_update_get(void **state)
 	big[sizeof(big) - 1] = '\0';
 	assert_int_equal(
 	    fmk_create(e->f, FMK_PATIENT, 9, big, "a", NULL), CW_EINVAL);
-	assert_int_equal(fmk_create(e->f, FMK_NKINDS, 9, "a", "a", NULL),
-	    CW_EINVAL);
+	assert_int_equal(
+	    fmk_create(e->f, FMK_NKINDS, 9, "a", "a", NULL), CW_EINVAL);
 	assert_int_equal(fmk_get(e->f, FMK_PATIENT, 9, &x), FMK_ENOTFOUND);
 	fmk_ids l;
-	assert_int_equal(fmk_prescriptions(e->f, FMK_FACILITY, 7, &l), CW_EINVAL);
+	assert_int_equal(
+	    fmk_prescriptions(e->f, FMK_FACILITY, 7, &l), CW_EINVAL);
 }
 
 static void
@@ -242,7 +247,8 @@ process_spends_token_and_stock_once(void **state)
 	fmk_ids_free(&l);
 	check_ok(e->f);
 	assert_int_equal(fmk_supply(e->f, 1, fmk_drug_name(0), 2), 0);
-	assert_int_equal(fmk_supply(e->f, 9, fmk_drug_name(0), 2), FMK_ENOTFOUND);
+	assert_int_equal(
+	    fmk_supply(e->f, 9, fmk_drug_name(0), 2), FMK_ENOTFOUND);
 	assert_int_equal(fmk_process(e->f, 31, "2026-11-26"), 0);
 	assert_int_equal(fmk_stock(e->f, 1, fmk_drug_name(0), &s), 0);
 	assert_int_equal(s, 1);
@@ -289,9 +295,10 @@ concurrent_processing_succeeds_once(void **state)
 			pthread_join(th[i], NULL);
 			ok += r[i].rc == 0;
 			/* the losers see it processed, or lose the token */
-			assert_true(r[i].rc == 0 || r[i].rc == FMK_EPROCESSED ||
-			            r[i].rc == CW_ENORIGHTS ||
-			            r[i].rc == CW_ECONFLICT);
+			assert_true(r[i].rc == 0 ||
+			    r[i].rc == FMK_EPROCESSED ||
+			    r[i].rc == CW_ENORIGHTS ||
+			    r[i].rc == CW_ECONFLICT);
 		}
 		assert_int_equal(ok, 1);
 	}
@@ -305,9 +312,11 @@ static void
 populate_is_resumable_and_checks(void **state)
 {
 	env     *e = *state;
-	fmk_meta m = { .n = { 50, 5, 10, 3 }, .prescriptions = 40, .stock = 7,
-		.ndrugs = 4 },
-		 g;
+	fmk_meta m = { .n      = { 50, 5, 10, 3 },
+		.prescriptions = 40,
+		.stock         = 7,
+		.ndrugs        = 4 },
+	         g;
 	assert_int_equal(fmk_meta_get(e->f, &g), FMK_ENOTFOUND);
 	assert_int_equal(fmk_meta_put(e->f, &m), 0);
 	/* an interrupted populate: only part of each kind */
@@ -320,8 +329,7 @@ populate_is_resumable_and_checks(void **state)
 	assert_int_equal(g.ndrugs, 4);
 	assert_int_equal(fmk_populate_batch(e->f, FMK_PATIENT, 21, 30, 5), 0);
 	for (int k = 1; k < FMK_NKINDS; k++)
-		assert_int_equal(
-		    fmk_populate_batch(e->f, k, 1, m.n[k], 5), 0);
+		assert_int_equal(fmk_populate_batch(e->f, k, 1, m.n[k], 5), 0);
 	assert_int_equal(
 	    fmk_populate_batch(e->f, FMK_POP_PRESCRIPTIONS, 1, 25, 5), 0);
 	assert_int_equal(
@@ -353,9 +361,10 @@ static void
 check_catches_a_torn_create(void **state)
 {
 	env     *e = *state;
-	fmk_opts o = { .wait_ms = 0, .retries = 3,
-		.broken             = FMK_BROKEN_SPLIT_CREATE };
-	fmk     *bad;
+	fmk_opts o = {
+		.wait_ms = 0, .retries = 3, .broken = FMK_BROKEN_SPLIT_CREATE
+	};
+	fmk *bad;
 	small_world(e->f, 5);
 	assert_int_equal(fmk_open(&bad, e->c, &o), 0);
 	for (uint64_t id = 100; id < 164; id++) {
@@ -377,9 +386,10 @@ static void
 check_catches_processing_without_token(void **state)
 {
 	env     *e = *state;
-	fmk_opts o = { .wait_ms = 0, .retries = 3,
-		.broken             = FMK_BROKEN_NO_TOKEN };
-	fmk     *bad;
+	fmk_opts o = {
+		.wait_ms = 0, .retries = 3, .broken = FMK_BROKEN_NO_TOKEN
+	};
+	fmk *bad;
 	small_world(e->f, 5);
 	fmk_prescription p = rx(200, 1, 1);
 	assert_int_equal(fmk_create_prescription(e->f, &p), 0);

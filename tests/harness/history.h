@@ -1,0 +1,107 @@
+/*
+ * history.h - what the verification harness records, and its checkers.
+ *
+ * A history is every operation the harness's clients ran, one JSON object
+ * per line (docs/verification.md gives the format), written while the run
+ * goes and read back for checking, so a run and `cw-verify check FILE`
+ * check exactly the same thing.
+ *
+ * Workloads and what they record:
+ *  - "txn": reads of add-only sets, then an add of one unique element
+ *    "S.Q" (session S's Q-th write) to 1-3 sets, in one transaction;
+ *  - "add" / "cread": counter increments and reads;
+ *  - "dec" / "bread": bounded-counter decrements and reads;
+ *  - "fmk": a prescription-app operation (with its audit's violations);
+ *  - "final_*", "digest", "fmk_check": what every DC holds after the
+ *    last heal;
+ *  - "fault": what the nemesis did; "meta": the run's shape.
+ *
+ * Threading: none; a history is built and checked by one thread.
+ */
+#ifndef CW_HISTORY_H
+#define CW_HISTORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum { ST_OK, ST_FAIL, ST_UNKNOWN };
+enum {
+	K_META,
+	K_TXN,
+	K_ADD,
+	K_CREAD,
+	K_DEC,
+	K_BREAD,
+	K_FMK,
+	K_FINAL_SET,
+	K_FINAL_COUNTER,
+	K_FINAL_BCOUNTER,
+	K_DIGEST,
+	K_FMK_CHECK,
+	K_FAULT,
+	K_NKINDS
+};
+extern const char *const hist_kind_names[K_NKINDS];
+
+#define H_MAXW 3 /* sets one transaction writes */
+#define H_MAXR 4 /* sets one transaction reads */
+
+typedef struct {
+	uint32_t s, q; /* session, its q-th write (from 1) */
+} hw;
+
+typedef struct {
+	int      key;
+	uint32_t n;
+	hw      *e; /* the elements observed */
+} hread;
+
+typedef struct {
+	uint64_t id;
+	int      kind, status, client, sess, dc;
+	char     err[16]; /* error name when not ok */
+	double   t0, t1;  /* seconds since the run began */
+	uint32_t seq;     /* txn: its write number in the session, or 0 */
+	int      nw, wkey[H_MAXW];
+	int      nr;
+	hread    r[H_MAXR];
+	int      key;          /* add, cread, dec, bread, final_* */
+	int64_t  delta, value; /* add/dec: delta; reads: value */
+	uint64_t digest;
+	char     text[96]; /* fmk: operation; fault: what happened */
+} hop;
+
+typedef struct {
+	hop     *op;
+	size_t   n, cap;
+	int      dcs, sessions, set_keys, counter_keys, escrow_keys;
+	int64_t  escrow_initial; /* per escrow key, all DCs together */
+	uint64_t seed;
+} history;
+
+/* Writes op as one JSON line (clock_before/after as hex, may be NULL). */
+void hist_write(FILE *f, const hop *op, const char *clock_before,
+    const char *clock_after);
+void hist_write_meta(FILE *f, const history *h);
+
+/* Reads a history file. Returns 0, or -1 with a message on stderr. */
+int  hist_load(history *h, const char *path);
+void hist_free(history *h);
+
+/* One checker's verdict. */
+typedef struct {
+	const char *name;
+	const char *complexity;
+	uint64_t    checked; /* operations or objects it looked at */
+	uint64_t    violations;
+	char        first[400]; /* the first violation, with op ids */
+} verdict;
+
+#define NCHECKS 7
+/* Runs every checker; out[NCHECKS]. Returns the total of violations.
+ * verbose: print every violation (up to 20 per checker) to stderr. */
+uint64_t hist_check(const history *h, verdict out[NCHECKS], bool verbose);
+
+#endif

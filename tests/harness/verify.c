@@ -1,0 +1,970 @@
+/*
+ * verify.c - cw-verify: attack a live deployment of N DCs with crashes,
+ * pauses, partitions and slow links while clients run, record every
+ * operation, and check the history against DESIGN §1 (history.h).
+ *
+ *   cw-verify run [--dcs 3] [--clients 12] [--duration 60] [--seed S]
+ *                 [--faults partition,kill,pause,delay] [--history FILE]
+ *                 [--bug NAME] [--no-fmk]
+ *   cw-verify check HISTORY
+ *
+ * The fault schedule is drawn from the seed before the run starts and
+ * printed; the same seed gives the same schedule (the clients' timing is
+ * the machine's). Exit status: 0 when every checker passed, 1 on a
+ * violation, 2 on a usage error, 3 when the run itself failed.
+ *
+ * Threading: one thread per client, one for the nemesis, and the main
+ * thread for progress. `hmu` guards the history file and op ids;
+ * counters are atomics.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../integration/cluster.h"
+#include "causeway.h"
+#include "fmk.h"
+#include "history.h"
+
+#define MAXC 64
+#define SET_KEYS_PER_GEN 32
+#define GEN_SECONDS 3
+#define COUNTER_KEYS 4
+#define ESCROW_KEYS 2
+#define ESCROW_PER_DC 400
+
+static struct {
+	int         dcs, clients;
+	double      duration;
+	uint64_t    seed;
+	unsigned    faults; /* F_* */
+	const char *history, *bug;
+	bool        fmk, quiet;
+} opt = { 3, 12, 60, 0, 0, NULL, NULL, true, false };
+
+enum { F_PARTITION = 1, F_KILL = 2, F_PAUSE = 4, F_DELAY = 8 };
+
+static cluster        *cl;
+static FILE           *hf;
+static pthread_mutex_t hmu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t        next_id;
+static double          t_start;
+static atomic_bool     stop_clients;
+static atomic_uint_fast64_t n_ok, n_fail, n_unknown, n_faults;
+static int             set_keys; /* all generations */
+static fmk_meta        fm;
+static pthread_mutex_t fault_mu = PTHREAD_MUTEX_INITIALIZER;
+static char            fault_now[128] = "none";
+
+static double
+now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9 - t_start;
+}
+
+static uint64_t
+rnd(uint64_t *s)
+{
+	uint64_t x = (*s += 0x9e3779b97f4a7c15ull);
+	x          = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x          = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static void
+record(hop *o, const char *cb, const char *ca)
+{
+	pthread_mutex_lock(&hmu);
+	o->id = ++next_id;
+	hist_write(hf, o, cb, ca);
+	pthread_mutex_unlock(&hmu);
+	if (o->kind == K_FAULT || o->kind >= K_FINAL_SET)
+		return;
+	if (o->status == ST_OK)
+		atomic_fetch_add(&n_ok, 1);
+	else if (o->status == ST_FAIL)
+		atomic_fetch_add(&n_fail, 1);
+	else
+		atomic_fetch_add(&n_unknown, 1);
+}
+
+/* ---- the nemesis ------------------------------------------------------ */
+
+typedef struct {
+	double start, len;
+	int    type; /* F_* */
+	int    sub;  /* partition: 0 link, 1 isolate, 2 non-transitive */
+	int    a, b, ms;
+} fault;
+
+static fault sched[1024];
+static int   nsched;
+
+static void
+fault_text(const fault *f, char *out, size_t n)
+{
+	switch (f->type) {
+	case F_PARTITION:
+		if (f->sub == 0)
+			snprintf(out, n, "cut link DC %d - DC %d", f->a, f->b);
+		else if (f->sub == 1)
+			snprintf(out, n, "isolate DC %d", f->a);
+		else
+			snprintf(out, n,
+			    "non-transitive: DC %d - DC %d cut, both reach "
+			    "DC %d",
+			    f->a, f->b, 3 - f->a - f->b);
+		break;
+	case F_KILL:
+		snprintf(out, n, "SIGKILL DC %d, restart", f->a);
+		break;
+	case F_PAUSE:
+		snprintf(out, n, "SIGSTOP DC %d, SIGCONT", f->a);
+		break;
+	default:
+		snprintf(out, n, "slow link DC %d - DC %d by %d ms", f->a, f->b,
+		    f->ms);
+	}
+}
+
+static void
+make_schedule(void)
+{
+	uint64_t r = opt.seed ^ 0x5eed;
+	int      types[4], nt = 0;
+	for (int t = 1; t <= F_DELAY; t <<= 1)
+		if (opt.faults & (unsigned) t)
+			types[nt++] = t;
+	double t = 1.0 + (double) (rnd(&r) % 1000) / 1000.0;
+	while (nt > 0 && nsched < 1024) {
+		fault f;
+		memset(&f, 0, sizeof(f));
+		f.start = t;
+		f.len   = 1.0 + (double) (rnd(&r) % 3000) / 1000.0;
+		f.type  = types[rnd(&r) % (uint64_t) nt];
+		f.a     = (int) (rnd(&r) % (uint64_t) opt.dcs);
+		f.b     = (f.a + 1 + (int) (rnd(&r) % (uint64_t) (opt.dcs - 1))) %
+		      opt.dcs;
+		f.sub   = (int) (rnd(&r) % (opt.dcs == 3 ? 3 : 2));
+		f.ms    = 20 + (int) (rnd(&r) % 180);
+		if (f.start + f.len > opt.duration - 1)
+			break;
+		sched[nsched++] = f;
+		t = f.start + f.len + 0.5 + (double) (rnd(&r) % 2000) / 1000.0;
+	}
+}
+
+static void
+apply_fault(const fault *f, bool on)
+{
+	switch (f->type) {
+	case F_PARTITION:
+		if (f->sub == 1)
+			cluster_isolate(cl, f->a, on);
+		else
+			cluster_cut(cl, f->a, f->b, on);
+		break;
+	case F_KILL:
+		if (on)
+			dc_kill9(&cl->d[f->a]);
+		else if (dc_restart(&cl->d[f->a]) != 0)
+			fprintf(stderr, "cw-verify: DC %d did not restart\n",
+			    f->a);
+		break;
+	case F_PAUSE:
+		kill(cl->d[f->a].pid, on ? SIGSTOP : SIGCONT);
+		break;
+	default:
+		cluster_delay(cl, f->a, f->b, on ? f->ms : 0);
+	}
+}
+
+static void
+sleep_until(double t)
+{
+	while (!atomic_load(&stop_clients) && now() < t)
+		usleep(10000);
+}
+
+static void *
+nemesis(void *arg)
+{
+	(void) arg;
+	for (int i = 0; i < nsched && !atomic_load(&stop_clients); i++) {
+		const fault *f = &sched[i];
+		hop          o;
+		sleep_until(f->start);
+		if (atomic_load(&stop_clients))
+			break;
+		memset(&o, 0, sizeof(o));
+		o.kind = K_FAULT;
+		fault_text(f, o.text, sizeof(o.text));
+		pthread_mutex_lock(&fault_mu);
+		snprintf(fault_now, sizeof(fault_now), "%s", o.text);
+		pthread_mutex_unlock(&fault_mu);
+		o.t0 = now();
+		apply_fault(f, true);
+		atomic_fetch_add(&n_faults, 1);
+		/* a kill stays down for the fault's length, then restarts */
+		sleep_until(f->start + f->len);
+		apply_fault(f, false);
+		o.t1 = now();
+		record(&o, NULL, NULL);
+		pthread_mutex_lock(&fault_mu);
+		snprintf(fault_now, sizeof(fault_now), "none");
+		pthread_mutex_unlock(&fault_mu);
+		if (atomic_load(&stop_clients))
+			break;
+	}
+	return NULL;
+}
+
+/* ---- clients ------------------------------------------------------------ */
+
+typedef struct {
+	pthread_t  th;
+	int        idx, dc;
+	uint64_t   rng;
+	uint32_t   wseq;
+	cw_client *c;
+	fmk       *f;
+	uint64_t   fifo[64];
+	int        nfifo;
+} client;
+
+static int
+status_of(int rc, bool committing)
+{
+	if (rc == 0)
+		return ST_OK;
+	if (committing &&
+	    (rc == CW_ETIMEDOUT || rc == CW_EUNAVAIL || rc == CW_EPROTO))
+		return ST_UNKNOWN;
+	return ST_FAIL;
+}
+
+static void
+hexclock(cw_client *c, char *out, size_t n)
+{
+	void  *b;
+	size_t l;
+	out[0] = '\0';
+	if (cw_clock_get(c, &b, &l) != 0)
+		return;
+	size_t o = 0;
+	for (size_t i = 0; i < l && o + 3 < n; i++)
+		o += (size_t) snprintf(out + o, n - o, "%02x",
+		    ((unsigned char *) b)[i]);
+	free(b);
+}
+
+static int
+connect_dc(client *x, int dc)
+{
+	int rc = cw_connect(&x->c, cl->d[dc].url);
+	if (rc != 0)
+		return rc;
+	cw_set_timeout(x->c, 3000);
+	x->dc = dc;
+	fmk_opts fo = { .wait_ms = 200, .retries = 2 };
+	if (opt.fmk && (rc = fmk_open(&x->f, x->c, &fo)) != 0) {
+		cw_close(x->c);
+		x->c = NULL;
+	}
+	return rc;
+}
+
+/* The session moves to another DC, carrying its clock. */
+static void
+move(client *x)
+{
+	void  *b;
+	size_t l;
+	int    to = (x->dc + 1 + (int) (rnd(&x->rng) % (uint64_t) (opt.dcs -
+	                                                       1))) %
+	         opt.dcs;
+	if (cw_clock_get(x->c, &b, &l) != 0)
+		return;
+	fmk_free(x->f);
+	x->f = NULL;
+	cw_close(x->c);
+	while (connect_dc(x, to) != 0 && !atomic_load(&stop_clients))
+		usleep(100000);
+	if (x->c != NULL)
+		cw_clock_merge(x->c, b, l);
+	free(b);
+}
+
+static int
+set_key_now(client *x)
+{
+	int gen = (int) (now() / GEN_SECONDS);
+	int max = set_keys / SET_KEYS_PER_GEN - 1;
+	if (gen > max)
+		gen = max;
+	/* now and then a key of the previous generation */
+	if (gen > 0 && rnd(&x->rng) % 8 == 0)
+		gen--;
+	return gen * SET_KEYS_PER_GEN +
+	       (int) (rnd(&x->rng) % SET_KEYS_PER_GEN);
+}
+
+static void
+set_txn(client *x)
+{
+	hop     o;
+	char    kb[32], cb[140], ca[140];
+	cw_txn *t;
+	int     rc;
+	memset(&o, 0, sizeof(o));
+	o.kind   = K_TXN;
+	o.client = o.sess = x->idx;
+	o.dc              = x->dc;
+	hexclock(x->c, cb, sizeof(cb));
+	o.t0   = now();
+	o.nr   = 1 + (int) (rnd(&x->rng) % H_MAXR);
+	bool w = rnd(&x->rng) % 10 < 7;
+	if (w) {
+		o.nw  = 1 + (int) (rnd(&x->rng) % H_MAXW);
+		o.seq = ++x->wseq;
+		for (int i = 0; i < o.nw; i++) {
+			bool dup;
+			do { /* distinct sets */
+				o.wkey[i] = set_key_now(x);
+				dup       = false;
+				for (int j = 0; j < i; j++)
+					dup |= o.wkey[j] == o.wkey[i];
+			} while (dup);
+		}
+	}
+	for (int i = 0; i < o.nr; i++)
+		o.r[i].key = set_key_now(x);
+	rc = cw_begin(x->c, &t);
+	if (rc != 0) {
+		o.status = ST_FAIL;
+		goto done;
+	}
+	for (int i = 0; i < o.nr && rc == 0; i++) {
+		cw_list *l;
+		int      n = snprintf(kb, sizeof(kb), "v/%d", o.r[i].key);
+		if ((rc = cw_set_members(t, kb, (size_t) n, &l)) != 0)
+			break;
+		o.r[i].n = 0;
+		o.r[i].e = malloc((cw_list_len(l) + 1) * sizeof(hw));
+		for (size_t j = 0; o.r[i].e != NULL && j < cw_list_len(l); j++) {
+			size_t      len;
+			const char *p = cw_list_at(l, j, &len);
+			char        s[32];
+			unsigned    a, b;
+			snprintf(s, sizeof(s), "%.*s", (int) len, p);
+			if (sscanf(s, "%u.%u", &a, &b) == 2)
+				o.r[i].e[o.r[i].n++] = (hw) { a, b };
+		}
+		cw_list_free(l);
+	}
+	if (rc != 0) {
+		cw_abort(t);
+		o.status = ST_FAIL;
+		goto done;
+	}
+	for (int i = 0; i < o.nw && rc == 0; i++) {
+		char e[32];
+		int  n  = snprintf(kb, sizeof(kb), "v/%d", o.wkey[i]);
+		int  en = snprintf(e, sizeof(e), "%d.%u", x->idx, o.seq);
+		rc = cw_set_add(t, kb, (size_t) n, e, (size_t) en);
+	}
+	if (rc != 0) {
+		cw_abort(t);
+		o.status = ST_FAIL;
+	} else {
+		rc       = cw_commit(t);
+		o.status = status_of(rc, true);
+	}
+done:
+	o.t1 = now();
+	if (rc != 0)
+		snprintf(o.err, sizeof(o.err), "%s", cw_errname(rc));
+	if (o.status == ST_FAIL)
+		for (int i = 0; i < o.nr; i++) {
+			free(o.r[i].e);
+			o.r[i].e = NULL;
+			o.r[i].n = 0;
+		}
+	hexclock(x->c, ca, sizeof(ca));
+	record(&o, cb, ca);
+	for (int i = 0; i < o.nr; i++)
+		free(o.r[i].e);
+}
+
+/* Counter and bounded-counter operations: one transaction each. */
+static void
+counter_op(client *x, int kind)
+{
+	hop     o;
+	char    kb[32];
+	cw_txn *t;
+	memset(&o, 0, sizeof(o));
+	o.kind   = kind;
+	o.client = o.sess = x->idx;
+	o.dc              = x->dc;
+	o.key             = (int) (rnd(&x->rng) %
+                               (kind == K_ADD || kind == K_CREAD ? COUNTER_KEYS
+                                                                              : ESCROW_KEYS));
+	int n = snprintf(kb, sizeof(kb), "%s/%d",
+	    kind == K_ADD || kind == K_CREAD ? "c" : "e", o.key);
+	o.t0   = now();
+	int rc = cw_begin(x->c, &t);
+	if (rc == 0) {
+		switch (kind) {
+		case K_ADD:
+			o.delta = 1 + (int64_t) (rnd(&x->rng) % 5);
+			rc      = cw_counter_add(t, kb, (size_t) n, o.delta);
+			break;
+		case K_CREAD:
+			rc = cw_counter_get(t, kb, (size_t) n, &o.value);
+			break;
+		case K_DEC:
+			o.delta = -1;
+			rc      = cw_bcounter_add_wait(t, kb, (size_t) n, -1, 100);
+			break;
+		default:
+			rc = cw_bcounter_get(t, kb, (size_t) n, &o.value);
+		}
+		if (rc == 0) {
+			rc       = cw_commit(t);
+			o.status = status_of(
+			    rc, kind == K_ADD || kind == K_DEC);
+		} else {
+			cw_abort(t);
+			o.status = ST_FAIL;
+		}
+	} else {
+		o.status = ST_FAIL;
+	}
+	o.t1 = now();
+	if (rc != 0)
+		snprintf(o.err, sizeof(o.err), "%s", cw_errname(rc));
+	record(&o, NULL, NULL);
+}
+
+static void
+fmk_op(client *x)
+{
+	hop o;
+	int rc = 0;
+	memset(&o, 0, sizeof(o));
+	o.kind   = K_FMK;
+	o.client = o.sess = x->idx;
+	o.dc              = x->dc;
+	o.t0              = now();
+	uint64_t r        = rnd(&x->rng) % 10;
+	if (r < 4) {
+		fmk_prescription p;
+		memset(&p, 0, sizeof(p));
+		p.id         = fm.prescriptions + 1 + (rnd(&x->rng) >> 2);
+		p.patient    = rnd(&x->rng) % fm.n[FMK_PATIENT] + 1;
+		p.prescriber = rnd(&x->rng) % fm.n[FMK_STAFF] + 1;
+		p.pharmacy   = rnd(&x->rng) % fm.n[FMK_PHARMACY] + 1;
+		strcpy(p.date_prescribed, "2026-11-23");
+		p.drugs.n = 1;
+		strcpy(p.drugs.name[0],
+		    fmk_drug_name((int) (rnd(&x->rng) % (uint64_t) fm.ndrugs)));
+		snprintf(o.text, sizeof(o.text), "create_prescription");
+		rc = fmk_create_prescription(x->f, &p);
+		if (rc == 0 && x->nfifo < 64)
+			x->fifo[x->nfifo++] = p.id;
+		if (rc == 0)
+			rc = fmk_audit(x->f, p.id);
+	} else if (r < 6) {
+		uint64_t id = x->nfifo > 0 ? x->fifo[--x->nfifo]
+		                           : rnd(&x->rng) % fm.prescriptions + 1;
+		snprintf(o.text, sizeof(o.text), "process_prescription");
+		rc = fmk_process(x->f, id, "2026-11-24");
+	} else {
+		uint64_t id = rnd(&x->rng) % fm.prescriptions + 1;
+		snprintf(o.text, sizeof(o.text), "audit_prescription");
+		rc = fmk_audit(x->f, id);
+	}
+	o.t1 = now();
+	if (rc > 0) { /* an audit's violations */
+		o.value = rc;
+		rc      = 0;
+	}
+	o.status = rc == 0 ? ST_OK : ST_FAIL;
+	if (rc != 0)
+		snprintf(o.err, sizeof(o.err), "%s", fmk_errname(rc));
+	record(&o, NULL, NULL);
+}
+
+static void *
+client_main(void *arg)
+{
+	client *x = arg;
+	while (!atomic_load(&stop_clients)) {
+		if (x->c == NULL) {
+			if (connect_dc(x, x->dc) != 0) {
+				usleep(100000);
+				continue;
+			}
+		}
+		if (opt.dcs > 1 && rnd(&x->rng) % 100 < 3) {
+			move(x);
+			continue;
+		}
+		uint64_t r = rnd(&x->rng) % 100;
+		if (r < 55 || (r >= 85 && !opt.fmk))
+			set_txn(x);
+		else if (r < 70)
+			counter_op(x, r < 66 ? K_ADD : K_CREAD);
+		else if (r < 85)
+			counter_op(x, r < 81 ? K_DEC : K_BREAD);
+		else
+			fmk_op(x);
+	}
+	fmk_free(x->f);
+	cw_close(x->c);
+	return NULL;
+}
+
+/* ---- setup and the end ---------------------------------------------------- */
+
+static int
+setup_data(void)
+{
+	for (int d = 0; d < opt.dcs; d++) {
+		cw_client *c;
+		cw_txn    *t;
+		int        rc = cw_connect(&c, cl->d[d].url);
+		if (rc != 0)
+			return rc;
+		if ((rc = cw_begin(c, &t)) == 0) {
+			for (int k = 0; k < ESCROW_KEYS && rc == 0; k++) {
+				char kb[16];
+				int  n = snprintf(kb, sizeof(kb), "e/%d", k);
+				rc     = cw_bcounter_add(t, kb, (size_t) n,
+				        ESCROW_PER_DC);
+			}
+			rc = rc == 0 ? cw_commit(t) : (cw_abort(t), rc);
+		}
+		if (rc == 0 && d == 0 && opt.fmk) {
+			fmk *f;
+			fm = (fmk_meta) { .n = { 100, 5, 10, 2 },
+				.prescriptions = 50, .stock = 1000, .ndrugs = 5 };
+			if ((rc = fmk_open(&f, c, NULL)) == 0) {
+				rc = fmk_meta_put(f, &fm);
+				for (int k = 0; rc == 0 && k < FMK_NKINDS; k++)
+					rc = fmk_populate_batch(f, k, 1, fm.n[k], 7);
+				if (rc == 0)
+					rc = fmk_populate_batch(f,
+					    FMK_POP_PRESCRIPTIONS, 1, 50, 7);
+				if (rc == 0)
+					rc = fmk_populate_batch(
+					    f, FMK_POP_STOCK, 1, 5, 7);
+				fmk_free(f);
+			}
+		}
+		cw_close(c);
+		if (rc != 0)
+			return rc;
+	}
+	return cluster_converged(cl, 30) ? 0 : CW_ETIMEDOUT;
+}
+
+/* After the last heal: every DC's digest and every object, and `fmk
+ * check` at every DC. */
+static int
+final_reads(void)
+{
+	/* Escrow may still move rights for a moment after the load stops
+	 * (its demand decays over seconds): take the digests when all DCs
+	 * agree in one round, or the last round's after 60 s. */
+	static cw_dc_info info[CL_MAX];
+	for (int round = 0; round < 600; round++) {
+		bool same = true;
+		for (int d = 0; d < opt.dcs; d++) {
+			cw_client *c;
+			if (cw_connect(&c, cl->d[d].url) != 0) {
+				same = false;
+				continue;
+			}
+			if (cw_dc_status(c, &info[d]) != 0)
+				same = false;
+			cw_close(c);
+			if (d > 0 && (info[d].digest != info[0].digest ||
+			                 memcmp(info[d].state, info[0].state,
+			                     sizeof(info[0].state)) != 0))
+				same = false;
+		}
+		if (same)
+			break;
+		usleep(100000);
+	}
+	for (int d = 0; d < opt.dcs; d++) {
+		hop o;
+		memset(&o, 0, sizeof(o));
+		o.kind   = K_DIGEST;
+		o.dc     = d;
+		o.digest = info[d].digest;
+		o.t0 = o.t1 = now();
+		record(&o, NULL, NULL);
+	}
+	for (int d = 0; d < opt.dcs; d++) {
+		cw_client *c;
+		cw_txn    *t;
+		hop        o;
+		char       kb[32];
+		int        rc = cw_connect(&c, cl->d[d].url);
+		if (rc != 0)
+			return rc;
+		cw_set_timeout(c, 30000);
+		if ((rc = cw_begin(c, &t)) != 0) {
+			cw_close(c);
+			return rc;
+		}
+		for (int k = 0; k < set_keys && rc == 0; k++) {
+			cw_list *l;
+			int      n = snprintf(kb, sizeof(kb), "v/%d", k);
+			if ((rc = cw_set_members(t, kb, (size_t) n, &l)) != 0)
+				break;
+			memset(&o, 0, sizeof(o));
+			o.kind     = K_FINAL_SET;
+			o.dc       = d;
+			o.key      = k;
+			o.nr       = 1;
+			o.r[0].key = k;
+			o.r[0].e   = malloc((cw_list_len(l) + 1) * sizeof(hw));
+			for (size_t j = 0; o.r[0].e && j < cw_list_len(l); j++) {
+				size_t      len;
+				const char *p = cw_list_at(l, j, &len);
+				char        s[32];
+				unsigned    a, b;
+				snprintf(s, sizeof(s), "%.*s", (int) len, p);
+				if (sscanf(s, "%u.%u", &a, &b) == 2)
+					o.r[0].e[o.r[0].n++] = (hw) { a, b };
+			}
+			cw_list_free(l);
+			record(&o, NULL, NULL);
+			free(o.r[0].e);
+		}
+		for (int k = 0; k < COUNTER_KEYS + ESCROW_KEYS && rc == 0; k++) {
+			bool esc = k >= COUNTER_KEYS;
+			int  key = esc ? k - COUNTER_KEYS : k;
+			int  n   = snprintf(
+                            kb, sizeof(kb), "%s/%d", esc ? "e" : "c", key);
+			memset(&o, 0, sizeof(o));
+			o.kind = esc ? K_FINAL_BCOUNTER : K_FINAL_COUNTER;
+			o.dc   = d;
+			o.key  = key;
+			rc     = esc ? cw_bcounter_get(t, kb, (size_t) n, &o.value)
+			             : cw_counter_get(t, kb, (size_t) n, &o.value);
+			if (rc == 0)
+				record(&o, NULL, NULL);
+		}
+		cw_abort(t);
+		if (rc == 0 && opt.fmk) {
+			fmk       *f;
+			fmk_report r;
+			if ((rc = fmk_open(&f, c, NULL)) == 0) {
+				rc = fmk_check_dc(f, &r, NULL, NULL);
+				fmk_free(f);
+			}
+			if (rc == 0) {
+				memset(&o, 0, sizeof(o));
+				o.kind  = K_FMK_CHECK;
+				o.dc    = d;
+				o.value = (int64_t) (r.dangling + r.missing_index +
+				                     r.orphan_index +
+				                     r.processed_twice +
+				                     r.token_mismatch +
+				                     r.stock_negative +
+				                     r.stock_mismatch);
+				snprintf(o.text, sizeof(o.text),
+				    "fmk check: %" PRIu64 " prescriptions",
+				    r.prescriptions);
+				record(&o, NULL, NULL);
+			}
+		}
+		cw_close(c);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+report(const char *path)
+{
+	history h;
+	verdict v[NCHECKS];
+	double  t0 = now();
+	if (hist_load(&h, path) != 0)
+		return 3;
+	uint64_t bad = hist_check(&h, v, true);
+	uint64_t by[K_NKINDS][3];
+	memset(by, 0, sizeof(by));
+	for (size_t i = 0; i < h.n; i++)
+		by[h.op[i].kind][h.op[i].status]++;
+	printf("\n%-16s %9s %9s %9s\n", "operations", "ok", "failed",
+	    "unknown");
+	for (int k = K_TXN; k <= K_FMK; k++)
+		printf("%-16s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 "\n",
+		    hist_kind_names[k], by[k][0], by[k][1], by[k][2]);
+	printf("faults injected: %" PRIu64 "\n", by[K_FAULT][0]);
+	printf("\n%-20s %10s %11s  %-18s %s\n", "checker", "checked",
+	    "violations", "cost", "");
+	for (int i = 0; i < NCHECKS; i++)
+		printf("%-20s %10" PRIu64 " %11" PRIu64 "  %-18s %s\n",
+		    v[i].name, v[i].checked, v[i].violations, v[i].complexity,
+		    v[i].violations ? "FAILED" : "passed");
+	for (int i = 0; i < NCHECKS; i++)
+		if (v[i].violations)
+			printf("first %s violation: %s\n", v[i].name,
+			    v[i].first);
+	printf("checked %zu operations in %.2f s; seed %" PRIu64
+	       " (replay: --seed %" PRIu64 ")\n",
+	    h.n, now() - t0, h.seed, h.seed);
+	printf("%s\n", bad ? "cw-verify: VIOLATIONS FOUND"
+	                   : "cw-verify: every guarantee held");
+	hist_free(&h);
+	return bad ? 1 : 0;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: cw-verify run [OPTIONS]\n"
+	    "       cw-verify check HISTORY\n"
+	    "\n"
+	    "  --dcs N (3)          DCs on loopback, every link through a "
+	    "fault proxy\n"
+	    "  --clients N (12)     client sessions, spread over the DCs; "
+	    "3%% of their\n"
+	    "                       steps move to another DC with their "
+	    "clock\n"
+	    "  --duration S (60)    seconds of workload and faults\n"
+	    "  --faults LIST        partition,kill,pause,delay (all) or "
+	    "none\n"
+	    "  --seed N             the fault schedule and workload (default: "
+	    "time)\n"
+	    "  --history FILE       where the history goes (default: in the "
+	    "run's\n"
+	    "                       temporary directory, kept on a "
+	    "violation)\n"
+	    "  --bug NAME           run causewayd-bugs with CW_TEST_BUG=NAME "
+	    "(docs/verification.md)\n"
+	    "  --no-fmk             leave out the prescription app\n"
+	    "  --quiet              no progress lines\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lo[] = { { "dcs", 1, NULL, 'd' },
+		{ "clients", 1, NULL, 'c' }, { "duration", 1, NULL, 't' },
+		{ "faults", 1, NULL, 'f' }, { "seed", 1, NULL, 's' },
+		{ "history", 1, NULL, 'o' }, { "bug", 1, NULL, 'b' },
+		{ "no-fmk", 0, NULL, 'n' }, { "quiet", 0, NULL, 'q' },
+		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	int             o;
+	opt.faults = F_PARTITION | F_KILL | F_PAUSE | F_DELAY;
+	opt.seed   = (uint64_t) time(NULL) % 1000000;
+	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		char *end;
+		switch (o) {
+		case 'd':
+			opt.dcs = (int) strtol(optarg, &end, 10);
+			if (*end || opt.dcs < 1 || opt.dcs > CL_MAX)
+				goto bad;
+			break;
+		case 'c':
+			opt.clients = (int) strtol(optarg, &end, 10);
+			if (*end || opt.clients < 1 || opt.clients > MAXC)
+				goto bad;
+			break;
+		case 't':
+			opt.duration = strtod(optarg, &end);
+			if ((*end && strcmp(end, "s") != 0) || opt.duration < 2 ||
+			    opt.duration > 86400)
+				goto bad;
+			break;
+		case 'f':
+			opt.faults = 0;
+			for (char *save, *p = strtok_r(optarg, ",", &save); p;
+			     p          = strtok_r(NULL, ",", &save)) {
+				if (strcmp(p, "partition") == 0)
+					opt.faults |= F_PARTITION;
+				else if (strcmp(p, "kill") == 0)
+					opt.faults |= F_KILL;
+				else if (strcmp(p, "pause") == 0)
+					opt.faults |= F_PAUSE;
+				else if (strcmp(p, "delay") == 0)
+					opt.faults |= F_DELAY;
+				else if (strcmp(p, "none") != 0)
+					goto bad;
+			}
+			break;
+		case 's':
+			opt.seed = strtoull(optarg, &end, 10);
+			if (*end)
+				goto bad;
+			break;
+		case 'o':
+			opt.history = optarg;
+			break;
+		case 'b':
+			opt.bug = optarg;
+			break;
+		case 'n':
+			opt.fmk = false;
+			break;
+		case 'q':
+			opt.quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			goto bad;
+		}
+	}
+	if (optind + 2 == argc && strcmp(argv[optind], "check") == 0)
+		return report(argv[optind + 1]);
+	if (optind + 1 != argc || strcmp(argv[optind], "run") != 0)
+		goto bad;
+	if (opt.dcs < 2)
+		opt.faults = 0;
+
+	/* the deployment */
+	static char *extra[] = { "--session-wait", "1000", "--log", "warn",
+		NULL };
+	if (opt.bug != NULL) {
+		const char *d = getenv("CAUSEWAYD");
+		char        bin[512];
+		snprintf(bin, sizeof(bin), "%s-bugs",
+		    d ? d : "build/bin/causewayd");
+		setenv("CAUSEWAYD", bin, 1);
+		setenv("CW_TEST_BUG", opt.bug, 1);
+	}
+	dc_watchdog((unsigned) opt.duration + 600);
+	if (cluster_start(&cl, opt.dcs, extra) != 0) {
+		fprintf(stderr, "cw-verify: could not start %d DCs\n", opt.dcs);
+		return 3;
+	}
+	char hpath[512];
+	if (opt.history != NULL)
+		snprintf(hpath, sizeof(hpath), "%s", opt.history);
+	else
+		snprintf(hpath, sizeof(hpath), "%s/cw-verify.%d.jsonl",
+		    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int) getpid());
+	if ((hf = fopen(hpath, "w")) == NULL) {
+		perror(hpath);
+		cluster_stop(cl);
+		return 3;
+	}
+	set_keys = SET_KEYS_PER_GEN * ((int) (opt.duration / GEN_SECONDS) + 1);
+	history meta = { .dcs = opt.dcs, .sessions = opt.clients,
+		.set_keys = set_keys, .counter_keys = COUNTER_KEYS,
+		.escrow_keys = ESCROW_KEYS,
+		.escrow_initial = (int64_t) ESCROW_PER_DC * opt.dcs,
+		.seed = opt.seed };
+	hist_write_meta(hf, &meta);
+	make_schedule();
+	printf("cw-verify: %d DCs, %d clients, %.0f s, seed %" PRIu64
+	       "%s%s\nfault schedule (%d):\n",
+	    opt.dcs, opt.clients, opt.duration, opt.seed,
+	    opt.bug ? ", seeded bug " : "", opt.bug ? opt.bug : "", nsched);
+	for (int i = 0; i < nsched; i++) {
+		char t[128];
+		fault_text(&sched[i], t, sizeof(t));
+		printf("  %6.2f s  +%.2f s  %s\n", sched[i].start, sched[i].len,
+		    t);
+	}
+	fflush(stdout);
+	int rc;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t_start = (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+	if ((rc = setup_data()) != 0) {
+		fprintf(stderr, "cw-verify: setup: %s\n", cw_strerror(rc));
+		cluster_stop(cl);
+		return 3;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t_start = (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+
+	static client cs[MAXC];
+	pthread_t     nem;
+	for (int i = 0; i < opt.clients; i++) {
+		cs[i].idx = i;
+		cs[i].dc  = i % opt.dcs;
+		cs[i].rng = opt.seed * 1000003 + (uint64_t) i;
+		pthread_create(&cs[i].th, NULL, client_main, &cs[i]);
+	}
+	pthread_create(&nem, NULL, nemesis, NULL);
+	double last = 0;
+	while (now() < opt.duration) {
+		usleep(100000);
+		if (opt.quiet || now() - last < 5)
+			continue;
+		last = now();
+		pthread_mutex_lock(&fault_mu);
+		printf("  %5.1f s  ok %" PRIu64 ", failed %" PRIu64
+		       ", unknown %" PRIu64 "; faults %" PRIu64 ", now: %s\n",
+		    last, (uint64_t) atomic_load(&n_ok),
+		    (uint64_t) atomic_load(&n_fail),
+		    (uint64_t) atomic_load(&n_unknown),
+		    (uint64_t) atomic_load(&n_faults), fault_now);
+		pthread_mutex_unlock(&fault_mu);
+		fflush(stdout);
+	}
+	atomic_store(&stop_clients, true);
+	pthread_join(nem, NULL);
+	for (int i = 0; i < opt.clients; i++)
+		pthread_join(cs[i].th, NULL);
+	/* heal everything, then wait for the DCs to agree */
+	for (int i = 0; i < opt.dcs; i++) {
+		if (cl->d[i].pid > 0)
+			kill(cl->d[i].pid, SIGCONT);
+		else
+			dc_restart(&cl->d[i]);
+		for (int j = 0; j < opt.dcs; j++)
+			if (i != j) {
+				cluster_cut(cl, i, j, false);
+				cluster_delay(cl, i, j, 0);
+			}
+	}
+	printf("workload done at %.1f s; healed; waiting for convergence\n",
+	    now());
+	fflush(stdout);
+	bool conv = cluster_converged(cl, 120);
+	if (!conv)
+		fprintf(stderr, "cw-verify: the DCs did not converge in 120 s\n");
+	if ((rc = final_reads()) != 0)
+		fprintf(stderr, "cw-verify: final reads: %s\n", cw_strerror(rc));
+	fclose(hf);
+	int status = report(hpath);
+	if (cluster_stop(cl) != 0 && status == 0)
+		status = 3;
+	if (opt.history == NULL) {
+		if (status == 0)
+			unlink(hpath);
+		else
+			printf("history kept in %s (cw-verify check %s)\n", hpath,
+			    hpath);
+	}
+	return status;
+bad:
+	usage(stderr);
+	return 2;
+}
