@@ -134,14 +134,27 @@ $(BUILD)/tests/fmk_run_test: $(BUILD)/obj/tests/integration/fmk_run_test.o \
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(BUILD)/bin/cw-verify: $(BUILD)/obj/tests/harness/verify.o \
+# causewayd-bugs: causewayd with the harness's seeded bugs compiled in
+# (util.h cw_test_bug, docs/verification.md); only cw-verify starts it.
+BUG_SRC := util/util.c txn/txn.c replica/replica.c
+BUG_OBJ := $(BUG_SRC:%.c=$(BUILD)/obj/bugs/%.o)
+$(BUILD)/obj/bugs/%.o: %.c | $(DEPS_OK) $(GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DCW_TEST_BUGS -c $< -o $@
+
+$(BUILD)/bin/causewayd-bugs: $(BUILD)/obj/server/main.o $(BUG_OBJ) \
+                            $(filter-out $(BUG_SRC:%.c=$(BUILD)/obj/%.o),$(LIB_OBJ))
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/cw-verify: $(BUILD)/bin/causewayd-bugs $(BUILD)/obj/tests/harness/verify.o \
                        $(BUILD)/obj/tests/harness/history.o \
                        $(BUILD)/obj/tests/integration/cluster.o \
                        $(BUILD)/obj/tests/integration/proxy.o \
                        $(BUILD)/obj/tests/integration/dcproc.o $(FMK_OBJ) \
                        $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CXX) $(LDFLAGS) -o $@ $(filter-out %causewayd-bugs,$^) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/fuzz_replay: $(BUILD)/obj/tests/fuzz/replay.o \
                            $(BUILD)/obj/tests/fuzz/request_fuzz.o \

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "crdt.h"
 #include "schema.h"
@@ -117,6 +118,7 @@ struct cw_tx {
 	cw_db                    *db;
 	cw_tx                    *prev, *next; /* db->open, under commit_mu */
 	bool                      listed;      /* on db->open */
+	bool                      unchecked;   /* test bug grant-unheld */
 	rocksdb_transaction_t    *rt;
 	const rocksdb_snapshot_t *snap;
 	rocksdb_readoptions_t    *ro; /* carries snap: every read uses it */
@@ -461,6 +463,11 @@ cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
 	rocksdb_options_set_merge_operator(db->cf_opts[CF_DATA], db->merge);
 	db->wo = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(db->wo, 0);
+	/* The test bugs about durability need a kill -9 to lose what was
+	 * not synced, as a power cut would: keep the WAL in the process
+	 * until it is flushed. */
+	if (cw_test_bug("ack-before-sync"))
+		rocksdb_options_set_manual_wal_flush(db->opts, 1);
 	db->ro  = rocksdb_readoptions_create();
 	db->oto = rocksdb_optimistictransaction_options_create();
 	rocksdb_optimistictransaction_options_set_set_snapshot(db->oto, 1);
@@ -763,7 +770,8 @@ cw_tx_begin(cw_db *db, const cw_vc *need, uint64_t wait_ms, cw_tx **out)
 		return CW_ENOMEM;
 	}
 	pthread_mutex_lock(&db->commit_mu);
-	if ((rc = wait_for_locked(db, need, wait_ms)) != 0) {
+	if (!cw_test_bug("skip-session-wait") &&
+	    (rc = wait_for_locked(db, need, wait_ms)) != 0) {
 		pthread_mutex_unlock(&db->commit_mu);
 		goto out_free;
 	}
@@ -1508,11 +1516,15 @@ cw_db_grant(cw_db *db, uint16_t to, const void *k, size_t kl, int64_t amount,
 		return rc == CW_ETYPE ? 0 : rc;
 	if ((rc = cw_tx_begin(db, NULL, 0, &t)) != 0)
 		return rc;
+	/* test bug: grant what is asked, held or not */
+	t->unchecked = cw_test_bug("grant-unheld");
 	if ((rc = cw_tx_bcounter_rights(t, k, kl, &rights)) == 0 &&
-	    rights > 0) {
+	    (rights > 0 || t->unchecked)) {
 		/* never more than held; for a background request, never more
 		 * than half: this DC may need its rights too */
-		int64_t cap = background ? rights / 2 : rights;
+		int64_t cap = t->unchecked ? amount + margin
+		    : background           ? rights / 2
+		                           : rights;
 		int64_t g   = amount + margin < cap ? amount + margin : cap;
 		if (g > 0 &&
 		    (rc = cw_tx_bcounter_transfer(t, k, kl, g, to)) == 0 &&
@@ -1608,7 +1620,7 @@ cw_tx_bcounter_transfer(
 		return CW_EINVAL;
 	if ((rc = bc_read(t, k, kl, &value, &rights)) != 0)
 		return rc;
-	if (rights < n)
+	if (rights < n && !t->unchecked)
 		return CW_ENORIGHTS;
 	return bc_push(t, k, kl, CW_OP_XFER, (uint16_t) to_dc, (uint64_t) n);
 }
@@ -1950,7 +1962,7 @@ check_rights_locked(cw_tx *t)
 {
 	cw_db *db = t->db;
 	int    rc = 0;
-	for (size_t i = 0; i < t->nrows && rc == 0; i++) {
+	for (size_t i = 0; i < t->nrows && rc == 0 && !t->unchecked; i++) {
 		struct prow *r = &t->rows[i];
 		const void  *ops[64];
 		size_t       lens[64];
@@ -2193,6 +2205,8 @@ cw_tx_commit(cw_tx *t, cw_vc *commit_vc)
 	tx_release(t);
 	if (commit_vc != NULL)
 		commit_vc->v[db->o.dc] = seq;
+	if (cw_test_bug("ack-before-sync"))
+		return 0; /* test bug: durable later, maybe */
 	return wait_durable(db, ticket);
 out_unlock:
 	ticket = db->ncommit;
@@ -2288,7 +2302,8 @@ cw_db_apply_remote_nosync(cw_db *db, const void *buf, size_t len, int *result)
 	}
 	bool ready = rec.seq == db->S.v[rec.origin] + 1;
 	for (uint32_t k = 0; k < db->o.ndc && ready; k++)
-		if (k != rec.origin && rec.deps[k] > db->S.v[k])
+		if (k != rec.origin && rec.deps[k] > db->S.v[k] &&
+		    !cw_test_bug("ignore-deps"))
 			ready = false;
 	if (!ready) {
 		*result = CW_APPLY_NOT_READY;
@@ -2296,7 +2311,27 @@ cw_db_apply_remote_nosync(cw_db *db, const void *buf, size_t len, int *result)
 		goto out;
 	}
 	char *err = NULL;
-	rocksdb_optimistictransactiondb_write(db->odb, db->wo, wb, &err);
+	if (cw_test_bug("split-apply") && rec.neffects > 1) {
+		/* test bug: the first effect alone, visible for a while */
+		cw_rec_effect e;
+		cw_schema_rec_effect(&rec, 0, &e);
+		rocksdb_merge_cf(db->base, db->wo, db->cf[CF_DATA], e.key,
+		    e.keylen, e.op, e.oplen, &err);
+		pthread_mutex_unlock(&db->commit_mu);
+		usleep(3000);
+		pthread_mutex_lock(&db->commit_mu);
+		rocksdb_writebatch_clear(wb);
+		for (size_t i = 1; i < rec.neffects; i++) {
+			cw_schema_rec_effect(&rec, i, &e);
+			rocksdb_writebatch_merge_cf(wb, db->cf[CF_DATA], e.key,
+			    e.keylen, e.op, e.oplen);
+		}
+		rocksdb_writebatch_put_cf(
+		    wb, db->cf[CF_LOG], (char *) lk, sizeof(lk), buf, len);
+	}
+	if (err == NULL)
+		rocksdb_optimistictransactiondb_write(
+		    db->odb, db->wo, wb, &err);
 	if (err != NULL) {
 		rc = rdb_err(err, "apply");
 		if (rc == CW_ECONFLICT)

@@ -178,6 +178,15 @@ cw_now_ms(void)
 	return clock_ms(CLOCK_REALTIME);
 }
 
+#ifdef CW_TEST_BUGS
+bool
+cw_test_bug(const char *name)
+{
+	const char *b = getenv("CW_TEST_BUG");
+	return b != NULL && strcmp(b, name) == 0;
+}
+#endif
+
 uint64_t
 cw_mono_ms(void)
 {

@@ -45,6 +45,21 @@ void cw_log(int level, const char *mod, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void cw_log_set_level(int level);
 
+/* Test-only seeded bugs for the verification harness (tests/harness,
+ * docs/verification.md). Compiled in only with -DCW_TEST_BUGS (the
+ * causewayd-bugs binary); there, true when $CW_TEST_BUG names the bug.
+ * Everywhere else it is false and compiles away. */
+#ifdef CW_TEST_BUGS
+bool cw_test_bug(const char *name);
+#else
+static inline bool
+cw_test_bug(const char *name)
+{
+	(void) name;
+	return false;
+}
+#endif
+
 /* Milliseconds of the realtime clock, and of the monotonic clock. */
 uint64_t cw_now_ms(void);
 uint64_t cw_mono_ms(void);

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const hist_kind_names[K_NKINDS] = { "meta", "txn", "add",
-	"cread", "dec", "bread", "fmk", "final_set", "final_counter",
-	"final_bcounter", "digest", "fmk_check", "fault" };
-static const char *const status_names[] = { "ok", "fail", "unknown" };
+const char *const hist_kind_names[K_NKINDS] = { "meta", "txn", "add", "cread",
+	"dec", "bread", "fmk", "final_set", "final_counter", "final_bcounter",
+	"digest", "fmk_check", "fault" };
+static const char *const status_names[]     = { "ok", "fail", "unknown" };
 
 /* ---- writing ---------------------------------------------------------- */
 
@@ -34,8 +34,8 @@ hist_write_meta(FILE *f, const history *h)
 {
 	fprintf(f,
 	    "{\"kind\":\"meta\",\"dcs\":%d,\"sessions\":%d,\"set_keys\":%d,"
-	    "\"counter_keys\":%d,\"escrow_keys\":%d,\"escrow_initial\":%" PRId64
-	    ",\"seed\":%" PRIu64 "}\n",
+	    "\"counter_keys\":%d,\"escrow_keys\":%d,\"escrow_initial\":"
+	    "%" PRId64 ",\"seed\":%" PRIu64 "}\n",
 	    h->dcs, h->sessions, h->set_keys, h->counter_keys, h->escrow_keys,
 	    h->escrow_initial, h->seed);
 }
@@ -44,7 +44,8 @@ void
 hist_write(FILE *f, const hop *o, const char *cb, const char *ca)
 {
 	fprintf(f,
-	    "{\"id\":%" PRIu64 ",\"kind\":\"%s\",\"status\":\"%s\",\"client\":%d,"
+	    "{\"id\":%" PRIu64
+	    ",\"kind\":\"%s\",\"status\":\"%s\",\"client\":%d,"
 	    "\"session\":%d,\"dc\":%d,\"t0\":%.6f,\"t1\":%.6f",
 	    o->id, hist_kind_names[o->kind], status_names[o->status],
 	    o->client, o->sess, o->dc, o->t0, o->t1);
@@ -72,11 +73,12 @@ hist_write(FILE *f, const hop *o, const char *cb, const char *ca)
 	} else if (o->kind == K_FINAL_SET) {
 		fprintf(f, ",\"k\":%d,\"v\":[", o->r[0].key);
 		for (uint32_t j = 0; j < o->r[0].n; j++)
-			fprintf(f, "%s\"%" PRIu32 ".%" PRIu32 "\"", j ? "," : "",
-			    o->r[0].e[j].s, o->r[0].e[j].q);
+			fprintf(f, "%s\"%" PRIu32 ".%" PRIu32 "\"",
+			    j ? "," : "", o->r[0].e[j].s, o->r[0].e[j].q);
 		fprintf(f, "]");
 	} else if (o->kind != K_DIGEST) {
-		fprintf(f, ",\"k\":%d,\"delta\":%" PRId64 ",\"value\":%" PRId64,
+		fprintf(f,
+		    ",\"k\":%d,\"delta\":%" PRId64 ",\"value\":%" PRId64,
 		    o->key, o->delta, o->value);
 	}
 	if (o->kind == K_DIGEST)
@@ -285,9 +287,9 @@ to_op(const jn *o, hop *op)
 	if (op->kind < 0)
 		return -1;
 	const char *st = fstr(o, "status");
-	op->status     = strcmp(st, "fail") == 0      ? ST_FAIL
-	                 : strcmp(st, "unknown") == 0 ? ST_UNKNOWN
-	                                              : ST_OK;
+	op->status     = strcmp(st, "fail") == 0 ? ST_FAIL
+	        : strcmp(st, "unknown") == 0     ? ST_UNKNOWN
+	                                         : ST_OK;
 	op->id         = (uint64_t) fint(o, "id", 0);
 	op->client     = (int) fint(o, "client", 0);
 	op->sess       = (int) fint(o, "session", 0);
@@ -304,10 +306,10 @@ to_op(const jn *o, hop *op)
 	if (op->kind == K_TXN) {
 		jn *w = field(o, "writes"), *r = field(o, "reads");
 		for (jn *c = w ? w->child : NULL; c && op->nw < H_MAXW;
-		     c = c->next)
-			op->wkey[op->nw++] = (int) c->i;
+		     c     = c->next)
+                        op->wkey[op->nw++] = (int) c->i;
 		for (jn *c = r ? r->child : NULL; c && op->nr < H_MAXR;
-		     c = c->next) {
+		     c     = c->next) {
 			op->r[op->nr].key = (int) fint(c, "k", 0);
 			if (parse_elems(field(c, "v"), &op->r[op->nr++]) != 0)
 				return -1;
@@ -324,10 +326,10 @@ to_op(const jn *o, hop *op)
 int
 hist_load(history *h, const char *path)
 {
-	FILE  *f = fopen(path, "r");
+	FILE  *f    = fopen(path, "r");
 	char  *line = NULL;
 	size_t lcap = 0, lineno = 0;
-	jp     j    = { 0 };
+	jp     j = { 0 };
 	memset(h, 0, sizeof(*h));
 	if (f == NULL) {
 		perror(path);
@@ -340,7 +342,7 @@ hist_load(history *h, const char *path)
 		size_t need = 8;
 		for (ssize_t i = 0; i < len; i++)
 			need += (line[i] == ',') +
-			        2 * (line[i] == '[' || line[i] == '{');
+			    2 * (line[i] == '[' || line[i] == '{');
 		if (need > j.cap) {
 			free(j.pool);
 			j.cap  = need * 2;
@@ -407,12 +409,12 @@ hist_free(history *h)
 	memset(h, 0, sizeof(*h));
 }
 
-/* ---- checkers ------------------------------------------------------------ */
+/* ---- checkers ------------------------------------------------------------
+ */
 
 enum { C_CAUSAL, C_ATOMIC, C_SESSION, C_CONV, C_DURABLE, C_ESCROW, C_FMK };
 
-static void
-violation(verdict *v, bool verbose, const char *fmt, ...)
+static void violation(verdict *v, bool verbose, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #include <stdarg.h>
@@ -478,7 +480,7 @@ seqs_push(seqs *s, uint32_t q)
 		s->cap = c;
 	}
 	if (s->n > 0 && s->seq[s->n - 1] == q)
-		return 0; /* the same set twice in one write */
+		return 0;   /* the same set twice in one write */
 	s->seq[s->n++] = q; /* sessions write in order: stays sorted */
 	return 0;
 }
@@ -505,12 +507,12 @@ seqs_push(seqs *s, uint32_t q)
 static void
 check_sets(const history *h, verdict *v, bool verbose)
 {
-	uint32_t  S = (uint32_t) h->sessions;
-	uint32_t  maxq = 0;
-	size_t    ntx  = 0;
-	int       K    = h->set_keys;
+	uint32_t S    = (uint32_t) h->sessions;
+	uint32_t maxq = 0;
+	size_t   ntx  = 0;
+	int      K    = h->set_keys;
 	/* index writes */
-	uint32_t *nq   = calloc(S + 1, sizeof(uint32_t));
+	uint32_t *nq = calloc(S + 1, sizeof(uint32_t));
 	for (size_t i = 0; i < h->n; i++) {
 		const hop *o = &h->op[i];
 		if (o->kind != K_TXN)
@@ -523,10 +525,10 @@ check_sets(const history *h, verdict *v, bool verbose)
 		if (o->seq > maxq)
 			maxq = o->seq;
 	}
-	nq[S]      = maxq;
-	wtable wt  = { calloc((size_t) S * (maxq + 1), sizeof(size_t)), nq, S };
-	seqs  *ok  = calloc((size_t) K * S + 1, sizeof(seqs));
-	size_t *tx = malloc((ntx + 1) * sizeof(size_t)); /* txn -> op */
+	nq[S]     = maxq;
+	wtable wt = { calloc((size_t) S * (maxq + 1), sizeof(size_t)), nq, S };
+	seqs  *ok = calloc((size_t) K * S + 1, sizeof(seqs));
+	size_t *tx   = malloc((ntx + 1) * sizeof(size_t)); /* txn -> op */
 	size_t *txof = malloc((h->n + 1) * sizeof(size_t));
 	if (wt.op == NULL || ok == NULL || tx == NULL || txof == NULL)
 		goto out;
@@ -559,8 +561,8 @@ check_sets(const history *h, verdict *v, bool verbose)
 	uint32_t *seen  = calloc((size_t) S, sizeof(uint32_t) * (S + 1));
 	size_t   *queue = malloc((ntx + 1) * sizeof(size_t));
 	/* successors as an edge list: session successor + readers */
-	size_t   *nsucc = calloc(ntx + 1, sizeof(size_t));
-	size_t   *soff  = NULL, *succ = NULL;
+	size_t *nsucc = calloc(ntx + 1, sizeof(size_t));
+	size_t *soff = NULL, *succ = NULL;
 	if (!indeg || !prev || !V || !seen || !queue || !nsucc)
 		goto out2;
 	for (uint32_t s = 0; s < S; s++)
@@ -600,7 +602,7 @@ check_sets(const history *h, verdict *v, bool verbose)
 				}
 			}
 	}
-	soff = malloc((ntx + 1) * sizeof(size_t));
+	soff      = malloc((ntx + 1) * sizeof(size_t));
 	size_t ne = 0;
 	for (size_t t = 0; t < ntx; t++) {
 		soff[t] = ne;
@@ -617,7 +619,7 @@ check_sets(const history *h, verdict *v, bool verbose)
 		const hop *o = &h->op[tx[t]];
 		if ((uint32_t) o->sess < S) {
 			if (prev[o->sess] != SIZE_MAX) {
-				size_t p = prev[o->sess];
+				size_t p                   = prev[o->sess];
 				succ[soff[p] + nsucc[p]++] = t;
 			}
 			prev[o->sess] = t;
@@ -626,7 +628,7 @@ check_sets(const history *h, verdict *v, bool verbose)
 			for (uint32_t e = 0; e < o->r[r].n; e++) {
 				size_t wi = wt_find(&wt, o->r[r].e[e]);
 				if (wi != SIZE_MAX && wi != tx[t]) {
-					size_t p = txof[wi];
+					size_t p                   = txof[wi];
 					succ[soff[p] + nsucc[p]++] = t;
 				}
 			}
@@ -671,7 +673,8 @@ check_sets(const history *h, verdict *v, bool verbose)
 				hw     w  = rd->e[e];
 				size_t wi = wt_find(&wt, w);
 				if (wi != SIZE_MAX &&
-				    h->op[wi].status == ST_OK && w.q <= vt[w.s])
+				    h->op[wi].status == ST_OK &&
+				    w.q <= vt[w.s])
 					cnt[w.s]++;
 			}
 			for (uint32_t j = 0; j < S; j++) {
@@ -681,12 +684,13 @@ check_sets(const history *h, verdict *v, bool verbose)
 					continue;
 				/* find a missing write, to name it */
 				uint32_t miss = 0;
-				for (size_t x = 0; x < need && miss == 0; x++) {
+				for (size_t x = 0; x < need && miss == 0;
+				     x++) {
 					bool found = false;
-					for (uint32_t e = 0; e < rd->n && !found;
-					     e++)
+					for (uint32_t e = 0;
+					     e < rd->n && !found; e++)
 						found = rd->e[e].s == j &&
-						        rd->e[e].q == sq->seq[x];
+						    rd->e[e].q == sq->seq[x];
 					if (!found)
 						miss = sq->seq[x];
 				}
@@ -696,21 +700,23 @@ check_sets(const history *h, verdict *v, bool verbose)
 				 * own past (session), or is it causal */
 				bool elsewhere = false;
 				for (int r2 = 0; r2 < o->nr; r2++)
-					for (uint32_t e = 0; e < o->r[r2].n; e++)
-						elsewhere |= o->r[r2].e[e].s == j &&
-						             o->r[r2].e[e].q == miss;
-				int which = elsewhere ? C_ATOMIC
-				            : (sn != NULL && miss <= sn[j])
-				                ? C_SESSION
-				                : C_CAUSAL;
+					for (uint32_t e = 0; e < o->r[r2].n;
+					     e++)
+						elsewhere |=
+						    o->r[r2].e[e].s == j &&
+						    o->r[r2].e[e].q == miss;
+				int which = elsewhere               ? C_ATOMIC
+				    : (sn != NULL && miss <= sn[j]) ? C_SESSION
+				                                    : C_CAUSAL;
 				violation(&v[which], verbose,
-				    "op %" PRIu64 " (session %u, DC %d) read set "
+				    "op %" PRIu64
+				    " (session %u, DC %d) read set "
 				    "%d without %u.%u (op %" PRIu64 ")%s",
 				    o->id, s, o->dc, rd->key, j, miss,
 				    mi != SIZE_MAX ? h->op[mi].id : 0,
 				    which == C_ATOMIC
 				        ? ", a write it saw in another set"
-				    : which == C_SESSION
+				        : which == C_SESSION
 				        ? ", which its session had already "
 				          "written or seen"
 				        : ", which is in the causal past of "
@@ -774,9 +780,9 @@ cmp_hw(const void *a, const void *b)
 static void
 check_final(const history *h, verdict *v, bool verbose)
 {
-	int       K = h->set_keys, C = h->counter_keys, D = h->dcs;
-	uint64_t  d0 = 0;
-	int       nd = 0;
+	int      K = h->set_keys, C = h->counter_keys, D = h->dcs;
+	uint64_t d0 = 0;
+	int      nd = 0;
 	/* digests */
 	for (size_t i = 0; i < h->n; i++) {
 		const hop *o = &h->op[i];
@@ -786,7 +792,8 @@ check_final(const history *h, verdict *v, bool verbose)
 			d0 = o->digest;
 		else if (o->digest != d0)
 			violation(&v[C_CONV], verbose,
-			    "DC %d digest %016" PRIx64 " != DC 0's %016" PRIx64,
+			    "DC %d digest %016" PRIx64
+			    " != DC 0's %016" PRIx64,
 			    o->dc, o->digest, d0);
 	}
 	v[C_CONV].checked += (uint64_t) nd;
@@ -808,9 +815,9 @@ check_final(const history *h, verdict *v, bool verbose)
 			if (first == NULL)
 				first = o;
 			else if (first->r[0].n != o->r[0].n ||
-			         (o->r[0].n > 0 &&
-			             memcmp(first->r[0].e, e,
-			                 o->r[0].n * sizeof(hw)) != 0))
+			    (o->r[0].n > 0 &&
+			        memcmp(first->r[0].e, e,
+			            o->r[0].n * sizeof(hw)) != 0))
 				violation(&v[C_CONV], verbose,
 				    "set %d differs between DC %d (%u) and DC "
 				    "%d (%u elements)",
@@ -841,7 +848,8 @@ check_final(const history *h, verdict *v, bool verbose)
 				    o->id, o->sess, o->sess, o->seq, k);
 			if (o->status == ST_FAIL && in)
 				violation(&v[C_CONV], verbose,
-				    "op %" PRIu64 " failed (%s), yet its write "
+				    "op %" PRIu64
+				    " failed (%s), yet its write "
 				    "is in set %d",
 				    o->id, o->err, k);
 		}
@@ -868,17 +876,19 @@ check_final(const history *h, verdict *v, bool verbose)
 				val = o->value;
 			else if (o->value != val)
 				violation(&v[C_CONV], verbose,
-				    "counter %d is %" PRId64 " at DC %d, %" PRId64
-				    " at another",
+				    "counter %d is %" PRId64
+				    " at DC %d, %" PRId64 " at another",
 				    k, o->value, o->dc, val);
 			if (o->value < lo)
 				violation(&v[C_DURABLE], verbose,
-				    "counter %d is %" PRId64 " at DC %d, below "
+				    "counter %d is %" PRId64
+				    " at DC %d, below "
 				    "the %" PRId64 " acknowledged",
 				    k, o->value, o->dc, lo);
 			else if (o->value > hi)
 				violation(&v[C_CONV], verbose,
-				    "counter %d is %" PRId64 " at DC %d, above "
+				    "counter %d is %" PRId64
+				    " at DC %d, above "
 				    "every add issued (%" PRId64 ")",
 				    k, o->value, o->dc, hi);
 		}
@@ -908,7 +918,8 @@ check_escrow(const history *h, verdict *v, bool verbose)
 				v[C_ESCROW].checked++;
 				if (o->value < 0)
 					violation(&v[C_ESCROW], verbose,
-					    "op %" PRIu64 " read bounded counter "
+					    "op %" PRIu64
+					    " read bounded counter "
 					    "%d = %" PRId64 " at DC %d",
 					    o->id, k, o->value, o->dc);
 			}
@@ -922,9 +933,10 @@ check_escrow(const history *h, verdict *v, bool verbose)
 				violation(&v[C_ESCROW], verbose,
 				    "bounded counter %d ends at %" PRId64
 				    " at DC %d: initial %" PRId64 " - %" PRId64
-				    " acknowledged decrements (- up to %" PRId64
-				    " unknown)",
-				    k, o->value, o->dc, h->escrow_initial, ok, unk);
+				    " acknowledged decrements (- up to "
+				    "%" PRId64 " unknown)",
+				    k, o->value, o->dc, h->escrow_initial, ok,
+				    unk);
 		}
 	}
 }
@@ -952,9 +964,9 @@ hist_check(const history *h, verdict v[NCHECKS], bool verbose)
 	static const char *names[NCHECKS] = { "causal visibility",
 		"atomic visibility", "session guarantees", "convergence",
 		"durability", "escrow bound", "fmk invariants" };
-	static const char *cost[NCHECKS] = { "O(T(E+KS log W))",
-		"(same pass)", "(same pass)", "O(W log W + KDE)",
-		"(same pass)", "O(n)", "O(n)" };
+	static const char *cost[NCHECKS] = { "O(T(E+KS log W))", "(same pass)",
+		"(same pass)", "O(W log W + KDE)", "(same pass)", "O(n)",
+		"O(n)" };
 	memset(v, 0, NCHECKS * sizeof(verdict));
 	for (int i = 0; i < NCHECKS; i++) {
 		v[i].name       = names[i];

@@ -82,8 +82,8 @@ typedef struct {
 } history;
 
 /* Writes op as one JSON line (clock_before/after as hex, may be NULL). */
-void hist_write(FILE *f, const hop *op, const char *clock_before,
-    const char *clock_after);
+void hist_write(
+    FILE *f, const hop *op, const char *clock_before, const char *clock_after);
 void hist_write_meta(FILE *f, const history *h);
 
 /* Reads a history file. Returns 0, or -1 with a message on stderr. */

@@ -39,7 +39,6 @@
 #define GEN_SECONDS 3
 #define COUNTER_KEYS 4
 #define ESCROW_KEYS 2
-#define ESCROW_PER_DC 400
 
 static struct {
 	int         dcs, clients;
@@ -48,21 +47,22 @@ static struct {
 	unsigned    faults; /* F_* */
 	const char *history, *bug;
 	bool        fmk, quiet;
-} opt = { 3, 12, 60, 0, 0, NULL, NULL, true, false };
+	int64_t     escrow; /* bounded-counter units minted at each DC */
+} opt = { 3, 12, 60, 0, 0, NULL, NULL, true, false, 400 };
 
 enum { F_PARTITION = 1, F_KILL = 2, F_PAUSE = 4, F_DELAY = 8 };
 
-static cluster        *cl;
-static FILE           *hf;
-static pthread_mutex_t hmu = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t        next_id;
-static double          t_start;
-static atomic_bool     stop_clients;
+static cluster             *cl;
+static FILE                *hf;
+static pthread_mutex_t      hmu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t             next_id;
+static double               t_start;
+static atomic_bool          stop_clients;
 static atomic_uint_fast64_t n_ok, n_fail, n_unknown, n_faults;
-static int             set_keys; /* all generations */
-static fmk_meta        fm;
-static pthread_mutex_t fault_mu = PTHREAD_MUTEX_INITIALIZER;
-static char            fault_now[128] = "none";
+static int                  set_keys; /* all generations */
+static fmk_meta             fm;
+static pthread_mutex_t      fault_mu       = PTHREAD_MUTEX_INITIALIZER;
+static char                 fault_now[128] = "none";
 
 static double
 now(void)
@@ -132,8 +132,8 @@ fault_text(const fault *f, char *out, size_t n)
 		snprintf(out, n, "SIGSTOP DC %d, SIGCONT", f->a);
 		break;
 	default:
-		snprintf(out, n, "slow link DC %d - DC %d by %d ms", f->a, f->b,
-		    f->ms);
+		snprintf(out, n, "slow link DC %d - DC %d by %d ms", f->a,
+		    f->b, f->ms);
 	}
 }
 
@@ -153,10 +153,10 @@ make_schedule(void)
 		f.len   = 1.0 + (double) (rnd(&r) % 3000) / 1000.0;
 		f.type  = types[rnd(&r) % (uint64_t) nt];
 		f.a     = (int) (rnd(&r) % (uint64_t) opt.dcs);
-		f.b     = (f.a + 1 + (int) (rnd(&r) % (uint64_t) (opt.dcs - 1))) %
-		      opt.dcs;
-		f.sub   = (int) (rnd(&r) % (opt.dcs == 3 ? 3 : 2));
-		f.ms    = 20 + (int) (rnd(&r) % 180);
+		f.b = (f.a + 1 + (int) (rnd(&r) % (uint64_t) (opt.dcs - 1))) %
+		    opt.dcs;
+		f.sub = (int) (rnd(&r) % (opt.dcs == 3 ? 3 : 2));
+		f.ms  = 20 + (int) (rnd(&r) % 180);
 		if (f.start + f.len > opt.duration - 1)
 			break;
 		sched[nsched++] = f;
@@ -263,8 +263,8 @@ hexclock(cw_client *c, char *out, size_t n)
 		return;
 	size_t o = 0;
 	for (size_t i = 0; i < l && o + 3 < n; i++)
-		o += (size_t) snprintf(out + o, n - o, "%02x",
-		    ((unsigned char *) b)[i]);
+		o += (size_t) snprintf(
+		    out + o, n - o, "%02x", ((unsigned char *) b)[i]);
 	free(b);
 }
 
@@ -275,7 +275,7 @@ connect_dc(client *x, int dc)
 	if (rc != 0)
 		return rc;
 	cw_set_timeout(x->c, 3000);
-	x->dc = dc;
+	x->dc       = dc;
 	fmk_opts fo = { .wait_ms = 200, .retries = 2 };
 	if (opt.fmk && (rc = fmk_open(&x->f, x->c, &fo)) != 0) {
 		cw_close(x->c);
@@ -290,9 +290,9 @@ move(client *x)
 {
 	void  *b;
 	size_t l;
-	int    to = (x->dc + 1 + (int) (rnd(&x->rng) % (uint64_t) (opt.dcs -
-	                                                       1))) %
-	         opt.dcs;
+	int    to =
+	    (x->dc + 1 + (int) (rnd(&x->rng) % (uint64_t) (opt.dcs - 1))) %
+	    opt.dcs;
 	if (cw_clock_get(x->c, &b, &l) != 0)
 		return;
 	fmk_free(x->f);
@@ -316,7 +316,7 @@ set_key_now(client *x)
 	if (gen > 0 && rnd(&x->rng) % 8 == 0)
 		gen--;
 	return gen * SET_KEYS_PER_GEN +
-	       (int) (rnd(&x->rng) % SET_KEYS_PER_GEN);
+	    (int) (rnd(&x->rng) % SET_KEYS_PER_GEN);
 }
 
 static void
@@ -361,7 +361,8 @@ set_txn(client *x)
 			break;
 		o.r[i].n = 0;
 		o.r[i].e = malloc((cw_list_len(l) + 1) * sizeof(hw));
-		for (size_t j = 0; o.r[i].e != NULL && j < cw_list_len(l); j++) {
+		for (size_t j = 0; o.r[i].e != NULL && j < cw_list_len(l);
+		     j++) {
 			size_t      len;
 			const char *p = cw_list_at(l, j, &len);
 			char        s[32];
@@ -381,7 +382,7 @@ set_txn(client *x)
 		char e[32];
 		int  n  = snprintf(kb, sizeof(kb), "v/%d", o.wkey[i]);
 		int  en = snprintf(e, sizeof(e), "%d.%u", x->idx, o.seq);
-		rc = cw_set_add(t, kb, (size_t) n, e, (size_t) en);
+		rc      = cw_set_add(t, kb, (size_t) n, e, (size_t) en);
 	}
 	if (rc != 0) {
 		cw_abort(t);
@@ -418,12 +419,11 @@ counter_op(client *x, int kind)
 	o.client = o.sess = x->idx;
 	o.dc              = x->dc;
 	o.key             = (int) (rnd(&x->rng) %
-                               (kind == K_ADD || kind == K_CREAD ? COUNTER_KEYS
-                                                                              : ESCROW_KEYS));
-	int n = snprintf(kb, sizeof(kb), "%s/%d",
-	    kind == K_ADD || kind == K_CREAD ? "c" : "e", o.key);
-	o.t0   = now();
-	int rc = cw_begin(x->c, &t);
+            (kind == K_ADD || kind == K_CREAD ? COUNTER_KEYS : ESCROW_KEYS));
+	int n             = snprintf(kb, sizeof(kb), "%s/%d",
+            kind == K_ADD || kind == K_CREAD ? "c" : "e", o.key);
+	o.t0              = now();
+	int rc            = cw_begin(x->c, &t);
 	if (rc == 0) {
 		switch (kind) {
 		case K_ADD:
@@ -435,15 +435,15 @@ counter_op(client *x, int kind)
 			break;
 		case K_DEC:
 			o.delta = -1;
-			rc      = cw_bcounter_add_wait(t, kb, (size_t) n, -1, 100);
+			rc = cw_bcounter_add_wait(t, kb, (size_t) n, -1, 100);
 			break;
 		default:
 			rc = cw_bcounter_get(t, kb, (size_t) n, &o.value);
 		}
 		if (rc == 0) {
-			rc       = cw_commit(t);
-			o.status = status_of(
-			    rc, kind == K_ADD || kind == K_DEC);
+			rc = cw_commit(t);
+			o.status =
+			    status_of(rc, kind == K_ADD || kind == K_DEC);
 		} else {
 			cw_abort(t);
 			o.status = ST_FAIL;
@@ -478,7 +478,8 @@ fmk_op(client *x)
 		strcpy(p.date_prescribed, "2026-11-23");
 		p.drugs.n = 1;
 		strcpy(p.drugs.name[0],
-		    fmk_drug_name((int) (rnd(&x->rng) % (uint64_t) fm.ndrugs)));
+		    fmk_drug_name(
+		        (int) (rnd(&x->rng) % (uint64_t) fm.ndrugs)));
 		snprintf(o.text, sizeof(o.text), "create_prescription");
 		rc = fmk_create_prescription(x->f, &p);
 		if (rc == 0 && x->nfifo < 64)
@@ -486,8 +487,9 @@ fmk_op(client *x)
 		if (rc == 0)
 			rc = fmk_audit(x->f, p.id);
 	} else if (r < 6) {
-		uint64_t id = x->nfifo > 0 ? x->fifo[--x->nfifo]
-		                           : rnd(&x->rng) % fm.prescriptions + 1;
+		uint64_t id = x->nfifo > 0
+		    ? x->fifo[--x->nfifo]
+		    : rnd(&x->rng) % fm.prescriptions + 1;
 		snprintf(o.text, sizeof(o.text), "process_prescription");
 		rc = fmk_process(x->f, id, "2026-11-24");
 	} else {
@@ -536,7 +538,8 @@ client_main(void *arg)
 	return NULL;
 }
 
-/* ---- setup and the end ---------------------------------------------------- */
+/* ---- setup and the end ----------------------------------------------------
+ */
 
 static int
 setup_data(void)
@@ -551,19 +554,22 @@ setup_data(void)
 			for (int k = 0; k < ESCROW_KEYS && rc == 0; k++) {
 				char kb[16];
 				int  n = snprintf(kb, sizeof(kb), "e/%d", k);
-				rc     = cw_bcounter_add(t, kb, (size_t) n,
-				        ESCROW_PER_DC);
+				rc     = cw_bcounter_add(
+				        t, kb, (size_t) n, opt.escrow);
 			}
 			rc = rc == 0 ? cw_commit(t) : (cw_abort(t), rc);
 		}
 		if (rc == 0 && d == 0 && opt.fmk) {
 			fmk *f;
-			fm = (fmk_meta) { .n = { 100, 5, 10, 2 },
-				.prescriptions = 50, .stock = 1000, .ndrugs = 5 };
+			fm = (fmk_meta) { .n   = { 100, 5, 10, 2 },
+				.prescriptions = 50,
+				.stock         = 1000,
+				.ndrugs        = 5 };
 			if ((rc = fmk_open(&f, c, NULL)) == 0) {
 				rc = fmk_meta_put(f, &fm);
 				for (int k = 0; rc == 0 && k < FMK_NKINDS; k++)
-					rc = fmk_populate_batch(f, k, 1, fm.n[k], 7);
+					rc = fmk_populate_batch(
+					    f, k, 1, fm.n[k], 7);
 				if (rc == 0)
 					rc = fmk_populate_batch(f,
 					    FMK_POP_PRESCRIPTIONS, 1, 50, 7);
@@ -600,9 +606,10 @@ final_reads(void)
 			if (cw_dc_status(c, &info[d]) != 0)
 				same = false;
 			cw_close(c);
-			if (d > 0 && (info[d].digest != info[0].digest ||
-			                 memcmp(info[d].state, info[0].state,
-			                     sizeof(info[0].state)) != 0))
+			if (d > 0 &&
+			    (info[d].digest != info[0].digest ||
+			        memcmp(info[d].state, info[0].state,
+			            sizeof(info[0].state)) != 0))
 				same = false;
 		}
 		if (same)
@@ -643,7 +650,8 @@ final_reads(void)
 			o.nr       = 1;
 			o.r[0].key = k;
 			o.r[0].e   = malloc((cw_list_len(l) + 1) * sizeof(hw));
-			for (size_t j = 0; o.r[0].e && j < cw_list_len(l); j++) {
+			for (size_t j = 0; o.r[0].e && j < cw_list_len(l);
+			     j++) {
 				size_t      len;
 				const char *p = cw_list_at(l, j, &len);
 				char        s[32];
@@ -656,17 +664,18 @@ final_reads(void)
 			record(&o, NULL, NULL);
 			free(o.r[0].e);
 		}
-		for (int k = 0; k < COUNTER_KEYS + ESCROW_KEYS && rc == 0; k++) {
+		for (int k = 0; k < COUNTER_KEYS + ESCROW_KEYS && rc == 0;
+		     k++) {
 			bool esc = k >= COUNTER_KEYS;
 			int  key = esc ? k - COUNTER_KEYS : k;
 			int  n   = snprintf(
-                            kb, sizeof(kb), "%s/%d", esc ? "e" : "c", key);
+			       kb, sizeof(kb), "%s/%d", esc ? "e" : "c", key);
 			memset(&o, 0, sizeof(o));
 			o.kind = esc ? K_FINAL_BCOUNTER : K_FINAL_COUNTER;
 			o.dc   = d;
 			o.key  = key;
-			rc     = esc ? cw_bcounter_get(t, kb, (size_t) n, &o.value)
-			             : cw_counter_get(t, kb, (size_t) n, &o.value);
+			rc = esc ? cw_bcounter_get(t, kb, (size_t) n, &o.value)
+			         : cw_counter_get(t, kb, (size_t) n, &o.value);
 			if (rc == 0)
 				record(&o, NULL, NULL);
 		}
@@ -682,12 +691,10 @@ final_reads(void)
 				memset(&o, 0, sizeof(o));
 				o.kind  = K_FMK_CHECK;
 				o.dc    = d;
-				o.value = (int64_t) (r.dangling + r.missing_index +
-				                     r.orphan_index +
-				                     r.processed_twice +
-				                     r.token_mismatch +
-				                     r.stock_negative +
-				                     r.stock_mismatch);
+				o.value = (int64_t) (r.dangling +
+				    r.missing_index + r.orphan_index +
+				    r.processed_twice + r.token_mismatch +
+				    r.stock_negative + r.stock_mismatch);
 				snprintf(o.text, sizeof(o.text),
 				    "fmk check: %" PRIu64 " prescriptions",
 				    r.prescriptions);
@@ -714,8 +721,8 @@ report(const char *path)
 	memset(by, 0, sizeof(by));
 	for (size_t i = 0; i < h.n; i++)
 		by[h.op[i].kind][h.op[i].status]++;
-	printf("\n%-16s %9s %9s %9s\n", "operations", "ok", "failed",
-	    "unknown");
+	printf(
+	    "\n%-16s %9s %9s %9s\n", "operations", "ok", "failed", "unknown");
 	for (int k = K_TXN; k <= K_FMK; k++)
 		printf("%-16s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 "\n",
 		    hist_kind_names[k], by[k][0], by[k][1], by[k][2]);
@@ -728,13 +735,14 @@ report(const char *path)
 		    v[i].violations ? "FAILED" : "passed");
 	for (int i = 0; i < NCHECKS; i++)
 		if (v[i].violations)
-			printf("first %s violation: %s\n", v[i].name,
-			    v[i].first);
+			printf(
+			    "first %s violation: %s\n", v[i].name, v[i].first);
 	printf("checked %zu operations in %.2f s; seed %" PRIu64
 	       " (replay: --seed %" PRIu64 ")\n",
 	    h.n, now() - t0, h.seed, h.seed);
-	printf("%s\n", bad ? "cw-verify: VIOLATIONS FOUND"
-	                   : "cw-verify: every guarantee held");
+	printf("%s\n",
+	    bad ? "cw-verify: VIOLATIONS FOUND"
+	        : "cw-verify: every guarantee held");
 	hist_free(&h);
 	return bad ? 1 : 0;
 }
@@ -763,6 +771,8 @@ usage(FILE *f)
 	    "violation)\n"
 	    "  --bug NAME           run causewayd-bugs with CW_TEST_BUG=NAME "
 	    "(docs/verification.md)\n"
+	    "  --escrow N (400)     units of each bounded counter minted at "
+	    "each DC\n"
 	    "  --no-fmk             leave out the prescription app\n"
 	    "  --quiet              no progress lines\n");
 }
@@ -775,8 +785,9 @@ main(int argc, char **argv)
 		{ "faults", 1, NULL, 'f' }, { "seed", 1, NULL, 's' },
 		{ "history", 1, NULL, 'o' }, { "bug", 1, NULL, 'b' },
 		{ "no-fmk", 0, NULL, 'n' }, { "quiet", 0, NULL, 'q' },
-		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-	int             o;
+		{ "escrow", 1, NULL, 'e' }, { "help", 0, NULL, 'h' },
+		{ NULL, 0, NULL, 0 } };
+	int                        o;
 	opt.faults = F_PARTITION | F_KILL | F_PAUSE | F_DELAY;
 	opt.seed   = (uint64_t) time(NULL) % 1000000;
 	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -794,14 +805,14 @@ main(int argc, char **argv)
 			break;
 		case 't':
 			opt.duration = strtod(optarg, &end);
-			if ((*end && strcmp(end, "s") != 0) || opt.duration < 2 ||
-			    opt.duration > 86400)
+			if ((*end && strcmp(end, "s") != 0) ||
+			    opt.duration < 2 || opt.duration > 86400)
 				goto bad;
 			break;
 		case 'f':
 			opt.faults = 0;
 			for (char *save, *p = strtok_r(optarg, ",", &save); p;
-			     p          = strtok_r(NULL, ",", &save)) {
+			     p = strtok_r(NULL, ",", &save)) {
 				if (strcmp(p, "partition") == 0)
 					opt.faults |= F_PARTITION;
 				else if (strcmp(p, "kill") == 0)
@@ -821,6 +832,11 @@ main(int argc, char **argv)
 			break;
 		case 'o':
 			opt.history = optarg;
+			break;
+		case 'e':
+			opt.escrow = strtoll(optarg, &end, 10);
+			if (*end || opt.escrow < 0 || opt.escrow > 1000000000)
+				goto bad;
 			break;
 		case 'b':
 			opt.bug = optarg;
@@ -858,7 +874,8 @@ main(int argc, char **argv)
 	}
 	dc_watchdog((unsigned) opt.duration + 600);
 	if (cluster_start(&cl, opt.dcs, extra) != 0) {
-		fprintf(stderr, "cw-verify: could not start %d DCs\n", opt.dcs);
+		fprintf(
+		    stderr, "cw-verify: could not start %d DCs\n", opt.dcs);
 		return 3;
 	}
 	char hpath[512];
@@ -866,18 +883,21 @@ main(int argc, char **argv)
 		snprintf(hpath, sizeof(hpath), "%s", opt.history);
 	else
 		snprintf(hpath, sizeof(hpath), "%s/cw-verify.%d.jsonl",
-		    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int) getpid());
+		    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+		    (int) getpid());
 	if ((hf = fopen(hpath, "w")) == NULL) {
 		perror(hpath);
 		cluster_stop(cl);
 		return 3;
 	}
 	set_keys = SET_KEYS_PER_GEN * ((int) (opt.duration / GEN_SECONDS) + 1);
-	history meta = { .dcs = opt.dcs, .sessions = opt.clients,
-		.set_keys = set_keys, .counter_keys = COUNTER_KEYS,
-		.escrow_keys = ESCROW_KEYS,
-		.escrow_initial = (int64_t) ESCROW_PER_DC * opt.dcs,
-		.seed = opt.seed };
+	history meta = { .dcs   = opt.dcs,
+		.sessions       = opt.clients,
+		.set_keys       = set_keys,
+		.counter_keys   = COUNTER_KEYS,
+		.escrow_keys    = ESCROW_KEYS,
+		.escrow_initial = (int64_t) opt.escrow * opt.dcs,
+		.seed           = opt.seed };
 	hist_write_meta(hf, &meta);
 	make_schedule();
 	printf("cw-verify: %d DCs, %d clients, %.0f s, seed %" PRIu64
@@ -887,11 +907,11 @@ main(int argc, char **argv)
 	for (int i = 0; i < nsched; i++) {
 		char t[128];
 		fault_text(&sched[i], t, sizeof(t));
-		printf("  %6.2f s  +%.2f s  %s\n", sched[i].start, sched[i].len,
-		    t);
+		printf("  %6.2f s  +%.2f s  %s\n", sched[i].start,
+		    sched[i].len, t);
 	}
 	fflush(stdout);
-	int rc;
+	int             rc;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	t_start = (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
@@ -949,9 +969,11 @@ main(int argc, char **argv)
 	fflush(stdout);
 	bool conv = cluster_converged(cl, 120);
 	if (!conv)
-		fprintf(stderr, "cw-verify: the DCs did not converge in 120 s\n");
+		fprintf(
+		    stderr, "cw-verify: the DCs did not converge in 120 s\n");
 	if ((rc = final_reads()) != 0)
-		fprintf(stderr, "cw-verify: final reads: %s\n", cw_strerror(rc));
+		fprintf(
+		    stderr, "cw-verify: final reads: %s\n", cw_strerror(rc));
 	fclose(hf);
 	int status = report(hpath);
 	if (cluster_stop(cl) != 0 && status == 0)
@@ -960,8 +982,8 @@ main(int argc, char **argv)
 		if (status == 0)
 			unlink(hpath);
 		else
-			printf("history kept in %s (cw-verify check %s)\n", hpath,
-			    hpath);
+			printf("history kept in %s (cw-verify check %s)\n",
+			    hpath, hpath);
 	}
 	return status;
 bad:
