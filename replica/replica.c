@@ -19,12 +19,14 @@
 #define MAX_MSG (64u << 20)
 
 struct link {
-	cw_replica     *r;
-	cw_peer_conf    conf;
-	pthread_t       th;
-	bool            started;
-	nng_socket      sock;
+	cw_replica  *r;
+	cw_peer_conf conf;
+	pthread_t    th;
+	bool         started;
+	nng_socket   sock; /* the sender's; replaced (under link_mu) by
+	                    * the sender, closed by stop */
 	bool            sock_open;
+	uint64_t        dialed_ms; /* when sock was opened */
 	pthread_mutex_t link_mu;
 	/* link_mu guards: */
 	bool     known; /* acked holds an ack */
@@ -253,6 +255,7 @@ ship(struct link *l, size_t *shipped)
 	for (uint32_t k = 0; known && k < r->ndc && rc == 0; k++) {
 		/* never a peer's own records: it is their origin */
 		if (k == l->conf.id || D.v[k] <= A.v[k] ||
+		    (r->o.no_forward && k != r->dc) ||
 		    c.arena.len >= r->o.batch_bytes)
 			continue;
 		rc = cw_db_log_scan(r->db, (uint16_t) k, A.v[k] + 1, D.v[k],
@@ -359,6 +362,56 @@ ship(struct link *l, size_t *shipped)
 	return rc;
 }
 
+/* Opens l's req socket and starts dialing its peer (non-blocking: the
+ * peer may not be up yet). Returns 0 or an nng error. */
+static int
+link_dial(struct link *l)
+{
+	const cw_replica_opts *o = &l->r->o;
+	int                    rv;
+	if ((rv = nng_req0_open(&l->sock)) != 0)
+		return rv;
+	l->sock_open = true;
+	l->dialed_ms = cw_mono_ms();
+	nng_socket_set_ms(l->sock, NNG_OPT_RECVTIMEO, (int) o->timeout_ms);
+	nng_socket_set_ms(l->sock, NNG_OPT_SENDTIMEO, (int) o->timeout_ms);
+	nng_socket_set_ms(l->sock, NNG_OPT_RECONNMINT, 20);
+	nng_socket_set_ms(l->sock, NNG_OPT_RECONNMAXT, 500);
+	nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ, 1u << 20);
+	return nng_dial(l->sock, l->conf.url, NULL, NNG_FLAG_NONBLOCK);
+}
+
+/* A link silent for REDIAL_MS gets a new socket. nng 1.5's dialer can
+ * stop redialing for good after a peer (here: a partition) closes
+ * connections during the SP handshake; the cluster test saw a link stay
+ * down for minutes after a heal, which forwarding through a third DC had
+ * hidden. */
+#define REDIAL_MS 5000
+static void
+redial_if_stuck(struct link *l)
+{
+	cw_replica *r   = l->r;
+	uint64_t    now = cw_mono_ms();
+	pthread_mutex_lock(&l->link_mu);
+	uint64_t last =
+	    l->heard_ms > l->dialed_ms ? l->heard_ms : l->dialed_ms;
+	if (!atomic_load(&r->stopping) && now - last >= REDIAL_MS) {
+		if (l->sock_open)
+			nng_close(l->sock);
+		l->sock_open = false;
+		int rv       = link_dial(l);
+		cw_log(rv ? CW_LOG_WARN : CW_LOG_INFO, "replica",
+		    "link to DC %u silent for %llu ms: new socket%s%s",
+		    l->conf.id, (unsigned long long) (now - last),
+		    rv ? ": " : "", rv ? nng_strerror(rv) : "");
+		if (rv != 0 && l->sock_open) {
+			nng_close(l->sock);
+			l->sock_open = false;
+		}
+	}
+	pthread_mutex_unlock(&l->link_mu);
+}
+
 static void *
 sender(void *arg)
 {
@@ -375,6 +428,9 @@ sender(void *arg)
 		pthread_mutex_unlock(&l->link_mu);
 		A.v[l->conf.id] =
 		    D.v[l->conf.id]; /* its own: never ours to send */
+		for (uint32_t k = 0; r->o.no_forward && k < r->ndc; k++)
+			if (k != r->dc)
+				A.v[k] = D.v[k]; /* not ours to send either */
 		due = !known || !cw_causal_vc_dominates(&A, &D) ||
 		    cw_mono_ms() - last >= r->o.heartbeat_ms;
 		if (!due) {
@@ -393,6 +449,7 @@ sender(void *arg)
 			l->up = false;
 			pthread_mutex_unlock(&l->link_mu);
 			sleep_ms(r->o.heartbeat_ms); /* nng redials */
+			redial_if_stuck(l);
 		}
 	}
 	return NULL;
@@ -471,19 +528,9 @@ cw_replica_start(cw_replica **out, cw_db *db, const cw_replica_opts *o)
 		pthread_mutex_init(&l->link_mu, NULL);
 		cw_causal_vc_init(&l->acked, r->ndc);
 		r->nlinks++;
-		if ((rv = nng_req0_open(&l->sock)) != 0)
+		if ((rv = link_dial(l)) == NNG_ENOMEM)
 			goto fail;
-		l->sock_open = true;
-		nng_socket_set_ms(
-		    l->sock, NNG_OPT_RECVTIMEO, (int) o->timeout_ms);
-		nng_socket_set_ms(
-		    l->sock, NNG_OPT_SENDTIMEO, (int) o->timeout_ms);
-		nng_socket_set_ms(l->sock, NNG_OPT_RECONNMINT, 20);
-		nng_socket_set_ms(l->sock, NNG_OPT_RECONNMAXT, 500);
-		nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ, 1u << 20);
-		/* non-blocking: the peer may not be up yet */
-		if ((rv = nng_dial(l->sock, l->conf.url, NULL,
-		         NNG_FLAG_NONBLOCK)) != 0) {
+		if (rv != 0) {
 			cw_log(CW_LOG_ERROR, "replica", "peer %u at %s: %s",
 			    l->conf.id, l->conf.url, nng_strerror(rv));
 			cw_replica_stop(r);
@@ -512,9 +559,13 @@ cw_replica_stop(cw_replica *r)
 	atomic_store(&r->stopping, true);
 	if (r->rsock_open)
 		nng_close(r->rsock); /* wakes the receivers */
-	for (int i = 0; i < r->nlinks; i++)
+	for (int i = 0; i < r->nlinks; i++) {
+		pthread_mutex_lock(&r->links[i].link_mu);
 		if (r->links[i].sock_open)
 			nng_close(r->links[i].sock); /* wakes the senders */
+		r->links[i].sock_open = false;
+		pthread_mutex_unlock(&r->links[i].link_mu);
+	}
 	for (int i = 0; i < r->nrecv; i++)
 		pthread_join(r->recv_th[i], NULL);
 	if (r->pruning)

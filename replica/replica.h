@@ -53,6 +53,9 @@ typedef struct {
 	uint64_t timeout_ms;   /* a call longer than this: link down (1000) */
 	size_t   batch_bytes;  /* records in one batch (1 MiB) */
 	int64_t  grant_margin; /* rights granted beyond what was asked (16) */
+	bool     no_forward;   /* ship only this DC's own records (false:
+	                        * also forward other DCs', so a DC reaches
+	                        * another through a third) */
 	uint64_t log_retain;   /* per origin, records kept below what every
 	                        * peer acknowledged (100,000; UINT64_MAX: never
 	                        * prune) */

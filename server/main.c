@@ -34,6 +34,7 @@ struct conf {
 	bool           retain_set;
 	int64_t        grant_margin;
 	bool           margin_set;
+	bool           no_forward;
 	long           peer_id[CW_MAX_DC];
 	const char    *peer_url[CW_MAX_DC];
 	int            npeers;
@@ -64,6 +65,10 @@ usage(FILE *f)
 	    "                       peer acknowledged (100000)\n"
 	    "  --grant-margin N     rights granted beyond what a DC asks "
 	    "(16)\n"
+	    "  --forward yes|no     also ship other DCs' records, so a DC "
+	    "cut\n"
+	    "                       from one reaches it through another "
+	    "(yes)\n"
 	    "  --config FILE        read options from FILE, one `name value`\n"
 	    "                       a line (names as above without --; # "
 	    "comments)\n"
@@ -133,6 +138,14 @@ apply(struct conf *c, const char *name, const char *v)
 			return -1;
 		c->log_retain = (uint64_t) n;
 		c->retain_set = true;
+		return 0;
+	}
+	if (strcmp(name, "forward") == 0) {
+		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
+			fprintf(stderr, "causewayd: --forward yes|no\n");
+			return -1;
+		}
+		c->no_forward = strcmp(v, "no") == 0;
 		return 0;
 	}
 	if (strcmp(name, "cluster") == 0) {
@@ -257,6 +270,7 @@ main(int argc, char **argv)
 		{ "cluster", 1, 0, 0 },
 		{ "log-retain", 1, 0, 0 },
 		{ "grant-margin", 1, 0, 0 },
+		{ "forward", 1, 0, 0 },
 		{ "peer", 1, 0, 0 },
 		{ "config", 1, 0, 0 },
 		{ "workers", 1, 0, 0 },
@@ -361,6 +375,7 @@ main(int argc, char **argv)
 			ro.log_retain = c.log_retain;
 		if (c.margin_set)
 			ro.grant_margin = c.grant_margin;
+		ro.no_forward  = c.no_forward;
 		ro.fingerprint = cw_replica_fingerprint(
 		    c.cluster ? c.cluster : "causeway", o.ndc);
 		if ((rc = cw_replica_start(&rep, db, &ro)) != 0) {

@@ -48,7 +48,8 @@ static struct {
 	const char *history, *bug;
 	bool        fmk, quiet;
 	int64_t     escrow; /* bounded-counter units minted at each DC */
-} opt = { 3, 12, 60, 0, 0, NULL, NULL, true, false, 400 };
+	bool        no_forward;
+} opt = { 3, 12, 60, 0, 0, NULL, NULL, true, false, 400, false };
 
 enum { F_PARTITION = 1, F_KILL = 2, F_PAUSE = 4, F_DELAY = 8 };
 
@@ -774,6 +775,11 @@ usage(FILE *f)
 	    "  --escrow N (400)     units of each bounded counter minted at "
 	    "each DC\n"
 	    "  --no-fmk             leave out the prescription app\n"
+	    "  --no-forward         DCs ship only their own records "
+	    "(causewayd\n"
+	    "                       --forward no): causal order then rests "
+	    "on the\n"
+	    "                       receivers' dependency checks alone\n"
 	    "  --quiet              no progress lines\n");
 }
 
@@ -785,8 +791,8 @@ main(int argc, char **argv)
 		{ "faults", 1, NULL, 'f' }, { "seed", 1, NULL, 's' },
 		{ "history", 1, NULL, 'o' }, { "bug", 1, NULL, 'b' },
 		{ "no-fmk", 0, NULL, 'n' }, { "quiet", 0, NULL, 'q' },
-		{ "escrow", 1, NULL, 'e' }, { "help", 0, NULL, 'h' },
-		{ NULL, 0, NULL, 0 } };
+		{ "escrow", 1, NULL, 'e' }, { "no-forward", 0, NULL, 'F' },
+		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	int                        o;
 	opt.faults = F_PARTITION | F_KILL | F_PAUSE | F_DELAY;
 	opt.seed   = (uint64_t) time(NULL) % 1000000;
@@ -844,6 +850,9 @@ main(int argc, char **argv)
 		case 'n':
 			opt.fmk = false;
 			break;
+		case 'F':
+			opt.no_forward = true;
+			break;
 		case 'q':
 			opt.quiet = true;
 			break;
@@ -863,7 +872,11 @@ main(int argc, char **argv)
 
 	/* the deployment */
 	static char *extra[] = { "--session-wait", "1000", "--log", "warn",
-		NULL };
+		NULL, NULL, NULL };
+	if (opt.no_forward) {
+		extra[4] = "--forward";
+		extra[5] = "no";
+	}
 	if (opt.bug != NULL) {
 		const char *d = getenv("CAUSEWAYD");
 		char        bin[512];

@@ -76,7 +76,10 @@ cluster_stop(cluster *c)
 		for (int j = 0; j < c->n; j++)
 			if (c->x[i][j] != NULL)
 				proxy_stop(c->x[i][j]);
-	tu_rmrf(c->tmp);
+	if (getenv("CW_KEEP") != NULL)
+		fprintf(stderr, "cluster: kept %s (CW_KEEP)\n", c->tmp);
+	else
+		tu_rmrf(c->tmp);
 	free(c->tmp);
 	free(c);
 	return rc;

@@ -31,7 +31,8 @@ typedef struct {
  * extra arguments (NULL-terminated, may be NULL). OUT: *out. Returns 0,
  * or -1 with everything started stopped again. */
 int cluster_start(cluster **out, int n, char *const *extra);
-/* Stops every DC (SIGTERM) and proxy, removes the directory, frees c.
+/* Stops every DC (SIGTERM) and proxy, removes the directory (unless
+ * $CW_KEEP is set: then it says where it is), frees c.
  * Returns 0, or -1 if a DC did not stop cleanly. */
 int cluster_stop(cluster *c);
 /* Cuts (on) or heals both directions between DCs a and b. */
