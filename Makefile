@@ -40,7 +40,7 @@ UNIT     := causal_test crdt_test schema_test txn_test client_test \
             crash_test fmk_test
 UNIT_BIN := $(UNIT:%=$(BUILD)/tests/%) $(BUILD)/tests/fuzz_replay \
             $(BUILD)/tests/fuzz_seed
-INTEG    := net_test repl_test fmk_run_test
+INTEG    := net_test repl_test fmk_run_test verify_test
 INTEG_BIN := $(INTEG:%=$(BUILD)/tests/%)
 BINS     := $(BUILD)/bin/cw-bench $(BUILD)/bin/causewayd $(BUILD)/bin/cw \
             $(BUILD)/bin/cw-proxy $(BUILD)/bin/fmk $(BUILD)/bin/cw-verify
@@ -156,6 +156,13 @@ $(BUILD)/bin/cw-verify: $(BUILD)/bin/causewayd-bugs $(BUILD)/obj/tests/harness/v
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $(filter-out %causewayd-bugs,$^) $(LDLIBS) -lcmocka
 
+$(BUILD)/tests/verify_test: $(BUILD)/obj/tests/integration/verify_test.o \
+                           $(BUILD)/obj/tests/integration/dcproc.o \
+                           $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a \
+                           | $(BUILD)/bin/cw-verify
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
 $(BUILD)/tests/fuzz_replay: $(BUILD)/obj/tests/fuzz/replay.o \
                            $(BUILD)/obj/tests/fuzz/request_fuzz.o \
                            $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
@@ -183,6 +190,7 @@ test: all format-check
 	    $(BUILD)/tests/fuzz_replay $(BUILD)/seeds/* \
 	    $$(ls tests/fuzz/corpus/* tests/fuzz/regress/* 2>/dev/null)
 	@CAUSEWAYD=$(BUILD)/bin/causewayd CW_CLI=$(BUILD)/bin/cw FMK=$(BUILD)/bin/fmk \
+	    CW_VERIFY=$(BUILD)/bin/cw-verify \
 	    sh tests/run.sh $(BUILD)/tests $(UNIT) $(INTEG)
 
 asan:

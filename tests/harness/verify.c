@@ -49,7 +49,8 @@ static struct {
 	bool        fmk, quiet;
 	int64_t     escrow; /* bounded-counter units minted at each DC */
 	bool        no_forward;
-} opt = { 3, 12, 60, 0, 0, NULL, NULL, true, false, 400, false };
+	int         converge; /* seconds to wait for the DCs to agree */
+} opt = { 3, 12, 60, 0, 0, NULL, NULL, true, false, 400, false, 120 };
 
 enum { F_PARTITION = 1, F_KILL = 2, F_PAUSE = 4, F_DELAY = 8 };
 
@@ -594,9 +595,9 @@ final_reads(void)
 {
 	/* Escrow may still move rights for a moment after the load stops
 	 * (its demand decays over seconds): take the digests when all DCs
-	 * agree in one round, or the last round's after 60 s. */
+	 * agree in one round, or the last round's after --converge. */
 	static cw_dc_info info[CL_MAX];
-	for (int round = 0; round < 600; round++) {
+	for (int round = 0; round < opt.converge * 10; round++) {
 		bool same = true;
 		for (int d = 0; d < opt.dcs; d++) {
 			cw_client *c;
@@ -774,6 +775,8 @@ usage(FILE *f)
 	    "(docs/verification.md)\n"
 	    "  --escrow N (400)     units of each bounded counter minted at "
 	    "each DC\n"
+	    "  --converge S (120)   how long to wait after the heal for the "
+	    "DCs to agree\n"
 	    "  --no-fmk             leave out the prescription app\n"
 	    "  --no-forward         DCs ship only their own records "
 	    "(causewayd\n"
@@ -792,7 +795,8 @@ main(int argc, char **argv)
 		{ "history", 1, NULL, 'o' }, { "bug", 1, NULL, 'b' },
 		{ "no-fmk", 0, NULL, 'n' }, { "quiet", 0, NULL, 'q' },
 		{ "escrow", 1, NULL, 'e' }, { "no-forward", 0, NULL, 'F' },
-		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+		{ "converge", 1, NULL, 'C' }, { "help", 0, NULL, 'h' },
+		{ NULL, 0, NULL, 0 } };
 	int                        o;
 	opt.faults = F_PARTITION | F_KILL | F_PAUSE | F_DELAY;
 	opt.seed   = (uint64_t) time(NULL) % 1000000;
@@ -852,6 +856,11 @@ main(int argc, char **argv)
 			break;
 		case 'F':
 			opt.no_forward = true;
+			break;
+		case 'C':
+			opt.converge = (int) strtol(optarg, &end, 10);
+			if (*end || opt.converge < 1 || opt.converge > 3600)
+				goto bad;
 			break;
 		case 'q':
 			opt.quiet = true;
@@ -980,10 +989,11 @@ main(int argc, char **argv)
 	printf("workload done at %.1f s; healed; waiting for convergence\n",
 	    now());
 	fflush(stdout);
-	bool conv = cluster_converged(cl, 120);
+	bool conv = cluster_converged(cl, opt.converge);
 	if (!conv)
-		fprintf(
-		    stderr, "cw-verify: the DCs did not converge in 120 s\n");
+		fprintf(stderr,
+		    "cw-verify: the DCs did not converge in %d s\n",
+		    opt.converge);
 	if ((rc = final_reads()) != 0)
 		fprintf(
 		    stderr, "cw-verify: final reads: %s\n", cw_strerror(rc));

@@ -236,8 +236,11 @@ proc_wait(pid_t pid, unsigned seconds)
 		}
 		sleep_ms(10);
 	}
-	fprintf(stderr, "dcproc: pid %d still running after %u s: killed\n",
+	fprintf(stderr, "dcproc: pid %d still running after %u s: stopped\n",
 	    (int) pid, seconds);
+	kill(pid, SIGTERM); /* a harness stops what it started */
+	for (int i = 0; i < 1000 && waitpid(pid, &status, WNOHANG) != pid; i++)
+		sleep_ms(10);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	track(pid, false);

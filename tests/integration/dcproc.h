@@ -37,7 +37,8 @@ void dc_watchdog(unsigned seconds);
  * to file `out` (NULL: inherited), tracked like a causewayd: the watchdog
  * and exit kill it. Returns its pid or -1. */
 pid_t proc_spawn(char *const *argv, const char *out);
-/* Waits up to `seconds` for it to exit; kills it (SIGKILL) after that.
+/* Waits up to `seconds` for it to exit; then SIGTERM, and SIGKILL 10 s
+ * later.
  * Returns its exit status, or -1 if it was killed or crashed. */
 int proc_wait(pid_t pid, unsigned seconds);
 
