@@ -4,6 +4,7 @@
 #   make test       build and run every test (unit + integration)
 #   make asan       the same under AddressSanitizer + UBSan, in build/asan
 #   make bench      run cw-bench local
+#   make verify     the longer cw-verify runs (docs/verification.md)
 #   make demo       the main job (see README)
 #   make deps       install the Debian packages the build needs
 #   make install PREFIX=/usr/local
@@ -47,7 +48,8 @@ BINS     := $(BUILD)/bin/cw-bench $(BUILD)/bin/causewayd $(BUILD)/bin/cw \
 
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all test asan tsan bench demo deps clean install format format-check fuzz
+.PHONY: all test asan tsan bench demo deps clean install format format-check fuzz \
+        verify
 .SECONDARY:
 
 all: $(DEPS_OK) $(BUILD)/lib/libcauseway.a $(BUILD)/lib/libcauseway.so \
@@ -229,6 +231,14 @@ tsan:
 	    CAUSEWAYD=build/tsan/bin/causewayd CW_CLI=build/tsan/bin/cw \
 	    build/tsan/tests/$$t > build/tsan/$$t.log 2>&1 || exit 1; done
 	python3 tests/tsan_filter.py build/tsan/report.*
+
+# The longer harness runs of docs/verification.md: three seeds, 120 s each,
+# every fault. SEEDS="7 8" picks others.
+SEEDS ?= 1 2 3
+verify: all
+	@for s in $(SEEDS); do \
+	    CAUSEWAYD=$(BUILD)/bin/causewayd $(BUILD)/bin/cw-verify run \
+	        --duration 120 --seed $$s || exit 1; done
 
 bench: all
 	$(BUILD)/bin/cw-bench local

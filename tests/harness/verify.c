@@ -321,6 +321,36 @@ set_key_now(client *x)
 	    (int) (rnd(&x->rng) % SET_KEYS_PER_GEN);
 }
 
+/* Reads set k into r: its elements "S.Q". */
+static int
+read_set(cw_txn *t, int k, hread *r)
+{
+	char     kb[32];
+	cw_list *l;
+	int      n  = snprintf(kb, sizeof(kb), "v/%d", k);
+	int      rc = cw_set_members(t, kb, (size_t) n, &l);
+	r->key      = k;
+	r->n        = 0;
+	r->e        = NULL;
+	if (rc != 0)
+		return rc;
+	if ((r->e = malloc((cw_list_len(l) + 1) * sizeof(hw))) == NULL) {
+		cw_list_free(l);
+		return CW_ENOMEM;
+	}
+	for (size_t j = 0; j < cw_list_len(l); j++) {
+		size_t      len;
+		const char *p = cw_list_at(l, j, &len);
+		char        s[32];
+		unsigned    a, b;
+		snprintf(s, sizeof(s), "%.*s", (int) len, p);
+		if (sscanf(s, "%u.%u", &a, &b) == 2)
+			r->e[r->n++] = (hw) { a, b };
+	}
+	cw_list_free(l);
+	return 0;
+}
+
 static void
 set_txn(client *x)
 {
@@ -357,23 +387,8 @@ set_txn(client *x)
 		goto done;
 	}
 	for (int i = 0; i < o.nr && rc == 0; i++) {
-		cw_list *l;
-		int      n = snprintf(kb, sizeof(kb), "v/%d", o.r[i].key);
-		if ((rc = cw_set_members(t, kb, (size_t) n, &l)) != 0)
+		if ((rc = read_set(t, o.r[i].key, &o.r[i])) != 0)
 			break;
-		o.r[i].n = 0;
-		o.r[i].e = malloc((cw_list_len(l) + 1) * sizeof(hw));
-		for (size_t j = 0; o.r[i].e != NULL && j < cw_list_len(l);
-		     j++) {
-			size_t      len;
-			const char *p = cw_list_at(l, j, &len);
-			char        s[32];
-			unsigned    a, b;
-			snprintf(s, sizeof(s), "%.*s", (int) len, p);
-			if (sscanf(s, "%u.%u", &a, &b) == 2)
-				o.r[i].e[o.r[i].n++] = (hw) { a, b };
-		}
-		cw_list_free(l);
 	}
 	if (rc != 0) {
 		cw_abort(t);
@@ -641,28 +656,13 @@ final_reads(void)
 			return rc;
 		}
 		for (int k = 0; k < set_keys && rc == 0; k++) {
-			cw_list *l;
-			int      n = snprintf(kb, sizeof(kb), "v/%d", k);
-			if ((rc = cw_set_members(t, kb, (size_t) n, &l)) != 0)
-				break;
 			memset(&o, 0, sizeof(o));
-			o.kind     = K_FINAL_SET;
-			o.dc       = d;
-			o.key      = k;
-			o.nr       = 1;
-			o.r[0].key = k;
-			o.r[0].e   = malloc((cw_list_len(l) + 1) * sizeof(hw));
-			for (size_t j = 0; o.r[0].e && j < cw_list_len(l);
-			     j++) {
-				size_t      len;
-				const char *p = cw_list_at(l, j, &len);
-				char        s[32];
-				unsigned    a, b;
-				snprintf(s, sizeof(s), "%.*s", (int) len, p);
-				if (sscanf(s, "%u.%u", &a, &b) == 2)
-					o.r[0].e[o.r[0].n++] = (hw) { a, b };
-			}
-			cw_list_free(l);
+			o.kind = K_FINAL_SET;
+			o.dc   = d;
+			o.key  = k;
+			o.nr   = 1;
+			if ((rc = read_set(t, k, &o.r[0])) != 0)
+				break;
 			record(&o, NULL, NULL);
 			free(o.r[0].e);
 		}

@@ -25,13 +25,9 @@
 #define N 3
 
 static int
-setup(void **state)
+start(void **state, char **extra)
 {
-	/* prune everything all peers acknowledged: every test then also
-	 * checks that pruning never drops what a peer needs */
-	static char *extra[] = { "--session-wait", "500", "--log-retain", "0",
-		NULL };
-	cluster     *c;
+	cluster *c;
 	if (cluster_start(&c, N, extra) != 0)
 		return -1;
 	*state = c;
@@ -39,15 +35,21 @@ setup(void **state)
 }
 
 static int
+setup(void **state)
+{
+	/* prune everything all peers acknowledged: every test then also
+	 * checks that pruning never drops what a peer needs */
+	static char *extra[] = { "--session-wait", "500", "--log-retain", "0",
+		NULL };
+	return start(state, extra);
+}
+
+static int
 setup_no_forward(void **state)
 {
 	static char *extra[] = { "--session-wait", "500", "--forward", "no",
 		NULL };
-	cluster     *c;
-	if (cluster_start(&c, N, extra) != 0)
-		return -1;
-	*state = c;
-	return 0;
+	return start(state, extra);
 }
 
 static int

@@ -85,8 +85,8 @@ expect_caught(char **args, const char *checker)
 static void
 short_run_holds_every_guarantee(void **state)
 {
-	char *args[] = { "--duration", "40", "--clients", "8", "--seed",
-		"11", "--quiet", NULL };
+	char *args[] = { "--duration", "40", "--clients", "8", "--seed", "11",
+		"--quiet", NULL };
 	(void) state;
 	int rc = run(args, 400);
 	show(); /* the report is worth seeing in the test log */
@@ -118,8 +118,8 @@ static void
 bug_split_apply(void **state)
 {
 	char *args[] = { "--bug", "split-apply", "--duration", "10",
-		"--clients", "8", "--seed", "3", "--faults", "none", "--no-fmk",
-		"--quiet", "--converge", "10", NULL };
+		"--clients", "8", "--seed", "3", "--faults", "none",
+		"--no-fmk", "--quiet", "--converge", "10", NULL };
 	(void) state;
 	expect_caught(args, "atomic visibility");
 }
@@ -128,8 +128,9 @@ static void
 bug_grant_unheld(void **state)
 {
 	char *args[] = { "--bug", "grant-unheld", "--escrow", "60",
-		"--duration", "12", "--clients", "8", "--seed", "3", "--faults",
-		"none", "--no-fmk", "--quiet", "--converge", "10", NULL };
+		"--duration", "12", "--clients", "8", "--seed", "3",
+		"--faults", "none", "--no-fmk", "--quiet", "--converge", "10",
+		NULL };
 	(void) state;
 	expect_caught(args, "escrow bound");
 }
@@ -138,8 +139,8 @@ static void
 bug_ack_before_sync(void **state)
 {
 	char *args[] = { "--bug", "ack-before-sync", "--duration", "12",
-		"--clients", "8", "--seed", "3", "--faults", "kill", "--no-fmk",
-		"--quiet", "--converge", "10", NULL };
+		"--clients", "8", "--seed", "3", "--faults", "kill",
+		"--no-fmk", "--quiet", "--converge", "10", NULL };
 	(void) state;
 	expect_caught(args, "durability");
 }
