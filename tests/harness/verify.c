@@ -4,7 +4,8 @@
  * operation, and check the history against DESIGN §1 (history.h).
  *
  *   cw-verify run [--dcs 3] [--clients 12] [--duration 60] [--seed S]
- *                 [--faults partition,kill,pause,delay] [--history FILE]
+ *                 [--faults partition,kill,pause,delay,loss]
+ *                 [--history FILE]
  *                 [--bug NAME] [--no-fmk]
  *   cw-verify check HISTORY
  *
@@ -52,7 +53,7 @@ static struct {
 	int         converge; /* seconds to wait for the DCs to agree */
 } opt = { 3, 12, 60, 0, 0, NULL, NULL, true, false, 400, false, 120 };
 
-enum { F_PARTITION = 1, F_KILL = 2, F_PAUSE = 4, F_DELAY = 8 };
+enum { F_PARTITION = 1, F_KILL = 2, F_PAUSE = 4, F_DELAY = 8, F_LOSS = 16 };
 
 static cluster             *cl;
 static FILE                *hf;
@@ -105,8 +106,9 @@ record(hop *o, const char *cb, const char *ca)
 typedef struct {
 	double start, len;
 	int    type; /* F_* */
-	int    sub;  /* partition: 0 link, 1 isolate, 2 non-transitive */
-	int    a, b, ms;
+	int    sub;  /* partition: 0 link, 1 isolate, 2 non-transitive,
+	              * 3 one direction (a to b) */
+	int a, b, ms;
 } fault;
 
 static fault sched[1024];
@@ -121,11 +123,18 @@ fault_text(const fault *f, char *out, size_t n)
 			snprintf(out, n, "cut link DC %d - DC %d", f->a, f->b);
 		else if (f->sub == 1)
 			snprintf(out, n, "isolate DC %d", f->a);
-		else
+		else if (f->sub == 2)
 			snprintf(out, n,
 			    "non-transitive: DC %d - DC %d cut, both reach "
 			    "DC %d",
 			    f->a, f->b, 3 - f->a - f->b);
+		else
+			snprintf(
+			    out, n, "cut one way: DC %d to DC %d", f->a, f->b);
+		break;
+	case F_LOSS:
+		snprintf(out, n, "lossy link DC %d - DC %d, %d%% resets", f->a,
+		    f->b, f->ms / 10);
 		break;
 	case F_KILL:
 		snprintf(out, n, "SIGKILL DC %d, restart", f->a);
@@ -143,8 +152,8 @@ static void
 make_schedule(void)
 {
 	uint64_t r = opt.seed ^ 0x5eed;
-	int      types[4], nt = 0;
-	for (int t = 1; t <= F_DELAY; t <<= 1)
+	int      types[5], nt = 0;
+	for (int t = 1; t <= F_LOSS; t <<= 1)
 		if (opt.faults & (unsigned) t)
 			types[nt++] = t;
 	double t = 1.0 + (double) (rnd(&r) % 1000) / 1000.0;
@@ -157,8 +166,10 @@ make_schedule(void)
 		f.a     = (int) (rnd(&r) % (uint64_t) opt.dcs);
 		f.b = (f.a + 1 + (int) (rnd(&r) % (uint64_t) (opt.dcs - 1))) %
 		    opt.dcs;
-		f.sub = (int) (rnd(&r) % (opt.dcs == 3 ? 3 : 2));
-		f.ms  = 20 + (int) (rnd(&r) % 180);
+		f.sub = (int) (rnd(&r) % 4);
+		if (f.sub == 2 && opt.dcs != 3)
+			f.sub = 0; /* non-transitive: three DCs */
+		f.ms = 20 + (int) (rnd(&r) % 180);
 		if (f.start + f.len > opt.duration - 1)
 			break;
 		sched[nsched++] = f;
@@ -173,8 +184,13 @@ apply_fault(const fault *f, bool on)
 	case F_PARTITION:
 		if (f->sub == 1)
 			cluster_isolate(cl, f->a, on);
+		else if (f->sub == 3)
+			proxy_cut(cl->x[f->a][f->b], on);
 		else
 			cluster_cut(cl, f->a, f->b, on);
+		break;
+	case F_LOSS:
+		cluster_lossy(cl, f->a, f->b, on ? f->ms / 10 : 0);
 		break;
 	case F_KILL:
 		if (on)
@@ -763,7 +779,7 @@ usage(FILE *f)
 	    "                       steps move to another DC with their "
 	    "clock\n"
 	    "  --duration S (60)    seconds of workload and faults\n"
-	    "  --faults LIST        partition,kill,pause,delay (all) or "
+	    "  --faults LIST        partition,kill,pause,delay,loss (all) or "
 	    "none\n"
 	    "  --seed N             the fault schedule and workload (default: "
 	    "time)\n"
@@ -798,7 +814,7 @@ main(int argc, char **argv)
 		{ "converge", 1, NULL, 'C' }, { "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 } };
 	int                        o;
-	opt.faults = F_PARTITION | F_KILL | F_PAUSE | F_DELAY;
+	opt.faults = F_PARTITION | F_KILL | F_PAUSE | F_DELAY | F_LOSS;
 	opt.seed   = (uint64_t) time(NULL) % 1000000;
 	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		char *end;
@@ -831,6 +847,8 @@ main(int argc, char **argv)
 					opt.faults |= F_PAUSE;
 				else if (strcmp(p, "delay") == 0)
 					opt.faults |= F_DELAY;
+				else if (strcmp(p, "loss") == 0)
+					opt.faults |= F_LOSS;
 				else if (strcmp(p, "none") != 0)
 					goto bad;
 			}
@@ -984,6 +1002,7 @@ main(int argc, char **argv)
 			if (i != j) {
 				cluster_cut(cl, i, j, false);
 				cluster_delay(cl, i, j, 0);
+				cluster_lossy(cl, i, j, 0);
 			}
 	}
 	printf("workload done at %.1f s; healed; waiting for convergence\n",

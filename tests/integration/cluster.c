@@ -107,6 +107,13 @@ cluster_delay(cluster *c, int a, int b, int ms)
 	proxy_delay(c->x[b][a], ms);
 }
 
+void
+cluster_lossy(cluster *c, int a, int b, int pct)
+{
+	proxy_lossy(c->x[a][b], pct);
+	proxy_lossy(c->x[b][a], pct);
+}
+
 bool
 cluster_converged(cluster *c, int seconds)
 {

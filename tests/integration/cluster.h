@@ -41,6 +41,8 @@ void cluster_cut(cluster *c, int a, int b, bool on);
 void cluster_isolate(cluster *c, int i, bool on);
 /* Slows both directions between a and b by ms (0: full speed). */
 void cluster_delay(cluster *c, int a, int b, int ms);
+/* Makes both directions between a and b lossy (proxy_lossy). */
+void cluster_lossy(cluster *c, int a, int b, int pct);
 /* Waits up to `seconds` until every DC reports the same state vector and
  * digest; prints the DCs' states to stderr if they do not. */
 bool cluster_converged(cluster *c, int seconds);

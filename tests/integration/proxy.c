@@ -20,6 +20,9 @@ struct tproxy {
 	atomic_bool cut, stop;
 	atomic_int  delay_ms;   /* each read waits this long before it is
 	                         * relayed: a slow link, order kept */
+	atomic_int loss_pct;    /* per chunk, the chance in percent that its
+	                         * connection is reset instead */
+	unsigned   rng;         /* the relay thread's */
 	atomic_int asked, done; /* cut requests, and those applied */
 	pthread_t  th;
 	int        a[MAXPAIRS], b[MAXPAIRS]; /* client side, upstream side */
@@ -113,10 +116,14 @@ run(void *arg)
 			usleep((useconds_t) d * 1000);
 		/* pairs in reverse, so that drop() keeps indices valid */
 		for (int i = (n - 1) / 2 - 1; i >= 0; i--) {
-			short ra = fds[1 + 2 * i].revents;
-			short rb = fds[2 + 2 * i].revents;
-			bool  ok = true;
-			if (ra & (POLLIN | POLLHUP | POLLERR))
+			short ra   = fds[1 + 2 * i].revents;
+			short rb   = fds[2 + 2 * i].revents;
+			bool  ok   = true;
+			int   loss = atomic_load(&p->loss_pct);
+			if (loss > 0 && ((ra | rb) & POLLIN) &&
+			    (int) (rand_r(&p->rng) % 100) < loss)
+				ok = false; /* a lossy link: reset */
+			if (ok && (ra & (POLLIN | POLLHUP | POLLERR)))
 				ok = pump(p->a[i], p->b[i]);
 			if (ok && (rb & (POLLIN | POLLHUP | POLLERR)))
 				ok = pump(p->b[i], p->a[i]);
@@ -145,6 +152,7 @@ proxy_start_on(tproxy **out, int port, int upstream)
 	int                one = 1;
 	sa.sin_addr.s_addr     = htonl(INADDR_LOOPBACK);
 	p->upstream            = upstream;
+	p->rng                 = (unsigned) upstream * 2654435761u;
 	p->lfd                 = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(p->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (p->lfd < 0 || bind(p->lfd, (struct sockaddr *) &sa, sizeof(sa)) ||
@@ -184,6 +192,12 @@ void
 proxy_delay(tproxy *p, int ms)
 {
 	atomic_store(&p->delay_ms, ms > 0 ? ms : 0);
+}
+
+void
+proxy_lossy(tproxy *p, int pct)
+{
+	atomic_store(&p->loss_pct, pct < 0 ? 0 : pct > 100 ? 100 : pct);
 }
 
 void

@@ -21,6 +21,10 @@ void proxy_cut(tproxy *p, bool cut);
 /* Slows the link: every chunk it relays waits `ms` first (0: full
  * speed). Bytes keep their order. */
 void proxy_delay(tproxy *p, int ms);
+/* Makes the link lossy: each chunk it would relay resets its connection
+ * instead with probability pct % (0: never). Over TCP, loss shows as
+ * connections that break mid-message and must be redialed. */
+void proxy_lossy(tproxy *p, int pct);
 void proxy_stop(tproxy *p);
 
 #endif
