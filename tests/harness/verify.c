@@ -48,10 +48,16 @@ static struct {
 	unsigned    faults; /* F_* */
 	const char *history, *bug;
 	bool        fmk, quiet;
-	int64_t     escrow; /* bounded-counter units minted at each DC */
-	bool        no_forward;
+	int64_t     escrow;   /* bounded-counter units minted at each DC */
+	int         forward;  /* FWD_* */
 	int         converge; /* seconds to wait for the DCs to agree */
-} opt = { 3, 12, 60, 0, 0, NULL, NULL, true, false, 400, false, 120 };
+} opt = { 3, 12, 60, 0, 0, NULL, NULL, true, false, 400, 1, 120 };
+
+/* Forwarding: every DC (causewayd's default), none, or mixed (the
+ * default here): DC 1 ships only its own records, so its transactions'
+ * dependencies can reach a third DC by another link than they do, and
+ * the receivers' dependency checks are exercised as well as forwarding. */
+enum { FWD_ALL, FWD_MIXED, FWD_NONE };
 
 enum { F_PARTITION = 1, F_KILL = 2, F_PAUSE = 4, F_DELAY = 8, F_LOSS = 16 };
 
@@ -794,6 +800,9 @@ usage(FILE *f)
 	    "  --converge S (120)   how long to wait after the heal for the "
 	    "DCs to agree\n"
 	    "  --no-fmk             leave out the prescription app\n"
+	    "  --forward all|mixed|none  which DCs forward others' records "
+	    "(mixed:\n"
+	    "                       all but DC 1, the default)\n"
 	    "  --no-forward         DCs ship only their own records "
 	    "(causewayd\n"
 	    "                       --forward no): causal order then rests "
@@ -811,8 +820,8 @@ main(int argc, char **argv)
 		{ "history", 1, NULL, 'o' }, { "bug", 1, NULL, 'b' },
 		{ "no-fmk", 0, NULL, 'n' }, { "quiet", 0, NULL, 'q' },
 		{ "escrow", 1, NULL, 'e' }, { "no-forward", 0, NULL, 'F' },
-		{ "converge", 1, NULL, 'C' }, { "help", 0, NULL, 'h' },
-		{ NULL, 0, NULL, 0 } };
+		{ "converge", 1, NULL, 'C' }, { "forward", 1, NULL, 'W' },
+		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	int                        o;
 	opt.faults = F_PARTITION | F_KILL | F_PAUSE | F_DELAY | F_LOSS;
 	opt.seed   = (uint64_t) time(NULL) % 1000000;
@@ -873,7 +882,17 @@ main(int argc, char **argv)
 			opt.fmk = false;
 			break;
 		case 'F':
-			opt.no_forward = true;
+			opt.forward = FWD_NONE;
+			break;
+		case 'W':
+			if (strcmp(optarg, "all") == 0)
+				opt.forward = FWD_ALL;
+			else if (strcmp(optarg, "mixed") == 0)
+				opt.forward = FWD_MIXED;
+			else if (strcmp(optarg, "none") == 0)
+				opt.forward = FWD_NONE;
+			else
+				goto bad;
 			break;
 		case 'C':
 			opt.converge = (int) strtol(optarg, &end, 10);
@@ -900,10 +919,13 @@ main(int argc, char **argv)
 	/* the deployment */
 	static char *extra[] = { "--session-wait", "1000", "--log", "warn",
 		NULL, NULL, NULL };
-	if (opt.no_forward) {
-		extra[4] = "--forward";
-		extra[5] = "no";
-	}
+	static char *nofwd[] = { "--forward", "no", NULL };
+	char *const *per_dc[CL_MAX];
+	for (int i = 0; i < CL_MAX; i++)
+		per_dc[i] = opt.forward == FWD_NONE ||
+		        (opt.forward == FWD_MIXED && i == 1)
+		    ? nofwd
+		    : NULL;
 	if (opt.bug != NULL) {
 		const char *d = getenv("CAUSEWAYD");
 		char        bin[512];
@@ -913,7 +935,7 @@ main(int argc, char **argv)
 		setenv("CW_TEST_BUG", opt.bug, 1);
 	}
 	dc_watchdog((unsigned) opt.duration + 600);
-	if (cluster_start(&cl, opt.dcs, extra) != 0) {
+	if (cluster_start_each(&cl, opt.dcs, extra, per_dc) != 0) {
 		fprintf(
 		    stderr, "cw-verify: could not start %d DCs\n", opt.dcs);
 		return 3;

@@ -14,6 +14,13 @@
 int
 cluster_start(cluster **out, int n, char *const *extra)
 {
+	return cluster_start_each(out, n, extra, NULL);
+}
+
+int
+cluster_start_each(
+    cluster **out, int n, char *const *extra, char *const *const *per_dc)
+{
 	cluster *c;
 	if (n < 1 || n > CL_MAX || (c = calloc(1, sizeof(*c))) == NULL)
 		return -1;
@@ -47,6 +54,13 @@ cluster_start(cluster **out, int n, char *const *extra)
 			if (k >= 62)
 				goto fail;
 			c->argv[i][k++] = extra[e];
+		}
+		for (int e = 0; per_dc != NULL && per_dc[i] != NULL &&
+		     per_dc[i][e] != NULL;
+		     e++) {
+			if (k >= 62)
+				goto fail;
+			c->argv[i][k++] = per_dc[i][e];
 		}
 		c->argv[i][k] = NULL;
 		char dir[300];

@@ -31,6 +31,10 @@ typedef struct {
  * extra arguments (NULL-terminated, may be NULL). OUT: *out. Returns 0,
  * or -1 with everything started stopped again. */
 int cluster_start(cluster **out, int n, char *const *extra);
+/* The same, and DC i also gets per_dc[i] (NULL-terminated; per_dc or an
+ * entry may be NULL). */
+int cluster_start_each(
+    cluster **out, int n, char *const *extra, char *const *const *per_dc);
 /* Stops every DC (SIGTERM) and proxy, removes the directory (unless
  * $CW_KEEP is set: then it says where it is), frees c.
  * Returns 0, or -1 if a DC did not stop cleanly. */
