@@ -898,7 +898,8 @@ check_final(const history *h, verdict *v, bool verbose)
 /*
  * Escrow: no read of a bounded counter anywhere below 0, and the final
  * value equals initial - acknowledged decrements, less at most the
- * unknown ones. O(n).
+ * unknown ones (a final value above that is a lost acknowledged
+ * decrement: durability). O(n).
  */
 static void
 check_escrow(const history *h, verdict *v, bool verbose)
@@ -929,8 +930,12 @@ check_escrow(const history *h, verdict *v, bool verbose)
 			if (o->kind != K_FINAL_BCOUNTER || o->key != k)
 				continue;
 			int64_t hi = h->escrow_initial - ok;
+			/* above: an acknowledged decrement was lost; below:
+			 * more was spent than was acknowledged or may be */
 			if (o->value > hi || o->value < hi - unk)
-				violation(&v[C_ESCROW], verbose,
+				violation(
+				    &v[o->value > hi ? C_DURABLE : C_ESCROW],
+				    verbose,
 				    "bounded counter %d ends at %" PRId64
 				    " at DC %d: initial %" PRId64 " - %" PRId64
 				    " acknowledged decrements (- up to "
