@@ -138,9 +138,11 @@ bug_grant_unheld(void **state)
 static void
 bug_ack_before_sync(void **state)
 {
-	char *args[] = { "--bug", "ack-before-sync", "--duration", "12",
+	/* 30 s for eight or nine kills; no grants (whose commits sync) */
+	char *args[] = { "--bug", "ack-before-sync", "--duration", "30",
 		"--clients", "8", "--seed", "3", "--faults", "kill",
-		"--no-fmk", "--quiet", "--converge", "10", NULL };
+		"--escrow", "100000", "--no-fmk", "--quiet", "--converge",
+		"10", NULL };
 	(void) state;
 	expect_caught(args, "durability");
 }
