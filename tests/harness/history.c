@@ -602,16 +602,16 @@ check_sets(const history *h, verdict *v, bool verbose)
 				}
 			}
 	}
-	soff      = malloc((ntx + 1) * sizeof(size_t));
 	size_t ne = 0;
+	if ((soff = malloc((ntx + 1) * sizeof(size_t))) == NULL)
+		goto out2;
 	for (size_t t = 0; t < ntx; t++) {
 		soff[t] = ne;
 		ne += nsucc[t];
 		nsucc[t] = 0;
 	}
 	soff[ntx] = ne;
-	succ      = malloc((ne + 1) * sizeof(size_t));
-	if (soff == NULL || succ == NULL)
+	if ((succ = malloc((ne + 1) * sizeof(size_t))) == NULL)
 		goto out2;
 	for (uint32_t s = 0; s < S; s++)
 		prev[s] = SIZE_MAX;
