@@ -307,7 +307,8 @@ read_ids(cw_txn *t, const key *k, fmk_ids *out)
 	}
 	cw_list_free(l);
 	out->n = n;
-	qsort(out->id, n, sizeof(uint64_t), cmp_u64);
+	if (n > 1) /* qsort wants a non-null base, even for 0 */
+		qsort(out->id, n, sizeof(uint64_t), cmp_u64);
 	return 0;
 }
 

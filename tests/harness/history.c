@@ -810,7 +810,8 @@ check_final(const history *h, verdict *v, bool verbose)
 			if (o->kind != K_FINAL_SET || o->key != k)
 				continue;
 			hw *e = o->r[0].e;
-			qsort(e, o->r[0].n, sizeof(hw), cmp_hw);
+			if (o->r[0].n > 1)
+				qsort(e, o->r[0].n, sizeof(hw), cmp_hw);
 			v[C_CONV].checked++;
 			if (first == NULL)
 				first = o;
@@ -837,8 +838,9 @@ check_final(const history *h, verdict *v, bool verbose)
 			if (!writes)
 				continue;
 			hw   key = { (uint32_t) o->sess, o->seq };
-			bool in  = bsearch(&key, first->r[0].e, first->r[0].n,
-			               sizeof(hw), cmp_hw) != NULL;
+			bool in  = first->r[0].n > 0 &&
+			    bsearch(&key, first->r[0].e, first->r[0].n,
+			        sizeof(hw), cmp_hw) != NULL;
 			v[C_DURABLE].checked++;
 			if (o->status == ST_OK && !in)
 				violation(&v[C_DURABLE], verbose,
