@@ -183,6 +183,7 @@ create_prescription_is_one_joint_update(void **state)
 	}
 	assert_int_equal(fmk_prescriptions(e->f, FMK_PATIENT, 2, &l), 0);
 	assert_int_equal(l.n, 0);
+	fmk_ids_free(&l);
 	assert_int_equal(
 	    fmk_prescriptions(e->f, FMK_PATIENT, 99, &l), FMK_ENOTFOUND);
 	assert_int_equal(fmk_audit(e->f, 10), 0);
@@ -228,6 +229,7 @@ process_spends_token_and_stock_once(void **state)
 	assert_int_equal(fmk_create_prescription(e->f, &p), 0);
 	assert_int_equal(fmk_processed_prescriptions(e->f, 1, &l), 0);
 	assert_int_equal(l.n, 0);
+	fmk_ids_free(&l);
 	assert_int_equal(fmk_process(e->f, 30, "2026-11-24"), 0);
 	assert_int_equal(fmk_process(e->f, 30, "2026-11-25"), FMK_EPROCESSED);
 	assert_int_equal(fmk_get_prescription(e->f, 30, &q), 0);
