@@ -84,6 +84,8 @@ $(BUILD)/lib/pkgconfig/causeway.pc: tools/causeway.pc.in
 	sed 's|@PREFIX@|$(PREFIX)|' $< > $@
 
 $(BUILD)/bin/cw-bench: $(BUILD)/obj/tools/cw_bench.o $(BUILD)/obj/tests/integration/dcproc.o \
+                      $(BUILD)/obj/tests/integration/cluster.o \
+                      $(BUILD)/obj/tests/integration/proxy.o \
                       $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
@@ -104,11 +106,16 @@ $(BUILD)/obj/examples/%.o: examples/%.c | $(DEPS_OK)
 	$(CC) $(EX_CFLAGS) -c $< -o $@
 
 FMK_OBJ := $(BUILD)/obj/examples/prescriptions/fmk.o
+# The same operations on PostgreSQL and Redis, for the benchmark against
+# peers (fmk_store.h): in the fmk program only.
+PEER_OBJ := $(BUILD)/obj/examples/prescriptions/fmk_pg.o \
+            $(BUILD)/obj/examples/prescriptions/fmk_redis.o
+$(BUILD)/obj/examples/prescriptions/fmk_pg.o: EX_CFLAGS += -I/usr/include/postgresql
 
 $(BUILD)/bin/fmk: $(BUILD)/obj/examples/prescriptions/main.o $(FMK_OBJ) \
-                 $(BUILD)/lib/libcauseway.a
+                 $(PEER_OBJ) $(BUILD)/lib/libcauseway.a
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpq -lhiredis
 
 $(BUILD)/bin/cw: $(BUILD)/obj/tools/cw.o $(BUILD)/lib/libcauseway.a
 	@mkdir -p $(dir $@)

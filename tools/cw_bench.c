@@ -11,6 +11,9 @@
  *   cw-bench repl    three DCs on loopback: the rate one DC commits and
  *                    the others apply, and the visibility latency from a
  *                    commit at one DC to readable at another (issue 4)
+ *   cw-bench lag     three DCs, each link through a fault proxy: the
+ *                    replication lag over time while DC 1 is cut off and
+ *                    after it heals (issue 8; a time series to plot)
  *
  * Each run commits the same stream of small transactions, three updates
  * each: a 100-byte register put, a counter add and a set add, on keys
@@ -38,6 +41,7 @@
 
 #include "causeway.h"
 
+#include "../tests/integration/cluster.h"
 #include "../tests/integration/dcproc.h"
 #include "../tests/unit/testutil.h"
 
@@ -808,6 +812,133 @@ bench_repl(const char *self, int nthreads)
 	return 0;
 }
 
+/* ---- cw-bench lag ---- */
+
+/*
+ * Writers commit at DC 0 at a steady rate for `seconds`; DC 1 is cut off
+ * from both others from 30% to 60% of the run. Every 100 ms a sampler
+ * reads how far DC 0 has committed and how far DC 1 and DC 2 have applied
+ * its records. A DC's lag is in records (DC 0's count minus its own) and
+ * in time: how long ago DC 0 had committed what the DC has applied now
+ * (its staleness). Prints one line per sample: t, cut (0/1), DC 0's
+ * commits, then lag records and lag ms for DC 1 and DC 2; then a
+ * summary.
+ */
+static int
+bench_lag(const char *self, int nthreads, double rate)
+{
+	char bin[4096];
+	snprintf(bin, sizeof(bin), "%s", self);
+	char *slash = strrchr(bin, '/');
+	snprintf(slash ? slash + 1 : bin,
+	    sizeof(bin) - (size_t) (slash ? slash + 1 - bin : 0), "causewayd");
+	setenv("CAUSEWAYD", bin, 0);
+	cluster *c;
+	char    *extra[] = { "--log", "error", NULL };
+	if (cluster_start(&c, 3, extra) != 0) {
+		fprintf(stderr, "cw-bench lag: the DCs did not start\n");
+		return 1;
+	}
+	const char *url[3] = { c->d[0].url, c->d[1].url, c->d[2].url };
+	size_t      cap    = (size_t) (seconds * 10 + 400);
+	double     *st     = calloc(cap, sizeof(double));
+	uint64_t   *sa     = calloc(cap, sizeof(uint64_t));
+	pthread_t   th[64];
+	rwriter     w[64];
+	if (st == NULL || sa == NULL || nthreads > 64) {
+		cluster_stop(c);
+		return 1;
+	}
+	printf("# cw-bench lag: 3 DCs, %d writers at DC 0 offering %.0f "
+	       "commits/s for %.0f s;\n# DC 1 cut off from %.0f s to %.0f "
+	       "s\n",
+	    nthreads, rate, seconds, seconds * 0.3, seconds * 0.6);
+	printf("# t_s\tcut\tdc0_commits\tdc1_lag\tdc1_lag_ms\tdc2_lag\t"
+	       "dc2_lag_ms\n");
+	uint64_t base = applied_from(url[0], 0);
+	double   t0   = now_s();
+	repl_load(url[0], nthreads, rate, th, w);
+	bool     cut = false, healed = false;
+	double   max_ms[3] = { 0 }, caught_up = -1, healed_at = 0;
+	uint64_t max_rec[3] = { 0 };
+	size_t   n          = 0;
+	for (;;) {
+		double t = now_s() - t0;
+		if (!cut && !healed && t >= seconds * 0.3) {
+			cluster_isolate(c, 1, true);
+			cut = true;
+		} else if (cut && t >= seconds * 0.6) {
+			cluster_isolate(c, 1, false);
+			cut       = false;
+			healed    = true;
+			healed_at = t;
+		}
+		/* the followers first: a lag is never understated */
+		uint64_t f1 = applied_from(url[1], 0) - base;
+		uint64_t f2 = applied_from(url[2], 0) - base;
+		uint64_t a  = applied_from(url[0], 0) - base;
+		if (n < cap) {
+			st[n]   = t;
+			sa[n++] = a;
+		}
+		uint64_t f[3] = { 0, f1, f2 };
+		double   ms[3];
+		for (int i = 1; i < 3; i++) {
+			/* when DC 0 first had f[i]: binary search the samples
+			 */
+			size_t lo = 0, hi = n - 1;
+			while (lo < hi) {
+				size_t mid = (lo + hi) / 2;
+				if (sa[mid] < f[i])
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			/* between two samples DC 0 committed steadily */
+			double when = st[lo];
+			if (lo > 0 && sa[lo] > sa[lo - 1])
+				when = st[lo - 1] +
+				    (st[lo] - st[lo - 1]) *
+				        (double) (f[i] - sa[lo - 1]) /
+				        (double) (sa[lo] - sa[lo - 1]);
+			ms[i] = f[i] >= a ? 0 : (t - when) * 1e3;
+			if (ms[i] > max_ms[i])
+				max_ms[i] = ms[i];
+			if (a - f[i] > max_rec[i] && f[i] < a)
+				max_rec[i] = a - f[i];
+		}
+		printf("%.2f\t%d\t%llu\t%llu\t%.0f\t%llu\t%.0f\n", t, cut,
+		    (unsigned long long) a,
+		    (unsigned long long) (a > f1 ? a - f1 : 0), ms[1],
+		    (unsigned long long) (a > f2 ? a - f2 : 0), ms[2]);
+		fflush(stdout);
+		if (healed && caught_up < 0 && f1 + rate * 0.5 >= a)
+			caught_up = t - healed_at;
+		if (t >= seconds + 2)
+			break;
+		struct timespec ts = { 0, 100 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	uint64_t done = 0;
+	for (int i = 0; i < nthreads; i++) {
+		pthread_join(th[i], NULL);
+		done += w[i].n;
+	}
+	bool conv = cluster_converged(c, 60);
+	printf("# %llu commits at DC 0 (%.0f/s); DC 1 lag at most %llu "
+	       "records, %.0f ms; DC 2 at most %llu records, %.0f ms;\n# "
+	       "DC 1 back within half a second of DC 0 %.1f s after the "
+	       "heal; converged: %s\n",
+	    (unsigned long long) done, done / seconds,
+	    (unsigned long long) max_rec[1], max_ms[1],
+	    (unsigned long long) max_rec[2], max_ms[2], caught_up,
+	    conv ? "yes" : "NO");
+	free(st);
+	free(sa);
+	int rc = cluster_stop(c);
+	return conv && rc == 0 ? 0 : 1;
+}
+
 /* ---- cw-bench escrow ---- */
 
 typedef struct {
@@ -928,8 +1059,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: cw-bench local|net|repl|escrow [--seconds S] [--threads "
-	    "L] "
+	    "usage: cw-bench local|net|repl|escrow|lag [--seconds S] "
+	    "[--threads L] "
 	    "[--no-sync]\n"
 	    "                      [--dir DIR]\n"
 	    "\n"
@@ -966,7 +1097,13 @@ usage(FILE *f)
 	    "       a bounded counter whose rights were minted at DC 0; "
 	    "prints\n"
 	    "       the share served with local rights and the p99 of those\n"
-	    "       that waited for a grant.\n");
+	    "       that waited for a grant.\n"
+	    "\n"
+	    "lag    starts three DCs, every link through a fault proxy; L\n"
+	    "       writers (default 4) commit at DC 0 at --rate R "
+	    "(default\n"
+	    "       1000/s) while DC 1 is cut off from 30%% to 60%% of the\n"
+	    "       run; prints the lag of DC 1 and DC 2 every 100 ms.\n");
 }
 
 int
@@ -974,7 +1111,9 @@ main(int argc, char **argv)
 {
 	static struct option lo[]    = { { "seconds", 1, 0, 's' },
 		   { "threads", 1, 0, 't' }, { "no-sync", 0, 0, 'n' },
-		   { "dir", 1, 0, 'd' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+		   { "dir", 1, 0, 'd' }, { "rate", 1, 0, 'r' },
+		   { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+	double               rate    = 1000;
 	const char          *threads = NULL;
 	int                  ch;
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
@@ -984,8 +1123,14 @@ main(int argc, char **argv)
 	}
 	const char *cmd = argv[1];
 	optind          = 2;
-	while ((ch = getopt_long(argc, argv, "s:t:nd:h", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "s:t:nd:r:h", lo, NULL)) != -1) {
 		switch (ch) {
+		case 'r':
+			if ((rate = atof(optarg)) <= 0) {
+				fprintf(stderr, "cw-bench: bad --rate\n");
+				return 2;
+			}
+			break;
 		case 's':
 			seconds = atof(optarg);
 			if (seconds <= 0) {
@@ -1011,7 +1156,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (strcmp(cmd, "local") != 0 && strcmp(cmd, "net") != 0 &&
-	    strcmp(cmd, "repl") != 0 && strcmp(cmd, "escrow") != 0) {
+	    strcmp(cmd, "repl") != 0 && strcmp(cmd, "escrow") != 0 &&
+	    strcmp(cmd, "lag") != 0) {
 		fprintf(stderr,
 		    "cw-bench: '%s' is not available yet; see "
 		    "--help\n",
@@ -1029,6 +1175,7 @@ main(int argc, char **argv)
 	if (threads == NULL)
 		threads = strcmp(cmd, "net") == 0 ? "1,4,16"
 		    : strcmp(cmd, "repl") == 0    ? "8"
+		    : strcmp(cmd, "lag") == 0     ? "4"
 		                                  : "1,4";
 	memset(value, 'v', sizeof(value));
 
@@ -1047,6 +1194,8 @@ main(int argc, char **argv)
 		return bench_repl(argv[0], list[n - 1]);
 	if (strcmp(cmd, "escrow") == 0)
 		return bench_escrow(argv[0]);
+	if (strcmp(cmd, "lag") == 0)
+		return bench_lag(argv[0], list[n - 1], rate);
 	printf("cw-bench local: transactions of 3 updates (100 B register "
 	       "put, counter add, set add),\n%s commits, %.1f s per run, "
 	       "data in %s\n\n",

@@ -8,6 +8,7 @@
  * a refusal is told apart (FMK_ETOKEN, FMK_ESTOCK) whatever the backend.
  */
 #include "fmk.h"
+#include "fmk_store.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -16,12 +17,14 @@
 #include <string.h>
 
 struct fmk {
-	cw_client *c;
-	fmk_opts   o;
-	double    *zipf; /* CDF of Zipf(1) over 1..nzipf, for populate */
-	uint64_t   nzipf;
-	uint64_t   creates; /* prescriptions created, for the broken
-	                     * variant */
+	cw_client       *c;
+	const fmk_store *ops; /* another store (fmk_store.h), or NULL */
+	void            *st;
+	fmk_opts         o;
+	double          *zipf; /* CDF of Zipf(1) over 1..nzipf, for populate */
+	uint64_t         nzipf;
+	uint64_t         creates; /* prescriptions created, for the broken
+	                           * variant */
 };
 
 #define FMK_XX_STR(name, code, msg) \
@@ -81,6 +84,47 @@ fmk_ids_free(fmk_ids *l)
 	}
 }
 
+int
+fmk_ids_push(fmk_ids *l, uint64_t id)
+{
+	if ((l->n & (l->n + 1)) == 0 || l->id == NULL) { /* n+1 a power of 2 */
+		uint64_t *g = realloc(l->id, (2 * l->n + 2) * sizeof(*g));
+		if (g == NULL)
+			return CW_ENOMEM;
+		l->id = g;
+	}
+	l->id[l->n++] = id;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b);
+
+void
+fmk_ids_sort(fmk_ids *l)
+{
+	if (l->n > 1)
+		qsort(l->id, l->n, sizeof(*l->id), cmp_u64);
+}
+
+static int
+cmp_drug(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+void
+fmk_drugs_normalize(fmk_drugs *d)
+{
+	if (d->n > 1)
+		qsort(d->name, d->n, sizeof(d->name[0]), cmp_drug);
+	size_t keep = 0;
+	for (size_t i = 0; i < d->n; i++)
+		if (keep == 0 || strcmp(d->name[keep - 1], d->name[i]) != 0)
+			memmove(
+			    d->name[keep++], d->name[i], sizeof(d->name[0]));
+	d->n = keep;
+}
+
 static uint64_t
 mix64(uint64_t x)
 {
@@ -105,10 +149,31 @@ fmk_open(fmk **out, cw_client *c, const fmk_opts *opts)
 	return 0;
 }
 
+int
+fmk_open_store(fmk **out, const fmk_store *ops, void *s, const fmk_opts *opts)
+{
+	int rc = fmk_open(out, NULL, opts);
+	if (rc != 0) {
+		ops->close(s);
+		return rc;
+	}
+	(*out)->ops = ops;
+	(*out)->st  = s;
+	return 0;
+}
+
+const char *
+fmk_store_error(const fmk *f)
+{
+	return f->ops != NULL ? f->ops->error(f->st) : "";
+}
+
 void
 fmk_free(fmk *f)
 {
 	if (f != NULL) {
+		if (f->ops != NULL)
+			f->ops->close(f->st);
 		free(f->zipf);
 		free(f);
 	}
@@ -421,6 +486,14 @@ ent_write(fmk *f, bool create, fmk_kind k, uint64_t id, const char *name,
 	if ((unsigned) k >= FMK_NKINDS || !text_ok(name) ||
 	    !text_ok(address) || (extra != NULL && !text_ok(extra)))
 		return CW_EINVAL;
+	if (f->ops != NULL) {
+		fmk_entity e = { .id = id };
+		snprintf(e.name, sizeof(e.name), "%s", name);
+		snprintf(e.address, sizeof(e.address), "%s", address);
+		snprintf(e.extra, sizeof(e.extra), "%s",
+		    extra != NULL && extra_field(k) != NULL ? extra : "");
+		return f->ops->ent_write(f->st, create, k, &e);
+	}
 	struct ent_arg a = { k, id, name, address, extra, create, NULL };
 	return run(f, ent_write_body, &a);
 }
@@ -469,6 +542,8 @@ fmk_get(fmk *f, fmk_kind k, uint64_t id, fmk_entity *out)
 {
 	if ((unsigned) k >= FMK_NKINDS || out == NULL)
 		return CW_EINVAL;
+	if (f->ops != NULL)
+		return f->ops->get(f->st, k, id, out);
 	struct ent_arg a = { .k = k, .id = id, .out = out };
 	return run(f, ent_get_body, &a);
 }
@@ -516,6 +591,8 @@ fmk_prescriptions(fmk *f, fmk_kind k, uint64_t id, fmk_ids *out)
 {
 	if (k == FMK_FACILITY || (unsigned) k >= FMK_NKINDS || out == NULL)
 		return CW_EINVAL;
+	if (f->ops != NULL)
+		return f->ops->list(f->st, k, id, false, out);
 	struct list_arg a = { k, id, false, out };
 	return run(f, list_body, &a);
 }
@@ -525,6 +602,8 @@ fmk_processed_prescriptions(fmk *f, uint64_t pharmacy, fmk_ids *out)
 {
 	if (out == NULL)
 		return CW_EINVAL;
+	if (f->ops != NULL)
+		return f->ops->list(f->st, FMK_PHARMACY, pharmacy, true, out);
 	struct list_arg a = { FMK_PHARMACY, pharmacy, true, out };
 	return run(f, list_body, &a);
 }
@@ -631,6 +710,11 @@ fmk_create_prescription(fmk *f, const fmk_prescription *p)
 {
 	if (p == NULL || !drugs_ok(&p->drugs) || !text_ok(p->date_prescribed))
 		return CW_EINVAL;
+	if (f->ops != NULL) {
+		fmk_prescription q = *p;
+		fmk_drugs_normalize(&q.drugs);
+		return f->ops->create_rx(f->st, &q);
+	}
 	struct rx_arg a = { .p = p };
 	if (!(f->o.broken & FMK_BROKEN_SPLIT_CREATE))
 		return run(f, rx_create_body, &a);
@@ -681,6 +765,8 @@ fmk_get_prescription(fmk *f, uint64_t id, fmk_prescription *out)
 {
 	if (out == NULL)
 		return CW_EINVAL;
+	if (f->ops != NULL)
+		return f->ops->get_rx(f->st, id, out);
 	struct rx_arg a = { .id = id, .out = out };
 	return run(f, rx_get_body, &a);
 }
@@ -705,6 +791,8 @@ fmk_get_medication(fmk *f, uint64_t id, fmk_drugs *out)
 {
 	if (out == NULL)
 		return CW_EINVAL;
+	if (f->ops != NULL)
+		return f->ops->medication(f->st, id, out);
 	struct rx_arg a = { .id = id, .drugs = out };
 	return run(f, med_body, &a);
 }
@@ -750,6 +838,8 @@ fmk_update_medication(fmk *f, uint64_t id, const fmk_drugs *add)
 {
 	if (add == NULL || !drugs_ok(add))
 		return CW_EINVAL;
+	if (f->ops != NULL)
+		return f->ops->add_medication(f->st, id, add);
 	struct rx_arg a = { .id = id, .drugs = (fmk_drugs *) add };
 	return run(f, med_add_body, &a);
 }
@@ -808,6 +898,8 @@ fmk_process(fmk *f, uint64_t id, const char *date)
 {
 	if (!text_ok(date) || date[0] == '\0')
 		return CW_EINVAL;
+	if (f->ops != NULL)
+		return f->ops->process(f->st, id, date);
 	struct rx_arg a = { .id = id, .date = date };
 	return run(f, process_body, &a);
 }
@@ -853,6 +945,8 @@ fmk_supply(fmk *f, uint64_t pharmacy, const char *drug, int64_t n)
 {
 	if (drug == NULL || !drug_ok(drug) || n <= 0)
 		return CW_EINVAL;
+	if (f->ops != NULL)
+		return FMK_ENOTSUP;
 	struct stock_arg a = { pharmacy, drug, n, NULL };
 	return run(f, supply_body, &a);
 }
@@ -871,6 +965,8 @@ fmk_stock(fmk *f, uint64_t pharmacy, const char *drug, int64_t *out)
 {
 	if (drug == NULL || !drug_ok(drug) || out == NULL)
 		return CW_EINVAL;
+	if (f->ops != NULL)
+		return FMK_ENOTSUP;
 	struct stock_arg a = { pharmacy, drug, 0, out };
 	return run(f, stock_body, &a);
 }
@@ -927,6 +1023,8 @@ meta_get_body(fmk *f, cw_txn *t, void *arg)
 int
 fmk_meta_get(fmk *f, fmk_meta *out)
 {
+	if (f->ops != NULL)
+		return f->ops->meta_get(f->st, out);
 	return run(f, meta_get_body, out);
 }
 
@@ -956,6 +1054,8 @@ fmk_meta_put(fmk *f, const fmk_meta *m)
 	if (m == NULL || m->stock < 0 || m->ndrugs < 1 ||
 	    m->ndrugs > FMK_NDRUGS)
 		return CW_EINVAL;
+	if (f->ops != NULL)
+		return f->ops->meta_put(f->st, m);
 	return run(f, meta_put_body, (void *) m);
 }
 
@@ -1023,6 +1123,67 @@ zipf_pick(fmk *f, uint64_t n, uint64_t h, uint64_t *out)
 	return 0;
 }
 
+/* Populated prescription id, from the seed: Zipf patient, uniform
+ * prescriber and pharmacy, 1-3 drugs (normalized, as a set holds them). */
+static int
+gen_rx(
+    fmk *f, const fmk_meta *m, uint64_t id, uint64_t seed, fmk_prescription *p)
+{
+	uint64_t h = mix64(seed ^ mix64(~id));
+	int      rc;
+	memset(p, 0, sizeof(*p));
+	p->id = id;
+	if ((rc = zipf_pick(f, m->n[FMK_PATIENT], h, &p->patient)) != 0)
+		return rc;
+	h             = mix64(h);
+	p->prescriber = h % m->n[FMK_STAFF] + 1;
+	h             = mix64(h);
+	p->pharmacy   = h % m->n[FMK_PHARMACY] + 1;
+	h             = mix64(h);
+	p->drugs.n    = h % 3 + 1;
+	for (size_t i = 0; i < p->drugs.n; i++)
+		snprintf(p->drugs.name[i], FMK_DRUG_MAX + 1, "%s",
+		    drugs[(h >> (8 * (i + 1))) % (uint64_t) m->ndrugs]);
+	fmk_drugs_normalize(&p->drugs);
+	snprintf(p->date_prescribed, sizeof(p->date_prescribed),
+	    "2026-%02u-%02u", (unsigned) (h >> 40) % 12 + 1,
+	    (unsigned) (h >> 48) % 28 + 1);
+	return 0;
+}
+
+/* A populate batch for another store: its rows generated here, so every
+ * store holds the same dataset for the same seed. */
+static int
+pop_store(fmk *f, int what, uint64_t first, uint64_t n, uint64_t seed,
+    const fmk_meta *m)
+{
+	fmk_pop_rows      rows = { what, first, n, NULL, NULL, m };
+	fmk_entity       *e    = NULL;
+	fmk_prescription *p    = NULL;
+	int               rc   = 0;
+	if (what < FMK_NKINDS) {
+		if ((e = calloc(n, sizeof(*e))) == NULL)
+			return CW_ENOMEM;
+		for (uint64_t i = 0; i < n; i++) {
+			e[i].id = first + i;
+			entity_text((fmk_kind) what, first + i, seed,
+			    e[i].name, e[i].address, e[i].extra);
+		}
+		rows.ent = e;
+	} else if (what == FMK_POP_PRESCRIPTIONS) {
+		if ((p = calloc(n, sizeof(*p))) == NULL)
+			return CW_ENOMEM;
+		for (uint64_t i = 0; i < n && rc == 0; i++)
+			rc = gen_rx(f, m, first + i, seed, &p[i]);
+		rows.rx = p;
+	}
+	if (rc == 0)
+		rc = f->ops->populate(f->st, &rows);
+	free(e);
+	free(p);
+	return rc;
+}
+
 struct pop_arg {
 	int      what; /* fmk_kind, FMK_NKINDS: prescriptions, +1: stock */
 	uint64_t first, n, seed;
@@ -1048,29 +1209,10 @@ pop_body(fmk *f, cw_txn *t, void *arg)
 			rc               = write_entity(t, &e);
 		} else if (a->what == FMK_NKINDS) {
 			fmk_prescription p;
-			uint64_t         h = mix64(a->seed ^ mix64(~id));
-			memset(&p, 0, sizeof(p));
-			p.id = id;
-			if ((rc = zipf_pick(
-			         f, a->m.n[FMK_PATIENT], h, &p.patient)) != 0)
+			if ((rc = gen_rx(f, &a->m, id, a->seed, &p)) != 0)
 				return rc;
-			h            = mix64(h);
-			p.prescriber = h % a->m.n[FMK_STAFF] + 1;
-			h            = mix64(h);
-			p.pharmacy   = h % a->m.n[FMK_PHARMACY] + 1;
-			h            = mix64(h);
-			p.drugs.n    = h % 3 + 1;
-			for (size_t i = 0; i < p.drugs.n; i++)
-				snprintf(p.drugs.name[i], FMK_DRUG_MAX + 1,
-				    "%s",
-				    drugs[(h >> (8 * (i + 1))) %
-				        (uint64_t) a->m.ndrugs]);
-			snprintf(p.date_prescribed, sizeof(p.date_prescribed),
-			    "2026-%02u-%02u", (unsigned) (h >> 40) % 12 + 1,
-			    (unsigned) (h >> 48) % 28 + 1);
-			/* duplicates of a drug collapse in the set; the batch
-			 * and its progress mark commit together, so no id is
-			 * created twice and no check is needed */
+			/* the batch and its progress mark commit together,
+			 * so no id is created twice and no check is needed */
 			rc = rx_write(t, &p, 0);
 		} else {
 			for (int d = 0; d < a->m.ndrugs; d++)
@@ -1109,6 +1251,8 @@ fmk_populate_batch(fmk *f, int what, uint64_t first, uint64_t n, uint64_t seed)
 	    (a.m.n[FMK_PATIENT] == 0 || a.m.n[FMK_STAFF] == 0 ||
 	        a.m.n[FMK_PHARMACY] == 0))
 		return CW_EINVAL;
+	if (f->ops != NULL)
+		return pop_store(f, what, first, n, seed, &a.m);
 	return run(f, pop_body, &a);
 }
 
@@ -1156,6 +1300,8 @@ int
 fmk_audit(fmk *f, uint64_t id)
 {
 	fmk_report r;
+	if (f->ops != NULL)
+		return FMK_ENOTSUP;
 	memset(&r, 0, sizeof(r));
 	r.first_bad = id;
 	int rc      = run(f, audit_body, &r);
@@ -1333,6 +1479,8 @@ fmk_check_dc(fmk *f, fmk_report                                      *r,
 	struct check_arg a = { r, progress, arg };
 	if (r == NULL)
 		return CW_EINVAL;
+	if (f->ops != NULL)
+		return FMK_ENOTSUP;
 	return run(f, check_body, &a);
 }
 

@@ -47,7 +47,8 @@
 	XX(ETOKEN, -104,                                                   \
 	    "another DC holds the right to process this prescription and " \
 	    "did not grant it in time")                                    \
-	XX(ECORRUPT, -105, "stored record is malformed")
+	XX(ECORRUPT, -105, "stored record is malformed")                   \
+	XX(ENOTSUP, -106, "not supported by this store")
 
 enum fmk_err {
 #define FMK_XX_ENUM(name, code, msg) FMK_##name = (code),
@@ -164,6 +165,19 @@ int fmk_process(fmk *f, uint64_t id, const char *date);
 int fmk_supply(fmk *f, uint64_t pharmacy, const char *drug, int64_t n);
 /* OUT: the units in stock (as seen at this DC). */
 int fmk_stock(fmk *f, uint64_t pharmacy, const char *drug, int64_t *out);
+
+/*
+ * The same operations on PostgreSQL or on Redis (fmk_store.h), for the
+ * benchmark against peers: conninfo is libpq's (a postgresql:// URI);
+ * Redis is host and port. CW_EUNAVAIL when the server does not answer.
+ * They serve the operations of populate and run; the check, the audit,
+ * supply and stock are Causeway's alone (FMK_ENOTSUP).
+ */
+int fmk_open_pg(fmk **out, const char *conninfo, const fmk_opts *opts);
+int fmk_open_redis(
+    fmk **out, const char *host, int port, const fmk_opts *opts);
+/* The last error message of the store behind f, or "". */
+const char *fmk_store_error(const fmk *f);
 
 /* The dataset's shape, stored at populate time. */
 typedef struct {

@@ -48,6 +48,10 @@ usage(FILE *f)
 	    "\n"
 	    "  --url URL[,URL...]  DCs (populate and get use the first;\n"
 	    "                      default $CW_URL or tcp://127.0.0.1:7400)\n"
+	    "                      or a peer for the benchmark (populate, run"
+	    " and\n"
+	    "                      get): postgresql://... or "
+	    "redis://HOST:PORT\n"
 	    "populate:\n"
 	    "  --patients N (10000)  --pharmacies N (300)  --staff N (1000)\n"
 	    "  --facilities N (50)   --prescriptions N (5000)\n"
@@ -114,10 +118,39 @@ today(char *out, size_t n)
 	strftime(out, n, "%Y-%m-%d", &tm);
 }
 
+/* A peer for the benchmark (fmk_store.h): postgresql://... or
+ * redis://HOST:PORT. 1 if url names none. */
+static int
+connect_peer(const char *url, fmk **f, const fmk_opts *o, int *rc)
+{
+	char host[256];
+	int  port = 6379;
+	if (!strncmp(url, "postgres://", 11) ||
+	    !strncmp(url, "postgresql://", 13))
+		*rc = fmk_open_pg(f, url, o);
+	else if (!strncmp(url, "redis://", 8)) {
+		snprintf(host, sizeof(host), "%s", url + 8);
+		char *colon = strrchr(host, ':');
+		if (colon != NULL) {
+			*colon = '\0';
+			port   = atoi(colon + 1);
+		}
+		*rc = fmk_open_redis(f, host, port, o);
+	} else
+		return 1;
+	if (*rc != 0)
+		fprintf(stderr, "fmk: %s: %s\n", url, fmk_strerror(*rc));
+	return 0;
+}
+
 static int
 connect_to(const char *url, cw_client **c, fmk **f, const fmk_opts *o)
 {
-	int rc = cw_connect(c, url);
+	int rc;
+	*c = NULL;
+	if (connect_peer(url, f, o, &rc) == 0)
+		return rc;
+	rc = cw_connect(c, url);
 	if (rc != 0) {
 		fprintf(stderr, "fmk: %s: %s\n", url, cw_strerror(rc));
 		return rc;
@@ -463,13 +496,22 @@ report(worker *w, int nw, double secs)
 	printf("\n%-31s %9s %9s %8s %8s  %s\n", "operation", "count", "ops/s",
 	    "p50 ms", "p99 ms", "errors");
 	uint64_t total = 0, errs = 0;
+	size_t   nall = 0, kall = 0;
+	for (int op = 0; op < NOPS; op++)
+		for (int i = 0; i < nw; i++)
+			nall += w[i].st.nlat[op];
+	double *lall = malloc((nall ? nall : 1) * sizeof(double));
+	if (lall == NULL)
+		return;
 	for (int op = 0; op < NOPS; op++) {
 		size_t n = 0;
 		for (int i = 0; i < nw; i++)
 			n += w[i].st.nlat[op];
 		double *l = malloc((n ? n : 1) * sizeof(double));
-		if (l == NULL)
+		if (l == NULL) {
+			free(lall);
 			return;
+		}
 		n = 0;
 		for (int i = 0; i < nw; i++) {
 			if (w[i].st.nlat[op] > 0)
@@ -480,6 +522,9 @@ report(worker *w, int nw, double secs)
 			for (int e = 0; e < NERR; e++)
 				all.err[op][e] += w[i].st.err[op][e];
 		}
+		if (n > 0)
+			memcpy(lall + kall, l, n * sizeof(double));
+		kall += n;
 		qsort(l, n, sizeof(double), cmp_double);
 		double p50 = n ? l[n / 2] * 1e3 : 0;
 		double p99 = n ? l[(size_t) ((double) n * 0.99)] * 1e3 : 0;
@@ -500,9 +545,14 @@ report(worker *w, int nw, double secs)
 		    ops[op].name, all.count[op], (double) all.count[op] / secs,
 		    p50, p99, eb);
 	}
-	printf("%-31s %9" PRIu64 " %9.0f %8s %8s  %" PRIu64 " (%.1f%%)\n",
-	    "all", total, (double) total / secs, "", "", errs,
+	if (kall > 1)
+		qsort(lall, kall, sizeof(double), cmp_double);
+	printf("%-31s %9" PRIu64 " %9.0f %8.2f %8.2f  %" PRIu64 " (%.1f%%)\n",
+	    "all", total, (double) total / secs,
+	    kall ? lall[kall / 2] * 1e3 : 0,
+	    kall ? lall[(size_t) ((double) kall * 0.99)] * 1e3 : 0, errs,
 	    total ? 100.0 * (double) errs / (double) total : 0.0);
+	free(lall);
 }
 
 static void
