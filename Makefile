@@ -41,7 +41,7 @@ UNIT     := causal_test crdt_test schema_test txn_test client_test \
             crash_test fmk_test
 UNIT_BIN := $(UNIT:%=$(BUILD)/tests/%) $(BUILD)/tests/fuzz_replay \
             $(BUILD)/tests/fuzz_seed
-INTEG    := net_test repl_test fmk_run_test verify_test
+INTEG    := net_test repl_test fmk_run_test peers_test verify_test
 INTEG_BIN := $(INTEG:%=$(BUILD)/tests/%)
 BINS     := $(BUILD)/bin/cw-bench $(BUILD)/bin/causewayd $(BUILD)/bin/cw \
             $(BUILD)/bin/cw-proxy $(BUILD)/bin/fmk $(BUILD)/bin/cw-verify
@@ -142,6 +142,13 @@ $(BUILD)/tests/fmk_run_test: $(BUILD)/obj/tests/integration/fmk_run_test.o \
                             $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/obj/tests/integration/peers_test.o: CFLAGS += -I/usr/include/postgresql
+$(BUILD)/tests/peers_test: $(BUILD)/obj/tests/integration/peers_test.o \
+                          $(BUILD)/obj/tests/integration/dcproc.o $(FMK_OBJ) $(PEER_OBJ) \
+                          $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpq -lhiredis -lcmocka
 
 # causewayd-bugs: causewayd with the harness's seeded bugs compiled in
 # (util.h cw_test_bug, docs/verification.md); only cw-verify starts it.

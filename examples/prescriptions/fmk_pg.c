@@ -23,10 +23,10 @@
 #include "fmk_store.h"
 
 enum {
-	Q_INS,    /* + kind */
-	Q_UPD  = Q_INS + FMK_NKINDS,
-	Q_GET  = Q_UPD + FMK_NKINDS,
-	Q_LIST = Q_GET + FMK_NKINDS,
+	Q_INS, /* + kind */
+	Q_UPD            = Q_INS + FMK_NKINDS,
+	Q_GET            = Q_UPD + FMK_NKINDS,
+	Q_LIST           = Q_GET + FMK_NKINDS,
 	Q_PROCESSED_LIST = Q_LIST + FMK_NKINDS,
 	Q_RX_INS,
 	Q_RX_GET,
@@ -106,7 +106,8 @@ stmt_sql(int q, char *sql, size_t cap)
 	else if (q == Q_PROCESSED_LIST)
 		snprintf(sql, cap,
 		    "SELECT p.id FROM pharmacies o LEFT JOIN prescriptions p"
-		    " ON p.pharmacy_id = o.id AND p.processed WHERE o.id = $1");
+		    " ON p.pharmacy_id = o.id AND p.processed WHERE o.id = "
+		    "$1");
 	else if (q == Q_RX_INS)
 		snprintf(sql, cap,
 		    "INSERT INTO prescriptions (id, patient_id, prescriber_id,"
@@ -128,7 +129,8 @@ stmt_sql(int q, char *sql, size_t cap)
 		    "WITH cur AS (SELECT processed, ARRAY(SELECT DISTINCT x"
 		    " FROM unnest(drugs || string_to_array($2, ',')) x"
 		    " ORDER BY x) AS nd FROM prescriptions WHERE id = $1),"
-		    " up AS (UPDATE prescriptions p SET drugs = cur.nd FROM cur"
+		    " up AS (UPDATE prescriptions p SET drugs = cur.nd FROM "
+		    "cur"
 		    " WHERE p.id = $1 AND NOT cur.processed"
 		    " AND cardinality(cur.nd) <= %d RETURNING 1)"
 		    " SELECT cur.processed, cardinality(cur.nd),"
@@ -146,7 +148,8 @@ stmt_sql(int q, char *sql, size_t cap)
 	else /* Q_SPEND */
 		snprintf(sql, cap,
 		    "UPDATE stock SET units = units - 1 WHERE pharmacy_id = $1"
-		    " AND drug = ANY (string_to_array($2, ',')) AND units > 0");
+		    " AND drug = ANY (string_to_array($2, ',')) AND units > "
+		    "0");
 }
 
 /* 0, or the code for a failed result (its message kept in s->err). */
@@ -224,7 +227,8 @@ rollback(pg *s)
 		PQclear(PQexec(s->c, "ROLLBACK"));
 }
 
-#define U64(buf, v) (snprintf(buf, sizeof(buf), "%" PRIu64, (uint64_t) (v)), buf)
+#define U64(buf, v) \
+	(snprintf(buf, sizeof(buf), "%" PRIu64, (uint64_t) (v)), buf)
 
 static uint64_t
 col_u64(PGresult *r, int row, int col)
@@ -245,7 +249,8 @@ parse_drugs(const char *s, fmk_drugs *d)
 	d->n = 0;
 	while (*s != '\0' && d->n < FMK_MAX_DRUGS) {
 		size_t n = strcspn(s, ",");
-		snprintf(d->name[d->n++], FMK_DRUG_MAX + 1, "%.*s", (int) n, s);
+		snprintf(
+		    d->name[d->n++], FMK_DRUG_MAX + 1, "%.*s", (int) n, s);
 		s += n + (s[n] == ',');
 	}
 	fmk_drugs_normalize(d);
@@ -349,8 +354,8 @@ list_body(pg *s, void *arg)
 	char        id[24];
 	const char *v[1] = { U64(id, o->id) };
 	PGresult   *r;
-	int rc = pq(s, o->processed_only ? Q_PROCESSED_LIST : Q_LIST + o->k, 1,
-	    v, &r);
+	int         rc = pq(
+	            s, o->processed_only ? Q_PROCESSED_LIST : Q_LIST + o->k, 1, v, &r);
 	if (rc == 0 && PQntuples(r) == 0)
 		rc = FMK_ENOTFOUND;
 	o->ids->n  = 0;
@@ -368,8 +373,9 @@ list_body(pg *s, void *arg)
 static int
 s_list(void *st, fmk_kind k, uint64_t id, bool processed_only, fmk_ids *out)
 {
-	struct op o = { .k = k, .id = id, .processed_only = processed_only,
-		.ids = out };
+	struct op o = {
+		.k = k, .id = id, .processed_only = processed_only, .ids = out
+	};
 	return pg_run(st, list_body, &o);
 }
 
@@ -415,8 +421,8 @@ rx_get_body(pg *s, void *arg)
 		p->patient    = col_u64(r, 0, 0);
 		p->prescriber = col_u64(r, 0, 1);
 		p->pharmacy   = col_u64(r, 0, 2);
-		col_str(r, 0, 3, p->date_prescribed,
-		    sizeof(p->date_prescribed));
+		col_str(
+		    r, 0, 3, p->date_prescribed, sizeof(p->date_prescribed));
 		col_str(r, 0, 4, p->date_processed, sizeof(p->date_processed));
 		p->processed = PQgetvalue(r, 0, 5)[0] == 't';
 		parse_drugs(PQgetvalue(r, 0, 6), &p->drugs);
@@ -498,7 +504,8 @@ process_body(pg *s, void *arg)
 	if (PQntuples(r) == 0) { /* processed already, or no such id */
 		PQclear(r);
 		if ((rc = pq(s, Q_RX_STATE, 1, v, &r)) == 0)
-			rc = PQntuples(r) == 0 ? FMK_ENOTFOUND : FMK_EPROCESSED;
+			rc =
+			    PQntuples(r) == 0 ? FMK_ENOTFOUND : FMK_EPROCESSED;
 		goto out;
 	}
 	/* one unit of each drug, or none: ESTOCK rolls the whole back */
@@ -528,8 +535,8 @@ s_process(void *st, uint64_t id, const char *date)
 
 /* ---- dataset ---------------------------------------------------------- */
 
-static const char *meta_name[FMK_NKINDS] = { "patients", "pharmacies",
-	"staff", "facilities" };
+static const char *meta_name[FMK_NKINDS] = { "patients", "pharmacies", "staff",
+	"facilities" };
 
 static int
 s_meta_get(void *st, fmk_meta *m)
@@ -605,8 +612,8 @@ insert_rows(pg *s, const char *head, int ncol, const char *rowend,
 			    c ? "," : "", i * (size_t) ncol + (size_t) c + 1);
 		n += (size_t) snprintf(sql + n, cap - n, "%s", rowend);
 	}
-	PGresult *r = PQexecParams(s->c, sql, (int) (nrows * (size_t) ncol),
-	    NULL, param, NULL, NULL, 0);
+	PGresult *r  = PQexecParams(s->c, sql, (int) (nrows * (size_t) ncol),
+	     NULL, param, NULL, NULL, 0);
 	int       rc = pg_err(s, r);
 	PQclear(r);
 	free(sql);
@@ -616,10 +623,10 @@ insert_rows(pg *s, const char *head, int ncol, const char *rowend,
 static int
 pop_body(pg *s, void *arg)
 {
-	const fmk_pop_rows *p = arg;
-	char   (*num)[24]     = NULL; /* ids as text */
-	char   (*dl)[FMK_MAX_DRUGS * 33] = NULL;
-	const char **param               = NULL;
+	const fmk_pop_rows *p         = arg;
+	char(*num)[24]                = NULL; /* ids as text */
+	char(*dl)[FMK_MAX_DRUGS * 33] = NULL;
+	const char **param            = NULL;
 	char         sql[256];
 	int          rc;
 	if (p->n > 10000)
@@ -677,28 +684,28 @@ pop_body(pg *s, void *arg)
 			    "string_to_array($%zu,','))",
 			    i ? "," : "", 6 * i + 1, 6 * i + 2, 6 * i + 3,
 			    6 * i + 4, 6 * i + 5, 6 * i + 6);
-		PGresult *r = PQexecParams(s->c, q, (int) (6 * p->n), NULL,
-		    param, NULL, NULL, 0);
-		rc          = pg_err(s, r);
+		PGresult *r = PQexecParams(
+		    s->c, q, (int) (6 * p->n), NULL, param, NULL, NULL, 0);
+		rc = pg_err(s, r);
 		PQclear(r);
 		free(q);
 	} else {
-		char first[24], last[24], units[24], drugs[FMK_NDRUGS * 33];
+		char   first[24], last[24], units[24], drugs[FMK_NDRUGS * 33];
 		size_t n = 0;
 		drugs[0] = '\0';
 		for (int d = 0; d < p->m->ndrugs; d++)
 			n += (size_t) snprintf(drugs + n, sizeof(drugs) - n,
 			    "%s%s", d ? "," : "", fmk_drug_name(d));
 		const char *v[4] = { U64(first, p->first),
-			U64(last, p->first + p->n - 1), U64(units, p->m->stock),
-			drugs };
+			U64(last, p->first + p->n - 1),
+			U64(units, p->m->stock), drugs };
 		PGresult   *r    = PQexecParams(s->c,
-		           "INSERT INTO stock (pharmacy_id, drug, units)"
-		                " SELECT ph, d, $3::bigint"
-		                " FROM generate_series($1::bigint, $2::bigint) ph,"
-		                " unnest(string_to_array($4, ',')) d",
-		           4, NULL, v, NULL, NULL, 0);
-		rc             = pg_err(s, r);
+		         "INSERT INTO stock (pharmacy_id, drug, units)"
+		              " SELECT ph, d, $3::bigint"
+		              " FROM generate_series($1::bigint, $2::bigint) ph,"
+		              " unnest(string_to_array($4, ',')) d",
+		         4, NULL, v, NULL, NULL, 0);
+		rc               = pg_err(s, r);
 		PQclear(r);
 	}
 	if (rc != 0)

@@ -182,7 +182,8 @@ parse_drugs(const char *s, size_t len, fmk_drugs *d)
 		const char *sep = strstr(s, ";;");
 		size_t      n   = sep != NULL && sep < end ? (size_t) (sep - s)
 		                                           : (size_t) (end - s);
-		snprintf(d->name[d->n++], FMK_DRUG_MAX + 1, "%.*s", (int) n, s);
+		snprintf(
+		    d->name[d->n++], FMK_DRUG_MAX + 1, "%.*s", (int) n, s);
 		s += n + 2;
 	}
 	fmk_drugs_normalize(d);
@@ -216,11 +217,12 @@ append_entity(rd *s, fmk_kind k, const fmk_entity *e)
 	snprintf(f[2], sizeof(f[2]), "%s_address", ent[k]);
 	if (extra[k] != NULL) {
 		snprintf(f[3], sizeof(f[3]), "%s_%s", ent[k], extra[k]);
-		redisAppendCommand(s->c, "HSET %s %s %s %s %s %s %s %s %s", key,
-		    f[0], id, f[1], e->name, f[2], e->address, f[3], e->extra);
+		redisAppendCommand(s->c, "HSET %s %s %s %s %s %s %s %s %s",
+		    key, f[0], id, f[1], e->name, f[2], e->address, f[3],
+		    e->extra);
 	} else
-		redisAppendCommand(s->c, "HSET %s %s %s %s %s %s %s", key, f[0],
-		    id, f[1], e->name, f[2], e->address);
+		redisAppendCommand(s->c, "HSET %s %s %s %s %s %s %s", key,
+		    f[0], id, f[1], e->name, f[2], e->address);
 }
 
 static int
@@ -267,13 +269,14 @@ get_body(rd *s, void *arg)
 	snprintf(f[2], sizeof(f[2]), "%s_address", ent[k]);
 	snprintf(f[3], sizeof(f[3]), "%s_%s", ent[k],
 	    extra[k] != NULL ? extra[k] : "extra");
-	int rc = cmd(s, &r, "HMGET %s %s %s %s %s", key, f[0], f[1], f[2], f[3]);
+	int rc =
+	    cmd(s, &r, "HMGET %s %s %s %s %s", key, f[0], f[1], f[2], f[3]);
 	if (rc == 0 && (r->type != REDIS_REPLY_ARRAY || r->elements != 4))
 		rc = FMK_ECORRUPT;
 	else if (rc == 0 && r->element[0]->type != REDIS_REPLY_STRING)
 		rc = FMK_ENOTFOUND;
 	if (rc == 0) {
-		fmk_entity *e = o->eout;
+		fmk_entity *e    = o->eout;
 		char       *d[3] = { e->name, e->address, e->extra };
 		memset(e, 0, sizeof(*e));
 		e->id = o->id;
@@ -319,12 +322,14 @@ list_body(rd *s, void *arg)
 	redisReply *m = rc == 0 ? r[3]->element[1] : NULL;
 	for (size_t i = 0; rc == 0 && i < m->elements; i++) {
 		const char *v = strrchr(m->element[i]->str, '_');
-		rc = fmk_ids_push(o->ids, v != NULL ? strtoull(v + 1, NULL, 10) : 0);
+		rc            = fmk_ids_push(
+		               o->ids, v != NULL ? strtoull(v + 1, NULL, 10) : 0);
 	}
 	if (rc == 0 && o->processed_only && o->ids->n > 0) {
 		/* FMKe reads every prescription of the pharmacy */
 		for (size_t i = 0; i < o->ids->n; i++) {
-			key_of(key, sizeof(key), "prescription", o->ids->id[i]);
+			key_of(
+			    key, sizeof(key), "prescription", o->ids->id[i]);
 			redisAppendCommand(s->c, "HGET %s %s", key,
 			    "prescription_is_processed");
 		}
@@ -355,8 +360,9 @@ list_body(rd *s, void *arg)
 static int
 s_list(void *st, fmk_kind k, uint64_t id, bool processed_only, fmk_ids *out)
 {
-	struct op o = { .k = k, .id = id, .processed_only = processed_only,
-		.ids = out };
+	struct op o = {
+		.k = k, .id = id, .processed_only = processed_only, .ids = out
+	};
 	return rd_run(st, list_body, &o);
 }
 
@@ -382,8 +388,8 @@ append_rx(rd *s, const fmk_prescription *p)
 	    " prescription_prescriber_id %s prescription_pharmacy_id %s"
 	    " prescription_date_prescribed %s prescription_date_processed %s"
 	    " prescription_is_processed %s prescription_drugs %s",
-	    key, v[0], v[1], v[2], v[3], p->date_prescribed, "",
-	    NOT_PROCESSED, drugs);
+	    key, v[0], v[1], v[2], v[3], p->date_prescribed, "", NOT_PROCESSED,
+	    drugs);
 	for (int i = 0; i < 3; i++) {
 		snprintf(idx, sizeof(idx), "%.63s_prescriptions", own[i]);
 		redisAppendCommand(s->c, "SADD %s %s", idx, key);
@@ -396,10 +402,9 @@ rx_create_body(rd *s, void *arg)
 	struct op              *o = arg;
 	const fmk_prescription *p = o->p;
 	char                    key[64], own[3][64];
-	uint64_t                oid[3] = { p->patient, p->prescriber,
-		               p->pharmacy };
-	redisReply             *r[4]   = { NULL };
-	int                     rc;
+	uint64_t    oid[3] = { p->patient, p->prescriber, p->pharmacy };
+	redisReply *r[4]   = { NULL };
+	int         rc;
 	key_of(key, sizeof(key), "prescription", p->id);
 	for (int i = 0; i < 3; i++)
 		key_of(own[i], sizeof(own[i]), ent[owner_kind[i]], oid[i]);
@@ -492,12 +497,13 @@ med_body(rd *s, void *arg)
 	char        key[64];
 	redisReply *r;
 	key_of(key, sizeof(key), "prescription", o->id);
-	int rc = cmd(
-	    s, &r, "HMGET %s prescription_id prescription_drugs", key);
+	int rc =
+	    cmd(s, &r, "HMGET %s prescription_id prescription_drugs", key);
 	if (rc == 0 && (r->type != REDIS_REPLY_ARRAY || r->elements != 2))
 		rc = FMK_ECORRUPT;
-	else if (rc == 0 && (r->element[0]->type != REDIS_REPLY_STRING ||
-	                        r->element[1]->type != REDIS_REPLY_STRING))
+	else if (rc == 0 &&
+	    (r->element[0]->type != REDIS_REPLY_STRING ||
+	        r->element[1]->type != REDIS_REPLY_STRING))
 		rc = FMK_ENOTFOUND;
 	if (rc == 0)
 		parse_drugs(r->element[1]->str, r->element[1]->len, o->dout);
@@ -532,7 +538,8 @@ med_add_body(rd *s, void *arg)
 		return rc;
 	if (p.processed)
 		return FMK_EPROCESSED;
-	for (size_t i = 0; i < o->drugs->n && p.drugs.n <= FMK_MAX_DRUGS; i++) {
+	for (size_t i = 0; i < o->drugs->n && p.drugs.n <= FMK_MAX_DRUGS;
+	     i++) {
 		bool dup = false;
 		for (size_t j = 0; j < p.drugs.n; j++)
 			dup |= !strcmp(p.drugs.name[j], o->drugs->name[i]);
@@ -621,8 +628,8 @@ s_process(void *st, uint64_t id, const char *date)
 
 /* ---- dataset ---------------------------------------------------------- */
 
-static const char *meta_name[FMK_NKINDS] = { "patients", "pharmacies",
-	"staff", "facilities" };
+static const char *meta_name[FMK_NKINDS] = { "patients", "pharmacies", "staff",
+	"facilities" };
 
 static int
 s_meta_get(void *st, fmk_meta *m)
@@ -702,12 +709,13 @@ pop_body(rd *s, void *arg)
 				char k[96], v[24];
 				snprintf(k, sizeof(k), "stock_%" PRIu64 "_%s",
 				    p->first + i, fmk_drug_name(d));
-				snprintf(v, sizeof(v), "%" PRId64, p->m->stock);
+				snprintf(
+				    v, sizeof(v), "%" PRId64, p->m->stock);
 				redisAppendCommand(s->c, "SET %s %s", k, v);
 			}
 	}
 	snprintf(mark, sizeof(mark), "done_%s",
-	    p->what < FMK_NKINDS             ? meta_name[p->what]
+	    p->what < FMK_NKINDS                   ? meta_name[p->what]
 	        : p->what == FMK_POP_PRESCRIPTIONS ? "prescriptions"
 	                                           : "stock");
 	snprintf(done, sizeof(done), "%" PRIu64, p->first + p->n - 1);

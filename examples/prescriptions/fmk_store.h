@@ -36,7 +36,8 @@ typedef struct {
 
 typedef struct {
 	const char *name; /* "postgresql", "redis" */
-	int (*ent_write)(void *s, bool create, fmk_kind k, const fmk_entity *e);
+	int (*ent_write)(
+	    void *s, bool create, fmk_kind k, const fmk_entity *e);
 	int (*get)(void *s, fmk_kind k, uint64_t id, fmk_entity *out);
 	int (*list)(void *s, fmk_kind k, uint64_t id, bool processed_only,
 	    fmk_ids *out);
@@ -54,8 +55,8 @@ typedef struct {
 
 /* Wraps store state s (owned from here on: closed by fmk_free, also when
  * this fails) in an fmk handle. CW_ENOMEM. */
-int fmk_open_store(fmk **out, const fmk_store *ops, void *s,
-    const fmk_opts *opts);
+int fmk_open_store(
+    fmk **out, const fmk_store *ops, void *s, const fmk_opts *opts);
 
 /* Sorts and removes duplicates: a set of drugs as Causeway reads it. */
 void fmk_drugs_normalize(fmk_drugs *d);
