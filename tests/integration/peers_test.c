@@ -42,7 +42,7 @@ wait_ready(const char *what, int port)
 static int
 start_peers(void **state)
 {
-	char  dir[2][512], port[2][16], log[2][600];
+	char dir[2][512], port[2][16], log[2][600];
 	(void) state;
 	tmp        = tu_tmpdir();
 	pg_port    = dc_free_port();
@@ -53,16 +53,16 @@ start_peers(void **state)
 	snprintf(port[1], sizeof(port[1]), "%d", redis_port);
 	snprintf(log[0], sizeof(log[0]), "%s/pg.log", tmp);
 	snprintf(log[1], sizeof(log[1]), "%s/redis.log", tmp);
-	char *pa[] = { "/bin/sh", "tools/peers.sh", "postgres", dir[0], port[0],
-		NULL };
+	char *pa[] = { "/bin/sh", "tools/peers.sh", "postgres", dir[0],
+		port[0], NULL };
 	char *ra[] = { "/bin/sh", "tools/peers.sh", "redis", dir[1], port[1],
 		NULL };
 	pg_pid     = proc_spawn(pa, log[0]);
 	redis_pid  = proc_spawn(ra, log[1]);
 	if (pg_pid < 0 || redis_pid < 0 || wait_ready("postgres", pg_port) ||
 	    wait_ready("redis", redis_port)) {
-		fprintf(stderr, "peers_test: the servers did not start; see %s\n",
-		    tmp);
+		fprintf(stderr,
+		    "peers_test: the servers did not start; see %s\n", tmp);
 		return -1;
 	}
 	snprintf(pg_url, sizeof(pg_url),
@@ -74,9 +74,10 @@ static int
 stop_peers(void **state)
 {
 	(void) state;
-	/* both exit 0 on SIGTERM once they have shut down cleanly */
+	/* both exit 0 once they have shut down cleanly; SIGINT is
+	 * PostgreSQL's fast shutdown, which ends open sessions */
 	if (pg_pid > 0)
-		kill(pg_pid, SIGTERM);
+		kill(pg_pid, SIGINT);
 	if (redis_pid > 0)
 		kill(redis_pid, SIGTERM);
 	int a = pg_pid > 0 ? proc_wait(pg_pid, 30) : 0;
@@ -186,8 +187,8 @@ entities(void **state)
 		assert_int_equal(
 		    fmk_get(f, FMK_PHARMACY, 99, &e), FMK_ENOTFOUND);
 		assert_int_equal(
-		    fmk_create(f, FMK_FACILITY, 5, "Rigshospitalet", "Blegdamsvej",
-		        "hospital"),
+		    fmk_create(f, FMK_FACILITY, 5, "Rigshospitalet",
+		        "Blegdamsvej", "hospital"),
 		    0);
 		assert_int_equal(fmk_get(f, FMK_FACILITY, 5, &e), 0);
 		assert_string_equal(e.extra, "hospital");
@@ -204,8 +205,9 @@ prescriptions(void **state)
 		fmk_prescription p = rx(7, 2, 2), q;
 		fmk_ids          l;
 		fmk_drugs        d;
-		p.patient          = 3; /* no such patient */
-		assert_int_equal(fmk_create_prescription(f, &p), FMK_ENOTFOUND);
+		p.patient = 3; /* no such patient */
+		assert_int_equal(
+		    fmk_create_prescription(f, &p), FMK_ENOTFOUND);
 		p.patient = 2;
 		assert_int_equal(fmk_create_prescription(f, &p), 0);
 		assert_int_equal(fmk_create_prescription(f, &p), FMK_ETAKEN);
@@ -213,7 +215,8 @@ prescriptions(void **state)
 		fmk_kind k[3]  = { FMK_PATIENT, FMK_STAFF, FMK_PHARMACY };
 		uint64_t id[3] = { 2, 1, 1 };
 		for (int i = 0; i < 3; i++) {
-			assert_int_equal(fmk_prescriptions(f, k[i], id[i], &l), 0);
+			assert_int_equal(
+			    fmk_prescriptions(f, k[i], id[i], &l), 0);
 			assert_int_equal(l.n, 1);
 			assert_int_equal(l.id[0], 7);
 			fmk_ids_free(&l);
@@ -240,11 +243,11 @@ prescriptions(void **state)
 		assert_int_equal(fmk_get_medication(f, 7, &d), 0);
 		assert_int_equal(d.n, 3);
 		assert_string_equal(d.name[2], fmk_drug_name(2));
-		assert_int_equal(
-		    fmk_get_medication(f, 8, &d), FMK_ENOTFOUND);
+		assert_int_equal(fmk_get_medication(f, 8, &d), FMK_ENOTFOUND);
 		assert_int_equal(
 		    fmk_update_medication(f, 8, &add), FMK_ENOTFOUND);
-		assert_int_equal(fmk_get_prescription(f, 8, &q), FMK_ENOTFOUND);
+		assert_int_equal(
+		    fmk_get_prescription(f, 8, &q), FMK_ENOTFOUND);
 		fmk_free(f);
 	}
 }
@@ -262,7 +265,8 @@ processing(void **state)
 		assert_int_equal(fmk_process(f, 1, "2026-11-24"), 0);
 		assert_int_equal(
 		    fmk_process(f, 1, "2026-11-25"), FMK_EPROCESSED);
-		assert_int_equal(fmk_process(f, 9, "2026-11-25"), FMK_ENOTFOUND);
+		assert_int_equal(
+		    fmk_process(f, 9, "2026-11-25"), FMK_ENOTFOUND);
 		assert_int_equal(fmk_get_prescription(f, 1, &q), 0);
 		assert_true(q.processed);
 		assert_string_equal(q.date_processed, "2026-11-24");
@@ -350,8 +354,10 @@ populate_matches_causeway(void **state)
 	fmk       *ref;
 	assert_int_equal(cw_open_local(&c, dir), 0);
 	assert_int_equal(fmk_open(&ref, c, NULL), 0);
-	fmk_meta m = { .n = { 50, 5, 10, 3 }, .prescriptions = 40,
-		.stock = 7, .ndrugs = 5 };
+	fmk_meta m = { .n      = { 50, 5, 10, 3 },
+		.prescriptions = 40,
+		.stock         = 7,
+		.ndrugs        = 5 };
 	fmk     *f[NSTORES + 1];
 	f[NSTORES] = ref;
 	for (int s = 0; s < NSTORES; s++) {
@@ -364,13 +370,13 @@ populate_matches_causeway(void **state)
 		assert_int_equal(fmk_meta_put(f[s], &m), 0);
 		for (int k = 0; k < FMK_NKINDS; k++)
 			for (uint64_t i = 1; i <= m.n[k]; i += 20)
-				assert_int_equal(fmk_populate_batch(f[s], k, i,
-				                     i + 19 <= m.n[k] ? 20
-				                                      : m.n[k] - i + 1,
-				                     3),
+				assert_int_equal(
+				    fmk_populate_batch(f[s], k, i,
+				        i + 19 <= m.n[k] ? 20 : m.n[k] - i + 1,
+				        3),
 				    0);
-		assert_int_equal(fmk_populate_batch(
-		                     f[s], FMK_POP_PRESCRIPTIONS, 1, 40, 3),
+		assert_int_equal(
+		    fmk_populate_batch(f[s], FMK_POP_PRESCRIPTIONS, 1, 40, 3),
 		    0);
 		assert_int_equal(
 		    fmk_populate_batch(f[s], FMK_POP_STOCK, 1, 5, 3), 0);
@@ -388,11 +394,13 @@ populate_matches_causeway(void **state)
 		for (uint64_t id = 1; id <= 40; id++) {
 			fmk_prescription a, b;
 			assert_int_equal(fmk_get_prescription(ref, id, &a), 0);
-			assert_int_equal(fmk_get_prescription(f[s], id, &b), 0);
+			assert_int_equal(
+			    fmk_get_prescription(f[s], id, &b), 0);
 			assert_int_equal(a.patient, b.patient);
 			assert_int_equal(a.prescriber, b.prescriber);
 			assert_int_equal(a.pharmacy, b.pharmacy);
-			assert_string_equal(a.date_prescribed, b.date_prescribed);
+			assert_string_equal(
+			    a.date_prescribed, b.date_prescribed);
 			assert_int_equal(a.drugs.n, b.drugs.n);
 			for (size_t i = 0; i < a.drugs.n; i++)
 				assert_string_equal(
@@ -400,7 +408,8 @@ populate_matches_causeway(void **state)
 		}
 		for (int k = 0; k < FMK_NKINDS; k++) {
 			fmk_entity a, b;
-			assert_int_equal(fmk_get(ref, (fmk_kind) k, m.n[k], &a), 0);
+			assert_int_equal(
+			    fmk_get(ref, (fmk_kind) k, m.n[k], &a), 0);
 			assert_int_equal(
 			    fmk_get(f[s], (fmk_kind) k, m.n[k], &b), 0);
 			assert_string_equal(a.name, b.name);
@@ -408,7 +417,8 @@ populate_matches_causeway(void **state)
 			assert_string_equal(a.extra, b.extra);
 		}
 		fmk_ids a, b;
-		assert_int_equal(fmk_prescriptions(ref, FMK_PHARMACY, 2, &a), 0);
+		assert_int_equal(
+		    fmk_prescriptions(ref, FMK_PHARMACY, 2, &a), 0);
 		assert_int_equal(
 		    fmk_prescriptions(f[s], FMK_PHARMACY, 2, &b), 0);
 		assert_int_equal(a.n, b.n);
@@ -428,11 +438,11 @@ static void
 unreachable_server_is_unavail(void **state)
 {
 	(void) state;
-	fmk *f   = NULL;
+	fmk *f    = NULL;
 	int  port = dc_free_port();
 	char url[128];
-	snprintf(url, sizeof(url), "postgresql://fmk@127.0.0.1:%d/postgres",
-	    port);
+	snprintf(
+	    url, sizeof(url), "postgresql://fmk@127.0.0.1:%d/postgres", port);
 	assert_int_equal(fmk_open_pg(&f, url, NULL), CW_EUNAVAIL);
 	assert_int_equal(
 	    fmk_open_redis(&f, "127.0.0.1", port, NULL), CW_EUNAVAIL);
