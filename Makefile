@@ -3,7 +3,8 @@
 #   make            build the library, causewayd tools and tests into build/
 #   make test       build and run every test (unit + integration)
 #   make asan       the same under AddressSanitizer + UBSan, in build/asan
-#   make bench      run cw-bench local
+#   make bench      every benchmark, beside PostgreSQL and Redis:
+#                   writes docs/benchmarks.md and docs/img/ (tools/bench.sh)
 #   make verify     the longer cw-verify runs (docs/verification.md)
 #   make demo       the main job (see README)
 #   make deps       install the Debian packages the build needs
@@ -255,7 +256,7 @@ verify: all
 	        --duration 120 --seed $$s || exit 1; done
 
 bench: all
-	$(BUILD)/bin/cw-bench local
+	@BIN=$(BUILD)/bin sh tools/bench.sh
 
 demo: all
 	@BIN=$(BUILD)/bin sh tools/demo.sh

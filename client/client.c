@@ -701,6 +701,7 @@ cw_dc_status(cw_client *c, cw_dc_info *out)
 		out->escrow_grants   = rep.rep.escrow[1];
 		out->escrow_moved    = rep.rep.escrow[2];
 		out->escrow_refused  = rep.rep.escrow[3];
+		out->requests        = rep.rep.requests;
 		for (size_t i = 0; i < rep.rep.npeers && i < 63; i++) {
 			cw_schema_peer p;
 			cw_schema_rep_peer(&rep.rep, i, &p);

@@ -171,7 +171,9 @@ typedef struct {
 	/* escrow since start: rights requests sent, requests of other DCs
 	 * granted, rights granted in all, decrements refused */
 	uint64_t escrow_requests, escrow_grants, escrow_moved, escrow_refused;
-	int      npeers; /* replication links, one per other DC */
+	uint64_t requests; /* client requests served since start (0 for an
+	                    * embedded engine) */
+	int npeers;        /* replication links, one per other DC */
 	struct {
 		int      id;
 		bool     up;           /* the last call got an answer */

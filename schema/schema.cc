@@ -319,8 +319,9 @@ cw_schema_rep_encode(
 		}
 		auto peers = h->npeers ? fb.CreateVector(pv) : 0;
 		auto esc   = fb.CreateVector(h->escrow, 4);
-		auto rep   = P::CreateReply(fb, h->err, h->failed, h->txid, c,
-		      results, h->dc, h->ndc, st, h->digest, peers, esc);
+		auto rep =
+		    P::CreateReply(fb, h->err, h->failed, h->txid, c, results,
+		        h->dc, h->ndc, st, h->digest, peers, esc, h->requests);
 		fb.Finish(rep, P::RequestIdentifier());
 	});
 }
@@ -346,6 +347,7 @@ cw_schema_rep_decode(const void *buf, size_t len, cw_rep *r)
 		r->dc       = q->dc();
 		r->ndc      = q->ndc();
 		r->digest   = q->digest();
+		r->requests = q->requests();
 		if (q->escrow() != nullptr) {
 			uint32_t ne;
 			uint64_t e[CW_SCHEMA_MAX_DEPS];

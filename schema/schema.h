@@ -171,6 +171,7 @@ typedef struct {
 	uint64_t              state[CW_SCHEMA_MAX_DEPS];
 	uint64_t              digest;
 	uint64_t              escrow[4]; /* requests, grants, moved, refused */
+	uint64_t              requests;  /* client requests served */
 	const cw_schema_peer *peers;     /* encoding: npeers links, borrowed */
 	size_t                npeers;
 	const void           *root_; /* private */

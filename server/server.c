@@ -16,6 +16,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -76,6 +77,8 @@ struct cw_server {
 
 	pthread_t reaper;
 	bool      reaper_started;
+
+	_Atomic uint64_t nrequests; /* served since start */
 
 	nng_socket     sock;
 	bool           sock_open;
@@ -407,6 +410,7 @@ handle(cw_server *s, const cw_req *r, cw_buf *out)
 		h.escrow[1] = es.grants;
 		h.escrow[2] = es.moved;
 		h.escrow[3] = es.refused;
+		h.requests  = atomic_load(&s->nrequests);
 		if (s->replica != NULL)
 			h.err = status_peers(s, &h, &peers);
 		break;
@@ -486,6 +490,7 @@ cw_server_handle(cw_server *s, const void *buf, size_t len, cw_buf *out)
 	cw_req r;
 	bool   claimed = false;
 	int    rc;
+	atomic_fetch_add(&s->nrequests, 1);
 	if ((rc = cw_schema_req_decode(buf, len, &r)) != 0) {
 		cw_log(CW_LOG_DEBUG, "server", "malformed request (%zu bytes)",
 		    len);

@@ -276,6 +276,7 @@ status(cw_client *c)
 		       ",\"refused\":%" PRIu64 "}",
 		    s.escrow_requests, s.escrow_grants, s.escrow_moved,
 		    s.escrow_refused);
+		printf(",\"requests\":%" PRIu64, s.requests);
 		printf(",\"peers\":[");
 		for (int i = 0; i < s.npeers; i++) {
 			printf("%s{\"id\":%d,\"up\":%s,\"heard_ms_ago\":",
@@ -302,6 +303,7 @@ status(cw_client *c)
 	       " decrements refused\n",
 	    s.escrow_requests, s.escrow_grants, s.escrow_moved,
 	    s.escrow_refused);
+	printf("requests served: %" PRIu64 "\n", s.requests);
 	for (int i = 0; i < s.npeers; i++) {
 		printf("peer %d: %s, ", s.peers[i].id,
 		    s.peers[i].up ? "up" : "down");

@@ -26,6 +26,7 @@ ensure)
 	[ -n "$(pg_bin)" ] || missing="$missing postgresql"
 	command -v redis-server >/dev/null || missing="$missing redis-server"
 	command -v gnuplot >/dev/null || missing="$missing gnuplot-nox"
+	command -v python3 >/dev/null || missing="$missing python3"
 	[ -z "$missing" ] && exit 0
 	if [ "$(id -u)" = 0 ]; then
 		echo "peers: installing$missing"
