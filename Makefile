@@ -124,6 +124,7 @@ $(BUILD)/bin/cw: $(BUILD)/obj/tools/cw.o $(BUILD)/lib/libcauseway.a
 
 $(BUILD)/tests/net_test: $(BUILD)/obj/tests/integration/net_test.o \
                         $(BUILD)/obj/tests/integration/dcproc.o \
+                        $(BUILD)/obj/tests/unit/sdk_cases.o \
                         $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
@@ -192,6 +193,12 @@ $(BUILD)/tests/fuzz_seed: $(BUILD)/obj/tests/fuzz/seed.o $(BUILD)/lib/libcausewa
 
 $(BUILD)/tests/fmk_test: $(BUILD)/obj/tests/unit/fmk_test.o $(FMK_OBJ) \
                         $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/client_test: $(BUILD)/obj/tests/unit/client_test.o \
+                           $(BUILD)/obj/tests/unit/sdk_cases.o \
+                           $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 

@@ -217,7 +217,7 @@ net_free(cw_txn *t)
 }
 
 /* Checks what the server would refuse anyway, so the caller hears of it
- * at the call that made the mistake. */
+ * at the call that made the mistake (and cw_read_many runs nothing). */
 static int
 net_check(const cw_op *op)
 {
@@ -265,9 +265,9 @@ net_writes(cw_txn *t)
 	return ops;
 }
 
-/* Sends kind (READ with one read, or COMMIT) with the buffered writes. */
+/* Sends kind (READ with nr reads, or COMMIT) with the buffered writes. */
 static int
-net_send(cw_txn *t, int kind, const cw_op *read, cw_net_reply *rep)
+net_send(cw_txn *t, int kind, const cw_op *read, size_t nr, cw_net_reply *rep)
 {
 	uint8_t clk[1 + 8 * CW_MAX_DC];
 	cw_req  h = { .kind = (uint8_t) kind, .txid = t->txid };
@@ -280,7 +280,7 @@ net_send(cw_txn *t, int kind, const cw_op *read, cw_net_reply *rep)
 		h.clock    = clk;
 		h.clocklen = cw_causal_vc_size(&t->clock);
 	}
-	int rc = cw_net_call(t->c->net, &h, w, t->nw, read, read ? 1 : 0, rep);
+	int rc = cw_net_call(t->c->net, &h, w, t->nw, read, nr, rep);
 	cw_free(w);
 	if (rc != 0)
 		return rc;
@@ -299,15 +299,15 @@ net_send(cw_txn *t, int kind, const cw_op *read, cw_net_reply *rep)
 	return rc;
 }
 
-/* Copies a reply's result into a caller's result. */
+/* Copies a reply's result i into a caller's result. */
 static int
-result_copy(cw_net_reply *rep, cw_result *res)
+result_copy(cw_net_reply *rep, size_t i, cw_result *res)
 {
 	cw_rep_result x;
 	memset(res, 0, sizeof(*res));
-	if (rep->rep.nresults != 1)
+	if (i >= rep->rep.nresults)
 		return CW_EPROTO;
-	cw_schema_rep_result(&rep->rep, 0, &x);
+	cw_schema_rep_result(&rep->rep, i, &x);
 	res->err     = x.err;
 	res->present = x.present;
 	res->n       = x.n;
@@ -320,12 +320,22 @@ result_copy(cw_net_reply *rep, cw_result *res)
 		for (size_t j = 0; j < x.nitems; j++) {
 			const void *p;
 			size_t      l;
-			cw_schema_rep_item(&rep->rep, 0, j, &p, &l);
+			cw_schema_rep_item(&rep->rep, i, j, &p, &l);
 			if (cw_list_push(res->list, p, l) != 0)
 				return CW_ENOMEM;
 		}
 	}
 	return x.err;
+}
+
+/* The first reply of a transaction names it. */
+static void
+net_opened(cw_txn *t, const cw_net_reply *rep)
+{
+	if (t->txid == 0 && rep->rep.txid != 0) {
+		t->txid = rep->rep.txid;
+		t->pipe = rep->pipe;
+	}
 }
 
 static int
@@ -338,14 +348,12 @@ net_run(cw_txn *t, const cw_op *op, cw_result *res)
 		return rc;
 	if (cw_schema_op_is_write(op->op))
 		return net_buffer(t, op);
-	rc = net_send(t, CW_REQ_READ, op, &rep);
+	rc = net_send(t, CW_REQ_READ, op, 1, &rep);
 	if (rc == 0 || rep.msg != NULL) {
-		if (t->txid == 0 && rep.rep.txid != 0) {
-			t->txid = rep.rep.txid;
-			t->pipe = rep.pipe;
-		}
+		net_opened(t, &rep);
 		if (rc == 0)
-			rc = result_copy(&rep, res);
+			rc = rep.rep.nresults == 1 ? result_copy(&rep, 0, res)
+			                           : CW_EPROTO;
 	}
 	cw_net_reply_fini(&rep);
 	if (rc != 0)
@@ -395,7 +403,7 @@ cw_commit(cw_txn *t)
 		net_free(t); /* nothing read, nothing written */
 		return 0;
 	}
-	rc = net_send(t, CW_REQ_COMMIT, NULL, &rep);
+	rc = net_send(t, CW_REQ_COMMIT, NULL, 0, &rep);
 	cw_net_reply_fini(&rep);
 	net_free(t);
 	return rc;
@@ -664,6 +672,123 @@ cw_map_fields(cw_txn *t, const void *k, size_t kl, cw_list **out)
 	*out     = NULL;
 	cw_op op = OP(CW_OP_MAP_FIELDS, k, kl);
 	return list_out(run(t, &op, &res), &res, out);
+}
+
+/* ---- several reads at once ---- */
+
+static const uint8_t read_ops[] = {
+	[CW_READ_REG]          = CW_OP_REG_GET,
+	[CW_READ_COUNTER]      = CW_OP_COUNTER_GET,
+	[CW_READ_BCOUNTER]     = CW_OP_BCOUNTER_GET,
+	[CW_READ_SET_CONTAINS] = CW_OP_SET_CONTAINS,
+	[CW_READ_SET_MEMBERS]  = CW_OP_SET_MEMBERS,
+	[CW_READ_MAP_GET]      = CW_OP_MAP_GET,
+	[CW_READ_MAP_FIELDS]   = CW_OP_MAP_FIELDS,
+};
+
+static int
+read_op(const cw_read *r, cw_op *op)
+{
+	if (r->kind < CW_READ_REG || r->kind > CW_READ_MAP_FIELDS)
+		return CW_EINVAL;
+	*op = (cw_op) { .op = read_ops[r->kind], .key = r->key, .kl = r->kl };
+	if (r->kind == CW_READ_SET_CONTAINS) {
+		if (r->elem == NULL && r->el > 0)
+			return CW_EINVAL;
+		op->val = r->elem;
+		op->vl  = r->el;
+	}
+	if (r->kind == CW_READ_MAP_GET)
+		return map_op(op, r->field);
+	return 0;
+}
+
+/* Moves a result into r. */
+static void
+read_out(cw_read *r, cw_result *res)
+{
+	r->err = res->err;
+	if (r->err == 0) {
+		r->found = res->present;
+		r->n     = res->n;
+		r->v     = res->v;
+		r->vl    = res->vl;
+		res->v   = NULL;
+		if (r->kind == CW_READ_SET_MEMBERS ||
+		    r->kind == CW_READ_MAP_FIELDS) {
+			if (res->list == NULL && cw_list_new(&res->list) != 0)
+				r->err = CW_ENOMEM;
+			r->list   = res->list;
+			res->list = NULL;
+		}
+	}
+	cw_result_fini(res);
+}
+
+void
+cw_read_fini(cw_read *r, size_t n)
+{
+	for (size_t i = 0; r != NULL && i < n; i++) {
+		cw_free(r[i].v);
+		cw_list_free(r[i].list);
+		r[i].v     = NULL;
+		r[i].vl    = 0;
+		r[i].list  = NULL;
+		r[i].found = false;
+		r[i].n     = 0;
+		r[i].err   = 0;
+	}
+}
+
+int
+cw_read_many(cw_txn *t, cw_read *r, size_t n)
+{
+	cw_net_reply rep;
+	cw_result    res;
+	cw_op       *ops;
+	int          rc = 0;
+	if (t == NULL || r == NULL || n == 0 || n > CW_MAX_READS)
+		return CW_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		r[i].v    = NULL;
+		r[i].list = NULL;
+	}
+	cw_read_fini(r, n);
+	if ((ops = cw_calloc(n, sizeof(*ops))) == NULL)
+		return CW_ENOMEM;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if ((rc = read_op(&r[i], &ops[i])) == 0)
+			rc = net_check(&ops[i]);
+	if (rc != 0)
+		goto out;
+	if (t->tx != NULL) {
+		for (size_t i = 0; i < n; i++) {
+			cw_tx_exec(t->tx, &ops[i], &res);
+			read_out(&r[i], &res);
+		}
+		goto out;
+	}
+	rc = net_send(t, CW_REQ_READ, ops, n, &rep);
+	if (rc == 0 || rep.msg != NULL) {
+		net_opened(t, &rep);
+		if (rc == 0 && rep.rep.nresults != n)
+			rc = CW_EPROTO;
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			int e = result_copy(&rep, i, &res);
+			if (e == CW_ENOMEM || e == CW_EPROTO) {
+				cw_result_fini(&res);
+				rc = e;
+				cw_read_fini(r, i);
+				break;
+			}
+			res.err = e;
+			read_out(&r[i], &res);
+		}
+	}
+	cw_net_reply_fini(&rep);
+out:
+	cw_free(ops);
+	return rc;
 }
 
 int

@@ -161,6 +161,49 @@ int cw_map_get(cw_txn *t, const void *k, size_t kl, const char *field,
 /* OUT: *out, the present field names in byte order (cw_list_free). */
 int cw_map_fields(cw_txn *t, const void *k, size_t kl, cw_list **out);
 
+/*
+ * Several reads in one call. Over the network they travel in one request
+ * with the writes buffered before it: one round trip however many there
+ * are. Each read names its object as the single calls above do and gets
+ * its own result and error (a CW_ETYPE on one leaves the others intact).
+ */
+typedef enum {
+	CW_READ_REG = 1,      /* v, vl; found: the register was written */
+	CW_READ_COUNTER,      /* n */
+	CW_READ_BCOUNTER,     /* n: the value */
+	CW_READ_SET_CONTAINS, /* found; elem, el name the element */
+	CW_READ_SET_MEMBERS,  /* list, in byte order */
+	CW_READ_MAP_GET,      /* v, vl; found: the field is present; field */
+	CW_READ_MAP_FIELDS,   /* list: the present field names */
+} cw_read_kind;
+
+typedef struct {
+	cw_read_kind kind;
+	const void  *key;
+	size_t       kl;
+	const char  *field; /* CW_READ_MAP_GET */
+	const void  *elem;  /* CW_READ_SET_CONTAINS */
+	size_t       el;
+	/* results, owned by the cw_read until cw_read_fini: */
+	int      err; /* 0 or this read's CW_E* */
+	bool     found;
+	void    *v;
+	size_t   vl;
+	int64_t  n;
+	cw_list *list;
+} cw_read;
+
+#define CW_MAX_READS 4096 /* reads in one cw_read_many */
+
+/* Runs r[0..n-1] on t's snapshot. Returns 0 when they ran (then each
+ * r[i].err tells), or what stopped them all: CW_EINVAL (n is 0 or above
+ * CW_MAX_READS, or a read is malformed: nothing ran), an error of a
+ * buffered write (as for a single read), CW_ESTATE, CW_EUNAVAIL,
+ * CW_ETIMEDOUT, CW_ENOMEM. */
+int cw_read_many(cw_txn *t, cw_read *r, size_t n);
+/* Frees the results of r[0..n-1] (v and list) and clears them. */
+void cw_read_fini(cw_read *r, size_t n);
+
 /* What a DC reports about itself. */
 typedef struct {
 	int      dc;        /* its id */

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../unit/sdk_cases.h"
 #include "causeway.h"
 #include "dcproc.h"
 #include "schema.h"
@@ -144,6 +145,33 @@ every_call_works_over_the_network(void **state)
 	assert_int_equal(info.dc, 0);
 	assert_int_equal(info.ndc, 1);
 	assert_int_equal(info.state[0], 1);
+	cw_close(c);
+}
+
+static void
+read_many_is_one_request(void **state)
+{
+	fx        *f = *state;
+	cw_client *c = connect_to(f);
+	cw_dc_info a, b;
+	sdk_case_read_many(c);
+	/* one begin-with-reads: a transaction of 20 reads is one request,
+	 * its read-only commit another */
+	cw_txn *t;
+	cw_read r[20];
+	for (int i = 0; i < 20; i++)
+		r[i] = (cw_read) {
+			.kind = CW_READ_COUNTER, .key = "rm:cnt", .kl = 6
+		};
+	assert_int_equal(cw_dc_status(c, &a), 0);
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_read_many(t, r, 20), 0);
+	assert_int_equal(r[19].n, 7);
+	cw_read_fini(r, 20);
+	assert_int_equal(cw_commit(t), 0);
+	assert_int_equal(cw_dc_status(c, &b), 0);
+	assert_int_equal(
+	    b.requests - a.requests, 3); /* read, commit, status */
 	cw_close(c);
 }
 
@@ -533,7 +561,12 @@ command_line_reads_writes_and_reports_errors(void **state)
 	    0);
 	assert_non_null(strstr(out,
 	    ",\"escrow\":{\"requests\":0,\"grants\":0,\"moved\":0,"
-	    "\"refused\":0},\"peers\":[]}\n"));
+	    "\"refused\":0},\"requests\":"));
+	/* requests served: at least the cw calls above and this status */
+	const char *rq = strstr(out, "},\"requests\":");
+	assert_non_null(rq);
+	assert_true(atoi(rq + 13) >= 8);
+	assert_non_null(strstr(rq, ",\"peers\":[]}\n"));
 	assert_int_equal(cw_run(f, "--help", out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "usage: cw"));
 }
@@ -568,6 +601,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 		    every_call_works_over_the_network, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    read_many_is_one_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    write_error_at_commit_aborts_the_whole_transaction, setup,
 		    teardown),

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "causeway.h"
+#include "sdk_cases.h"
 #include "util.h"
 
 typedef struct {
@@ -111,6 +112,13 @@ every_call_works_through_the_sdk(void **state)
 	cw_close(NULL);
 	cw_list_free(NULL);
 	assert_int_equal(cw_list_len(NULL), 0);
+}
+
+static void
+read_many_runs_every_read_at_once(void **state)
+{
+	fx *f = *state;
+	sdk_case_read_many(f->c);
 }
 
 static void
@@ -313,6 +321,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(errors_have_names_and_text),
+		cmocka_unit_test_setup_teardown(
+		    read_many_runs_every_read_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    every_call_works_through_the_sdk, setup, teardown),
 		cmocka_unit_test_setup_teardown(
