@@ -23,10 +23,17 @@
  * if the connection changed, CW_ESTATE if not (idle timeout): never a
  * silent success.
  *
+ * A read-only network transaction ends without a round trip of its own:
+ * its id rides on the session's next request, whatever it is, and the
+ * server releases it before running that request (cw_close sends what
+ * is left; an idle session's last one waits for the idle timeout at
+ * worst). Its commit cannot fail: every read already returned.
+ *
  * The embedded backend makes client/ depend on txn/ (DESIGN 8 has client
  * know only schema and causal); docs/design.md records it.
  *
- * Threading: c->mu guards c->clock; the backends are thread-safe. A
+ * Threading: c->mu guards c->clock and c->rel; the backends are
+ * thread-safe. A
  * cw_txn is used by one thread at a time.
  */
 #include <pthread.h>
@@ -46,7 +53,10 @@ struct cw_client {
 	cw_net         *net; /* network, or NULL */
 	pthread_mutex_t mu;
 	/* mu guards: */
-	cw_vc clock;
+	cw_vc    clock;
+	uint64_t rel[CW_MAX_RELEASE]; /* ended read-only transactions, to
+	                               * release with the next request */
+	size_t nrel;
 };
 
 /* A write buffered by a network transaction: offsets into wdata. */
@@ -65,6 +75,7 @@ struct cw_txn {
 	cw_vc      clock; /* session clock at begin */
 	struct pw *w;
 	size_t     nw, wcap;
+	bool       wrote; /* a write was buffered, sent or not */
 	cw_buf     wdata;
 };
 
@@ -129,11 +140,21 @@ cw_open_local(cw_client **out, const char *dir)
 	return 0;
 }
 
+static void take_releases(cw_client *c, cw_req *h);
+
 void
 cw_close(cw_client *c)
 {
 	if (c == NULL)
 		return;
+	if (c->net != NULL && c->nrel > 0) {
+		/* what the session ended last: best effort */
+		cw_req       h = { .kind = CW_REQ_ABORT };
+		cw_net_reply rep;
+		take_releases(c, &h);
+		if (cw_net_call(c->net, &h, NULL, 0, NULL, 0, &rep) == 0)
+			cw_net_reply_fini(&rep);
+	}
 	cw_db_close(c->db);
 	cw_net_close(c->net);
 	pthread_mutex_destroy(&c->mu);
@@ -208,6 +229,30 @@ cw_begin(cw_client *c, cw_txn **out)
 
 /* ---- network transactions ---- */
 
+/* Moves the session's ended read-only transactions into request h. */
+static void
+take_releases(cw_client *c, cw_req *h)
+{
+	pthread_mutex_lock(&c->mu);
+	memcpy(h->release, c->rel, c->nrel * sizeof(c->rel[0]));
+	h->nrelease = c->nrel;
+	c->nrel     = 0;
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Queues txid for release with the next request; false when the queue
+ * is full (then the caller ends it with a request of its own). */
+static bool
+defer_release(cw_client *c, uint64_t txid)
+{
+	bool ok;
+	pthread_mutex_lock(&c->mu);
+	if ((ok = c->nrel < CW_MAX_RELEASE))
+		c->rel[c->nrel++] = txid;
+	pthread_mutex_unlock(&c->mu);
+	return ok;
+}
+
 static void
 net_free(cw_txn *t)
 {
@@ -248,6 +293,7 @@ net_buffer(cw_txn *t, const cw_op *op)
 		return rc;
 	}
 	t->w[t->nw++] = p;
+	t->wrote      = true;
 	return 0;
 }
 
@@ -272,6 +318,7 @@ net_send(cw_txn *t, int kind, const cw_op *read, size_t nr, cw_net_reply *rep)
 	uint8_t clk[1 + 8 * CW_MAX_DC];
 	cw_req  h = { .kind = (uint8_t) kind, .txid = t->txid };
 	memset(rep, 0, sizeof(*rep));
+	take_releases(t->c, &h);
 	cw_op *w = net_writes(t);
 	if (w == NULL)
 		return CW_ENOMEM;
@@ -403,6 +450,10 @@ cw_commit(cw_txn *t)
 		net_free(t); /* nothing read, nothing written */
 		return 0;
 	}
+	if (!t->wrote && defer_release(t->c, t->txid)) {
+		net_free(t); /* read only: ends with the next request */
+		return 0;
+	}
 	rc = net_send(t, CW_REQ_COMMIT, NULL, 0, &rep);
 	cw_net_reply_fini(&rep);
 	net_free(t);
@@ -425,10 +476,11 @@ cw_abort(cw_txn *t)
 		cw_free(t);
 		return;
 	}
-	if (t->txid != 0) {
+	if (t->txid != 0 && !defer_release(t->c, t->txid)) {
 		/* best effort: the idle timeout reaps it otherwise */
 		cw_req       h = { .kind = CW_REQ_ABORT, .txid = t->txid };
 		cw_net_reply rep;
+		take_releases(t->c, &h);
 		if (cw_net_call(t->c->net, &h, NULL, 0, NULL, 0, &rep) == 0)
 			cw_net_reply_fini(&rep);
 	}
@@ -813,7 +865,8 @@ cw_dc_status(cw_client *c, cw_dc_info *out)
 	}
 	cw_req       h = { .kind = CW_REQ_STATUS };
 	cw_net_reply rep;
-	int          rc = cw_net_call(c->net, &h, NULL, 0, NULL, 0, &rep);
+	take_releases(c, &h);
+	int rc = cw_net_call(c->net, &h, NULL, 0, NULL, 0, &rep);
 	if (rc != 0)
 		return rc;
 	if ((rc = rep.rep.err) == 0) {

@@ -224,12 +224,17 @@ extern "C" int
 cw_schema_req_encode(const cw_req *h, const cw_op *writes, size_t nw,
     const cw_op *reads, size_t nr, cw_buf *out)
 {
+	if (h->nrelease > CW_MAX_RELEASE)
+		return CW_EINVAL;
 	return build(out, 256, [&](flatbuffers::FlatBufferBuilder &fb) {
-		auto c = bytes(fb, h->clock, h->clocklen);
-		auto w = ops(fb, writes, nw);
-		auto r = ops(fb, reads, nr);
-		auto q = P::CreateRequest(
-		    fb, h->kind, h->sid, h->rid, h->txid, c, w, r);
+		auto c   = bytes(fb, h->clock, h->clocklen);
+		auto w   = ops(fb, writes, nw);
+		auto r   = ops(fb, reads, nr);
+		auto rel = h->nrelease > 0
+		    ? fb.CreateVector(h->release, h->nrelease)
+		    : 0;
+		auto q   = P::CreateRequest(
+		      fb, h->kind, h->sid, h->rid, h->txid, c, w, r, rel);
 		P::FinishRequestBuffer(fb, q);
 	});
 }
@@ -256,7 +261,17 @@ cw_schema_req_decode(const void *buf, size_t len, cw_req *r)
 	vec(q->clock(), &r->clock, &r->clocklen);
 	r->nwrites = q->writes() ? q->writes()->size() : 0;
 	r->nreads  = q->reads() ? q->reads()->size() : 0;
-	r->root_   = q;
+	if (q->release() != nullptr) {
+		if (q->release()->size() > CW_MAX_RELEASE) {
+			std::free(r->own_);
+			r->own_ = nullptr;
+			return CW_EPROTO;
+		}
+		for (uint32_t i = 0; i < q->release()->size(); i++)
+			r->release[i] = q->release()->Get(i);
+		r->nrelease = q->release()->size();
+	}
+	r->root_ = q;
 	return 0;
 }
 

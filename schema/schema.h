@@ -126,6 +126,8 @@ enum {
 	CW_REQ_STATUS = 5,
 };
 
+#define CW_MAX_RELEASE 32 /* transaction ids a request may release */
+
 /* A request's header; decoded, it also gives access to its operations. */
 typedef struct {
 	uint8_t     kind;
@@ -133,6 +135,9 @@ typedef struct {
 	const void *clock;
 	size_t      clocklen;
 	size_t      nwrites, nreads;
+	uint64_t    release[CW_MAX_RELEASE]; /* read-only transactions to end
+	                                      * first (more: CW_EPROTO) */
+	size_t      nrelease;
 	const void *root_; /* private */
 	void       *own_;  /* private */
 } cw_req;

@@ -500,6 +500,13 @@ cw_server_handle(cw_server *s, const void *buf, size_t len, cw_buf *out)
 		cw_schema_req_fini(&r);
 		return error_reply(CW_ETOOBIG, out);
 	}
+	/* read-only transactions the client ended without a round trip;
+	 * an id already gone (reaped, or a resent request) is ignored */
+	for (size_t i = 0; i < r.nrelease; i++) {
+		struct slot *sl = slot_get(s, r.release[i]);
+		if (sl != NULL)
+			slot_release(s, sl);
+	}
 	bool mutates = r.kind == CW_REQ_COMMIT || r.nwrites > 0 ||
 	    (r.kind != CW_REQ_STATUS && r.kind != CW_REQ_ABORT && r.txid == 0);
 	if (r.sid != 0 && mutates &&

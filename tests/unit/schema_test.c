@@ -21,6 +21,37 @@ encode_sample(cw_buf *out)
 }
 
 static void
+request_carries_its_releases(void **s)
+{
+	(void) s;
+	cw_req h  = { .kind = CW_REQ_READ,
+		 .txid      = 7,
+		 .nrelease  = 3,
+		 .release   = { 11, 12, 1ull << 40 } };
+	cw_op  rd = { .op = CW_OP_REG_GET, .key = "k", .kl = 1 };
+	cw_buf b  = { 0 };
+	cw_req r;
+	assert_int_equal(cw_schema_req_encode(&h, NULL, 0, &rd, 1, &b), 0);
+	assert_int_equal(cw_schema_req_decode(b.p, b.len, &r), 0);
+	assert_int_equal(r.txid, 7);
+	assert_int_equal(r.nreads, 1);
+	assert_int_equal(r.nrelease, 3);
+	assert_int_equal(r.release[2], 1ull << 40);
+	cw_schema_req_fini(&r);
+	/* none at all: an older client's request */
+	h.nrelease = 0;
+	b.len      = 0;
+	assert_int_equal(cw_schema_req_encode(&h, NULL, 0, &rd, 1, &b), 0);
+	assert_int_equal(cw_schema_req_decode(b.p, b.len, &r), 0);
+	assert_int_equal(r.nrelease, 0);
+	cw_schema_req_fini(&r);
+	h.nrelease = CW_MAX_RELEASE + 1;
+	assert_int_equal(
+	    cw_schema_req_encode(&h, NULL, 0, &rd, 1, &b), CW_EINVAL);
+	cw_buf_fini(&b);
+}
+
+static void
 record_round_trips(void **s)
 {
 	(void) s;
@@ -154,6 +185,7 @@ main(void)
 	seed                            = tu_seed();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(record_round_trips),
+		cmocka_unit_test(request_carries_its_releases),
 		cmocka_unit_test(unaligned_buffer_decodes_through_a_copy),
 		cmocka_unit_test(
 		    every_truncation_is_rejected_or_cut_only_padding),

@@ -29,14 +29,24 @@ sdk_case_read_many(cw_client *c)
 		{ .kind = CW_READ_REG, .key = "rm:reg", .kl = 6 },
 		{ .kind = CW_READ_COUNTER, .key = "rm:cnt", .kl = 6 },
 		{ .kind = CW_READ_BCOUNTER, .key = "rm:bc", .kl = 5 },
-		{ .kind = CW_READ_SET_CONTAINS, .key = "rm:set", .kl = 6,
-		    .elem = "b", .el = 1 },
-		{ .kind = CW_READ_SET_CONTAINS, .key = "rm:set", .kl = 6,
-		    .elem = "z", .el = 1 },
+		{ .kind   = CW_READ_SET_CONTAINS,
+		    .key  = "rm:set",
+		    .kl   = 6,
+		    .elem = "b",
+		    .el   = 1 },
+		{ .kind   = CW_READ_SET_CONTAINS,
+		    .key  = "rm:set",
+		    .kl   = 6,
+		    .elem = "z",
+		    .el   = 1 },
 		{ .kind = CW_READ_SET_MEMBERS, .key = "rm:set", .kl = 6 },
-		{ .kind = CW_READ_MAP_GET, .key = "rm:map", .kl = 6,
+		{ .kind    = CW_READ_MAP_GET,
+		    .key   = "rm:map",
+		    .kl    = 6,
 		    .field = "name" },
-		{ .kind = CW_READ_MAP_GET, .key = "rm:map", .kl = 6,
+		{ .kind    = CW_READ_MAP_GET,
+		    .key   = "rm:map",
+		    .kl    = 6,
 		    .field = "none" },
 		{ .kind = CW_READ_MAP_FIELDS, .key = "rm:map", .kl = 6 },
 		/* a wrong type fails this read alone */
@@ -67,14 +77,15 @@ sdk_case_read_many(cw_client *c)
 
 	/* many reads in one call */
 	enum { N = 1000 };
-	cw_read *m = calloc(N, sizeof(*m));
+	cw_read *m      = calloc(N, sizeof(*m));
 	char(*keys)[16] = calloc(N, sizeof(*keys));
 	assert_non_null(m);
 	assert_non_null(keys);
 	for (int i = 0; i < N; i++) {
 		snprintf(keys[i], sizeof(keys[i]), "rm:k%d", i);
-		m[i] = (cw_read) { .kind = CW_READ_REG, .key = keys[i],
-			.kl = strlen(keys[i]) };
+		m[i] = (cw_read) { .kind = CW_READ_REG,
+			.key             = keys[i],
+			.kl              = strlen(keys[i]) };
 	}
 	m[N - 1].key = "rm:reg";
 	m[N - 1].kl  = 6;
@@ -94,7 +105,8 @@ sdk_case_read_many(cw_client *c)
 	};
 	assert_int_equal(cw_read_many(t, bad, 2), CW_EINVAL);
 	assert_null(bad[0].v);
-	bad[1] = (cw_read) { .kind = CW_READ_MAP_GET, .key = "rm:map", .kl = 6 };
+	bad[1] =
+	    (cw_read) { .kind = CW_READ_MAP_GET, .key = "rm:map", .kl = 6 };
 	assert_int_equal(cw_read_many(t, bad, 2), CW_EINVAL); /* no field */
 	bad[1] = (cw_read) { .kind = CW_READ_REG, .key = NULL, .kl = 0 };
 	assert_int_equal(cw_read_many(t, bad, 2), CW_EINVAL);
