@@ -271,28 +271,61 @@ put_u64(cw_txn *t, const key *k, const char *field, uint64_t v)
 	return cw_map_put(t, k->s, k->n, field, s, (size_t) n);
 }
 
-/* Reads a text field into out[cap]; a missing field gives "" and
+/* ---- reads, several per round trip (cw_read_many) ------------------ */
+
+static void
+rd_field(cw_read *r, const key *k, const char *field)
+{
+	*r = (cw_read) { .kind = CW_READ_MAP_GET,
+		.key           = k->s,
+		.kl            = k->n,
+		.field         = field };
+}
+
+static void
+rd_members(cw_read *r, const key *k)
+{
+	*r =
+	    (cw_read) { .kind = CW_READ_SET_MEMBERS, .key = k->s, .kl = k->n };
+}
+
+/* Runs r[0..n-1]; the first read's error, if any, is the result. */
+static int
+read_all(cw_txn *t, cw_read *r, size_t n)
+{
+	int rc = cw_read_many(t, r, n);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = r[i].err;
+	if (rc != 0)
+		cw_read_fini(r, n);
+	return rc;
+}
+
+/* A text field read into out[cap]; a missing field gives "" and
  * *present = false. */
 static int
-get_str(cw_txn *t, const key *k, const char *field, char *out, size_t cap,
-    bool *present)
+take_str(const cw_read *r, char *out, size_t cap, bool *present)
 {
-	void  *v;
-	size_t vl;
-	int    rc = cw_map_get(t, k->s, k->n, field, &v, &vl);
-	if (rc != 0)
-		return rc;
 	if (present != NULL)
-		*present = v != NULL;
-	if (vl >= cap) {
-		free(v);
+		*present = r->found;
+	if (r->vl >= cap)
 		return FMK_ECORRUPT;
-	}
-	if (vl > 0)
-		memcpy(out, v, vl);
-	out[vl] = '\0';
-	free(v);
+	if (r->vl > 0)
+		memcpy(out, r->v, r->vl);
+	out[r->vl] = '\0';
 	return 0;
+}
+
+static int parse_u64(const char *s, size_t n, uint64_t *out);
+
+/* A decimal field; missing gives 0 and *present = false. */
+static int
+take_u64(const cw_read *r, uint64_t *out, bool *present)
+{
+	if (present != NULL)
+		*present = r->found;
+	*out = 0;
+	return r->found ? parse_u64(r->v, r->vl, out) : 0;
 }
 
 static int
@@ -315,28 +348,21 @@ static int
 get_u64(
     cw_txn *t, const key *k, const char *field, uint64_t *out, bool *present)
 {
-	char s[24];
-	bool p;
-	int  rc = get_str(t, k, field, s, sizeof(s), &p);
-	if (rc != 0)
-		return rc;
-	if (present != NULL)
-		*present = p;
-	*out = 0;
-	return p ? parse_u64(s, strlen(s), out) : 0;
+	cw_read r;
+	rd_field(&r, k, field);
+	int rc = read_all(t, &r, 1);
+	if (rc == 0)
+		rc = take_u64(&r, out, present);
+	cw_read_fini(&r, 1);
+	return rc;
 }
 
 /* An entity or prescription exists once its "id" field is written. */
 static int
 exists(cw_txn *t, const key *k, bool *out)
 {
-	void  *v;
-	size_t vl;
-	int    rc = cw_map_get(t, k->s, k->n, "id", &v, &vl);
-	if (rc == 0)
-		*out = v != NULL;
-	free(v);
-	return rc;
+	uint64_t id;
+	return get_u64(t, k, "id", &id, out);
 }
 
 static int
@@ -348,33 +374,41 @@ cmp_u64(const void *a, const void *b)
 
 /* The members of a set of decimal ids, ascending. */
 static int
-read_ids(cw_txn *t, const key *k, fmk_ids *out)
+take_ids(const cw_read *r, fmk_ids *out)
 {
-	cw_list *l;
-	int      rc = cw_set_members(t, k->s, k->n, &l);
-	out->n      = 0;
-	out->id     = NULL;
-	if (rc != 0)
-		return rc;
-	size_t n = cw_list_len(l);
-	if (n > 0 && (out->id = malloc(n * sizeof(uint64_t))) == NULL) {
-		cw_list_free(l);
+	const cw_list *l = r->list;
+	out->n           = 0;
+	out->id          = NULL;
+	size_t n         = cw_list_len(l);
+	if (n > 0 && (out->id = malloc(n * sizeof(uint64_t))) == NULL)
 		return CW_ENOMEM;
-	}
 	for (size_t i = 0; i < n; i++) {
 		size_t      len;
-		const char *p = cw_list_at(l, i, &len);
-		if ((rc = parse_u64(p, len, &out->id[i])) != 0) {
-			cw_list_free(l);
+		const char *p  = cw_list_at(l, i, &len);
+		int         rc = parse_u64(p, len, &out->id[i]);
+		if (rc != 0) {
 			fmk_ids_free(out);
 			return rc;
 		}
 	}
-	cw_list_free(l);
 	out->n = n;
 	if (n > 1) /* qsort wants a non-null base, even for 0 */
 		qsort(out->id, n, sizeof(uint64_t), cmp_u64);
 	return 0;
+}
+
+static int
+read_ids(cw_txn *t, const key *k, fmk_ids *out)
+{
+	cw_read r;
+	rd_members(&r, k);
+	out->n  = 0;
+	out->id = NULL;
+	int rc  = read_all(t, &r, 1);
+	if (rc == 0)
+		rc = take_ids(&r, out);
+	cw_read_fini(&r, 1);
+	return rc;
 }
 
 static int
@@ -386,33 +420,17 @@ set_add_id(cw_txn *t, const key *k, uint64_t id)
 }
 
 static int
-set_has_id(cw_txn *t, const key *k, uint64_t id, bool *out)
+take_drugs(const cw_read *r, fmk_drugs *out)
 {
-	char s[24];
-	int  n = snprintf(s, sizeof(s), "%" PRIu64, id);
-	return cw_set_contains(t, k->s, k->n, s, (size_t) n, out);
-}
-
-static int
-read_drugs(cw_txn *t, uint64_t id, fmk_drugs *out)
-{
-	key      k = k_rx(id, "drugs");
-	cw_list *l;
-	int      rc = cw_set_members(t, k.s, k.n, &l);
-	out->n      = 0;
-	if (rc != 0)
-		return rc;
-	for (size_t i = 0; i < cw_list_len(l); i++) {
+	out->n = 0;
+	for (size_t i = 0; i < cw_list_len(r->list); i++) {
 		size_t      len;
-		const char *p = cw_list_at(l, i, &len);
-		if (out->n == FMK_MAX_DRUGS || len > FMK_DRUG_MAX) {
-			cw_list_free(l);
+		const char *p = cw_list_at(r->list, i, &len);
+		if (out->n == FMK_MAX_DRUGS || len > FMK_DRUG_MAX)
 			return FMK_ECORRUPT;
-		}
 		memcpy(out->name[out->n], p, len);
 		out->name[out->n++][len] = '\0';
 	}
-	cw_list_free(l);
 	return 0;
 }
 
@@ -519,21 +537,26 @@ ent_get_body(fmk *f, cw_txn *t, void *arg)
 	key             k  = k_entity(a->k, a->id);
 	const char     *xf = extra_field(a->k);
 	fmk_entity     *e  = a->out;
+	cw_read         r[4];
 	bool            there;
 	int             rc;
 	(void) f;
 	memset(e, 0, sizeof(*e));
-	if ((rc = get_u64(t, &k, "id", &e->id, &there)) != 0)
+	rd_field(&r[0], &k, "id");
+	rd_field(&r[1], &k, "name");
+	rd_field(&r[2], &k, "address");
+	rd_field(&r[3], &k, xf != NULL ? xf : "id");
+	if ((rc = read_all(t, r, 4)) != 0)
 		return rc;
-	if (!there)
-		return FMK_ENOTFOUND;
-	if ((rc = get_str(t, &k, "name", e->name, sizeof(e->name), NULL)) !=
-	        0 ||
-	    (rc = get_str(
-	         t, &k, "address", e->address, sizeof(e->address), NULL)) != 0)
-		return rc;
-	if (xf != NULL)
-		rc = get_str(t, &k, xf, e->extra, sizeof(e->extra), NULL);
+	if ((rc = take_u64(&r[0], &e->id, &there)) == 0 && !there)
+		rc = FMK_ENOTFOUND;
+	if (rc == 0)
+		rc = take_str(&r[1], e->name, sizeof(e->name), NULL);
+	if (rc == 0)
+		rc = take_str(&r[2], e->address, sizeof(e->address), NULL);
+	if (rc == 0 && xf != NULL)
+		rc = take_str(&r[3], e->extra, sizeof(e->extra), NULL);
+	cw_read_fini(r, 4);
 	return rc;
 }
 
@@ -561,29 +584,51 @@ list_body(fmk *f, cw_txn *t, void *arg)
 	struct list_arg *a = arg;
 	key              k = k_entity(a->k, a->id);
 	key              i = k_index(a->k, a->id);
+	cw_read          r[2], *q = NULL;
 	bool             there;
+	uint64_t         id;
 	int              rc;
 	(void) f;
-	if ((rc = exists(t, &k, &there)) != 0)
+	a->out->n  = 0;
+	a->out->id = NULL;
+	rd_field(&r[0], &k, "id");
+	rd_members(&r[1], &i);
+	if ((rc = read_all(t, r, 2)) != 0)
 		return rc;
-	if (!there)
-		return FMK_ENOTFOUND;
-	if ((rc = read_ids(t, &i, a->out)) != 0 || !a->processed_only)
+	if ((rc = take_u64(&r[0], &id, &there)) == 0 && !there)
+		rc = FMK_ENOTFOUND;
+	if (rc == 0)
+		rc = take_ids(&r[1], a->out);
+	cw_read_fini(r, 2);
+	if (rc != 0 || !a->processed_only || a->out->n == 0)
 		return rc;
-	size_t keep = 0;
-	for (size_t j = 0; j < a->out->n; j++) {
-		key  r = k_rx(a->out->id[j], NULL);
-		char s[8];
-		if ((rc = get_str(t, &r, "processed", s, sizeof(s), NULL)) !=
-		    0) {
-			fmk_ids_free(a->out);
-			return rc;
-		}
-		if (s[0] != '\0')
-			a->out->id[keep++] = a->out->id[j];
+	/* the processed mark of each, in one round trip per CW_MAX_READS */
+	size_t n    = a->out->n;
+	key   *keys = malloc(n * sizeof(*keys));
+	if (keys == NULL || (q = calloc(n, sizeof(*q))) == NULL) {
+		rc = CW_ENOMEM;
+		goto out;
 	}
-	a->out->n = keep;
-	return 0;
+	for (size_t j = 0; j < n; j++) {
+		keys[j] = k_rx(a->out->id[j], NULL);
+		rd_field(&q[j], &keys[j], "processed");
+	}
+	for (size_t j = 0; j < n && rc == 0; j += CW_MAX_READS)
+		rc = read_all(
+		    t, q + j, n - j < CW_MAX_READS ? n - j : CW_MAX_READS);
+	size_t keep = 0;
+	for (size_t j = 0; rc == 0 && j < n; j++)
+		if (q[j].found && q[j].vl > 0)
+			a->out->id[keep++] = a->out->id[j];
+	if (rc == 0)
+		a->out->n = keep;
+	cw_read_fini(q, n);
+out:
+	free(q);
+	free(keys);
+	if (rc != 0)
+		fmk_ids_free(a->out);
+	return rc;
 }
 
 int
@@ -672,24 +717,28 @@ rx_create_body(fmk *f, cw_txn *t, void *arg)
 	const fmk_prescription *p = a->p;
 	key                     r = k_rx(p->id, NULL);
 	uint64_t                own[3];
-	bool                    there;
 	int                     rc;
 	(void) f;
 	rx_owners(p, own);
 	if (a->part != 2) {
-		if ((rc = exists(t, &r, &there)) != 0)
-			return rc;
-		if (there)
-			return FMK_ETAKEN;
 		/* reading the three owners puts them in the causal past of
 		 * this commit: relative order at every DC */
+		key     e[3];
+		cw_read q[4];
+		rd_field(&q[0], &r, "id");
 		for (int i = 0; i < 3; i++) {
-			key e = k_entity(owners[i], own[i]);
-			if ((rc = exists(t, &e, &there)) != 0)
-				return rc;
-			if (!there)
-				return FMK_ENOTFOUND;
+			e[i] = k_entity(owners[i], own[i]);
+			rd_field(&q[i + 1], &e[i], "id");
 		}
+		if ((rc = read_all(t, q, 4)) != 0)
+			return rc;
+		rc = q[0].found ? FMK_ETAKEN : 0;
+		for (int i = 1; i < 4 && rc == 0; i++)
+			if (!q[i].found)
+				rc = FMK_ENOTFOUND;
+		cw_read_fini(q, 4);
+		if (rc != 0)
+			return rc;
 	}
 	return rx_write(t, p, a->part);
 }
@@ -727,29 +776,59 @@ fmk_create_prescription(fmk *f, const fmk_prescription *p)
 	return run(f, rx_create_body, &a);
 }
 
+/* A prescription in one round trip, with `nx` more reads of the caller's
+ * in the same request (x: their results, left to the caller, freed on an
+ * error). FMK_ENOTFOUND. */
+static int
+rx_read_with(
+    cw_txn *t, uint64_t id, fmk_prescription *out, cw_read *x, size_t nx)
+{
+	static const char *const f[] = { "id", "patient", "prescriber",
+		"pharmacy", "date_prescribed", "date_processed", "processed" };
+	enum { NF = sizeof(f) / sizeof(f[0]), NR = NF + 1 };
+	key     r = k_rx(id, NULL), d = k_rx(id, "drugs");
+	cw_read q[NR + 8];
+	bool    there;
+	int     rc;
+	memset(out, 0, sizeof(*out));
+	if (nx > 8)
+		return CW_EINVAL;
+	for (size_t i = 0; i < NF; i++)
+		rd_field(&q[i], &r, f[i]);
+	rd_members(&q[NF], &d);
+	for (size_t i = 0; i < nx; i++)
+		q[NR + i] = x[i];
+	if ((rc = read_all(t, q, NR + nx)) != 0)
+		return rc;
+	if ((rc = take_u64(&q[0], &out->id, &there)) == 0 && !there)
+		rc = FMK_ENOTFOUND;
+	if (rc == 0)
+		rc = take_u64(&q[1], &out->patient, NULL);
+	if (rc == 0)
+		rc = take_u64(&q[2], &out->prescriber, NULL);
+	if (rc == 0)
+		rc = take_u64(&q[3], &out->pharmacy, NULL);
+	if (rc == 0)
+		rc = take_str(&q[4], out->date_prescribed,
+		    sizeof(out->date_prescribed), NULL);
+	if (rc == 0)
+		rc = take_str(&q[5], out->date_processed,
+		    sizeof(out->date_processed), NULL);
+	out->processed = q[6].found && q[6].vl > 0;
+	if (rc == 0)
+		rc = take_drugs(&q[NF], &out->drugs);
+	cw_read_fini(q, NR);
+	for (size_t i = 0; i < nx; i++)
+		x[i] = q[NR + i];
+	if (rc != 0)
+		cw_read_fini(x, nx);
+	return rc;
+}
+
 static int
 rx_read(cw_txn *t, uint64_t id, fmk_prescription *out)
 {
-	key  r = k_rx(id, NULL);
-	bool there;
-	char s[8];
-	int  rc;
-	memset(out, 0, sizeof(*out));
-	if ((rc = get_u64(t, &r, "id", &out->id, &there)) != 0)
-		return rc;
-	if (!there)
-		return FMK_ENOTFOUND;
-	if ((rc = get_u64(t, &r, "patient", &out->patient, NULL)) != 0 ||
-	    (rc = get_u64(t, &r, "prescriber", &out->prescriber, NULL)) != 0 ||
-	    (rc = get_u64(t, &r, "pharmacy", &out->pharmacy, NULL)) != 0 ||
-	    (rc = get_str(t, &r, "date_prescribed", out->date_prescribed,
-	         sizeof(out->date_prescribed), NULL)) != 0 ||
-	    (rc = get_str(t, &r, "date_processed", out->date_processed,
-	         sizeof(out->date_processed), NULL)) != 0 ||
-	    (rc = get_str(t, &r, "processed", s, sizeof(s), NULL)) != 0)
-		return rc;
-	out->processed = s[0] != '\0';
-	return read_drugs(t, id, &out->drugs);
+	return rx_read_with(t, id, out, NULL, 0);
 }
 
 static int
@@ -775,15 +854,17 @@ static int
 med_body(fmk *f, cw_txn *t, void *arg)
 {
 	struct rx_arg *a = arg;
-	key            r = k_rx(a->id, NULL);
-	bool           there;
+	key            r = k_rx(a->id, NULL), d = k_rx(a->id, "drugs");
+	cw_read        q[2];
 	int            rc;
 	(void) f;
-	if ((rc = exists(t, &r, &there)) != 0)
+	rd_field(&q[0], &r, "id");
+	rd_members(&q[1], &d);
+	if ((rc = read_all(t, q, 2)) != 0)
 		return rc;
-	if (!there)
-		return FMK_ENOTFOUND;
-	return read_drugs(t, a->id, a->drugs);
+	rc = q[0].found ? take_drugs(&q[1], a->drugs) : FMK_ENOTFOUND;
+	cw_read_fini(q, 2);
+	return rc;
 }
 
 int
@@ -800,23 +881,17 @@ fmk_get_medication(fmk *f, uint64_t id, fmk_drugs *out)
 static int
 med_add_body(fmk *f, cw_txn *t, void *arg)
 {
-	struct rx_arg *a = arg;
-	key            r = k_rx(a->id, NULL);
-	key            d = k_rx(a->id, "drugs");
-	bool           there;
-	char           s[8];
-	fmk_drugs      cur;
-	int            rc;
+	struct rx_arg   *a = arg;
+	key              d = k_rx(a->id, "drugs");
+	fmk_prescription p;
+	fmk_drugs        cur;
+	int              rc;
 	(void) f;
-	if ((rc = get_str(t, &r, "processed", s, sizeof(s), NULL)) != 0 ||
-	    (rc = exists(t, &r, &there)) != 0)
+	if ((rc = rx_read(t, a->id, &p)) != 0)
 		return rc;
-	if (!there)
-		return FMK_ENOTFOUND;
-	if (s[0] != '\0')
+	if (p.processed)
 		return FMK_EPROCESSED;
-	if ((rc = read_drugs(t, a->id, &cur)) != 0)
-		return rc;
+	cur      = p.drugs;
 	size_t n = cur.n;
 	for (size_t i = 0; i < a->drugs->n; i++) {
 		bool dup = false;
@@ -1264,15 +1339,26 @@ static int
 check_refs(cw_txn *t, const fmk_prescription *p, fmk_report *r)
 {
 	uint64_t own[3];
+	key      e[3], x[3];
+	char     id[24];
+	cw_read  q[6];
 	int      rc;
 	rx_owners(p, own);
+	snprintf(id, sizeof(id), "%" PRIu64, p->id);
 	for (int i = 0; i < 3; i++) {
-		key  e = k_entity(owners[i], own[i]);
-		key  x = k_index(owners[i], own[i]);
-		bool there, listed;
-		if ((rc = exists(t, &e, &there)) != 0 ||
-		    (rc = set_has_id(t, &x, p->id, &listed)) != 0)
-			return rc;
+		e[i] = k_entity(owners[i], own[i]);
+		x[i] = k_index(owners[i], own[i]);
+		rd_field(&q[2 * i], &e[i], "id");
+		q[2 * i + 1] = (cw_read) { .kind = CW_READ_SET_CONTAINS,
+			.key                     = x[i].s,
+			.kl                      = x[i].n,
+			.elem                    = id,
+			.el                      = strlen(id) };
+	}
+	if ((rc = read_all(t, q, 6)) != 0)
+		return rc;
+	for (int i = 0; i < 3; i++) {
+		bool there = q[2 * i].found, listed = q[2 * i + 1].found;
 		if (!there)
 			r->dangling++;
 		if (!listed)
@@ -1280,6 +1366,7 @@ check_refs(cw_txn *t, const fmk_prescription *p, fmk_report *r)
 		if ((!there || !listed) && r->first_bad == 0)
 			r->first_bad = p->id;
 	}
+	cw_read_fini(q, 6);
 	return 0;
 }
 
@@ -1349,6 +1436,8 @@ contains(const fmk_ids *l, uint64_t id)
 	return lo < l->n && l->id[lo] == id;
 }
 
+#define CHECK_BATCH 256 /* index reads per round trip */
+
 static int
 check_body(fmk *f, cw_txn *t, void *arg)
 {
@@ -1393,7 +1482,15 @@ check_body(fmk *f, cw_txn *t, void *arg)
 		key              nk = k_rx(id, "nproc");
 		int64_t          tok, nproc;
 		char             dl[FMK_MAX_DRUGS * (FMK_DRUG_MAX + 1) + 1];
-		if ((rc = rx_read(t, id, &p)) != 0) {
+		cw_read          x[3] = {
+			         { .kind = CW_READ_BCOUNTER, .key = tk.s, .kl = tk.n },
+			         { .kind = CW_READ_COUNTER, .key = nk.s, .kl = nk.n },
+			         { .kind    = CW_READ_MAP_GET,
+			             .key   = rk.s,
+			             .kl    = rk.n,
+			             .field = "delivered" },
+		};
+		if ((rc = rx_read_with(t, id, &p, x, 3)) != 0) {
 			if (rc != FMK_ENOTFOUND)
 				goto out;
 			/* in the registry, yet no record: a torn create */
@@ -1403,11 +1500,11 @@ check_body(fmk *f, cw_txn *t, void *arg)
 			continue;
 		}
 		r->prescriptions++;
-		if ((rc = check_refs(t, &p, r)) != 0 ||
-		    (rc = cw_bcounter_get(t, tk.s, tk.n, &tok)) != 0 ||
-		    (rc = cw_counter_get(t, nk.s, nk.n, &nproc)) != 0 ||
-		    (rc = get_str(
-		         t, &rk, "delivered", dl, sizeof(dl), NULL)) != 0)
+		tok   = x[0].n;
+		nproc = x[1].n;
+		rc    = take_str(&x[2], dl, sizeof(dl), NULL);
+		cw_read_fini(x, 3);
+		if (rc != 0 || (rc = check_refs(t, &p, r)) != 0)
 			goto out;
 		uint64_t bad0 = r->processed_twice + r->token_mismatch;
 		if (p.processed)
@@ -1434,35 +1531,62 @@ check_body(fmk *f, cw_txn *t, void *arg)
 	}
 	/* the other direction: an index entry with no prescription */
 	for (int o = 0; o < 3; o++)
-		for (uint64_t id = 1; id <= m.n[owners[o]]; id++) {
-			key     x = k_index(owners[o], id);
-			fmk_ids l;
-			if ((rc = read_ids(t, &x, &l)) != 0)
+		for (uint64_t id = 1; id <= m.n[owners[o]];
+		     id += CHECK_BATCH) {
+			key     x[CHECK_BATCH];
+			cw_read q[CHECK_BATCH];
+			size_t  n = m.n[owners[o]] - id + 1;
+			if (n > CHECK_BATCH)
+				n = CHECK_BATCH;
+			for (size_t j = 0; j < n; j++) {
+				x[j] = k_index(owners[o], id + j);
+				rd_members(&q[j], &x[j]);
+			}
+			if ((rc = read_all(t, q, n)) != 0)
 				goto out;
-			for (size_t j = 0; j < l.n; j++)
-				if (!contains(&all, l.id[j])) {
-					r->orphan_index++;
-					if (r->first_bad == 0)
-						r->first_bad = l.id[j];
-				}
-			fmk_ids_free(&l);
-			r->entities_checked++;
+			for (size_t j = 0; j < n && rc == 0; j++) {
+				fmk_ids l;
+				if ((rc = take_ids(&q[j], &l)) != 0)
+					break;
+				for (size_t e = 0; e < l.n; e++)
+					if (!contains(&all, l.id[e])) {
+						r->orphan_index++;
+						if (r->first_bad == 0)
+							r->first_bad = l.id[e];
+					}
+				fmk_ids_free(&l);
+				r->entities_checked++;
+			}
+			cw_read_fini(q, n);
+			if (rc != 0)
+				goto out;
 		}
 	/* stock: never below zero, and supplied - delivered */
-	for (uint64_t ph = 1; ph <= m.n[FMK_PHARMACY]; ph++)
+	for (uint64_t ph = 1; ph <= m.n[FMK_PHARMACY]; ph++) {
+		key     sk[FMK_NDRUGS], uk[FMK_NDRUGS];
+		cw_read q[2 * FMK_NDRUGS];
 		for (int d = 0; d < m.ndrugs; d++) {
-			key     sk = k_stock("stock", ph, drugs[d]);
-			key     uk = k_stock("supplied", ph, drugs[d]);
-			int64_t v, sup;
-			if ((rc = cw_bcounter_get(t, sk.s, sk.n, &v)) != 0 ||
-			    (rc = cw_counter_get(t, uk.s, uk.n, &sup)) != 0)
-				goto out;
+			sk[d]        = k_stock("stock", ph, drugs[d]);
+			uk[d]        = k_stock("supplied", ph, drugs[d]);
+			q[2 * d]     = (cw_read) { .kind = CW_READ_BCOUNTER,
+				    .key                 = sk[d].s,
+				    .kl                  = sk[d].n };
+			q[2 * d + 1] = (cw_read) { .kind = CW_READ_COUNTER,
+				.key                     = uk[d].s,
+				.kl                      = uk[d].n };
+		}
+		if ((rc = read_all(t, q, 2 * (size_t) m.ndrugs)) != 0)
+			goto out;
+		for (int d = 0; d < m.ndrugs; d++) {
+			int64_t v = q[2 * d].n, sup = q[2 * d + 1].n;
 			r->stock_keys++;
 			if (v < 0)
 				r->stock_negative++;
 			if (v != sup - del[(ph - 1) * FMK_NDRUGS + d])
 				r->stock_mismatch++;
 		}
+		cw_read_fini(q, 2 * (size_t) m.ndrugs);
+	}
 	if (a->progress != NULL)
 		a->progress(a->parg, all.n, all.n);
 	rc = 0;
