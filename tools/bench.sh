@@ -6,7 +6,7 @@
 # Knobs (environment):
 #   BENCH_SECONDS (10)        length of each fmk run
 #   BENCH_CLIENTS ("1 4 16 64")  client counts of the scaling sweep
-#   BENCH_SCALES ("1 10")     dataset sizes, times FMKe's scaled default
+#   BENCH_SCALES ("1 10 100") dataset sizes, times FMKe's scaled default
 #                             (10,000 patients...); 100 takes minutes more
 #   BENCH_OUT (docs)          where benchmarks.md and img/ go
 #   BENCH_QUICK=1             a smoke run: 3 s runs, clients "1 16",
@@ -21,7 +21,7 @@ set -u
 BIN=${BIN:-build/bin}
 SECS=${BENCH_SECONDS:-10}
 CLIENTS=${BENCH_CLIENTS:-"1 4 16 64"}
-SCALES=${BENCH_SCALES:-"1 10"}
+SCALES=${BENCH_SCALES:-"1 10 100"}
 OUT=${BENCH_OUT:-docs}
 ENGINE_SECS=5
 LAG_SECS=30
