@@ -78,19 +78,20 @@ start_causeway() { # n tag: n DCs
 	done
 }
 
+start_peer() { # postgres|redis tag: sets port
+	port=$(free_port)
+	sh tools/peers.sh "$1" "$dir/$2-$1" "$port" >"$dir/$2-$1.log" 2>&1 &
+	pids="$pids $!" spids=$!
+	sh tools/peers.sh wait "$1" "$port" || die "$1 did not start"
+}
+
 start_system() { # system tag
 	case $1 in
 	postgresql)
-		port=$(free_port)
-		sh tools/peers.sh postgres "$dir/$2-pg" "$port" >"$dir/$2-pg.log" 2>&1 &
-		pids="$pids $!" spids=$!
-		sh tools/peers.sh wait postgres "$port" || die "PostgreSQL did not start"
+		start_peer postgres "$2"
 		URLS="postgresql://fmk@127.0.0.1:$port/postgres" ;;
 	redis)
-		port=$(free_port)
-		sh tools/peers.sh redis "$dir/$2-redis" "$port" >"$dir/$2-redis.log" 2>&1 &
-		pids="$pids $!" spids=$!
-		sh tools/peers.sh wait redis "$port" || die "Redis did not start"
+		start_peer redis "$2"
 		URLS="redis://127.0.0.1:$port" ;;
 	causeway-1dc) start_causeway 1 "$2" ;;
 	causeway-3dc) start_causeway 3 "$2" ;;

@@ -125,6 +125,70 @@ fmk_drugs_normalize(fmk_drugs *d)
 	d->n = keep;
 }
 
+void
+fmk_drugs_join(const fmk_drugs *d, const char *sep, char *out, size_t cap)
+{
+	size_t n = 0;
+	out[0]   = '\0';
+	for (size_t i = 0; i < d->n && n < cap; i++)
+		n += (size_t) snprintf(
+		    out + n, cap - n, "%s%s", i ? sep : "", d->name[i]);
+}
+
+void
+fmk_drugs_split(const char *s, size_t len, const char *sep, fmk_drugs *d)
+{
+	const char *end = s + len;
+	size_t      sl  = strlen(sep);
+	d->n            = 0;
+	while (s < end && d->n < FMK_MAX_DRUGS) {
+		const char *x = memmem(s, (size_t) (end - s), sep, sl);
+		size_t n = x != NULL ? (size_t) (x - s) : (size_t) (end - s);
+		snprintf(
+		    d->name[d->n++], FMK_DRUG_MAX + 1, "%.*s", (int) n, s);
+		s += n + sl;
+	}
+	fmk_drugs_normalize(d);
+}
+
+static const char *pop_names[FMK_POP_STOCK + 1] = { "patients", "pharmacies",
+	"staff", "facilities", "prescriptions", "stock" };
+
+const char *
+fmk_pop_name(int what)
+{
+	return what >= 0 && what <= FMK_POP_STOCK ? pop_names[what] : "?";
+}
+
+void
+fmk_meta_set(fmk_meta *m, const char *k, uint64_t v)
+{
+	bool done = strncmp(k, "done_", 5) == 0;
+	for (int i = 0; i <= FMK_POP_STOCK; i++)
+		if (strcmp(done ? k + 5 : k, pop_names[i]) == 0) {
+			if (done)
+				m->done[i] = v;
+			else if (i < FMK_NKINDS)
+				m->n[i] = v;
+			else if (i == FMK_POP_PRESCRIPTIONS)
+				m->prescriptions = v;
+			else
+				m->stock = (int64_t) v;
+		}
+	if (strcmp(k, "drugs") == 0)
+		m->ndrugs = (int) v;
+}
+
+int
+fmk_meta_check(const fmk_meta *m, size_t nset)
+{
+	if (nset == 0)
+		return FMK_ENOTFOUND;
+	if (m->ndrugs < 1 || m->ndrugs > FMK_NDRUGS || m->stock < 0)
+		return FMK_ECORRUPT;
+	return 0;
+}
+
 static uint64_t
 mix64(uint64_t x)
 {
@@ -1048,9 +1112,6 @@ fmk_stock(fmk *f, uint64_t pharmacy, const char *drug, int64_t *out)
 
 /* ---- dataset -------------------------------------------------------- */
 
-static const char *meta_fields[FMK_NKINDS] = { "patients", "pharmacies",
-	"staff", "facilities" };
-
 static int
 meta_read(cw_txn *t, fmk_meta *m)
 {
@@ -1065,9 +1126,9 @@ meta_read(cw_txn *t, fmk_meta *m)
 		return FMK_ENOTFOUND;
 	for (int i = 0; i < FMK_NKINDS; i++) {
 		char f[40];
-		if ((rc = get_u64(t, &k, meta_fields[i], &m->n[i], NULL)) != 0)
+		if ((rc = get_u64(t, &k, pop_names[i], &m->n[i], NULL)) != 0)
 			return rc;
-		snprintf(f, sizeof(f), "done_%s", meta_fields[i]);
+		snprintf(f, sizeof(f), "done_%s", pop_names[i]);
 		if ((rc = get_u64(t, &k, f, &m->done[i], NULL)) != 0)
 			return rc;
 	}
@@ -1114,7 +1175,7 @@ meta_put_body(fmk *f, cw_txn *t, void *arg)
 	if ((rc = put_u64(t, &k, "id", 1)) != 0)
 		return rc;
 	for (int i = 0; i < FMK_NKINDS; i++)
-		if ((rc = put_u64(t, &k, meta_fields[i], m->n[i])) != 0)
+		if ((rc = put_u64(t, &k, pop_names[i], m->n[i])) != 0)
 			return rc;
 	if ((rc = put_u64(t, &k, "prescriptions", m->prescriptions)) != 0 ||
 	    (rc = put_u64(t, &k, "stock", (uint64_t) m->stock)) != 0 ||
@@ -1299,12 +1360,7 @@ pop_body(fmk *f, cw_txn *t, void *arg)
 		if (rc != 0)
 			return rc;
 	}
-	if (a->what < FMK_NKINDS)
-		snprintf(
-		    field, sizeof(field), "done_%s", meta_fields[a->what]);
-	else
-		snprintf(field, sizeof(field), "done_%s",
-		    a->what == FMK_NKINDS ? "prescriptions" : "stock");
+	snprintf(field, sizeof(field), "done_%s", fmk_pop_name(a->what));
 	return put_u64(t, &mk, field, a->first + a->n - 1);
 }
 

@@ -242,30 +242,6 @@ col_str(PGresult *r, int row, int col, char *out, size_t cap)
 	snprintf(out, cap, "%s", PQgetvalue(r, row, col));
 }
 
-/* "a,b" into d, normalized. */
-static void
-parse_drugs(const char *s, fmk_drugs *d)
-{
-	d->n = 0;
-	while (*s != '\0' && d->n < FMK_MAX_DRUGS) {
-		size_t n = strcspn(s, ",");
-		snprintf(
-		    d->name[d->n++], FMK_DRUG_MAX + 1, "%.*s", (int) n, s);
-		s += n + (s[n] == ',');
-	}
-	fmk_drugs_normalize(d);
-}
-
-static void
-join_drugs(const fmk_drugs *d, char *out, size_t cap)
-{
-	size_t n = 0;
-	out[0]   = '\0';
-	for (size_t i = 0; i < d->n && n < cap; i++)
-		n += (size_t) snprintf(
-		    out + n, cap - n, "%s%s", i ? "," : "", d->name[i]);
-}
-
 typedef int (*pg_body)(pg *s, void *arg);
 
 /* Runs body (one transaction), retrying serialization failures. */
@@ -283,29 +259,15 @@ pg_run(pg *s, pg_body body, void *arg)
 
 /* ---- operations ------------------------------------------------------ */
 
-struct op {
-	fmk_kind                k;
-	bool                    create, processed_only;
-	uint64_t                id;
-	const fmk_entity       *e;
-	fmk_entity             *eout;
-	fmk_ids                *ids;
-	const fmk_prescription *p;
-	fmk_prescription       *pout;
-	const fmk_drugs        *drugs;
-	fmk_drugs              *dout;
-	const char             *date;
-};
-
 static int
 ent_write_body(pg *s, void *arg)
 {
-	struct op  *o = arg;
-	char        id[24];
-	const char *v[4] = { U64(id, o->e->id), o->e->name, o->e->address,
-		o->e->extra };
-	PGresult   *r;
-	int         rc = pq(s, (o->create ? Q_INS : Q_UPD) + o->k, 4, v, &r);
+	struct fmk_op *o = arg;
+	char           id[24];
+	const char    *v[4] = { U64(id, o->e->id), o->e->name, o->e->address,
+		   o->e->extra };
+	PGresult      *r;
+	int rc = pq(s, (o->create ? Q_INS : Q_UPD) + o->k, 4, v, &r);
 	if (rc == 0 && strcmp(PQcmdTuples(r), "1") != 0)
 		rc = o->create ? FMK_ETAKEN : FMK_ENOTFOUND;
 	PQclear(r);
@@ -315,18 +277,18 @@ ent_write_body(pg *s, void *arg)
 static int
 s_ent_write(void *st, bool create, fmk_kind k, const fmk_entity *e)
 {
-	struct op o = { .k = k, .create = create, .e = e };
+	struct fmk_op o = { .k = k, .create = create, .e = e };
 	return pg_run(st, ent_write_body, &o);
 }
 
 static int
 get_body(pg *s, void *arg)
 {
-	struct op  *o = arg;
-	char        id[24];
-	const char *v[1] = { U64(id, o->id) };
-	PGresult   *r;
-	int         rc = pq(s, Q_GET + o->k, 1, v, &r);
+	struct fmk_op *o = arg;
+	char           id[24];
+	const char    *v[1] = { U64(id, o->id) };
+	PGresult      *r;
+	int            rc = pq(s, Q_GET + o->k, 1, v, &r);
 	if (rc == 0 && PQntuples(r) == 0)
 		rc = FMK_ENOTFOUND;
 	if (rc == 0) {
@@ -343,19 +305,19 @@ get_body(pg *s, void *arg)
 static int
 s_get(void *st, fmk_kind k, uint64_t id, fmk_entity *out)
 {
-	struct op o = { .k = k, .id = id, .eout = out };
+	struct fmk_op o = { .k = k, .id = id, .eout = out };
 	return pg_run(st, get_body, &o);
 }
 
 static int
 list_body(pg *s, void *arg)
 {
-	struct op  *o = arg;
-	char        id[24];
-	const char *v[1] = { U64(id, o->id) };
-	PGresult   *r;
-	int         rc = pq(
-	            s, o->processed_only ? Q_PROCESSED_LIST : Q_LIST + o->k, 1, v, &r);
+	struct fmk_op *o = arg;
+	char           id[24];
+	const char    *v[1] = { U64(id, o->id) };
+	PGresult      *r;
+	int            rc = pq(
+	               s, o->processed_only ? Q_PROCESSED_LIST : Q_LIST + o->k, 1, v, &r);
 	if (rc == 0 && PQntuples(r) == 0)
 		rc = FMK_ENOTFOUND;
 	o->ids->n  = 0;
@@ -373,7 +335,7 @@ list_body(pg *s, void *arg)
 static int
 s_list(void *st, fmk_kind k, uint64_t id, bool processed_only, fmk_ids *out)
 {
-	struct op o = {
+	struct fmk_op o = {
 		.k = k, .id = id, .processed_only = processed_only, .ids = out
 	};
 	return pg_run(st, list_body, &o);
@@ -382,10 +344,10 @@ s_list(void *st, fmk_kind k, uint64_t id, bool processed_only, fmk_ids *out)
 static int
 rx_create_body(pg *s, void *arg)
 {
-	struct op              *o = arg;
+	struct fmk_op          *o = arg;
 	const fmk_prescription *p = o->p;
 	char id[24], pa[24], pr[24], ph[24], drugs[FMK_MAX_DRUGS * 33];
-	join_drugs(&p->drugs, drugs, sizeof(drugs));
+	fmk_drugs_join(&p->drugs, ",", drugs, sizeof(drugs));
 	const char *v[6] = { U64(id, p->id), U64(pa, p->patient),
 		U64(pr, p->prescriber), U64(ph, p->pharmacy),
 		p->date_prescribed, drugs };
@@ -400,14 +362,14 @@ rx_create_body(pg *s, void *arg)
 static int
 s_create_rx(void *st, const fmk_prescription *p)
 {
-	struct op o = { .p = p };
+	struct fmk_op o = { .p = p };
 	return pg_run(st, rx_create_body, &o);
 }
 
 static int
 rx_get_body(pg *s, void *arg)
 {
-	struct op        *o = arg;
+	struct fmk_op    *o = arg;
 	fmk_prescription *p = o->pout;
 	char              id[24];
 	const char       *v[1] = { U64(id, o->id) };
@@ -425,7 +387,8 @@ rx_get_body(pg *s, void *arg)
 		    r, 0, 3, p->date_prescribed, sizeof(p->date_prescribed));
 		col_str(r, 0, 4, p->date_processed, sizeof(p->date_processed));
 		p->processed = PQgetvalue(r, 0, 5)[0] == 't';
-		parse_drugs(PQgetvalue(r, 0, 6), &p->drugs);
+		fmk_drugs_split(PQgetvalue(r, 0, 6),
+		    (size_t) PQgetlength(r, 0, 6), ",", &p->drugs);
 	}
 	PQclear(r);
 	return rc;
@@ -434,22 +397,23 @@ rx_get_body(pg *s, void *arg)
 static int
 s_get_rx(void *st, uint64_t id, fmk_prescription *out)
 {
-	struct op o = { .id = id, .pout = out };
+	struct fmk_op o = { .id = id, .pout = out };
 	return pg_run(st, rx_get_body, &o);
 }
 
 static int
 med_body(pg *s, void *arg)
 {
-	struct op  *o = arg;
-	char        id[24];
-	const char *v[1] = { U64(id, o->id) };
-	PGresult   *r;
-	int         rc = pq(s, Q_MED_GET, 1, v, &r);
+	struct fmk_op *o = arg;
+	char           id[24];
+	const char    *v[1] = { U64(id, o->id) };
+	PGresult      *r;
+	int            rc = pq(s, Q_MED_GET, 1, v, &r);
 	if (rc == 0 && PQntuples(r) == 0)
 		rc = FMK_ENOTFOUND;
 	if (rc == 0)
-		parse_drugs(PQgetvalue(r, 0, 0), o->dout);
+		fmk_drugs_split(PQgetvalue(r, 0, 0),
+		    (size_t) PQgetlength(r, 0, 0), ",", o->dout);
 	PQclear(r);
 	return rc;
 }
@@ -457,18 +421,18 @@ med_body(pg *s, void *arg)
 static int
 s_medication(void *st, uint64_t id, fmk_drugs *out)
 {
-	struct op o = { .id = id, .dout = out };
+	struct fmk_op o = { .id = id, .dout = out };
 	return pg_run(st, med_body, &o);
 }
 
 static int
 med_add_body(pg *s, void *arg)
 {
-	struct op  *o = arg;
-	char        id[24], drugs[FMK_MAX_DRUGS * 33];
-	const char *v[2] = { U64(id, o->id), drugs };
-	PGresult   *r;
-	join_drugs(o->drugs, drugs, sizeof(drugs));
+	struct fmk_op *o = arg;
+	char           id[24], drugs[FMK_MAX_DRUGS * 33];
+	const char    *v[2] = { U64(id, o->id), drugs };
+	PGresult      *r;
+	fmk_drugs_join(o->drugs, ",", drugs, sizeof(drugs));
 	int rc = pq(s, Q_MED_ADD, 2, v, &r);
 	if (rc == 0 && PQntuples(r) == 0)
 		rc = FMK_ENOTFOUND;
@@ -485,18 +449,18 @@ med_add_body(pg *s, void *arg)
 static int
 s_add_medication(void *st, uint64_t id, const fmk_drugs *add)
 {
-	struct op o = { .id = id, .drugs = add };
+	struct fmk_op o = { .id = id, .drugs = add };
 	return pg_run(st, med_add_body, &o);
 }
 
 static int
 process_body(pg *s, void *arg)
 {
-	struct op  *o = arg;
-	char        id[24], ph[24], drugs[FMK_MAX_DRUGS * 33];
-	const char *v[2] = { U64(id, o->id), o->date };
-	PGresult   *r;
-	int         rc;
+	struct fmk_op *o = arg;
+	char           id[24], ph[24], drugs[FMK_MAX_DRUGS * 33];
+	const char    *v[2] = { U64(id, o->id), o->date };
+	PGresult      *r;
+	int            rc;
 	if ((rc = pexec(s, "BEGIN")) != 0)
 		return rc;
 	if ((rc = pq(s, Q_PROCESS, 2, v, &r)) != 0)
@@ -529,14 +493,11 @@ out:
 static int
 s_process(void *st, uint64_t id, const char *date)
 {
-	struct op o = { .id = id, .date = date };
+	struct fmk_op o = { .id = id, .date = date };
 	return pg_run(st, process_body, &o);
 }
 
 /* ---- dataset ---------------------------------------------------------- */
-
-static const char *meta_name[FMK_NKINDS] = { "patients", "pharmacies", "staff",
-	"facilities" };
 
 static int
 s_meta_get(void *st, fmk_meta *m)
@@ -545,32 +506,12 @@ s_meta_get(void *st, fmk_meta *m)
 	PGresult *r = PQexec(s->c, "SELECT k, v FROM meta");
 	int       rc;
 	memset(m, 0, sizeof(*m));
-	if ((rc = pg_err(s, r)) == 0 && PQntuples(r) == 0)
-		rc = FMK_ENOTFOUND;
-	for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
-		const char *k = PQgetvalue(r, i, 0);
-		uint64_t    v = col_u64(r, i, 1);
-		for (int j = 0; j < FMK_NKINDS; j++) {
-			if (!strcmp(k, meta_name[j]))
-				m->n[j] = v;
-			if (!strncmp(k, "done_", 5) &&
-			    !strcmp(k + 5, meta_name[j]))
-				m->done[j] = v;
-		}
-		if (!strcmp(k, "prescriptions"))
-			m->prescriptions = v;
-		else if (!strcmp(k, "done_prescriptions"))
-			m->done[FMK_NKINDS] = v;
-		else if (!strcmp(k, "done_stock"))
-			m->done[FMK_NKINDS + 1] = v;
-		else if (!strcmp(k, "stock"))
-			m->stock = (int64_t) v;
-		else if (!strcmp(k, "drugs"))
-			m->ndrugs = (int) v;
+	if ((rc = pg_err(s, r)) == 0) {
+		for (int i = 0; i < PQntuples(r); i++)
+			fmk_meta_set(m, PQgetvalue(r, i, 0), col_u64(r, i, 1));
+		rc = fmk_meta_check(m, (size_t) PQntuples(r));
 	}
 	PQclear(r);
-	if (rc == 0 && (m->ndrugs < 1 || m->ndrugs > FMK_NDRUGS))
-		rc = FMK_ECORRUPT;
 	return rc;
 }
 
@@ -585,7 +526,7 @@ s_meta_put(void *st, const fmk_meta *m)
 	n = snprintf(sql, sizeof(sql), "INSERT INTO meta (k, v) VALUES");
 	for (int i = 0; i < FMK_NKINDS; i++)
 		n += snprintf(sql + n, sizeof(sql) - (size_t) n,
-		    " ('%s', %" PRIu64 "),", meta_name[i], m->n[i]);
+		    " ('%s', %" PRIu64 "),", fmk_pop_name(i), m->n[i]);
 	snprintf(sql + n, sizeof(sql) - (size_t) n,
 	    " ('prescriptions', %" PRIu64 "), ('stock', %" PRId64
 	    "), ('drugs', %d) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
@@ -661,7 +602,7 @@ pop_body(pg *s, void *arg)
 		}
 		for (size_t i = 0; i < p->n; i++) {
 			const fmk_prescription *x = &p->rx[i];
-			join_drugs(&x->drugs, dl[i], sizeof(dl[i]));
+			fmk_drugs_join(&x->drugs, ",", dl[i], sizeof(dl[i]));
 			param[6 * i]     = U64(num[4 * i], x->id);
 			param[6 * i + 1] = U64(num[4 * i + 1], x->patient);
 			param[6 * i + 2] = U64(num[4 * i + 2], x->prescriber);
@@ -710,9 +651,7 @@ pop_body(pg *s, void *arg)
 	}
 	if (rc != 0)
 		goto out;
-	const char *mark = p->what < FMK_NKINDS ? meta_name[p->what]
-	    : p->what == FMK_POP_PRESCRIPTIONS  ? "prescriptions"
-	                                        : "stock";
+	const char *mark = fmk_pop_name(p->what);
 	snprintf(sql, sizeof(sql),
 	    "INSERT INTO meta (k, v) VALUES ('done_%s', %" PRIu64
 	    ") ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",

@@ -163,47 +163,7 @@ key_of(char *out, size_t cap, const char *kind, uint64_t id)
 	snprintf(out, cap, "%s_%" PRIu64, kind, id);
 }
 
-static void
-join_drugs(const fmk_drugs *d, char *out, size_t cap)
-{
-	size_t n = 0;
-	out[0]   = '\0';
-	for (size_t i = 0; i < d->n && n < cap; i++)
-		n += (size_t) snprintf(
-		    out + n, cap - n, "%s%s", i ? ";;" : "", d->name[i]);
-}
-
-static void
-parse_drugs(const char *s, size_t len, fmk_drugs *d)
-{
-	const char *end = s + len;
-	d->n            = 0;
-	while (s < end && d->n < FMK_MAX_DRUGS) {
-		const char *sep = strstr(s, ";;");
-		size_t      n   = sep != NULL && sep < end ? (size_t) (sep - s)
-		                                           : (size_t) (end - s);
-		snprintf(
-		    d->name[d->n++], FMK_DRUG_MAX + 1, "%.*s", (int) n, s);
-		s += n + 2;
-	}
-	fmk_drugs_normalize(d);
-}
-
 /* ---- operations ------------------------------------------------------ */
-
-struct op {
-	fmk_kind                k;
-	bool                    create, processed_only;
-	uint64_t                id;
-	const fmk_entity       *e;
-	fmk_entity             *eout;
-	fmk_ids                *ids;
-	const fmk_prescription *p;
-	fmk_prescription       *pout;
-	const fmk_drugs        *drugs;
-	fmk_drugs              *dout;
-	const char             *date;
-};
 
 /* Queues HSET of entity e of kind k (no reply read). */
 static void
@@ -228,10 +188,10 @@ append_entity(rd *s, fmk_kind k, const fmk_entity *e)
 static int
 ent_write_body(rd *s, void *arg)
 {
-	struct op  *o = arg;
-	char        key[64];
-	redisReply *r;
-	int         rc;
+	struct fmk_op *o = arg;
+	char           key[64];
+	redisReply    *r;
+	int            rc;
 	key_of(key, sizeof(key), ent[o->k], o->e->id);
 	if ((rc = cmd(s, &r, "WATCH %s", key)) == 0) {
 		freeReplyObject(r);
@@ -252,17 +212,17 @@ ent_write_body(rd *s, void *arg)
 static int
 s_ent_write(void *st, bool create, fmk_kind k, const fmk_entity *e)
 {
-	struct op o = { .k = k, .create = create, .e = e };
+	struct fmk_op o = { .k = k, .create = create, .e = e };
 	return rd_run(st, ent_write_body, &o);
 }
 
 static int
 get_body(rd *s, void *arg)
 {
-	struct op  *o = arg;
-	fmk_kind    k = o->k;
-	char        key[64], f[4][40];
-	redisReply *r;
+	struct fmk_op *o = arg;
+	fmk_kind       k = o->k;
+	char           key[64], f[4][40];
+	redisReply    *r;
 	key_of(key, sizeof(key), ent[k], o->id);
 	snprintf(f[0], sizeof(f[0]), "%s_id", ent[k]);
 	snprintf(f[1], sizeof(f[1]), "%s_name", ent[k]);
@@ -293,17 +253,17 @@ get_body(rd *s, void *arg)
 static int
 s_get(void *st, fmk_kind k, uint64_t id, fmk_entity *out)
 {
-	struct op o = { .k = k, .id = id, .eout = out };
+	struct fmk_op o = { .k = k, .id = id, .eout = out };
 	return rd_run(st, get_body, &o);
 }
 
 static int
 list_body(rd *s, void *arg)
 {
-	struct op  *o = arg;
-	char        key[64], idx[96];
-	redisReply *r[4] = { NULL };
-	int         rc;
+	struct fmk_op *o = arg;
+	char           key[64], idx[96];
+	redisReply    *r[4] = { NULL };
+	int            rc;
 	o->ids->n  = 0;
 	o->ids->id = NULL;
 	key_of(key, sizeof(key), ent[o->k], o->id);
@@ -360,7 +320,7 @@ list_body(rd *s, void *arg)
 static int
 s_list(void *st, fmk_kind k, uint64_t id, bool processed_only, fmk_ids *out)
 {
-	struct op o = {
+	struct fmk_op o = {
 		.k = k, .id = id, .processed_only = processed_only, .ids = out
 	};
 	return rd_run(st, list_body, &o);
@@ -377,7 +337,7 @@ append_rx(rd *s, const fmk_prescription *p)
 	char     drugs[FMK_MAX_DRUGS * 34];
 	uint64_t oid[3] = { p->patient, p->prescriber, p->pharmacy };
 	key_of(key, sizeof(key), "prescription", p->id);
-	join_drugs(&p->drugs, drugs, sizeof(drugs));
+	fmk_drugs_join(&p->drugs, ";;", drugs, sizeof(drugs));
 	snprintf(v[0], sizeof(v[0]), "%" PRIu64, p->id);
 	for (int i = 0; i < 3; i++) {
 		snprintf(v[i + 1], sizeof(v[i + 1]), "%" PRIu64, oid[i]);
@@ -399,7 +359,7 @@ append_rx(rd *s, const fmk_prescription *p)
 static int
 rx_create_body(rd *s, void *arg)
 {
-	struct op              *o = arg;
+	struct fmk_op          *o = arg;
 	const fmk_prescription *p = o->p;
 	char                    key[64], own[3][64];
 	uint64_t    oid[3] = { p->patient, p->prescriber, p->pharmacy };
@@ -434,7 +394,7 @@ rx_create_body(rd *s, void *arg)
 static int
 s_create_rx(void *st, const fmk_prescription *p)
 {
-	struct op o = { .p = p };
+	struct fmk_op o = { .p = p };
 	return rd_run(st, rx_create_body, &o);
 }
 
@@ -469,7 +429,8 @@ rx_read(rd *s, uint64_t id, fmk_prescription *p)
 		snprintf(p->date_processed, sizeof(p->date_processed), "%s",
 		    r->element[5]->str);
 		p->processed = !strcmp(r->element[6]->str, PROCESSED);
-		parse_drugs(r->element[7]->str, r->element[7]->len, &p->drugs);
+		fmk_drugs_split(
+		    r->element[7]->str, r->element[7]->len, ";;", &p->drugs);
 	}
 	if (r != NULL)
 		freeReplyObject(r);
@@ -479,23 +440,23 @@ rx_read(rd *s, uint64_t id, fmk_prescription *p)
 static int
 rx_get_body(rd *s, void *arg)
 {
-	struct op *o = arg;
+	struct fmk_op *o = arg;
 	return rx_read(s, o->id, o->pout);
 }
 
 static int
 s_get_rx(void *st, uint64_t id, fmk_prescription *out)
 {
-	struct op o = { .id = id, .pout = out };
+	struct fmk_op o = { .id = id, .pout = out };
 	return rd_run(st, rx_get_body, &o);
 }
 
 static int
 med_body(rd *s, void *arg)
 {
-	struct op  *o = arg;
-	char        key[64];
-	redisReply *r;
+	struct fmk_op *o = arg;
+	char           key[64];
+	redisReply    *r;
 	key_of(key, sizeof(key), "prescription", o->id);
 	int rc =
 	    cmd(s, &r, "HMGET %s prescription_id prescription_drugs", key);
@@ -506,7 +467,8 @@ med_body(rd *s, void *arg)
 	        r->element[1]->type != REDIS_REPLY_STRING))
 		rc = FMK_ENOTFOUND;
 	if (rc == 0)
-		parse_drugs(r->element[1]->str, r->element[1]->len, o->dout);
+		fmk_drugs_split(
+		    r->element[1]->str, r->element[1]->len, ";;", o->dout);
 	if (r != NULL)
 		freeReplyObject(r);
 	return rc;
@@ -515,29 +477,34 @@ med_body(rd *s, void *arg)
 static int
 s_medication(void *st, uint64_t id, fmk_drugs *out)
 {
-	struct op o = { .id = id, .dout = out };
+	struct fmk_op o = { .id = id, .dout = out };
 	return rd_run(st, med_body, &o);
+}
+
+/* WATCHes prescription `key`, then reads it: FMK_ENOTFOUND,
+ * FMK_EPROCESSED. */
+static int
+watch_unprocessed(rd *s, const char *key, uint64_t id, fmk_prescription *p)
+{
+	redisReply *r;
+	int         rc = cmd(s, &r, "WATCH %s", key);
+	if (r != NULL)
+		freeReplyObject(r);
+	if (rc == 0 && (rc = rx_read(s, id, p)) == 0 && p->processed)
+		rc = FMK_EPROCESSED;
+	return rc;
 }
 
 static int
 med_add_body(rd *s, void *arg)
 {
-	struct op       *o = arg;
+	struct fmk_op   *o = arg;
 	fmk_prescription p;
 	char             key[64], drugs[FMK_MAX_DRUGS * 34];
-	redisReply      *r;
 	int              rc;
 	key_of(key, sizeof(key), "prescription", o->id);
-	if ((rc = cmd(s, &r, "WATCH %s", key)) != 0) {
-		if (r != NULL)
-			freeReplyObject(r);
+	if ((rc = watch_unprocessed(s, key, o->id, &p)) != 0)
 		return rc;
-	}
-	freeReplyObject(r);
-	if ((rc = rx_read(s, o->id, &p)) != 0)
-		return rc;
-	if (p.processed)
-		return FMK_EPROCESSED;
 	for (size_t i = 0; i < o->drugs->n && p.drugs.n <= FMK_MAX_DRUGS;
 	     i++) {
 		bool dup = false;
@@ -551,7 +518,7 @@ med_add_body(rd *s, void *arg)
 		    sizeof(p.drugs.name[0]));
 	}
 	fmk_drugs_normalize(&p.drugs);
-	join_drugs(&p.drugs, drugs, sizeof(drugs));
+	fmk_drugs_join(&p.drugs, ";;", drugs, sizeof(drugs));
 	redisAppendCommand(s->c, "MULTI");
 	redisAppendCommand(s->c, "HSET %s prescription_drugs %s", key, drugs);
 	redisAppendCommand(s->c, "EXEC");
@@ -561,29 +528,21 @@ med_add_body(rd *s, void *arg)
 static int
 s_add_medication(void *st, uint64_t id, const fmk_drugs *add)
 {
-	struct op o = { .id = id, .drugs = add };
+	struct fmk_op o = { .id = id, .drugs = add };
 	return rd_run(st, med_add_body, &o);
 }
 
 static int
 process_body(rd *s, void *arg)
 {
-	struct op       *o = arg;
+	struct fmk_op   *o = arg;
 	fmk_prescription p;
 	char             key[64], sk[FMK_MAX_DRUGS][96];
 	redisReply      *r;
 	int              rc;
 	key_of(key, sizeof(key), "prescription", o->id);
-	if ((rc = cmd(s, &r, "WATCH %s", key)) != 0) {
-		if (r != NULL)
-			freeReplyObject(r);
+	if ((rc = watch_unprocessed(s, key, o->id, &p)) != 0)
 		return rc;
-	}
-	freeReplyObject(r);
-	if ((rc = rx_read(s, o->id, &p)) != 0)
-		return rc;
-	if (p.processed)
-		return FMK_EPROCESSED;
 	/* the stock keys are watched too, then read: one unit of each */
 	for (size_t i = 0; i < p.drugs.n; i++) {
 		snprintf(sk[i], sizeof(sk[i]), "stock_%" PRIu64 "_%s",
@@ -622,14 +581,11 @@ process_body(rd *s, void *arg)
 static int
 s_process(void *st, uint64_t id, const char *date)
 {
-	struct op o = { .id = id, .date = date };
+	struct fmk_op o = { .id = id, .date = date };
 	return rd_run(st, process_body, &o);
 }
 
 /* ---- dataset ---------------------------------------------------------- */
-
-static const char *meta_name[FMK_NKINDS] = { "patients", "pharmacies", "staff",
-	"facilities" };
 
 static int
 s_meta_get(void *st, fmk_meta *m)
@@ -638,33 +594,16 @@ s_meta_get(void *st, fmk_meta *m)
 	redisReply *r;
 	int         rc = cmd(s, &r, "HGETALL fmk_meta");
 	memset(m, 0, sizeof(*m));
-	if (rc == 0 && (r->type != REDIS_REPLY_ARRAY || r->elements == 0))
-		rc = FMK_ENOTFOUND;
-	for (size_t i = 0; rc == 0 && i + 1 < r->elements; i += 2) {
-		const char *k = r->element[i]->str;
-		uint64_t    v = strtoull(r->element[i + 1]->str, NULL, 10);
-		for (int j = 0; j < FMK_NKINDS; j++) {
-			if (!strcmp(k, meta_name[j]))
-				m->n[j] = v;
-			if (!strncmp(k, "done_", 5) &&
-			    !strcmp(k + 5, meta_name[j]))
-				m->done[j] = v;
-		}
-		if (!strcmp(k, "prescriptions"))
-			m->prescriptions = v;
-		else if (!strcmp(k, "done_prescriptions"))
-			m->done[FMK_NKINDS] = v;
-		else if (!strcmp(k, "done_stock"))
-			m->done[FMK_NKINDS + 1] = v;
-		else if (!strcmp(k, "stock"))
-			m->stock = (int64_t) v;
-		else if (!strcmp(k, "drugs"))
-			m->ndrugs = (int) v;
+	if (rc == 0 && r->type != REDIS_REPLY_ARRAY)
+		rc = FMK_ECORRUPT;
+	if (rc == 0) {
+		for (size_t i = 0; i + 1 < r->elements; i += 2)
+			fmk_meta_set(m, r->element[i]->str,
+			    strtoull(r->element[i + 1]->str, NULL, 10));
+		rc = fmk_meta_check(m, r->elements / 2);
 	}
 	if (r != NULL)
 		freeReplyObject(r);
-	if (rc == 0 && (m->ndrugs < 1 || m->ndrugs > FMK_NDRUGS))
-		rc = FMK_ECORRUPT;
 	return rc;
 }
 
@@ -714,10 +653,7 @@ pop_body(rd *s, void *arg)
 				redisAppendCommand(s->c, "SET %s %s", k, v);
 			}
 	}
-	snprintf(mark, sizeof(mark), "done_%s",
-	    p->what < FMK_NKINDS                   ? meta_name[p->what]
-	        : p->what == FMK_POP_PRESCRIPTIONS ? "prescriptions"
-	                                           : "stock");
+	snprintf(mark, sizeof(mark), "done_%s", fmk_pop_name(p->what));
 	snprintf(done, sizeof(done), "%" PRIu64, p->first + p->n - 1);
 	redisAppendCommand(s->c, "HSET fmk_meta %s %s", mark, done);
 	redisAppendCommand(s->c, "EXEC");

@@ -60,6 +60,34 @@ int fmk_open_store(
 
 /* Sorts and removes duplicates: a set of drugs as Causeway reads it. */
 void fmk_drugs_normalize(fmk_drugs *d);
+/* Drugs as one string joined by sep (out[cap]), and back (normalized;
+ * s[0..len) need not be terminated). */
+void fmk_drugs_join(
+    const fmk_drugs *d, const char *sep, char *out, size_t cap);
+void fmk_drugs_split(const char *s, size_t len, const char *sep, fmk_drugs *d);
+
+/* The meta as key/value pairs, as the stores keep it: "patients",
+ * "pharmacies", "staff", "facilities", "prescriptions", "stock", "drugs",
+ * and "done_" + the name of each populate step (fmk_pop_name). */
+const char *fmk_pop_name(int what); /* fmk_kind, or FMK_POP_* */
+void        fmk_meta_set(fmk_meta *m, const char *k, uint64_t v);
+/* FMK_ENOTFOUND if nothing was set, FMK_ECORRUPT if it makes no sense. */
+int fmk_meta_check(const fmk_meta *m, size_t nset);
+
+/* The arguments of one operation, for a store's transaction body. */
+struct fmk_op {
+	fmk_kind                k;
+	bool                    create, processed_only;
+	uint64_t                id;
+	const fmk_entity       *e;
+	fmk_entity             *eout;
+	fmk_ids                *ids;
+	const fmk_prescription *p;
+	fmk_prescription       *pout;
+	const fmk_drugs        *drugs;
+	fmk_drugs              *dout;
+	const char             *date;
+};
 
 /* Appends id to l (ids stay unsorted until fmk_ids_sort). CW_ENOMEM. */
 int  fmk_ids_push(fmk_ids *l, uint64_t id);
