@@ -650,7 +650,7 @@ wait_durable(cw_db *db, uint64_t ticket)
 		uint64_t t0  = mono_us();
 		char    *err = NULL;
 		if (cw_test_bug("ship-before-durable"))
-			usleep(5000); /* a slow disk, so the window is wide */
+			usleep(20000); /* a slow disk: the window is wide */
 		rocksdb_flush_wal(db->base, 1, &err);
 		pthread_mutex_lock(&db->sync_mu);
 		db->sync_us = (db->sync_us * 7 + (mono_us() - t0)) / 8;
