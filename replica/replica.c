@@ -251,16 +251,34 @@ ship(struct link *l, size_t *shipped)
 	A     = l->acked;
 	known = l->known;
 	pthread_mutex_unlock(&l->link_mu);
-	/* for every origin, in id order: the records the peer lacks */
-	for (uint32_t k = 0; known && k < r->ndc && rc == 0; k++) {
+	/* The records the peer lacks, every origin's next ones in each
+	 * batch: each origin first gets an equal share of the batch, then
+	 * what is left goes in id order. Filling the batch with one origin's
+	 * records first would starve the others, and when the first's next
+	 * records depend on another's (a session that moved between DCs
+	 * during a partition), the peer could apply nothing at all. */
+	uint32_t npend = 0;
+	uint64_t next[CW_MAX_DC];
+	for (uint32_t k = 0; k < r->ndc; k++) {
 		/* never a peer's own records: it is their origin */
-		if (k == l->conf.id || D.v[k] <= A.v[k] ||
-		    (r->o.no_forward && k != r->dc) ||
-		    c.arena.len >= r->o.batch_bytes)
-			continue;
-		rc = cw_db_log_scan(r->db, (uint16_t) k, A.v[k] + 1, D.v[k],
-		    r->o.batch_bytes - c.arena.len, collect_rec, &c);
+		bool mine = k == l->conf.id || D.v[k] <= A.v[k] ||
+		    (r->o.no_forward && k != r->dc);
+		next[k] = mine ? D.v[k] + 1 : A.v[k] + 1;
+		npend += !mine;
 	}
+	for (int pass = 0; known && npend > 0 && pass < 2 && rc == 0; pass++)
+		for (uint32_t k = 0; k < r->ndc && rc == 0; k++) {
+			size_t room = r->o.batch_bytes - c.arena.len;
+			if (next[k] > D.v[k] ||
+			    c.arena.len >= r->o.batch_bytes)
+				continue;
+			if (pass == 0 && room > r->o.batch_bytes / npend)
+				room = r->o.batch_bytes / npend;
+			size_t before = c.n;
+			rc = cw_db_log_scan(r->db, (uint16_t) k, next[k],
+			    D.v[k], room, collect_rec, &c);
+			next[k] += c.n - before;
+		}
 	const void **recs = cw_calloc(c.n ? c.n : 1, sizeof(*recs));
 	cw_buf       msg  = { 0 };
 	if (recs == NULL)

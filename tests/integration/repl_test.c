@@ -774,6 +774,56 @@ links_heal_without_forwarding(void **state)
 	assert_true(converged(c, 30));
 }
 
+/* Moves session a's clock to session b. */
+static void
+carry(cw_client *a, cw_client *b)
+{
+	void  *clk;
+	size_t cl;
+	assert_int_equal(cw_clock_get(a, &clk, &cl), 0);
+	assert_int_equal(cw_clock_merge(b, clk, cl), 0);
+	free(clk);
+}
+
+static void
+a_chain_across_two_dcs_reaches_a_cut_off_dc_after_the_heal(void **state)
+{
+	/* While DC 2 is cut off, a session bounces between DC 0 and DC 1:
+	 * each commit depends on the one before it at the other DC, and
+	 * together they are several batches (1 MiB each) of records. After
+	 * the heal DC 2 must get them interleaved: a sender that filled a
+	 * batch with DC 0's records alone sent nothing DC 2 could apply
+	 * (the demo stalled there). */
+	cluster   *c = *state;
+	cw_client *s[2];
+	char      *v = malloc(4000);
+	assert_non_null(v);
+	memset(v, 'x', 4000);
+	s[0] = at(c, 0);
+	s[1] = at(c, 1);
+	cluster_isolate(c, 2, true);
+	for (int i = 0; i < 800; i++) {
+		cw_client *me = s[i % 2];
+		cw_txn    *t;
+		int64_t    n;
+		if (i > 0)
+			carry(s[(i + 1) % 2], me);
+		assert_int_equal(cw_begin(me, &t), 0);
+		assert_int_equal(cw_counter_get(t, "chain", 5, &n), 0);
+		assert_int_equal(n, i); /* it saw the one before */
+		assert_int_equal(cw_counter_add(t, "chain", 5, 1), 0);
+		assert_int_equal(
+		    cw_reg_put(t, i % 2 ? "r1" : "r0", 2, v, 4000), 0);
+		assert_int_equal(cw_commit(t), 0);
+	}
+	cluster_isolate(c, 2, false);
+	assert_true(converged(c, 60));
+	assert_int_equal(counter_at(c, 2, "chain"), 800);
+	cw_close(s[0]);
+	cw_close(s[1]);
+	free(v);
+}
+
 int
 main(void)
 {
@@ -818,6 +868,9 @@ main(void)
 		    steady_demand_moves_rights_ahead_of_need, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    links_heal_without_forwarding, setup_no_forward, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_chain_across_two_dcs_reaches_a_cut_off_dc_after_the_heal,
+		    setup, teardown),
 	};
 	return cmocka_run_group_tests_name("repl", tests, NULL, NULL);
 }
