@@ -44,12 +44,17 @@ struct cw_replica {
 	atomic_bool     stopping;
 	nng_socket      rsock;
 	bool            rsock_open;
-	pthread_t       recv_th[RECEIVERS];
-	int             nrecv;
-	pthread_t       prune_th;
-	bool            pruning;
-	struct link     links[CW_MAX_DC];
-	int             nlinks;
+	struct receiver {
+		cw_replica *r;
+		pthread_t   th;
+		nng_ctx     ctx;
+		nng_aio    *aio;
+	} recv[RECEIVERS];
+	int         nrecv;
+	pthread_t   prune_th;
+	bool        pruning;
+	struct link links[CW_MAX_DC];
+	int         nlinks;
 };
 
 void
@@ -175,12 +180,10 @@ handle_batch(cw_replica *r, const void *buf, size_t len, cw_buf *out)
 static void *
 receiver(void *arg)
 {
-	cw_replica *r = arg;
-	nng_ctx     ctx;
-	nng_aio    *aio;
-	if (nng_ctx_open(&ctx, r->rsock) != 0 ||
-	    nng_aio_alloc(&aio, NULL, NULL) != 0)
-		return NULL;
+	struct receiver *me  = arg;
+	cw_replica      *r   = me->r;
+	nng_ctx          ctx = me->ctx;
+	nng_aio         *aio = me->aio;
 	while (!atomic_load(&r->stopping)) {
 		nng_ctx_recv(ctx, aio);
 		nng_aio_wait(aio);
@@ -205,7 +208,6 @@ receiver(void *arg)
 		if (nng_aio_result(aio) != 0)
 			nng_msg_free(nng_aio_get_msg(aio));
 	}
-	nng_aio_free(aio);
 	return NULL;
 }
 
@@ -535,8 +537,19 @@ cw_replica_start(cw_replica **out, cw_db *db, const cw_replica_opts *o)
 		return CW_EUNAVAIL;
 	}
 	for (int i = 0; i < RECEIVERS; i++) {
-		if (pthread_create(&r->recv_th[i], NULL, receiver, r) != 0)
+		struct receiver *x = &r->recv[i];
+		x->r               = r;
+		if (nng_ctx_open(&x->ctx, r->rsock) != 0)
 			goto fail;
+		if (nng_aio_alloc(&x->aio, NULL, NULL) != 0) {
+			nng_ctx_close(x->ctx);
+			goto fail;
+		}
+		if (pthread_create(&x->th, NULL, receiver, x) != 0) {
+			nng_aio_free(x->aio);
+			nng_ctx_close(x->ctx);
+			goto fail;
+		}
 		r->nrecv++;
 	}
 	for (int i = 0; i < o->npeers; i++) {
@@ -574,25 +587,33 @@ cw_replica_stop(cw_replica *r)
 {
 	if (r == NULL)
 		return;
+	/* Every thread stops before any socket closes: nng 1.5 can crash on
+	 * a context of a closed socket, and its nng_close can hang while a
+	 * send or receive on the socket is in flight in another thread
+	 * (repl_test a_dc_stops_cleanly_while_batches_arrive saw both). */
 	atomic_store(&r->stopping, true);
-	if (r->rsock_open)
-		nng_close(r->rsock); /* wakes the receivers */
-	for (int i = 0; i < r->nlinks; i++) {
-		pthread_mutex_lock(&r->links[i].link_mu);
-		if (r->links[i].sock_open)
-			nng_close(r->links[i].sock); /* wakes the senders */
-		r->links[i].sock_open = false;
-		pthread_mutex_unlock(&r->links[i].link_mu);
-	}
 	for (int i = 0; i < r->nrecv; i++)
-		pthread_join(r->recv_th[i], NULL);
+		nng_aio_stop(r->recv[i].aio); /* wakes the receivers */
+	for (int i = 0; i < r->nrecv; i++) {
+		pthread_join(r->recv[i].th, NULL);
+		nng_ctx_close(r->recv[i].ctx);
+		nng_aio_free(r->recv[i].aio);
+	}
 	if (r->pruning)
 		pthread_join(r->prune_th, NULL);
-	for (int i = 0; i < r->nlinks; i++) {
+	/* a sender notices `stopping` once its call returns: at most the
+	 * link timeout */
+	for (int i = 0; i < r->nlinks; i++)
 		if (r->links[i].started)
 			pthread_join(r->links[i].th, NULL);
+	for (int i = 0; i < r->nlinks; i++) {
+		if (r->links[i].sock_open)
+			cw_nng_close_bounded(
+			    r->links[i].sock.id, 2000, "replica");
 		pthread_mutex_destroy(&r->links[i].link_mu);
 	}
+	if (r->rsock_open) /* and here: a peer dialing in */
+		cw_nng_close_bounded(r->rsock.id, 2000, "replica");
 	cw_free(r);
 }
 

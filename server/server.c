@@ -665,17 +665,24 @@ cw_server_new(cw_server **out, cw_db *db, const cw_server_opts *o)
 void
 cw_server_stop(cw_server *s)
 {
-	if (s->sock_open) {
-		/* in-flight requests finish; their replies may be dropped */
-		nng_close(s->sock);
-		s->sock_open = false;
-	}
+	/* In-flight requests finish; their replies are dropped. The
+	 * workers' aios stop first, so that no worker touches a context of
+	 * a closed socket (nng 1.5 can crash on that), then the socket. */
+	for (uint32_t i = 0; s->workers != NULL && i < s->o.workers; i++)
+		if (s->workers[i].aio != NULL)
+			nng_aio_stop(s->workers[i].aio);
 	for (uint32_t i = 0; s->workers != NULL && i < s->o.workers; i++) {
 		struct worker *w = &s->workers[i];
 		if (w->started)
 			pthread_join(w->th, NULL);
-		if (w->aio != NULL)
+		if (w->aio != NULL) {
+			nng_ctx_close(w->ctx);
 			nng_aio_free(w->aio);
+		}
+	}
+	if (s->sock_open) { /* nng 1.5 can hang here: a client dialing in */
+		cw_nng_close_bounded(s->sock.id, 2000, "server");
+		s->sock_open = false;
 	}
 	cw_free(s->workers);
 	s->workers  = NULL;

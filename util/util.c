@@ -4,6 +4,9 @@
  */
 #include "util.h"
 
+#include <errno.h>
+#include <nng/nng.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -382,4 +385,104 @@ cw_list_free(cw_list *l)
 	cw_free(l->items);
 	cw_buf_fini(&l->data);
 	cw_free(l);
+}
+
+/* ---- bounded calls ---- */
+
+struct bounded {
+	void (*fn)(void *);
+	void           *arg;
+	pthread_mutex_t mu;
+	pthread_cond_t  cv;
+	bool            done;
+	int             refs; /* the caller and the thread; the last frees */
+};
+
+static void
+bounded_unref(struct bounded *b)
+{
+	pthread_mutex_lock(&b->mu);
+	bool last = --b->refs == 0;
+	pthread_mutex_unlock(&b->mu);
+	if (last) {
+		pthread_mutex_destroy(&b->mu);
+		pthread_cond_destroy(&b->cv);
+		free(b);
+	}
+}
+
+static void *
+bounded_main(void *arg)
+{
+	struct bounded *b = arg;
+	b->fn(b->arg);
+	pthread_mutex_lock(&b->mu);
+	b->done = true;
+	pthread_cond_signal(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+	bounded_unref(b);
+	return NULL;
+}
+
+int
+cw_run_bounded(void (*fn)(void *), void *arg, int ms)
+{
+	struct bounded *b = calloc(1, sizeof(*b));
+	pthread_t       th;
+	struct timespec dl;
+	if (b == NULL) {
+		fn(arg); /* no memory for a thread: unbounded, not skipped */
+		return 0;
+	}
+	b->fn   = fn;
+	b->arg  = arg;
+	b->refs = 2;
+	pthread_mutex_init(&b->mu, NULL);
+	pthread_cond_init(&b->cv, NULL);
+	if (pthread_create(&th, NULL, bounded_main, b) != 0) {
+		b->refs = 1;
+		bounded_unref(b);
+		fn(arg);
+		return 0;
+	}
+	pthread_detach(th);
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += ms / 1000;
+	dl.tv_nsec += (long) (ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&b->mu);
+	while (!b->done &&
+	    pthread_cond_timedwait(&b->cv, &b->mu, &dl) != ETIMEDOUT)
+		;
+	bool done = b->done;
+	pthread_mutex_unlock(&b->mu);
+	bounded_unref(b);
+	return done ? 0 : CW_ETIMEDOUT;
+}
+
+static void
+nng_close_id(void *arg)
+{
+	nng_socket s = { *(uint32_t *) arg };
+	nng_close(s);
+	free(arg);
+}
+
+int
+cw_nng_close_bounded(uint32_t sock, int ms, const char *mod)
+{
+	uint32_t *id = malloc(sizeof(*id)); /* the closing thread frees it */
+	if (id == NULL) {
+		nng_close((nng_socket) { sock });
+		return 0;
+	}
+	*id    = sock;
+	int rc = cw_run_bounded(nng_close_id, id, ms);
+	if (rc != 0)
+		cw_log(CW_LOG_WARN, mod,
+		    "a socket did not close in %d ms: left to the exit", ms);
+	return rc;
 }

@@ -149,6 +149,17 @@ int cw_list_new(cw_list **out);
 /* Appends a copy of p[0..n). Returns 0 or CW_ENOMEM (l unchanged). */
 int cw_list_push(cw_list *l, const void *p, size_t n);
 
+/* Runs fn(arg) on a thread of its own and waits for it at most ms
+ * milliseconds. Returns 0 once it returned, or CW_ETIMEDOUT: it is left
+ * to finish (or not) in the background, so arg must stay valid. For
+ * shutdown steps that a library may block forever (nng 1.5's nng_close
+ * can wait for a pipe that a peer is dialing in at that moment). */
+int cw_run_bounded(void (*fn)(void *), void *arg, int ms);
+/* nng_close of the socket with id `sock` (nng_socket.id), bounded so:
+ * logs a warning in module `mod` and returns CW_ETIMEDOUT if it takes
+ * longer than ms. */
+int cw_nng_close_bounded(uint32_t sock, int ms, const char *mod);
+
 #ifdef __cplusplus
 }
 #endif

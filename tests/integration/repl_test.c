@@ -774,6 +774,30 @@ links_heal_without_forwarding(void **state)
 	assert_true(converged(c, 30));
 }
 
+static void
+a_dc_stops_cleanly_while_batches_arrive(void **state)
+{
+	/* SIGTERM while the others ship to it and write flat out: the
+	 * receivers are mid-batch; causewayd must exit 0, every time
+	 * (a stop that closed the socket under them could crash in nng or
+	 * hang) */
+	cluster      *c    = *state;
+	atomic_int    stop = 0;
+	struct writer w[2] = { { c, 0, 0, 0, &stop }, { c, 2, 0, 0, &stop } };
+	pthread_t     th[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, add_until_stopped, &w[i]);
+	for (int k = 0; k < 6; k++) {
+		usleep(400 * 1000);
+		assert_int_equal(dc_stop(&c->d[1]), 0);
+		assert_int_equal(dc_restart(&c->d[1]), 0);
+	}
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	assert_true(converged(c, 30));
+}
+
 /* Moves session a's clock to session b. */
 static void
 carry(cw_client *a, cw_client *b)
@@ -871,6 +895,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    a_chain_across_two_dcs_reaches_a_cut_off_dc_after_the_heal,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_dc_stops_cleanly_while_batches_arrive, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("repl", tests, NULL, NULL);
 }
