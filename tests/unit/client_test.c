@@ -6,8 +6,11 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "causeway.h"
 #include "sdk_cases.h"
@@ -112,6 +115,32 @@ every_call_works_through_the_sdk(void **state)
 	cw_close(NULL);
 	cw_list_free(NULL);
 	assert_int_equal(cw_list_len(NULL), 0);
+}
+
+static atomic_int slept;
+
+static void
+sleep_then_mark(void *arg)
+{
+	usleep((useconds_t) (intptr_t) arg * 1000);
+	atomic_store(&slept, 1);
+}
+
+static void
+bounded_calls_return_or_time_out(void **state)
+{
+	(void) state;
+	assert_int_equal(
+	    cw_run_bounded(sleep_then_mark, (void *) 10, 5000), 0);
+	assert_int_equal(atomic_load(&slept), 1);
+	atomic_store(&slept, 0);
+	/* too slow: the caller goes on, the call finishes in the background */
+	assert_int_equal(
+	    cw_run_bounded(sleep_then_mark, (void *) 300, 50), CW_ETIMEDOUT);
+	assert_int_equal(atomic_load(&slept), 0);
+	for (int i = 0; i < 100 && !atomic_load(&slept); i++)
+		usleep(10 * 1000);
+	assert_int_equal(atomic_load(&slept), 1);
 }
 
 static void
@@ -321,6 +350,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(errors_have_names_and_text),
+		cmocka_unit_test(bounded_calls_return_or_time_out),
 		cmocka_unit_test_setup_teardown(
 		    read_many_runs_every_read_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(
