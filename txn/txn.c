@@ -59,6 +59,7 @@ struct cw_db {
 	rocksdb_writeoptions_t *wo; /* sync off: the WAL sync is ours */
 	rocksdb_readoptions_t  *ro; /* latest state, no snapshot */
 	rocksdb_optimistictransaction_options_t *oto;
+	rocksdb_optimistictransaction_options_t *oto_nosnap; /* dsnap's */
 
 	pthread_mutex_t commit_mu;
 	/* commit_mu guards: */
@@ -99,6 +100,24 @@ struct cw_db {
 	                      * leader (syncing, handed over under sync_mu)
 	                      * reads or writes it */
 	pthread_cond_t sync_cv;
+
+	/* Lock order: commit_mu, then dsnap_mu; sync_mu, then dsnap_mu.
+	 * dsnap_mu is a leaf. */
+	pthread_mutex_t dsnap_mu;
+	/* dsnap_mu guards: */
+	struct dsnap *dsnap; /* the latest durable state's snapshot, or NULL */
+};
+
+/* A RocksDB snapshot of a durable state, shared by the transactions that
+ * begin on it (see cw_tx_begin). Taken by the sync leader under commit_mu
+ * together with the state vector and ticket it names; published as
+ * db->dsnap once the sync that makes it durable returns. dsnap_mu guards
+ * refs (one is db->dsnap's own while it is the current one). */
+struct dsnap {
+	const rocksdb_snapshot_t *snap;
+	cw_vc                     vc;
+	uint64_t                  ticket;
+	uint32_t                  refs;
 };
 
 /* A pending row of a transaction. */
@@ -121,8 +140,9 @@ struct cw_tx {
 	bool                      listed;      /* on db->open */
 	bool                      unchecked;   /* test bug grant-unheld */
 	rocksdb_transaction_t    *rt;
-	const rocksdb_snapshot_t *snap;
-	rocksdb_readoptions_t    *ro; /* carries snap: every read uses it */
+	const rocksdb_snapshot_t *snap; /* the txn's own, or NULL with ds */
+	struct dsnap             *ds;   /* the durable snapshot it began on */
+	rocksdb_readoptions_t    *ro;   /* carries the snapshot: every read */
 	cw_vc                     snap_vc;
 	uint64_t                  snap_ticket; /* commits in the snapshot */
 	bool observed; /* the snapshot was shown to the caller (and is
@@ -443,6 +463,7 @@ cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
 	db->o = *o;
 	pthread_mutex_init(&db->commit_mu, NULL);
 	pthread_mutex_init(&db->sync_mu, NULL);
+	pthread_mutex_init(&db->dsnap_mu, NULL);
 	pthread_mutex_init(&db->want_mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -473,6 +494,7 @@ cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
 	db->ro  = rocksdb_readoptions_create();
 	db->oto = rocksdb_optimistictransaction_options_create();
 	rocksdb_optimistictransaction_options_set_set_snapshot(db->oto, 1);
+	db->oto_nosnap = rocksdb_optimistictransaction_options_create();
 
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
 		cw_log(CW_LOG_ERROR, "txn", "cannot create %s: %s", dir,
@@ -512,6 +534,8 @@ cw_db_close(cw_db *db)
 	if (db == NULL)
 		return;
 	if (db->odb != NULL) {
+		if (db->dsnap != NULL) /* every transaction has ended */
+			rocksdb_release_snapshot(db->base, db->dsnap->snap);
 		for (int i = 0; i < NCF; i++)
 			if (db->cf[i] != NULL)
 				rocksdb_column_family_handle_destroy(
@@ -519,7 +543,9 @@ cw_db_close(cw_db *db)
 		rocksdb_optimistictransactiondb_close_base_db(db->base);
 		rocksdb_optimistictransactiondb_close(db->odb);
 	}
+	cw_free(db->dsnap);
 	rocksdb_optimistictransaction_options_destroy(db->oto);
+	rocksdb_optimistictransaction_options_destroy(db->oto_nosnap);
 	rocksdb_readoptions_destroy(db->ro);
 	rocksdb_writeoptions_destroy(db->wo);
 	/* The CF options own the merge operator and destroy it. */
@@ -533,6 +559,7 @@ cw_db_close(cw_db *db)
 	pthread_cond_destroy(&db->sync_cv);
 	pthread_mutex_destroy(&db->commit_mu);
 	pthread_mutex_destroy(&db->sync_mu);
+	pthread_mutex_destroy(&db->dsnap_mu);
 	pthread_mutex_destroy(&db->want_mu);
 	cw_free(db);
 }
@@ -605,6 +632,38 @@ cw_db_wait_for(cw_db *db, const cw_vc *need, uint64_t wait_ms)
 	return rc;
 }
 
+/* Drops a reference to d (NULL: none). Caller holds dsnap_mu. */
+static void
+dsnap_unref_locked(cw_db *db, struct dsnap *d)
+{
+	if (d != NULL && --d->refs == 0) {
+		rocksdb_release_snapshot(db->base, d->snap);
+		cw_free(d);
+	}
+}
+
+/* Makes snap, the state vc at ticket, the snapshot new transactions begin
+ * on, now that it is durable. Takes snap over (released on ENOMEM: then
+ * there is none, and transactions take their own as before). */
+static void
+dsnap_publish(cw_db *db, const rocksdb_snapshot_t *snap, const cw_vc *vc,
+    uint64_t ticket)
+{
+	struct dsnap *d = cw_calloc(1, sizeof(*d));
+	if (d == NULL) {
+		rocksdb_release_snapshot(db->base, snap);
+	} else {
+		d->snap   = snap;
+		d->vc     = *vc;
+		d->ticket = ticket;
+		d->refs   = 1;
+	}
+	pthread_mutex_lock(&db->dsnap_mu);
+	dsnap_unref_locked(db, db->dsnap);
+	db->dsnap = d;
+	pthread_mutex_unlock(&db->dsnap_mu);
+}
+
 /* Returns once commit ticket `ticket` is durable. The first waiter that
  * finds no sync running becomes the leader: it syncs the WAL for every
  * commit made so far and wakes the rest (group commit). */
@@ -646,6 +705,8 @@ wait_durable(cw_db *db, uint64_t ticket)
 		}
 		uint64_t target = db->ncommit;
 		cw_vc    synced = db->S; /* what this sync makes durable */
+		const rocksdb_snapshot_t *snap =
+		    rocksdb_create_snapshot(db->base); /* and its data */
 		pthread_mutex_unlock(&db->commit_mu);
 		uint64_t t0  = mono_us();
 		char    *err = NULL;
@@ -658,6 +719,7 @@ wait_durable(cw_db *db, uint64_t ticket)
 		pthread_cond_broadcast(&db->sync_cv);
 		if (err != NULL) {
 			rdb_err(err, "sync WAL");
+			rocksdb_release_snapshot(db->base, snap);
 			rc = CW_EIO;
 			break;
 		}
@@ -665,6 +727,9 @@ wait_durable(cw_db *db, uint64_t ticket)
 			db->last_batch = target - db->durable;
 			db->durable    = target;
 			db->durable_S  = synced;
+			dsnap_publish(db, snap, &synced, target);
+		} else {
+			rocksdb_release_snapshot(db->base, snap);
 		}
 	}
 	pthread_mutex_unlock(&db->sync_mu);
@@ -774,24 +839,44 @@ cw_tx_begin(cw_db *db, const cw_vc *need, uint64_t wait_ms, cw_tx **out)
 		return CW_ENOMEM;
 	}
 	pthread_mutex_lock(&db->commit_mu);
-	if (!cw_test_bug("skip-session-wait") &&
+	/* The latest durable state, when it covers the session: nothing
+	 * read from it waits for a sync. Taken under commit_mu, so that no
+	 * commit prunes the conflict entries above it before t is listed. */
+	struct dsnap *d = NULL;
+	pthread_mutex_lock(&db->dsnap_mu);
+	if (db->dsnap != NULL &&
+	    (need == NULL || cw_causal_vc_dominates(&db->dsnap->vc, need))) {
+		d = db->dsnap;
+		d->refs++;
+	}
+	pthread_mutex_unlock(&db->dsnap_mu);
+	if (d == NULL && !cw_test_bug("skip-session-wait") &&
 	    (rc = wait_for_locked(db, need, wait_ms)) != 0) {
 		pthread_mutex_unlock(&db->commit_mu);
 		goto out_free;
 	}
-	/* The snapshot and its state vector, taken together. */
-	t->rt = rocksdb_optimistictransaction_begin(
-	    db->odb, db->wo, db->oto, NULL);
-	t->snap_vc     = db->S;
-	t->snap_ticket = db->ncommit;
-	t->next        = db->open;
+	if (d != NULL) {
+		t->rt = rocksdb_optimistictransaction_begin(
+		    db->odb, db->wo, db->oto_nosnap, NULL);
+		t->ds          = d;
+		t->snap_vc     = d->vc;
+		t->snap_ticket = d->ticket;
+	} else {
+		/* The snapshot and its state vector, taken together. */
+		t->rt = rocksdb_optimistictransaction_begin(
+		    db->odb, db->wo, db->oto, NULL);
+		t->snap_vc     = db->S;
+		t->snap_ticket = db->ncommit;
+	}
+	t->next = db->open;
 	if (db->open != NULL)
 		db->open->prev = t;
 	db->open  = t;
 	t->listed = true;
 	pthread_mutex_unlock(&db->commit_mu);
-	t->snap = rocksdb_transaction_get_snapshot(t->rt);
-	rocksdb_readoptions_set_snapshot(t->ro, t->snap);
+	if (d == NULL)
+		t->snap = rocksdb_transaction_get_snapshot(t->rt);
+	rocksdb_readoptions_set_snapshot(t->ro, d ? d->snap : t->snap);
 	t->state = TX_ACTIVE;
 	*out     = t;
 	return 0;
@@ -876,6 +961,12 @@ tx_release(cw_tx *t)
 		/* the wrapper only: the snapshot belongs to the txn */
 		rocksdb_free((void *) t->snap);
 		t->snap = NULL;
+	}
+	if (t->ds != NULL) {
+		pthread_mutex_lock(&t->db->dsnap_mu);
+		dsnap_unref_locked(t->db, t->ds);
+		pthread_mutex_unlock(&t->db->dsnap_mu);
+		t->ds = NULL;
 	}
 	t->state = TX_DONE;
 }

@@ -28,19 +28,23 @@
  * advances S. The WAL fsync happens after it and is shared by every
  * committer waiting (group commit); a commit returns only once durable. A
  * snapshot and its state vector are taken together under commit_mu. A
- * commit is visible before it is synced, so before a transaction shows its
- * caller anything of its snapshot (a value, CW_ETYPE, CW_ENORIGHTS) it
- * waits until everything in the snapshot is durable (at most one group
- * sync): no caller sees a state a crash could take back. A write-only
- * transaction never waits for that: its commit is durable only once all
- * that precedes it in the WAL is.
+ * commit is visible before it is synced, and no caller may see a state a
+ * crash could take back. So a transaction begins on the latest durable
+ * state (a snapshot the sync leader took with its vector, published once
+ * the sync returned) when that state includes the session's `need`:
+ * nothing it reads waits. Otherwise it begins on the latest state, and
+ * before it shows its caller anything of it (a value, CW_ETYPE,
+ * CW_ENORIGHTS) it waits until all of it is durable (at most one group
+ * sync). A write-only transaction never waits for that: its commit is
+ * durable only once all that precedes it in the WAL is.
  *
  * Recovery: S[k] is the seq of the last log record of origin k (records of
  * one origin are applied contiguously), the HLC the largest time among
  * them. No separate counter can disagree with the log.
  *
  * Threading: cw_db is thread-safe. commit_mu guards S, the HLC and the
- * commit counter; sync_mu guards the durable counter and the syncing flag.
+ * commit counter; sync_mu guards the durable counter and the syncing flag;
+ * dsnap_mu (a leaf) the durable snapshot and its references.
  * A cw_tx is owned by one thread at a time; different threads may run
  * different transactions at once.
  */
@@ -89,7 +93,8 @@ void cw_db_state(cw_db *db, cw_vc *out);
 int cw_db_wait_for(cw_db *db, const cw_vc *need, uint64_t wait_ms);
 
 /* Begins a transaction on a snapshot that includes `need` (NULL: none),
- * waiting up to wait_ms for the DC to apply it. OUT: *out (free with
+ * waiting up to wait_ms for the DC to apply it: the latest durable state
+ * if it includes need, else the latest state. OUT: *out (free with
  * cw_tx_free). Returns 0, CW_EUNAVAIL, CW_ENOMEM or CW_EIO. */
 int cw_tx_begin(cw_db *db, const cw_vc *need, uint64_t wait_ms, cw_tx **out);
 /* OUT: *out, the state vector of t's snapshot. */

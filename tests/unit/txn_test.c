@@ -891,6 +891,84 @@ session_wait_times_out_with_eunavail(void **state)
 	cw_tx_free(t);
 }
 
+/* A new transaction begins on the latest durable state when it covers the
+ * session, so its reads never wait for a sync: a remote record applied but
+ * not yet synced is not in it; a session that needs the record gets the
+ * latest state instead (and waits for its sync); after the sync, every new
+ * transaction has it. */
+static void
+new_transactions_read_the_latest_durable_state(void **state)
+{
+	fx      *f     = *state;
+	uint64_t d0[3] = { 0, 0, 0 };
+	cw_buf   b     = { 0 };
+	int      res;
+	cw_tx   *t = begin(f->db);
+	assert_int_equal(cw_tx_reg_put(t, "x", 1, "local", 5), 0);
+	assert_int_equal(commit(t), 0);
+	mkrec(&b, 1, 1, d0, 5, "from1", (cw_now_ms() << 16) + 1);
+	assert_int_equal(
+	    cw_db_apply_remote_nosync(f->db, b.p, b.len, &res), 0);
+	assert_int_equal(res, CW_APPLY_APPLIED);
+	cw_vc S, snap;
+	cw_db_state(f->db, &S);
+	assert_int_equal(S.v[1], 1);
+
+	t = begin(f->db); /* no session: the durable state */
+	cw_tx_snapshot(t, &snap);
+	assert_int_equal(snap.v[0], 1);
+	assert_int_equal(snap.v[1], 0);
+	assert_reg(t, "x", "local");
+	assert_int_equal(counter(t, "c"), 0);
+	cw_tx_free(t);
+
+	cw_vc need;
+	cw_causal_vc_init(&need, 3);
+	need.v[1] = 1; /* a session that saw the record at another DC */
+	assert_int_equal(cw_tx_begin(f->db, &need, 0, &t), 0);
+	cw_tx_snapshot(t, &snap);
+	assert_int_equal(snap.v[1], 1);
+	assert_int_equal(counter(t, "c"), 5); /* waited for the sync */
+	assert_reg(t, "r", "from1");
+	cw_tx_free(t);
+
+	t = begin(f->db); /* synced since: in the durable state */
+	cw_tx_snapshot(t, &snap);
+	assert_int_equal(snap.v[1], 1);
+	assert_int_equal(counter(t, "c"), 5);
+	cw_tx_free(t);
+	cw_buf_fini(&b);
+}
+
+/* A transaction on an older durable snapshot still loses to a commit made
+ * after it, even when thousands of commits since have pruned the conflict
+ * table (the floor is the oldest open snapshot). */
+static void
+an_old_snapshot_still_conflicts_after_the_table_is_pruned(void **state)
+{
+	fx    *f = *state;
+	cw_tx *t = begin(f->db);
+	assert_int_equal(cw_tx_reg_put(t, "k", 1, "0", 1), 0);
+	assert_int_equal(commit(t), 0);
+	cw_tx *old = begin(f->db);
+	t          = begin(f->db);
+	assert_int_equal(cw_tx_reg_put(t, "k", 1, "1", 1), 0);
+	assert_int_equal(commit(t), 0);
+	for (int i = 0; i < 3000; i++) {
+		char k[16];
+		int  kl = snprintf(k, sizeof(k), "r%d", i);
+		t       = begin(f->db);
+		assert_int_equal(cw_tx_reg_put(t, k, (size_t) kl, "v", 1), 0);
+		assert_int_equal(commit(t), 0);
+	}
+	assert_reg(old, "k", "0");
+	assert_int_equal(cw_tx_reg_put(old, "k", 1, "old", 3), 0);
+	assert_int_equal(commit(old), CW_ECONFLICT);
+	t = begin(f->db);
+	assert_reg(t, "k", "1");
+	cw_tx_free(t);
+}
+
 /* A full disk on commit: CW_EIO, nothing of the transaction applied,
  * no crash; once space is back, a restart finds every commit that was
  * acknowledged and takes new ones. Needs root for a small tmpfs. */
@@ -1005,6 +1083,12 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    session_wait_times_out_with_eunavail, setup3, teardown),
+		cmocka_unit_test_setup_teardown(
+		    new_transactions_read_the_latest_durable_state, setup3,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    an_old_snapshot_still_conflicts_after_the_table_is_pruned,
+		    setup1, teardown),
 		cmocka_unit_test(full_disk_fails_commits_whole_with_eio),
 	};
 	return cmocka_run_group_tests_name("txn", tests, NULL, NULL);
