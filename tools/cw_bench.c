@@ -27,6 +27,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
 #include <rocksdb/c.h>
 #include <signal.h>
@@ -435,6 +438,154 @@ run_mix_threads(const char *url, const char *dir, int n, double rate)
 	return r;
 }
 
+/* ---- cw-bench net: the transport's ceiling ----
+ *
+ * The same nng req/rep round trip the SDK and causewayd make, with no
+ * work behind it: `cw-bench echo-server URL` (started by bench_net, in a
+ * process of its own like causewayd) serves 64 contexts with a worker
+ * thread each, as causewayd does, and answers each request with its own
+ * bytes. A mix of two round trips per transaction cannot go faster than
+ * half the echo's round trips. */
+
+enum { ECHO_WORKERS = 64 };
+
+static void *
+echo_work(void *arg)
+{
+	nng_socket *s = arg;
+	nng_ctx     ctx;
+	nng_aio    *aio;
+	if (nng_ctx_open(&ctx, *s) != 0)
+		return NULL;
+	if (nng_aio_alloc(&aio, NULL, NULL) != 0) {
+		nng_ctx_close(ctx);
+		return NULL;
+	}
+	for (;;) {
+		nng_ctx_recv(ctx, aio);
+		nng_aio_wait(aio);
+		if (nng_aio_result(aio) != 0)
+			break;
+		nng_ctx_send(ctx, aio); /* the request's own message */
+		nng_aio_wait(aio);
+		if (nng_aio_result(aio) != 0)
+			nng_msg_free(nng_aio_get_msg(aio));
+	}
+	nng_aio_free(aio);
+	nng_ctx_close(ctx);
+	return NULL;
+}
+
+/* Serves until killed. */
+static int
+echo_server(const char *url)
+{
+	static nng_socket s;
+	pthread_t         th[ECHO_WORKERS];
+	int               rv;
+	if ((rv = nng_rep0_open(&s)) != 0 ||
+	    (rv = nng_listen(s, url, NULL, 0)) != 0) {
+		fprintf(stderr, "cw-bench echo-server: %s: %s\n", url,
+		    nng_strerror(rv));
+		return 1;
+	}
+	for (int i = 0; i < ECHO_WORKERS; i++)
+		if (pthread_create(&th[i], NULL, echo_work, &s) != 0) {
+			fprintf(stderr, "cw-bench echo-server: no threads\n");
+			return 1;
+		}
+	for (;;)
+		pause();
+}
+
+typedef struct {
+	const char *url;
+	uint64_t    n; /* round trips */
+	int         err;
+} eworker;
+
+static void *
+run_echo(void *arg)
+{
+	eworker   *w = arg;
+	nng_socket s;
+	nng_ctx    ctx;
+	nng_aio   *aio;
+	nng_msg   *m;
+	if (nng_req0_open(&s) != 0) {
+		w->err = 1;
+		return NULL;
+	}
+	/* the server may still be starting: retry the dial for 5 s */
+	int rv = NNG_ECONNREFUSED;
+	for (int i = 0; i < 100 && rv != 0; i++)
+		if ((rv = nng_dial(s, w->url, NULL, 0)) != 0)
+			sleep_until(now_s() + 0.05);
+	if (rv != 0 || nng_ctx_open(&ctx, s) != 0 ||
+	    nng_aio_alloc(&aio, NULL, NULL) != 0) {
+		w->err = 1;
+		nng_close(s);
+		return NULL;
+	}
+	while (!atomic_load(&go))
+		;
+	for (double end = now_s() + seconds; now_s() < end;) {
+		if (nng_msg_alloc(&m, 0) != 0 ||
+		    nng_msg_append(m, value, sizeof(value)) != 0) {
+			w->err = 1;
+			break;
+		}
+		nng_aio_set_msg(aio, m);
+		nng_ctx_send(ctx, aio);
+		nng_aio_wait(aio);
+		if (nng_aio_result(aio) != 0) {
+			nng_msg_free(m);
+			w->err = 1;
+			break;
+		}
+		nng_ctx_recv(ctx, aio);
+		nng_aio_wait(aio);
+		if (nng_aio_result(aio) != 0) {
+			w->err = 1;
+			break;
+		}
+		nng_msg_free(nng_aio_get_msg(aio));
+		w->n++;
+	}
+	nng_aio_free(aio);
+	nng_ctx_close(ctx);
+	nng_close(s);
+	return NULL;
+}
+
+/* Round trips per second of n client threads against the echo server at
+ * url; -1 on failure. */
+static double
+echo_rate(const char *url, int n)
+{
+	eworker   *w     = calloc((size_t) n, sizeof(*w));
+	pthread_t *th    = calloc((size_t) n, sizeof(*th));
+	uint64_t   total = 0;
+	int        err   = 0;
+	atomic_store(&go, 0);
+	for (int i = 0; i < n; i++) {
+		w[i].url = url;
+		pthread_create(&th[i], NULL, run_echo, &w[i]);
+	}
+	sleep_until(now_s() + 0.2); /* every client connected */
+	atomic_store(&go, 1);
+	double t0 = now_s();
+	for (int i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		total += w[i].n;
+		err |= w[i].err;
+	}
+	double t = now_s() - t0;
+	free(w);
+	free(th);
+	return err ? -1 : total / t;
+}
+
 static pid_t server_pid;
 
 static void
@@ -504,8 +655,10 @@ bench_net(const char *self, int *list, int n)
 	       "|-----------:|-----------:|-----------:|-----------:|\n");
 	double peak         = 0;
 	int    peak_threads = 1, errors = 0;
+	double emb[16];
 	for (int i = 0; i < n; i++) {
 		mix_result e = run_mix_threads(NULL, ldir, list[i], 0);
+		emb[i]       = e.rate;
 		mix_result r = run_mix_threads(url, NULL, list[i], 0);
 		printf("| %7d | %14.0f | %13.0f | %12.2f | %10.2f | %10.2f "
 		       "| %10.2f | %10.2f |\n",
@@ -525,6 +678,41 @@ bench_net(const char *self, int *list, int n)
 	    peak / 2, peak_threads, h.rate, h.p50, h.p99);
 	errors += (int) h.errors;
 	stop_server();
+
+	/* the transport alone, in the same run */
+	char eurl[64];
+	snprintf(eurl, sizeof(eurl), "tcp://127.0.0.1:%d", dc_free_port());
+	pid_t ep = fork();
+	if (ep == 0) {
+		execl(self, self, "echo-server", eurl, (char *) NULL);
+		_exit(127);
+	}
+	printf("\nthe transport's ceiling: nng req/rep of 100 B on loopback "
+	       "served as causewayd\nserves (%d contexts, a thread each), "
+	       "answering at once; the mix makes two\nround trips per "
+	       "transaction, so it cannot exceed half of them\n\n",
+	    ECHO_WORKERS);
+	printf("| threads | echo round trips/s | mix txn/s at most | that / "
+	       "embedded |\n");
+	printf("|--------:|-------------------:|------------------:|--------"
+	       "--------:|\n");
+	for (int i = 0; i < n && ep > 0; i++) {
+		double r = echo_rate(eurl, list[i]);
+		if (r < 0) {
+			fprintf(stderr,
+			    "cw-bench: the echo server at %s failed\n", eurl);
+			errors++;
+			break;
+		}
+		printf("| %7d | %18.0f | %17.0f | %15.2f |\n", list[i], r,
+		    r / 2, r / 2 / emb[i]);
+		fflush(stdout);
+	}
+	if (ep > 0) {
+		kill(ep, SIGTERM);
+		waitpid(ep, NULL, 0);
+	}
+
 	tu_rmrf(sdir);
 	tu_rmrf(ldir);
 	free(sdir);
@@ -1122,7 +1310,9 @@ main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	const char *cmd = argv[1];
-	optind          = 2;
+	if (strcmp(cmd, "echo-server") == 0 && argc == 3)
+		return echo_server(argv[2]); /* internal: see bench_net */
+	optind = 2;
 	while ((ch = getopt_long(argc, argv, "s:t:nd:r:h", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'r':
