@@ -58,8 +58,6 @@ struct cw_db {
 	rocksdb_column_family_handle_t    *cf[NCF];
 	rocksdb_writeoptions_t *wo; /* sync off: the WAL sync is ours */
 	rocksdb_readoptions_t  *ro; /* latest state, no snapshot */
-	rocksdb_optimistictransaction_options_t *oto;
-	rocksdb_optimistictransaction_options_t *oto_nosnap; /* dsnap's */
 
 	pthread_mutex_t commit_mu;
 	/* commit_mu guards: */
@@ -106,6 +104,7 @@ struct cw_db {
 	pthread_mutex_t dsnap_mu;
 	/* dsnap_mu guards: */
 	struct dsnap *dsnap; /* the latest durable state's snapshot, or NULL */
+	struct dsnap *live;  /* every dsnap still referenced, oldest first */
 };
 
 /* A RocksDB snapshot of a durable state, shared by the transactions that
@@ -118,6 +117,7 @@ struct dsnap {
 	cw_vc                     vc;
 	uint64_t                  ticket;
 	uint32_t                  refs;
+	struct dsnap             *prev, *next; /* db->live */
 };
 
 /* A pending row of a transaction. */
@@ -139,7 +139,6 @@ struct cw_tx {
 	cw_tx                    *prev, *next; /* db->open, under commit_mu */
 	bool                      listed;      /* on db->open */
 	bool                      unchecked;   /* test bug grant-unheld */
-	rocksdb_transaction_t    *rt;
 	const rocksdb_snapshot_t *snap; /* the txn's own, or NULL with ds */
 	struct dsnap             *ds;   /* the durable snapshot it began on */
 	rocksdb_readoptions_t    *ro;   /* carries the snapshot: every read */
@@ -491,10 +490,7 @@ cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
 	if (cw_test_bug("ack-before-sync") ||
 	    cw_test_bug("ship-before-durable"))
 		rocksdb_options_set_manual_wal_flush(db->opts, 1);
-	db->ro  = rocksdb_readoptions_create();
-	db->oto = rocksdb_optimistictransaction_options_create();
-	rocksdb_optimistictransaction_options_set_set_snapshot(db->oto, 1);
-	db->oto_nosnap = rocksdb_optimistictransaction_options_create();
+	db->ro = rocksdb_readoptions_create();
 
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
 		cw_log(CW_LOG_ERROR, "txn", "cannot create %s: %s", dir,
@@ -544,8 +540,6 @@ cw_db_close(cw_db *db)
 		rocksdb_optimistictransactiondb_close(db->odb);
 	}
 	cw_free(db->dsnap);
-	rocksdb_optimistictransaction_options_destroy(db->oto);
-	rocksdb_optimistictransaction_options_destroy(db->oto_nosnap);
 	rocksdb_readoptions_destroy(db->ro);
 	rocksdb_writeoptions_destroy(db->wo);
 	/* The CF options own the merge operator and destroy it. */
@@ -637,6 +631,12 @@ static void
 dsnap_unref_locked(cw_db *db, struct dsnap *d)
 {
 	if (d != NULL && --d->refs == 0) {
+		if (d->prev != NULL)
+			d->prev->next = d->next;
+		else
+			db->live = d->next;
+		if (d->next != NULL)
+			d->next->prev = d->prev;
 		rocksdb_release_snapshot(db->base, d->snap);
 		cw_free(d);
 	}
@@ -661,6 +661,15 @@ dsnap_publish(cw_db *db, const rocksdb_snapshot_t *snap, const cw_vc *vc,
 	pthread_mutex_lock(&db->dsnap_mu);
 	dsnap_unref_locked(db, db->dsnap);
 	db->dsnap = d;
+	if (d != NULL) { /* the newest: last of the live ones */
+		struct dsnap **p = &db->live, *prev = NULL;
+		while (*p != NULL) {
+			prev = *p;
+			p    = &(*p)->next;
+		}
+		d->prev = prev;
+		*p      = d;
+	}
 	pthread_mutex_unlock(&db->dsnap_mu);
 }
 
@@ -803,11 +812,17 @@ static int
 wl_put_locked(cw_db *db, const uint8_t *k, size_t kl, uint64_t seq)
 {
 	if (db->wl_n + 1 > db->wl_cap / 2 || db->wl_n >= db->wl_prune_at) {
-		/* the oldest open snapshot; with none, everything is seen */
+		/* the oldest open snapshot; with none, everything is seen.
+		 * Transactions on a durable snapshot are not listed: the
+		 * oldest snapshot still referenced stands for them. */
 		uint64_t floor = db->S.v[db->o.dc];
 		for (cw_tx *t = db->open; t != NULL; t = t->next)
 			if (t->snap_vc.v[db->o.dc] < floor)
 				floor = t->snap_vc.v[db->o.dc];
+		pthread_mutex_lock(&db->dsnap_mu);
+		if (db->live != NULL && db->live->vc.v[db->o.dc] < floor)
+			floor = db->live->vc.v[db->o.dc];
+		pthread_mutex_unlock(&db->dsnap_mu);
 		int rc = wl_rebuild_locked(db, db->wl_n + 1, floor);
 		if (rc != 0)
 			return rc;
@@ -838,45 +853,42 @@ cw_tx_begin(cw_db *db, const cw_vc *need, uint64_t wait_ms, cw_tx **out)
 		cw_free(t);
 		return CW_ENOMEM;
 	}
-	pthread_mutex_lock(&db->commit_mu);
 	/* The latest durable state, when it covers the session: nothing
-	 * read from it waits for a sync. Taken under commit_mu, so that no
-	 * commit prunes the conflict entries above it before t is listed. */
-	struct dsnap *d = NULL;
+	 * read from it waits for a sync, and beginning on it takes no
+	 * commit_mu. While referenced it is on db->live, which holds the
+	 * conflict table's prune floor below it. */
 	pthread_mutex_lock(&db->dsnap_mu);
 	if (db->dsnap != NULL &&
 	    (need == NULL || cw_causal_vc_dominates(&db->dsnap->vc, need))) {
-		d = db->dsnap;
-		d->refs++;
+		t->ds = db->dsnap;
+		t->ds->refs++;
 	}
 	pthread_mutex_unlock(&db->dsnap_mu);
-	if (d == NULL && !cw_test_bug("skip-session-wait") &&
+	if (t->ds != NULL) {
+		t->snap_vc     = t->ds->vc;
+		t->snap_ticket = t->ds->ticket;
+		rocksdb_readoptions_set_snapshot(t->ro, t->ds->snap);
+		t->state = TX_ACTIVE;
+		*out     = t;
+		return 0;
+	}
+	pthread_mutex_lock(&db->commit_mu);
+	if (!cw_test_bug("skip-session-wait") &&
 	    (rc = wait_for_locked(db, need, wait_ms)) != 0) {
 		pthread_mutex_unlock(&db->commit_mu);
 		goto out_free;
 	}
-	if (d != NULL) {
-		t->rt = rocksdb_optimistictransaction_begin(
-		    db->odb, db->wo, db->oto_nosnap, NULL);
-		t->ds          = d;
-		t->snap_vc     = d->vc;
-		t->snap_ticket = d->ticket;
-	} else {
-		/* The snapshot and its state vector, taken together. */
-		t->rt = rocksdb_optimistictransaction_begin(
-		    db->odb, db->wo, db->oto, NULL);
-		t->snap_vc     = db->S;
-		t->snap_ticket = db->ncommit;
-	}
-	t->next = db->open;
+	/* The snapshot and its state vector, taken together. */
+	t->snap        = rocksdb_create_snapshot(db->base);
+	t->snap_vc     = db->S;
+	t->snap_ticket = db->ncommit;
+	t->next        = db->open;
 	if (db->open != NULL)
 		db->open->prev = t;
 	db->open  = t;
 	t->listed = true;
 	pthread_mutex_unlock(&db->commit_mu);
-	if (d == NULL)
-		t->snap = rocksdb_transaction_get_snapshot(t->rt);
-	rocksdb_readoptions_set_snapshot(t->ro, d ? d->snap : t->snap);
+	rocksdb_readoptions_set_snapshot(t->ro, t->snap);
 	t->state = TX_ACTIVE;
 	*out     = t;
 	return 0;
@@ -947,19 +959,8 @@ tx_release(cw_tx *t)
 		}
 		pthread_mutex_unlock(&db->commit_mu);
 	}
-	if (t->rt != NULL) {
-		if (t->state == TX_ACTIVE) {
-			char *err = NULL;
-			rocksdb_transaction_rollback(t->rt, &err);
-			if (err != NULL)
-				rdb_err(err, "rollback");
-		}
-		rocksdb_transaction_destroy(t->rt);
-		t->rt = NULL;
-	}
 	if (t->snap != NULL) {
-		/* the wrapper only: the snapshot belongs to the txn */
-		rocksdb_free((void *) t->snap);
+		rocksdb_release_snapshot(t->db->base, t->snap);
 		t->snap = NULL;
 	}
 	if (t->ds != NULL) {
@@ -1127,8 +1128,8 @@ static int
 read_snapshot(cw_tx *t, const uint8_t *k, size_t kl, char **v, size_t *vl)
 {
 	char *err = NULL;
-	*v        = rocksdb_transaction_get_cf(
-	           t->rt, t->ro, t->db->cf[CF_DATA], (const char *) k, kl, vl, &err);
+	*v        = rocksdb_get_cf(t->db->base, t->ro, t->db->cf[CF_DATA],
+	           (const char *) k, kl, vl, &err);
 	if (err != NULL)
 		return rdb_err(err, "read");
 	return 0;
@@ -1988,8 +1989,8 @@ cw_tx_map_fields(cw_tx *t, const void *k, size_t kl, cw_list **out)
 	/* candidate names: field rows at the snapshot and pending ones */
 	if ((rc = row_key(&key, k, kl, ROW_FIELD, "")) != 0)
 		goto out;
-	it = rocksdb_transaction_create_iterator_cf(
-	    t->rt, t->ro, t->db->cf[CF_DATA]);
+	it =
+	    rocksdb_create_iterator_cf(t->db->base, t->ro, t->db->cf[CF_DATA]);
 	for (rocksdb_iter_seek(it, (char *) key.p, key.len);
 	     rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
 		size_t      rl;
@@ -2108,19 +2109,18 @@ check_rights_locked(cw_tx *t)
 	return rc;
 }
 
-/* Stamps t's operands and writes them, with the log record, into the
- * RocksDB transaction. Caller holds commit_mu. */
+/* Stamps t's operands and writes them, with the log record, into wb.
+ * Caller holds commit_mu. */
 static int
-stage_locked(cw_tx *t, uint64_t seq, uint64_t hlc, cw_buf *rec)
+stage_locked(cw_tx *t, uint64_t seq, uint64_t hlc, rocksdb_writebatch_t *wb,
+    cw_buf *rec)
 {
-	cw_db                   *db   = t->db;
-	rocksdb_writebatch_wi_t *wb   = NULL;
-	cw_rec_effect           *effs = NULL;
-	size_t                   ne   = 0;
-	int                      rc   = 0;
+	cw_db         *db   = t->db;
+	cw_rec_effect *effs = NULL;
+	size_t         ne   = 0;
+	int            rc   = 0;
 	if ((effs = cw_malloc(t->nops * sizeof(*effs))) == NULL)
 		return CW_ENOMEM;
-	wb = rocksdb_transaction_get_writebatch_wi(t->rt);
 	for (size_t i = 0; i < t->nrows; i++) {
 		struct prow *r   = &t->rows[i];
 		size_t       off = 0;
@@ -2130,9 +2130,7 @@ stage_locked(cw_tx *t, uint64_t seq, uint64_t hlc, cw_buf *rec)
 			cw_crdt_op_stamp(op, ol, hlc, db->o.dc, seq);
 			effs[ne++] =
 			    (cw_rec_effect) { r->key, r->klen, op, ol };
-			/* untracked: conflicts are ours (first-committer-wins
-			 * above), RocksDB need not track anything */
-			rocksdb_writebatch_wi_merge_cf(wb, db->cf[CF_DATA],
+			rocksdb_writebatch_merge_cf(wb, db->cf[CF_DATA],
 			    (char *) r->key, r->klen, (char *) op, ol);
 		}
 	}
@@ -2141,11 +2139,9 @@ stage_locked(cw_tx *t, uint64_t seq, uint64_t hlc, cw_buf *rec)
 		goto out;
 	uint8_t lk[LOG_KEY_LEN];
 	log_key(lk, db->o.dc, seq);
-	rocksdb_writebatch_wi_put_cf(wb, db->cf[CF_LOG], (char *) lk,
-	    sizeof(lk), (char *) rec->p, rec->len);
+	rocksdb_writebatch_put_cf(wb, db->cf[CF_LOG], (char *) lk, sizeof(lk),
+	    (char *) rec->p, rec->len);
 out:
-	/* the wrapper only: the batch belongs to the transaction */
-	free(wb);
 	cw_free(effs);
 	return rc;
 }
@@ -2243,10 +2239,11 @@ cw_db_escrow_tick(cw_db *db)
 int
 cw_tx_commit(cw_tx *t, cw_vc *commit_vc)
 {
-	cw_db   *db;
-	cw_buf   rec = { 0 };
-	uint64_t seq, ticket;
-	int      rc;
+	cw_db                *db;
+	cw_buf                rec = { 0 };
+	rocksdb_writebatch_t *wb  = NULL;
+	uint64_t              seq, ticket;
+	int                   rc;
 	if (t == NULL)
 		return CW_EINVAL;
 	if (t->state != TX_ACTIVE)
@@ -2261,6 +2258,8 @@ cw_tx_commit(cw_tx *t, cw_vc *commit_vc)
 		tx_release(t);
 		return rc;
 	}
+	if ((wb = rocksdb_writebatch_create()) == NULL)
+		return CW_ENOMEM;
 	pthread_mutex_lock(&db->commit_mu);
 	/* first committer wins among local transactions */
 	for (size_t i = 0; i < t->nrows; i++) {
@@ -2276,12 +2275,15 @@ cw_tx_commit(cw_tx *t, cw_vc *commit_vc)
 		goto out_unlock;
 	seq          = db->S.v[db->o.dc] + 1;
 	uint64_t hlc = cw_causal_hlc_tick(&db->hlc, cw_now_ms());
-	if ((rc = stage_locked(t, seq, hlc, &rec)) != 0)
+	if ((rc = stage_locked(t, seq, hlc, wb, &rec)) != 0)
 		goto out_unlock;
+	/* One batch: all of t, and its log record, or nothing. */
 	char *err = NULL;
-	rocksdb_transaction_commit(t->rt, &err);
+	rocksdb_optimistictransactiondb_write(db->odb, db->wo, wb, &err);
 	if (err != NULL) {
 		rc = rdb_err(err, "commit");
+		if (rc == CW_ECONFLICT) /* RocksDB tracks nothing of ours */
+			rc = CW_EIO;
 		goto out_unlock;
 	}
 	t->state          = TX_DONE;
@@ -2299,6 +2301,7 @@ cw_tx_commit(cw_tx *t, cw_vc *commit_vc)
 	unwrite_locked(t);
 	pthread_cond_broadcast(&db->applied_cv);
 	pthread_mutex_unlock(&db->commit_mu);
+	rocksdb_writebatch_destroy(wb);
 	cw_buf_fini(&rec);
 	note_demand(t);
 	tx_release(t);
@@ -2311,6 +2314,7 @@ out_unlock:
 	ticket = db->ncommit;
 	unwrite_locked(t);
 	pthread_mutex_unlock(&db->commit_mu);
+	rocksdb_writebatch_destroy(wb);
 	cw_buf_fini(&rec);
 	tx_release(t); /* rolls back: nothing of t is applied */
 	if (rc == CW_ECONFLICT || rc == CW_ENORIGHTS) {

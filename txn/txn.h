@@ -16,7 +16,7 @@
  * operator is crdt/'s cw_crdt_merge. The type row holds the object's type,
  * written once by the transaction that creates the object, so that a type
  * check reads two bytes whatever the object's size. A commit writes its
- * operands and its log record in one RocksDB transaction. Register and
+ * operands and its log record in one RocksDB write batch. Register and
  * map-field rows are tracked, so the first committer wins (CW_ECONFLICT for
  * the other); counter, set, bcounter and type-row operands go untracked into
  * the transaction's own batch and never conflict. A bounded decrement is
