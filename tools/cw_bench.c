@@ -500,10 +500,41 @@ echo_server(const char *url)
 
 typedef struct {
 	const char *url;
-	uint64_t    n; /* round trips */
+	double      rate; /* pairs of round trips a second; 0: flat out */
+	double      t0;   /* this thread's first pair, paced */
+	uint64_t    n;    /* round trips */
+	double     *lat;  /* of each pair, seconds */
+	size_t      nlat;
 	int         err;
 } eworker;
 
+/* One round trip of a 100-byte message. Returns 0 or -1. */
+static int
+echo_once(nng_ctx ctx, nng_aio *aio)
+{
+	nng_msg *m;
+	if (nng_msg_alloc(&m, 0) != 0)
+		return -1;
+	if (nng_msg_append(m, value, sizeof(value)) != 0) {
+		nng_msg_free(m);
+		return -1;
+	}
+	nng_aio_set_msg(aio, m);
+	nng_ctx_send(ctx, aio);
+	nng_aio_wait(aio);
+	if (nng_aio_result(aio) != 0) {
+		nng_msg_free(m);
+		return -1;
+	}
+	nng_ctx_recv(ctx, aio);
+	nng_aio_wait(aio);
+	if (nng_aio_result(aio) != 0)
+		return -1;
+	nng_msg_free(nng_aio_get_msg(aio));
+	return 0;
+}
+
+/* Pairs of round trips, as the mix makes per transaction. */
 static void *
 run_echo(void *arg)
 {
@@ -511,7 +542,7 @@ run_echo(void *arg)
 	nng_socket s;
 	nng_ctx    ctx;
 	nng_aio   *aio;
-	nng_msg   *m;
+	size_t     cap = 0;
 	if (nng_req0_open(&s) != 0) {
 		w->err = 1;
 		return NULL;
@@ -529,28 +560,24 @@ run_echo(void *arg)
 	}
 	while (!atomic_load(&go))
 		;
-	for (double end = now_s() + seconds; now_s() < end;) {
-		if (nng_msg_alloc(&m, 0) != 0 ||
-		    nng_msg_append(m, value, sizeof(value)) != 0) {
+	double next = now_s() + w->t0, end = now_s() + seconds;
+	while (now_s() < end) {
+		double start = now_s();
+		if (w->rate > 0) { /* open loop, from the scheduled start */
+			sleep_until(next);
+			start = next;
+			next += 1.0 / w->rate;
+		}
+		if (echo_once(ctx, aio) != 0 || echo_once(ctx, aio) != 0) {
 			w->err = 1;
 			break;
 		}
-		nng_aio_set_msg(aio, m);
-		nng_ctx_send(ctx, aio);
-		nng_aio_wait(aio);
-		if (nng_aio_result(aio) != 0) {
-			nng_msg_free(m);
-			w->err = 1;
-			break;
+		w->n += 2;
+		if (w->nlat == cap) {
+			cap    = cap ? cap * 2 : 4096;
+			w->lat = realloc(w->lat, cap * sizeof(*w->lat));
 		}
-		nng_ctx_recv(ctx, aio);
-		nng_aio_wait(aio);
-		if (nng_aio_result(aio) != 0) {
-			w->err = 1;
-			break;
-		}
-		nng_msg_free(nng_aio_get_msg(aio));
-		w->n++;
+		w->lat[w->nlat++] = now_s() - start;
 	}
 	nng_aio_free(aio);
 	nng_ctx_close(ctx);
@@ -558,18 +585,23 @@ run_echo(void *arg)
 	return NULL;
 }
 
-/* Round trips per second of n client threads against the echo server at
- * url; -1 on failure. */
-static double
-echo_rate(const char *url, int n)
+/* n client threads against the echo server at url: round trips a second
+ * (rate), and p50/p99 of a pair of round trips. pairs: the pairs a
+ * second offered, paced (0: flat out). errors: 1 on failure. */
+static mix_result
+echo_run(const char *url, int n, double pairs)
 {
 	eworker   *w     = calloc((size_t) n, sizeof(*w));
 	pthread_t *th    = calloc((size_t) n, sizeof(*th));
+	mix_result r     = { 0 };
 	uint64_t   total = 0;
-	int        err   = 0;
+	size_t     nlat = 0, k = 0;
 	atomic_store(&go, 0);
 	for (int i = 0; i < n; i++) {
-		w[i].url = url;
+		w[i].url  = url;
+		w[i].rate = pairs / n;
+		/* stagger the paced threads over one interval */
+		w[i].t0 = pairs > 0 ? (double) i / n / w[i].rate : 0;
 		pthread_create(&th[i], NULL, run_echo, &w[i]);
 	}
 	sleep_until(now_s() + 0.2); /* every client connected */
@@ -578,12 +610,24 @@ echo_rate(const char *url, int n)
 	for (int i = 0; i < n; i++) {
 		pthread_join(th[i], NULL);
 		total += w[i].n;
-		err |= w[i].err;
+		nlat += w[i].nlat;
+		r.errors |= (uint64_t) w[i].err;
 	}
-	double t = now_s() - t0;
+	double  t   = now_s() - t0;
+	double *all = malloc((nlat ? nlat : 1) * sizeof(*all));
+	for (int i = 0; i < n; i++) {
+		memcpy(all + k, w[i].lat, w[i].nlat * sizeof(*all));
+		k += w[i].nlat;
+		free(w[i].lat);
+	}
+	qsort(all, nlat, sizeof(*all), cmp_double);
+	r.rate = total / t;
+	r.p50  = nlat ? all[nlat / 2] * 1e3 : 0;
+	r.p99  = nlat ? all[(size_t) (nlat * 0.99)] * 1e3 : 0;
+	free(all);
 	free(w);
 	free(th);
-	return err ? -1 : total / t;
+	return r;
 }
 
 static pid_t server_pid;
@@ -693,20 +737,31 @@ bench_net(const char *self, int *list, int n)
 	       "transaction, so it cannot exceed half of them\n\n",
 	    ECHO_WORKERS);
 	printf("| threads | echo round trips/s | mix txn/s at most | that / "
-	       "embedded |\n");
+	       "embedded | 2 round trips p50 ms | p99 ms |\n");
 	printf("|--------:|-------------------:|------------------:|--------"
-	       "--------:|\n");
+	       "--------:|---------------------:|-------:|\n");
 	for (int i = 0; i < n && ep > 0; i++) {
-		double r = echo_rate(eurl, list[i]);
-		if (r < 0) {
+		mix_result r = echo_run(eurl, list[i], 0);
+		if (r.errors) {
 			fprintf(stderr,
 			    "cw-bench: the echo server at %s failed\n", eurl);
 			errors++;
 			break;
 		}
-		printf("| %7d | %18.0f | %17.0f | %15.2f |\n", list[i], r,
-		    r / 2, r / 2 / emb[i]);
+		printf("| %7d | %18.0f | %17.0f | %15.2f | %20.2f | %6.2f |\n",
+		    list[i], r.rate, r.rate / 2, r.rate / 2 / emb[i], r.p50,
+		    r.p99);
 		fflush(stdout);
+	}
+	if (ep > 0 && errors == 0) {
+		/* the load of the half-peak run above, on the transport */
+		mix_result r = echo_run(eurl, peak_threads, peak / 2);
+		printf(
+		    "\nthe transport alone at the half-peak load (%.0f pairs "
+		    "of round trips/s offered,\n%d threads, open loop): "
+		    "p50 %.2f ms, p99 %.2f ms for two round trips\n",
+		    peak / 2, peak_threads, r.p50, r.p99);
+		errors += (int) r.errors;
 	}
 	if (ep > 0) {
 		kill(ep, SIGTERM);
