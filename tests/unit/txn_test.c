@@ -340,6 +340,74 @@ two_threads_adding_to_one_counter_never_conflict(void **state)
 	assert_int_equal(n, 20000);
 }
 
+struct rmw {
+	cw_db *db;
+	int    n, done, errors;
+};
+
+/* Read-modify-write of one register holding a number, retried on
+ * conflict; each transaction also writes four fresh registers, so that
+ * the conflict table fills and is pruned often while others are open. */
+static void *
+rmw_loop(void *arg)
+{
+	struct rmw *a = arg;
+	for (int i = 0; a->done < a->n && a->errors == 0; i++) {
+		cw_tx *t;
+		void  *v;
+		size_t vl;
+		char   buf[32], fresh[32];
+		if (cw_tx_begin(a->db, NULL, 0, &t) != 0 ||
+		    cw_tx_reg_get(t, "n", 1, &v, &vl) != 0) {
+			a->errors++;
+			break;
+		}
+		long x = 0;
+		if (v != NULL) {
+			snprintf(
+			    buf, sizeof(buf), "%.*s", (int) vl, (char *) v);
+			x = atol(buf);
+			free(v);
+		}
+		int bl = snprintf(buf, sizeof(buf), "%ld", x + 1);
+		cw_tx_reg_put(t, "n", 1, buf, (size_t) bl);
+		for (int j = 0; j < 4; j++) {
+			int fl = snprintf(fresh, sizeof(fresh), "f%p.%d.%d",
+			    (void *) a, i, j);
+			cw_tx_reg_put(t, fresh, (size_t) fl, "x", 1);
+		}
+		int rc = cw_tx_commit(t, NULL);
+		cw_tx_free(t);
+		if (rc == 0)
+			a->done++;
+		else if (rc != CW_ECONFLICT)
+			a->errors++;
+	}
+	return NULL;
+}
+
+/* Four threads incrementing one register: no increment is lost, whatever
+ * snapshot (durable or latest) each transaction began on. */
+static void
+concurrent_increments_of_a_register_lose_nothing(void **state)
+{
+	fx        *f = *state;
+	struct rmw a[4];
+	pthread_t  th[4];
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct rmw) { f->db, 1500, 0, 0 };
+		pthread_create(&th[i], NULL, rmw_loop, &a[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(a[i].errors, 0);
+		assert_int_equal(a[i].done, 1500);
+	}
+	cw_tx *t = begin(f->db);
+	assert_reg(t, "n", "6000");
+	cw_tx_free(t);
+}
+
 struct vis {
 	cw_db     *db;
 	atomic_int stop;
@@ -1051,6 +1119,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    reader_never_sees_part_of_a_transaction, setup1, teardown),
+		cmocka_unit_test_setup_teardown(
+		    concurrent_increments_of_a_register_lose_nothing, setup1,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    bcounter_spends_only_local_rights, setup3, teardown),
 		cmocka_unit_test_setup_teardown(
