@@ -642,34 +642,52 @@ dsnap_unref_locked(cw_db *db, struct dsnap *d)
 	}
 }
 
-/* Makes snap, the state vc at ticket, the snapshot new transactions begin
- * on, now that it is durable. Takes snap over (released on ENOMEM: then
- * there is none, and transactions take their own as before). */
-static void
-dsnap_publish(cw_db *db, const rocksdb_snapshot_t *snap, const cw_vc *vc,
-    uint64_t ticket)
+/* The sync leader's snapshot of the state vc at ticket, taken under
+ * commit_mu. It is live at once (its one reference is the leader's), so
+ * that no commit prunes the conflict table above it before transactions
+ * can begin on it. Returns NULL if out of memory (then there is none,
+ * and transactions take their own snapshot as before). */
+static struct dsnap *
+dsnap_take_locked(cw_db *db, const cw_vc *vc, uint64_t ticket)
 {
 	struct dsnap *d = cw_calloc(1, sizeof(*d));
-	if (d == NULL) {
-		rocksdb_release_snapshot(db->base, snap);
-	} else {
-		d->snap   = snap;
-		d->vc     = *vc;
-		d->ticket = ticket;
-		d->refs   = 1;
+	if (d == NULL)
+		return NULL;
+	d->snap   = rocksdb_create_snapshot(db->base);
+	d->vc     = *vc;
+	d->ticket = ticket;
+	d->refs   = 1;
+	pthread_mutex_lock(&db->dsnap_mu);
+	/* taken in commit order: the newest is the last of the live ones */
+	struct dsnap **p = &db->live, *prev = NULL;
+	while (*p != NULL) {
+		prev = *p;
+		p    = &(*p)->next;
 	}
+	d->prev = prev;
+	*p      = d;
+	pthread_mutex_unlock(&db->dsnap_mu);
+	return d;
+}
+
+/* Makes d (NULL: none) the snapshot new transactions begin on, now that
+ * it is durable; the leader's reference becomes db->dsnap's. */
+static void
+dsnap_publish(cw_db *db, struct dsnap *d)
+{
 	pthread_mutex_lock(&db->dsnap_mu);
 	dsnap_unref_locked(db, db->dsnap);
 	db->dsnap = d;
-	if (d != NULL) { /* the newest: last of the live ones */
-		struct dsnap **p = &db->live, *prev = NULL;
-		while (*p != NULL) {
-			prev = *p;
-			p    = &(*p)->next;
-		}
-		d->prev = prev;
-		*p      = d;
-	}
+	pthread_mutex_unlock(&db->dsnap_mu);
+}
+
+/* Drops the leader's reference to d, whose sync made nothing new
+ * durable or failed. */
+static void
+dsnap_drop(cw_db *db, struct dsnap *d)
+{
+	pthread_mutex_lock(&db->dsnap_mu);
+	dsnap_unref_locked(db, d);
 	pthread_mutex_unlock(&db->dsnap_mu);
 }
 
@@ -712,10 +730,9 @@ wait_durable(cw_db *db, uint64_t ticket)
 			        &db->commit_mu, &dl) != ETIMEDOUT)
 				;
 		}
-		uint64_t target = db->ncommit;
-		cw_vc    synced = db->S; /* what this sync makes durable */
-		const rocksdb_snapshot_t *snap =
-		    rocksdb_create_snapshot(db->base); /* and its data */
+		uint64_t target    = db->ncommit;
+		cw_vc    synced    = db->S; /* what this sync makes durable */
+		struct dsnap *snap = dsnap_take_locked(db, &synced, target);
 		pthread_mutex_unlock(&db->commit_mu);
 		uint64_t t0  = mono_us();
 		char    *err = NULL;
@@ -728,7 +745,7 @@ wait_durable(cw_db *db, uint64_t ticket)
 		pthread_cond_broadcast(&db->sync_cv);
 		if (err != NULL) {
 			rdb_err(err, "sync WAL");
-			rocksdb_release_snapshot(db->base, snap);
+			dsnap_drop(db, snap);
 			rc = CW_EIO;
 			break;
 		}
@@ -736,9 +753,9 @@ wait_durable(cw_db *db, uint64_t ticket)
 			db->last_batch = target - db->durable;
 			db->durable    = target;
 			db->durable_S  = synced;
-			dsnap_publish(db, snap, &synced, target);
+			dsnap_publish(db, snap);
 		} else {
-			rocksdb_release_snapshot(db->base, snap);
+			dsnap_drop(db, snap);
 		}
 	}
 	pthread_mutex_unlock(&db->sync_mu);
