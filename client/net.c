@@ -15,11 +15,30 @@
 #define MAX_REQUEST (16u << 20)
 #define MAX_REPLY (256u << 20)
 
-/* A context and its aio, kept for the next call once a call ends well
- * (opening them costs more than a small request). */
+/*
+ * A context and its two aios, kept for the next call once a call ends well
+ * (opening them costs more than a small request). The receive is posted
+ * by the send's completion callback, so the caller sleeps once per call,
+ * until the reply (or an error) arrives, instead of once for the send and
+ * once for the reply; receiving from the send's callback is the order nng
+ * asks for.
+ *
+ * The call's timeout is ours, not nng's: nng 1.5.2 can deadlock its
+ * timer thread when an aio's timeout fires just as its reply arrives, and
+ * from then on every nng_close in the process hangs (net_test). At the
+ * deadline the caller cancels the aios itself and waits for the callback.
+ */
 struct chan {
-	nng_ctx  ctx;
-	nng_aio *aio;
+	nng_ctx         ctx;
+	nng_aio        *send, *recv;
+	uint64_t        deadline; /* of the call under way (cw_mono_ms) */
+	pthread_mutex_t mu;
+	pthread_cond_t  cv;
+	/* mu guards: */
+	bool done;   /* the call under way has ended */
+	int  rv;     /* with this nng result */
+	bool sent;   /* after its request was sent */
+	bool cancel; /* the caller gave up: post no receive */
 };
 #define POOL 32
 
@@ -30,33 +49,88 @@ struct cw_net {
 	_Atomic int      timeout_ms;
 	pthread_mutex_t  mu;
 	/* mu guards: */
-	struct chan pool[POOL];
-	int         npool;
+	struct chan *pool[POOL];
+	int          npool;
 };
 
-static int
-chan_get(cw_net *n, struct chan *c)
+static void
+chan_end(struct chan *c, int rv, bool sent)
 {
-	int rv;
-	pthread_mutex_lock(&n->mu);
-	if (n->npool > 0) {
-		*c = n->pool[--n->npool];
-		pthread_mutex_unlock(&n->mu);
-		return 0;
+	pthread_mutex_lock(&c->mu);
+	c->done = true;
+	c->rv   = rv;
+	c->sent = sent;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* nng's callback: the request went out (or could not). */
+static void
+chan_sent(void *arg)
+{
+	struct chan *c  = arg;
+	int          rv = nng_aio_result(c->send);
+	if (rv != 0) {
+		chan_end(c, rv, false);
+		return;
 	}
-	pthread_mutex_unlock(&n->mu);
-	if ((rv = nng_ctx_open(&c->ctx, n->sock)) != 0)
-		return rv;
-	if ((rv = nng_aio_alloc(&c->aio, NULL, NULL)) != 0)
-		nng_ctx_close(c->ctx);
-	return rv;
+	pthread_mutex_lock(&c->mu);
+	bool cancel = c->cancel;
+	pthread_mutex_unlock(&c->mu);
+	if (cancel)
+		chan_end(c, NNG_ETIMEDOUT, true);
+	else
+		nng_ctx_recv(c->ctx, c->recv);
+}
+
+/* nng's callback: the reply arrived (or did not). */
+static void
+chan_received(void *arg)
+{
+	struct chan *c = arg;
+	chan_end(c, nng_aio_result(c->recv), true);
 }
 
 static void
 chan_close(struct chan *c)
 {
-	nng_aio_free(c->aio);
+	if (c == NULL)
+		return;
+	nng_aio_free(c->send); /* stops it first: no callback runs after */
+	nng_aio_free(c->recv);
 	nng_ctx_close(c->ctx);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cv);
+	cw_free(c);
+}
+
+static int
+chan_get(cw_net *n, struct chan **out)
+{
+	int          rv;
+	struct chan *c;
+	pthread_mutex_lock(&n->mu);
+	if (n->npool > 0) {
+		*out = n->pool[--n->npool];
+		pthread_mutex_unlock(&n->mu);
+		return 0;
+	}
+	pthread_mutex_unlock(&n->mu);
+	if ((c = cw_calloc(1, sizeof(*c))) == NULL)
+		return NNG_ENOMEM;
+	if ((rv = nng_ctx_open(&c->ctx, n->sock)) != 0) {
+		cw_free(c);
+		return rv;
+	}
+	pthread_mutex_init(&c->mu, NULL);
+	cw_cond_init_mono(&c->cv);
+	if ((rv = nng_aio_alloc(&c->send, chan_sent, c)) != 0 ||
+	    (rv = nng_aio_alloc(&c->recv, chan_received, c)) != 0) {
+		chan_close(c);
+		return rv;
+	}
+	*out = c;
+	return 0;
 }
 
 /* Back to the pool after a call that ended well; closed otherwise. */
@@ -65,13 +139,11 @@ chan_put(cw_net *n, struct chan *c, bool reuse)
 {
 	pthread_mutex_lock(&n->mu);
 	if (reuse && n->npool < POOL) {
-		n->pool[n->npool++] = *c;
-		reuse               = false;
+		n->pool[n->npool++] = c;
 		c                   = NULL;
 	}
 	pthread_mutex_unlock(&n->mu);
-	if (c != NULL)
-		chan_close(c);
+	chan_close(c);
 }
 
 /* The one place where nng errors become CW_E* codes. */
@@ -137,7 +209,7 @@ cw_net_close(cw_net *n)
 	if (n == NULL)
 		return;
 	for (int i = 0; i < n->npool; i++)
-		chan_close(&n->pool[i]);
+		chan_close(n->pool[i]);
 	nng_close(n->sock);
 	pthread_mutex_destroy(&n->mu);
 	cw_free(n);
@@ -153,11 +225,10 @@ int
 cw_net_call(cw_net *n, cw_req *h, const cw_op *w, size_t nw, const cw_op *r,
     size_t nr, cw_net_reply *out)
 {
-	cw_buf      req = { 0 };
-	struct chan ch;
-	nng_aio    *aio;
-	nng_msg    *msg = NULL;
-	int         rc, rv;
+	cw_buf       req = { 0 };
+	struct chan *ch;
+	nng_msg     *msg = NULL;
+	int          rc, rv;
 	memset(out, 0, sizeof(*out));
 	h->sid = n->sid;
 	h->rid = atomic_fetch_add(&n->rid, 1) + 1;
@@ -171,28 +242,50 @@ cw_net_call(cw_net *n, cw_req *h, const cw_op *w, size_t nw, const cw_op *r,
 		cw_buf_fini(&req);
 		return nng_err(rv);
 	}
-	aio = ch.aio;
 	if ((rv = nng_msg_alloc(&msg, 0)) != 0 ||
 	    (rv = nng_msg_append(msg, req.p, req.len)) != 0) {
+		if (msg != NULL)
+			nng_msg_free(msg);
 		rc = nng_err(rv);
 		goto out;
 	}
-	nng_aio_set_timeout(aio, atomic_load(&n->timeout_ms));
-	nng_aio_set_msg(aio, msg);
-	nng_ctx_send(ch.ctx, aio);
-	nng_aio_wait(aio);
-	if ((rv = nng_aio_result(aio)) != 0) {
-		rc = nng_err(rv); /* msg still ours */
-		goto out;
+	ch->deadline = cw_mono_ms() + (uint64_t) atomic_load(&n->timeout_ms);
+	ch->done     = false;
+	ch->cancel   = false;
+	nng_aio_set_msg(ch->send, msg);
+	nng_ctx_send(ch->ctx, ch->send);
+	pthread_mutex_lock(&ch->mu);
+	while (!ch->done) {
+		struct timespec dl;
+		uint64_t        now = cw_mono_ms();
+		if (now >= ch->deadline) {
+			/* give up: cancel whichever aio runs, again until
+			 * its callback reports (the send's callback may be
+			 * posting the receive right now) */
+			ch->cancel = true;
+			pthread_mutex_unlock(&ch->mu);
+			nng_aio_cancel(ch->send);
+			nng_aio_cancel(ch->recv);
+			pthread_mutex_lock(&ch->mu);
+			now = cw_mono_ms() - 10; /* check every 10 ms */
+		}
+		cw_deadline_after(
+		    &dl, ch->deadline > now ? ch->deadline - now : 10);
+		pthread_cond_timedwait(&ch->cv, &ch->mu, &dl);
 	}
-	msg = NULL; /* sent: nng owns it */
-	nng_ctx_recv(ch.ctx, aio);
-	nng_aio_wait(aio);
-	if ((rv = nng_aio_result(aio)) != 0) {
+	rv        = ch->rv;
+	bool sent = ch->sent;
+	pthread_mutex_unlock(&ch->mu);
+	if (rv != 0) {
+		if (!sent) { /* the request is still ours */
+			nng_msg_free(nng_aio_get_msg(ch->send));
+			nng_aio_set_msg(ch->send, NULL);
+		}
 		rc = nng_err(rv);
 		goto out;
 	}
-	out->msg  = nng_aio_get_msg(aio);
+	out->msg = nng_aio_get_msg(ch->recv);
+	nng_aio_set_msg(ch->recv, NULL);
 	out->pipe = nng_pipe_id(nng_msg_get_pipe(out->msg));
 	rc        = cw_schema_rep_decode(
 	           nng_msg_body(out->msg), nng_msg_len(out->msg), &out->rep);
@@ -203,10 +296,8 @@ cw_net_call(cw_net *n, cw_req *h, const cw_op *w, size_t nw, const cw_op *r,
 		out->msg = NULL;
 	}
 out:
-	if (msg != NULL)
-		nng_msg_free(msg);
 	/* a context that failed may hold a request: never reuse it */
-	chan_put(n, &ch, rv == 0);
+	chan_put(n, ch, rv == 0);
 	cw_buf_fini(&req);
 	return rc;
 }

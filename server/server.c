@@ -28,6 +28,10 @@
 #define DEDUP_MAX_REPLY (1u << 20)
 #define DEDUP_WAIT_MS 30000
 
+/* Internal: a request served in no-wait mode would have to wait; a worker
+ * thread serves it instead. Never an error code, never on the wire. */
+#define WOULD_WAIT 2
+
 struct slot {
 	pthread_mutex_t mu;
 	/* mu guards: */
@@ -45,12 +49,28 @@ struct dentry {
 	size_t   len;
 };
 
-struct worker {
-	cw_server *s;
-	pthread_t  th;
-	nng_ctx    ctx;
-	nng_aio   *aio;
-	bool       started;
+/* One request on its way: decoded once, served in no-wait mode on nng's
+ * callback thread and, if that would wait, by a worker, which carries on
+ * from where it stopped. */
+struct job {
+	cw_req r;
+	bool   released; /* r.release done */
+	bool   deduped;  /* looked up in the reply cache */
+	bool   claimed;  /* and owns its entry there */
+};
+
+/* One nng context: one request at a time, received, served and answered
+ * through its aio's callback (conn_cb). Only the thread that holds the
+ * request (nng's callback, or the worker it was queued to) touches it. */
+struct conn {
+	cw_server   *s;
+	nng_ctx      ctx;
+	nng_aio     *aio;
+	bool         opened;  /* ctx is open */
+	bool         sending; /* aio runs a send, else a receive */
+	nng_msg     *msg;     /* the request, while queued to a worker */
+	struct job   job;
+	struct conn *next; /* s->qhead */
 };
 
 struct cw_server {
@@ -80,10 +100,19 @@ struct cw_server {
 
 	_Atomic uint64_t nrequests; /* served since start */
 
-	nng_socket     sock;
-	bool           sock_open;
-	struct worker *workers;
-	uint32_t       nworkers;
+	nng_socket   sock;
+	bool         sock_open;
+	struct conn *conns;
+	uint32_t     nconns;
+	pthread_t   *threads; /* the workers */
+	uint32_t     nthreads;
+	_Atomic bool closing; /* no new receives */
+
+	pthread_mutex_t q_mu;
+	pthread_cond_t  q_cv;
+	/* q_mu guards: */
+	struct conn *qhead, *qtail; /* requests that wait for a worker */
+	bool         qclosed;       /* the workers are stopping */
 };
 
 void
@@ -124,20 +153,35 @@ slot_alloc(cw_server *s, cw_tx *tx, uint64_t *id, struct slot **out)
 	return 0;
 }
 
-/* Finds and locks the slot of id. Returns NULL if there is none. */
+/* Finds and locks the slot of id. Returns NULL if there is none. With
+ * nowait, a slot busy with another request is not waited for: NULL and
+ * *busy. */
 static struct slot *
-slot_get(cw_server *s, uint64_t id)
+slot_find(cw_server *s, uint64_t id, bool nowait, bool *busy)
 {
 	uint64_t i = id & ((1u << SLOT_BITS) - 1);
+	*busy      = false;
 	if (id == 0 || i >= s->o.max_txns)
 		return NULL;
 	struct slot *sl = &s->slots[i];
-	pthread_mutex_lock(&sl->mu);
+	if (!nowait)
+		pthread_mutex_lock(&sl->mu);
+	else if (pthread_mutex_trylock(&sl->mu) != 0) {
+		*busy = true;
+		return NULL;
+	}
 	if (sl->id != id) {
 		pthread_mutex_unlock(&sl->mu);
 		return NULL;
 	}
 	return sl;
+}
+
+static struct slot *
+slot_get(cw_server *s, uint64_t id)
+{
+	bool busy;
+	return slot_find(s, id, false, &busy);
 }
 
 /* Frees the transaction of a locked slot and unlocks it. */
@@ -187,13 +231,7 @@ reaper(void *arg)
 	pthread_mutex_lock(&s->stop_mu);
 	while (!s->stopping) {
 		struct timespec dl;
-		clock_gettime(CLOCK_MONOTONIC, &dl);
-		dl.tv_sec += (time_t) (period / 1000);
-		dl.tv_nsec += (long) (period % 1000) * 1000000;
-		if (dl.tv_nsec >= 1000000000) {
-			dl.tv_sec++;
-			dl.tv_nsec -= 1000000000;
-		}
+		cw_deadline_after(&dl, period);
 		pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &dl);
 		pthread_mutex_unlock(&s->stop_mu);
 		uint64_t now = cw_mono_ms();
@@ -229,27 +267,27 @@ dedup_slot(cw_server *s, uint64_t sid, uint64_t rid)
 	return &s->dedup[(h >> 17) & (DEDUP_SIZE - 1)];
 }
 
-/* Looks the request up. Returns 1 and fills out with the first reply if
- * it ran before; 0 if this request owns the entry now (claimed = true)
- * or may run uncached (claimed = false). */
+/* Looks the request up. Returns 1 (not WOULD_WAIT) and fills out with the
+ * first reply if it ran before; 0 if this request owns the entry now
+ * (claimed = true) or may run uncached (claimed = false); WOULD_WAIT
+ * (nowait only) if a copy of it is running: nothing is claimed. */
 static int
-dedup_begin(
-    cw_server *s, uint64_t sid, uint64_t rid, cw_buf *out, bool *claimed)
+dedup_begin(cw_server *s, uint64_t sid, uint64_t rid, cw_buf *out,
+    bool *claimed, bool nowait)
 {
 	*claimed         = false;
 	struct dentry *e = dedup_slot(s, sid, rid);
 	pthread_mutex_lock(&s->dedup_mu);
 	if (e->state != D_EMPTY && e->sid == sid && e->rid == rid) {
+		if (nowait && e->state == D_PENDING) {
+			pthread_mutex_unlock(&s->dedup_mu);
+			return WOULD_WAIT;
+		}
 		uint64_t dl = cw_mono_ms() + DEDUP_WAIT_MS;
 		while (e->state == D_PENDING && e->sid == sid &&
 		    e->rid == rid && cw_mono_ms() < dl) {
 			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += 10 * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			cw_deadline_after(&ts, 10);
 			pthread_cond_timedwait(
 			    &s->dedup_cv, &s->dedup_mu, &ts);
 		}
@@ -304,16 +342,56 @@ dedup_end(cw_server *s, uint64_t sid, uint64_t rid, const cw_buf *reply)
 
 /* ---- requests ---- */
 
+/* Begins the transaction of r. With nowait, only on the latest durable
+ * state: WOULD_WAIT if that does not include the session's clock. */
 static int
-open_txn(cw_server *s, const cw_req *r, cw_tx **tx)
+open_txn(cw_server *s, const cw_req *r, bool nowait, cw_tx **tx)
 {
-	cw_vc need;
+	cw_vc need, *np = NULL;
 	int   rc;
-	if (r->clocklen == 0)
-		return cw_tx_begin(s->db, NULL, 0, tx);
-	if ((rc = cw_causal_vc_decode(&need, r->clock, r->clocklen)) != 0)
-		return rc;
-	return cw_tx_begin(s->db, &need, s->o.session_wait_ms, tx);
+	if (r->clocklen != 0) {
+		if ((rc = cw_causal_vc_decode(&need, r->clock, r->clocklen)) !=
+		    0)
+			return rc;
+		np = &need;
+	}
+	if (!nowait)
+		return cw_tx_begin(s->db, np, s->o.session_wait_ms, tx);
+	rc = cw_tx_begin_nowait(s->db, np, tx);
+	return rc == CW_EUNAVAIL ? WOULD_WAIT : rc;
+}
+
+/* The operations a request served without waiting may hold: every one but
+ * the escrow's, which may commit, ask other DCs, or wait for rights. */
+static bool
+op_nowait(int op)
+{
+	switch (op) {
+	case CW_OP_BCOUNTER_ADD:
+	case CW_OP_BCOUNTER_ADD_WAIT:
+	case CW_OP_BCOUNTER_TRANSFER:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/* Whether r may be served without waiting, as far as its kind and
+ * operations tell (the state of its transaction is checked later). */
+static bool
+req_nowait(const cw_req *r)
+{
+	if (r->kind != CW_REQ_BEGIN && r->kind != CW_REQ_READ &&
+	    r->kind != CW_REQ_ABORT)
+		return false; /* a commit waits for its sync */
+	for (size_t i = 0; i < r->nwrites + r->nreads; i++) {
+		cw_op op;
+		bool  w = i < r->nwrites;
+		cw_schema_req_op(r, w, w ? i : i - r->nwrites, &op);
+		if (!op_nowait(op.op))
+			return false;
+	}
+	return true;
 }
 
 /* Runs the writes, then the reads, of r on tx. OUT: results (nreads),
@@ -377,8 +455,10 @@ status_peers(cw_server *s, cw_rep *h, cw_schema_peer **peers)
 	return 0;
 }
 
+/* Serves r into out. With nowait, returns WOULD_WAIT, having changed
+ * nothing and written nothing, where it would wait. */
 static int
-handle(cw_server *s, const cw_req *r, cw_buf *out)
+handle(cw_server *s, const cw_req *r, bool nowait, cw_buf *out)
 {
 	cw_rep          h   = { 0 };
 	cw_result      *res = NULL;
@@ -389,6 +469,7 @@ handle(cw_server *s, const cw_req *r, cw_buf *out)
 	size_t          n;
 	int             rc;
 	cw_schema_peer *peers = NULL;
+	bool            busy;
 
 	if (r->nreads > 0 &&
 	    (res = cw_calloc(r->nreads, sizeof(*res))) == NULL) {
@@ -417,15 +498,24 @@ handle(cw_server *s, const cw_req *r, cw_buf *out)
 	case CW_REQ_BEGIN:
 	case CW_REQ_READ:
 		if (r->txid == 0) {
-			if ((h.err = open_txn(s, r, &tx)) != 0)
+			if ((h.err = open_txn(s, r, nowait, &tx)) != 0) {
+				if (h.err == WOULD_WAIT)
+					goto would_wait;
 				break;
+			}
 			if ((h.err = slot_alloc(s, tx, &h.txid, &sl)) != 0) {
 				cw_tx_free(tx);
 				break;
 			}
-		} else if ((sl = slot_get(s, r->txid)) == NULL) {
+		} else if ((sl = slot_find(s, r->txid, nowait, &busy)) ==
+		    NULL) {
+			if (busy)
+				goto would_wait;
 			h.err = CW_ESTATE;
 			break;
+		} else if (nowait && !cw_tx_nowait(sl->tx)) {
+			pthread_mutex_unlock(&sl->mu);
+			goto would_wait;
 		} else {
 			h.txid = r->txid;
 		}
@@ -437,7 +527,7 @@ handle(cw_server *s, const cw_req *r, cw_buf *out)
 		break;
 	case CW_REQ_COMMIT:
 		if (r->txid == 0) {
-			if ((h.err = open_txn(s, r, &tx)) != 0)
+			if ((h.err = open_txn(s, r, false, &tx)) != 0)
 				break;
 		} else if ((sl = slot_get(s, r->txid)) == NULL) {
 			h.err = CW_ESTATE;
@@ -457,10 +547,12 @@ handle(cw_server *s, const cw_req *r, cw_buf *out)
 			cw_tx_free(tx);
 		break;
 	case CW_REQ_ABORT:
-		if ((sl = slot_get(s, r->txid)) == NULL)
-			h.err = CW_ESTATE;
-		else
+		if ((sl = slot_find(s, r->txid, nowait, &busy)) != NULL)
 			slot_release(s, sl);
+		else if (busy)
+			goto would_wait;
+		else
+			h.err = CW_ESTATE;
 		break;
 	default:
 		h.err = CW_EPROTO;
@@ -475,6 +567,9 @@ reply:
 		cw_result_fini(&res[i]);
 	cw_free(res);
 	return rc;
+would_wait:
+	cw_free(res);
+	return WOULD_WAIT;
 }
 
 static int
@@ -484,86 +579,199 @@ error_reply(int err, cw_buf *out)
 	return cw_schema_rep_encode(&h, NULL, 0, out);
 }
 
+/* Decodes a request into j. Returns 0, or a reply has been written into
+ * out (malformed, too many operations) and 1, or CW_ENOMEM. */
+static int
+job_decode(
+    cw_server *s, struct job *j, const void *buf, size_t len, cw_buf *out)
+{
+	int rc;
+	memset(j, 0, sizeof(*j));
+	atomic_fetch_add(&s->nrequests, 1);
+	if ((rc = cw_schema_req_decode(buf, len, &j->r)) != 0) {
+		cw_log(CW_LOG_DEBUG, "server", "malformed request (%zu bytes)",
+		    len);
+		rc = error_reply(rc == CW_ENOMEM ? rc : CW_EPROTO, out);
+		return rc != 0 ? rc : 1;
+	}
+	if (j->r.nwrites + j->r.nreads > s->o.max_ops) {
+		cw_schema_req_fini(&j->r);
+		rc = error_reply(CW_ETOOBIG, out);
+		return rc != 0 ? rc : 1;
+	}
+	return 0;
+}
+
+/* Serves a decoded request into out. Returns 0 or CW_ENOMEM; with nowait,
+ * WOULD_WAIT where it would wait, having written nothing (call again
+ * without nowait: what was done is not done twice). */
+static int
+job_serve(cw_server *s, struct job *j, bool nowait, cw_buf *out)
+{
+	cw_req *r = &j->r;
+	int     rc;
+	if (nowait && !req_nowait(r))
+		return WOULD_WAIT;
+	/* read-only transactions the client ended without a round trip;
+	 * an id already gone (reaped, or a resent request) is ignored */
+	for (size_t i = 0; !j->released && i < r->nrelease; i++) {
+		bool         busy;
+		struct slot *sl = slot_find(s, r->release[i], nowait, &busy);
+		if (sl != NULL)
+			slot_release(s, sl);
+		else if (busy)
+			return WOULD_WAIT; /* those released stay released */
+	}
+	j->released  = true;
+	bool mutates = r->kind == CW_REQ_COMMIT || r->nwrites > 0 ||
+	    (r->kind != CW_REQ_STATUS && r->kind != CW_REQ_ABORT &&
+	        r->txid == 0);
+	if (r->sid != 0 && mutates && !j->deduped) {
+		rc = dedup_begin(s, r->sid, r->rid, out, &j->claimed, nowait);
+		if (rc == WOULD_WAIT)
+			return rc;
+		j->deduped = true;
+		if (rc == 1)
+			return 0; /* the first reply, from the cache */
+	}
+	size_t start = out->len;
+	if ((rc = handle(s, r, nowait, out)) == WOULD_WAIT)
+		return rc;
+	if (j->claimed) {
+		cw_buf mine = { out->p + start, out->len - start, 0 };
+		dedup_end(s, r->sid, r->rid, &mine);
+	}
+	return rc;
+}
+
 int
 cw_server_handle(cw_server *s, const void *buf, size_t len, cw_buf *out)
 {
-	cw_req r;
-	bool   claimed = false;
-	int    rc;
-	atomic_fetch_add(&s->nrequests, 1);
-	if ((rc = cw_schema_req_decode(buf, len, &r)) != 0) {
-		cw_log(CW_LOG_DEBUG, "server", "malformed request (%zu bytes)",
-		    len);
-		return error_reply(rc == CW_ENOMEM ? rc : CW_EPROTO, out);
-	}
-	if (r.nwrites + r.nreads > s->o.max_ops) {
-		cw_schema_req_fini(&r);
-		return error_reply(CW_ETOOBIG, out);
-	}
-	/* read-only transactions the client ended without a round trip;
-	 * an id already gone (reaped, or a resent request) is ignored */
-	for (size_t i = 0; i < r.nrelease; i++) {
-		struct slot *sl = slot_get(s, r.release[i]);
-		if (sl != NULL)
-			slot_release(s, sl);
-	}
-	bool mutates = r.kind == CW_REQ_COMMIT || r.nwrites > 0 ||
-	    (r.kind != CW_REQ_STATUS && r.kind != CW_REQ_ABORT && r.txid == 0);
-	if (r.sid != 0 && mutates &&
-	    dedup_begin(s, r.sid, r.rid, out, &claimed) == 1) {
-		cw_schema_req_fini(&r);
-		return 0;
-	}
-	size_t start = out->len;
-	rc           = handle(s, &r, out);
-	if (claimed) {
-		cw_buf mine = { out->p + start, out->len - start, 0 };
-		dedup_end(s, r.sid, r.rid, &mine);
-	}
-	cw_schema_req_fini(&r);
+	struct job j;
+	int        rc = job_decode(s, &j, buf, len, out);
+	if (rc != 0)
+		return rc == 1 ? 0 : rc;
+	rc = job_serve(s, &j, false, out);
+	cw_schema_req_fini(&j.r);
 	return rc;
 }
 
 /* ---- network ---- */
 
+/* Posts the next receive of c, unless the server is stopping. */
+static void
+conn_recv(struct conn *c)
+{
+	if (!atomic_load(&c->s->closing))
+		nng_ctx_recv(c->ctx, c->aio);
+}
+
+/* Sends reply (rc 0) as the answer to m, whose buffer it reuses. */
+static void
+conn_reply(struct conn *c, nng_msg *m, cw_buf *reply, int rc)
+{
+	if (rc != 0 || nng_msg_realloc(m, 0) != 0 ||
+	    nng_msg_append(m, reply->p, reply->len) != 0) {
+		/* no reply: the client times out, nothing is lost */
+		cw_log(CW_LOG_ERROR, "server", "no memory for a reply");
+		nng_msg_free(m);
+		cw_buf_fini(reply);
+		conn_recv(c);
+		return;
+	}
+	cw_buf_fini(reply);
+	c->sending = true;
+	nng_aio_set_msg(c->aio, m);
+	nng_ctx_send(c->ctx, c->aio);
+}
+
+/* Queues c's request for a worker. Returns false if the workers are
+ * stopping. */
+static bool
+queue_push(cw_server *s, struct conn *c)
+{
+	pthread_mutex_lock(&s->q_mu);
+	bool ok = !s->qclosed;
+	if (ok) {
+		c->next = NULL;
+		if (s->qtail != NULL)
+			s->qtail->next = c;
+		else
+			s->qhead = c;
+		s->qtail = c;
+		pthread_cond_signal(&s->q_cv);
+	}
+	pthread_mutex_unlock(&s->q_mu);
+	return ok;
+}
+
+/* nng's callback for c's aio, on one of nng's threads: a receive ended (a
+ * request to serve) or a send did (receive the next). A request that can
+ * be served without waiting is served right here, which spares two thread
+ * switches; any other goes to a worker. */
+static void
+conn_cb(void *arg)
+{
+	struct conn *c  = arg;
+	cw_server   *s  = c->s;
+	int          rv = nng_aio_result(c->aio);
+	if (c->sending) {
+		c->sending = false;
+		if (rv != 0) /* not sent: the message is still ours */
+			nng_msg_free(nng_aio_get_msg(c->aio));
+		nng_aio_set_msg(c->aio, NULL);
+		conn_recv(c);
+		return;
+	}
+	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+		return;
+	if (rv != 0) {
+		cw_log(CW_LOG_WARN, "server", "receive: %s", nng_strerror(rv));
+		conn_recv(c);
+		return;
+	}
+	nng_msg *m = nng_aio_get_msg(c->aio);
+	nng_aio_set_msg(c->aio, NULL);
+	cw_buf reply = { 0 };
+	int    rc =
+	    job_decode(s, &c->job, nng_msg_body(m), nng_msg_len(m), &reply);
+	if (rc == 0) {
+		rc = job_serve(s, &c->job, true, &reply);
+		if (rc == WOULD_WAIT) {
+			c->msg = m;
+			if (queue_push(s, c))
+				return;
+			c->msg = NULL; /* stopping: dropped unserved */
+			cw_schema_req_fini(&c->job.r);
+			cw_buf_fini(&reply);
+			nng_msg_free(m);
+			return;
+		}
+		cw_schema_req_fini(&c->job.r);
+	}
+	conn_reply(c, m, &reply, rc == 1 ? 0 : rc);
+}
+
 static void *
 work(void *arg)
 {
-	struct worker *w = arg;
-	cw_server     *s = w->s;
+	cw_server *s = arg;
 	for (;;) {
-		nng_ctx_recv(w->ctx, w->aio);
-		nng_aio_wait(w->aio);
-		int rv = nng_aio_result(w->aio);
-		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
-			break;
-		if (rv != 0) {
-			cw_log(CW_LOG_WARN, "server", "receive: %s",
-			    nng_strerror(rv));
-			continue;
-		}
-		nng_msg *m     = nng_aio_get_msg(w->aio);
-		cw_buf   reply = { 0 };
-		rv             = cw_server_handle(
-		                s, nng_msg_body(m), nng_msg_len(m), &reply);
-		if (rv != 0 || nng_msg_realloc(m, 0) != 0 ||
-		    nng_msg_append(m, reply.p, reply.len) != 0) {
-			/* no reply: the client times out, nothing is lost */
-			cw_log(
-			    CW_LOG_ERROR, "server", "no memory for a reply");
-			nng_msg_free(m);
-			cw_buf_fini(&reply);
-			continue;
-		}
-		cw_buf_fini(&reply);
-		nng_aio_set_msg(w->aio, m);
-		nng_ctx_send(w->ctx, w->aio);
-		nng_aio_wait(w->aio);
-		if ((rv = nng_aio_result(w->aio)) != 0) {
-			nng_msg_free(nng_aio_get_msg(w->aio));
-			if (rv == NNG_ECLOSED)
-				break;
-		}
+		pthread_mutex_lock(&s->q_mu);
+		while (s->qhead == NULL && !s->qclosed)
+			pthread_cond_wait(&s->q_cv, &s->q_mu);
+		struct conn *c = s->qhead;
+		if (c != NULL && (s->qhead = c->next) == NULL)
+			s->qtail = NULL;
+		pthread_mutex_unlock(&s->q_mu);
+		if (c == NULL)
+			break; /* closed and drained */
+		cw_buf reply = { 0 };
+		int    rc    = job_serve(s, &c->job, false, &reply);
+		cw_schema_req_fini(&c->job.r);
+		nng_msg *m = c->msg;
+		c->msg     = NULL;
+		conn_reply(c, m, &reply, rc);
 	}
 	return NULL;
 }
@@ -571,21 +779,28 @@ work(void *arg)
 static int
 start_workers(cw_server *s)
 {
-	if (s->workers != NULL)
+	if (s->conns != NULL)
 		return 0;
-	s->workers = cw_calloc(s->o.workers, sizeof(*s->workers));
-	if (s->workers == NULL)
+	uint32_t nconns = 2 * s->o.workers;
+	s->conns        = cw_calloc(nconns, sizeof(*s->conns));
+	s->threads      = cw_calloc(s->o.workers, sizeof(*s->threads));
+	if (s->conns == NULL || s->threads == NULL)
 		return CW_ENOMEM;
 	for (uint32_t i = 0; i < s->o.workers; i++) {
-		struct worker *w = &s->workers[i];
-		w->s             = s;
-		if (nng_ctx_open(&w->ctx, s->sock) != 0 ||
-		    nng_aio_alloc(&w->aio, NULL, NULL) != 0)
+		if (pthread_create(&s->threads[i], NULL, work, s) != 0)
 			return CW_ENOMEM;
-		if (pthread_create(&w->th, NULL, work, w) != 0)
+		s->nthreads++;
+	}
+	for (uint32_t i = 0; i < nconns; i++) {
+		struct conn *c = &s->conns[i];
+		c->s           = s;
+		if (nng_ctx_open(&c->ctx, s->sock) != 0)
 			return CW_ENOMEM;
-		w->started = true;
-		s->nworkers++;
+		c->opened = true;
+		s->nconns++;
+		if (nng_aio_alloc(&c->aio, conn_cb, c) != 0)
+			return CW_ENOMEM;
+		nng_ctx_recv(c->ctx, c->aio);
 	}
 	return 0;
 }
@@ -649,12 +864,10 @@ cw_server_new(cw_server **out, cw_db *db, const cw_server_opts *o)
 	pthread_mutex_init(&s->tbl_mu, NULL);
 	pthread_mutex_init(&s->dedup_mu, NULL);
 	pthread_mutex_init(&s->stop_mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->dedup_cv, &ca);
-	pthread_cond_init(&s->stop_cv, &ca);
-	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&s->q_mu, NULL);
+	pthread_cond_init(&s->q_cv, NULL);
+	cw_cond_init_mono(&s->dedup_cv);
+	cw_cond_init_mono(&s->stop_cv);
 	if (pthread_create(&s->reaper, NULL, reaper, s) == 0)
 		s->reaper_started = true;
 	*out = s;
@@ -665,28 +878,42 @@ cw_server_new(cw_server **out, cw_db *db, const cw_server_opts *o)
 void
 cw_server_stop(cw_server *s)
 {
-	/* In-flight requests finish; their replies are dropped. The
-	 * workers' aios stop first, so that no worker touches a context of
-	 * a closed socket (nng 1.5 can crash on that), then the socket. */
-	for (uint32_t i = 0; s->workers != NULL && i < s->o.workers; i++)
-		if (s->workers[i].aio != NULL)
-			nng_aio_stop(s->workers[i].aio);
-	for (uint32_t i = 0; s->workers != NULL && i < s->o.workers; i++) {
-		struct worker *w = &s->workers[i];
-		if (w->started)
-			pthread_join(w->th, NULL);
-		if (w->aio != NULL) {
-			nng_ctx_close(w->ctx);
-			nng_aio_free(w->aio);
+	/* Requests in flight finish; their replies may be dropped. No new
+	 * receive is posted and no new request is queued; the workers serve
+	 * what is queued and exit. Then every aio stops (waiting for its
+	 * callback), before its context closes: nng 1.5 can crash on a
+	 * context of a closed socket. */
+	atomic_store(&s->closing, true);
+	pthread_mutex_lock(&s->q_mu);
+	s->qclosed = true;
+	pthread_cond_broadcast(&s->q_cv);
+	pthread_mutex_unlock(&s->q_mu);
+	for (uint32_t i = 0; i < s->nthreads; i++)
+		pthread_join(s->threads[i], NULL);
+	s->nthreads = 0;
+	for (uint32_t i = 0; i < s->nconns; i++)
+		if (s->conns[i].aio != NULL)
+			nng_aio_stop(s->conns[i].aio);
+	for (uint32_t i = 0; i < s->nconns; i++) {
+		struct conn *c = &s->conns[i];
+		if (c->aio != NULL) {
+			/* a send that could not begin leaves its message */
+			if (nng_aio_get_msg(c->aio) != NULL)
+				nng_msg_free(nng_aio_get_msg(c->aio));
+			nng_aio_free(c->aio);
 		}
+		if (c->opened)
+			nng_ctx_close(c->ctx);
 	}
+	s->nconns = 0;
 	if (s->sock_open) { /* nng 1.5 can hang here: a client dialing in */
 		cw_nng_close_bounded(s->sock.id, 2000, "server");
 		s->sock_open = false;
 	}
-	cw_free(s->workers);
-	s->workers  = NULL;
-	s->nworkers = 0;
+	cw_free(s->conns);
+	cw_free(s->threads);
+	s->conns   = NULL;
+	s->threads = NULL;
 	pthread_mutex_lock(&s->stop_mu);
 	s->stopping = true;
 	pthread_cond_broadcast(&s->stop_cv);
@@ -722,6 +949,8 @@ cw_server_free(cw_server *s)
 	pthread_mutex_destroy(&s->tbl_mu);
 	pthread_mutex_destroy(&s->dedup_mu);
 	pthread_mutex_destroy(&s->stop_mu);
+	pthread_mutex_destroy(&s->q_mu);
+	pthread_cond_destroy(&s->q_cv);
 	pthread_cond_destroy(&s->dedup_cv);
 	pthread_cond_destroy(&s->stop_cv);
 	cw_free(s);

@@ -464,12 +464,8 @@ cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
 	pthread_mutex_init(&db->sync_mu, NULL);
 	pthread_mutex_init(&db->dsnap_mu, NULL);
 	pthread_mutex_init(&db->want_mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&db->applied_cv, &ca);
-	pthread_cond_init(&db->sync_cv, &ca);
-	pthread_condattr_destroy(&ca);
+	cw_cond_init_mono(&db->applied_cv);
+	cw_cond_init_mono(&db->sync_cv);
 
 	db->opts = rocksdb_options_create();
 	if ((rc = cw_rocks_log_to_stderr(db->opts,
@@ -587,18 +583,6 @@ mono_us(void)
 	return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
-static void
-deadline_after(struct timespec *ts, uint64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += (time_t) (ms / 1000);
-	ts->tv_nsec += (long) (ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 /* Waits for S to dominate need. Caller holds commit_mu. */
 static int
 wait_for_locked(cw_db *db, const cw_vc *need, uint64_t wait_ms)
@@ -606,7 +590,7 @@ wait_for_locked(cw_db *db, const cw_vc *need, uint64_t wait_ms)
 	struct timespec dl;
 	if (need == NULL || cw_causal_vc_dominates(&db->S, need))
 		return 0;
-	deadline_after(&dl, wait_ms);
+	cw_deadline_after(&dl, wait_ms);
 	while (!cw_causal_vc_dominates(&db->S, need)) {
 		if (pthread_cond_timedwait(
 		        &db->applied_cv, &db->commit_mu, &dl) == ETIMEDOUT)
@@ -857,23 +841,27 @@ wl_put_locked(cw_db *db, const uint8_t *k, size_t kl, uint64_t seq)
 
 /* ---- transactions: lifecycle ---- */
 
-int
-cw_tx_begin(cw_db *db, const cw_vc *need, uint64_t wait_ms, cw_tx **out)
+static cw_tx *
+tx_alloc(cw_db *db)
 {
-	cw_tx *t;
-	int    rc;
-	*out = NULL;
-	if ((t = cw_calloc(1, sizeof(*t))) == NULL)
-		return CW_ENOMEM;
+	cw_tx *t = cw_calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
 	t->db = db;
 	if ((t->ro = rocksdb_readoptions_create()) == NULL) {
 		cw_free(t);
-		return CW_ENOMEM;
+		return NULL;
 	}
-	/* The latest durable state, when it covers the session: nothing
-	 * read from it waits for a sync, and beginning on it takes no
-	 * commit_mu. While referenced it is on db->live, which holds the
-	 * conflict table's prune floor below it. */
+	return t;
+}
+
+/* Puts t on the latest durable state if that covers need (NULL: none):
+ * nothing read from it waits for a sync, and beginning on it takes no
+ * commit_mu. While referenced it is on db->live, which holds the conflict
+ * table's prune floor below it. Returns whether it did. */
+static bool
+begin_durable(cw_db *db, const cw_vc *need, cw_tx *t)
+{
 	pthread_mutex_lock(&db->dsnap_mu);
 	if (db->dsnap != NULL &&
 	    (need == NULL || cw_causal_vc_dominates(&db->dsnap->vc, need))) {
@@ -881,19 +869,55 @@ cw_tx_begin(cw_db *db, const cw_vc *need, uint64_t wait_ms, cw_tx **out)
 		t->ds->refs++;
 	}
 	pthread_mutex_unlock(&db->dsnap_mu);
-	if (t->ds != NULL) {
-		t->snap_vc     = t->ds->vc;
-		t->snap_ticket = t->ds->ticket;
-		rocksdb_readoptions_set_snapshot(t->ro, t->ds->snap);
-		t->state = TX_ACTIVE;
-		*out     = t;
+	if (t->ds == NULL)
+		return false;
+	t->snap_vc     = t->ds->vc;
+	t->snap_ticket = t->ds->ticket;
+	rocksdb_readoptions_set_snapshot(t->ro, t->ds->snap);
+	t->state = TX_ACTIVE;
+	return true;
+}
+
+static void
+tx_unalloc(cw_tx *t)
+{
+	rocksdb_readoptions_destroy(t->ro);
+	cw_free(t);
+}
+
+int
+cw_tx_begin_nowait(cw_db *db, const cw_vc *need, cw_tx **out)
+{
+	cw_tx *t;
+	*out = NULL;
+	if ((t = tx_alloc(db)) == NULL)
+		return CW_ENOMEM;
+	if (!begin_durable(db, need, t)) {
+		tx_unalloc(t);
+		return CW_EUNAVAIL;
+	}
+	*out = t;
+	return 0;
+}
+
+int
+cw_tx_begin(cw_db *db, const cw_vc *need, uint64_t wait_ms, cw_tx **out)
+{
+	cw_tx *t;
+	int    rc;
+	*out = NULL;
+	if ((t = tx_alloc(db)) == NULL)
+		return CW_ENOMEM;
+	if (begin_durable(db, need, t)) {
+		*out = t;
 		return 0;
 	}
 	pthread_mutex_lock(&db->commit_mu);
 	if (!cw_test_bug("skip-session-wait") &&
 	    (rc = wait_for_locked(db, need, wait_ms)) != 0) {
 		pthread_mutex_unlock(&db->commit_mu);
-		goto out_free;
+		tx_unalloc(t);
+		return rc;
 	}
 	/* The snapshot and its state vector, taken together. */
 	t->snap        = rocksdb_create_snapshot(db->base);
@@ -909,10 +933,12 @@ cw_tx_begin(cw_db *db, const cw_vc *need, uint64_t wait_ms, cw_tx **out)
 	t->state = TX_ACTIVE;
 	*out     = t;
 	return 0;
-out_free:
-	rocksdb_readoptions_destroy(t->ro);
-	cw_free(t);
-	return rc;
+}
+
+bool
+cw_tx_nowait(const cw_tx *t)
+{
+	return t->ds != NULL || t->observed;
 }
 
 void
@@ -1697,7 +1723,7 @@ cw_tx_bcounter_add_wait(
 		if (now >= dl)
 			return CW_ENORIGHTS; /* counted once, above */
 		struct timespec ts;
-		deadline_after(&ts, dl - now < 20 ? dl - now : 20);
+		cw_deadline_after(&ts, dl - now < 20 ? dl - now : 20);
 		pthread_mutex_lock(&db->commit_mu);
 		pthread_cond_timedwait(&db->applied_cv, &db->commit_mu, &ts);
 		pthread_mutex_unlock(&db->commit_mu);

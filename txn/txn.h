@@ -97,6 +97,15 @@ int cw_db_wait_for(cw_db *db, const cw_vc *need, uint64_t wait_ms);
  * if it includes need, else the latest state. OUT: *out (free with
  * cw_tx_free). Returns 0, CW_EUNAVAIL, CW_ENOMEM or CW_EIO. */
 int cw_tx_begin(cw_db *db, const cw_vc *need, uint64_t wait_ms, cw_tx **out);
+/* Begins on the latest durable state if it includes need, without waiting
+ * for anything; else returns CW_EUNAVAIL at once (cw_tx_begin may still
+ * succeed). Returns 0, CW_EUNAVAIL or CW_ENOMEM. */
+int cw_tx_begin_nowait(cw_db *db, const cw_vc *need, cw_tx **out);
+/* True if no read of t waits for a sync: its snapshot is known durable
+ * (it began on the durable state, or has already waited once). Writes and
+ * reads still take short engine locks; only a commit and the escrow's
+ * waiting decrement wait for other threads. */
+bool cw_tx_nowait(const cw_tx *t);
 /* OUT: *out, the state vector of t's snapshot. */
 void cw_tx_snapshot(const cw_tx *t, cw_vc *out);
 /* True once t has shown its caller anything of its snapshot (which is then

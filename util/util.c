@@ -196,6 +196,28 @@ cw_mono_ms(void)
 	return clock_ms(CLOCK_MONOTONIC);
 }
 
+void
+cw_deadline_after(struct timespec *ts, uint64_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += (time_t) (ms / 1000);
+	ts->tv_nsec += (long) (ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+void
+cw_cond_init_mono(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
 int
 cw_buf_reserve(cw_buf *b, size_t extra)
 {
@@ -438,7 +460,7 @@ cw_run_bounded(void (*fn)(void *), void *arg, int ms)
 	b->arg  = arg;
 	b->refs = 2;
 	pthread_mutex_init(&b->mu, NULL);
-	pthread_cond_init(&b->cv, NULL);
+	cw_cond_init_mono(&b->cv);
 	if (pthread_create(&th, NULL, bounded_main, b) != 0) {
 		b->refs = 1;
 		bounded_unref(b);
@@ -446,13 +468,7 @@ cw_run_bounded(void (*fn)(void *), void *arg, int ms)
 		return 0;
 	}
 	pthread_detach(th);
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += ms / 1000;
-	dl.tv_nsec += (long) (ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
+	cw_deadline_after(&dl, ms > 0 ? (uint64_t) ms : 0);
 	pthread_mutex_lock(&b->mu);
 	while (!b->done &&
 	    pthread_cond_timedwait(&b->cv, &b->mu, &dl) != ETIMEDOUT)

@@ -12,11 +12,13 @@
 #ifndef CW_UTIL_H
 #define CW_UTIL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "causeway.h"
 
@@ -63,6 +65,12 @@ cw_test_bug(const char *name)
 /* Milliseconds of the realtime clock, and of the monotonic clock. */
 uint64_t cw_now_ms(void);
 uint64_t cw_mono_ms(void);
+/* OUT: *ts, the monotonic clock ms milliseconds from now: a deadline for
+ * pthread_cond_timedwait on a condition made by cw_cond_init_mono. */
+void cw_deadline_after(struct timespec *ts, uint64_t ms);
+/* Initialises a condition variable that times out on the monotonic
+ * clock. */
+void cw_cond_init_mono(pthread_cond_t *cv);
 
 /* A growable byte buffer. Initialise with {0}; free with cw_buf_fini. */
 typedef struct {

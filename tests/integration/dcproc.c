@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,9 +75,64 @@ dc_watchdog(unsigned seconds)
 	alarm(seconds);
 }
 
+/* Whether `port` on 127.0.0.1 can be bound now. */
+static bool
+port_free(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int                s = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
+	a.sin_port           = htons((uint16_t) port);
+	if (s < 0)
+		return false;
+	bool ok = bind(s, (struct sockaddr *) &a, sizeof(a)) == 0;
+	close(s);
+	return ok;
+}
+
+/* The lowest port the kernel hands out for outgoing connections. */
+static int
+ephemeral_low(void)
+{
+	int   low = 32768, high;
+	FILE *f   = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	if (f != NULL) {
+		if (fscanf(f, "%d %d", &low, &high) != 2)
+			low = 32768;
+		fclose(f);
+	}
+	return low;
+}
+
+/*
+ * A port from the kernel's ephemeral range (bind to port 0) can be taken
+ * by the source port of any outgoing connection between this check and
+ * causewayd's listen, which made a DC fail at start now and then. So the
+ * port is drawn at random from below that range, where the kernel never
+ * picks one by itself, and is never handed out twice by one process.
+ */
 int
 dc_free_port(void)
 {
+	static int          given[256];
+	static int          ngiven;
+	static unsigned int seed;
+	int                 low = ephemeral_low();
+	if (seed == 0)
+		seed = (unsigned int) getpid() ^ (unsigned int) time(NULL);
+	for (int tries = 0; low > 11000 && tries < 1000; tries++) {
+		int port =
+		    10000 + (int) (rand_r(&seed) % (unsigned) (low - 10000));
+		bool seen = false;
+		for (int i = 0; i < ngiven; i++)
+			seen |= given[i] == port;
+		if (seen || !port_free(port))
+			continue;
+		if (ngiven < 256)
+			given[ngiven++] = port;
+		return port;
+	}
+	/* no room below the ephemeral range: let the kernel choose */
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t          l = sizeof(a);
 	int                s = socket(AF_INET, SOCK_STREAM, 0);
@@ -88,6 +145,28 @@ dc_free_port(void)
 	}
 	close(s);
 	return ntohs(a.sin_port);
+}
+
+/* Copies the last lines of a DC's log to stderr, so a test that removes
+ * its directory afterwards still shows why the DC stopped. */
+static void
+show_log_tail(const char *path)
+{
+	char  buf[2048];
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	if (fseek(f, 0, SEEK_END) == 0) {
+		long size = ftell(f);
+		if (size > (long) sizeof(buf) - 1)
+			fseek(f, size - (long) sizeof(buf) + 1, SEEK_SET);
+		else
+			fseek(f, 0, SEEK_SET);
+	}
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	fprintf(stderr, "--- last of %s ---\n%s--- end ---\n", path, buf);
 }
 
 static void
@@ -135,6 +214,7 @@ spawn(dcproc *d)
 			d->pid = 0;
 			fprintf(stderr, "causewayd exited at start; see %s\n",
 			    d->log);
+			show_log_tail(d->log);
 			return -1;
 		}
 		cw_client *c;
@@ -147,7 +227,9 @@ spawn(dcproc *d)
 		}
 		sleep_ms(50);
 	}
+	fprintf(stderr, "causewayd did not answer within 10 s; killed\n");
 	dc_kill9(d);
+	show_log_tail(d->log);
 	return -1;
 }
 

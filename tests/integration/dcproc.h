@@ -42,7 +42,8 @@ pid_t proc_spawn(char *const *argv, const char *out);
  * Returns its exit status, or -1 if it was killed or crashed. */
 int proc_wait(pid_t pid, unsigned seconds);
 
-/* A free TCP port on 127.0.0.1. */
+/* A free TCP port on 127.0.0.1, below the kernel's ephemeral range so no
+ * outgoing connection takes it before the caller listens on it. */
 int dc_free_port(void);
 
 #endif

@@ -55,6 +55,13 @@ setup_short_idle(void **state)
 }
 
 static int
+setup_long_session_wait(void **state)
+{
+	static char *extra[] = { "--session-wait", "5000", NULL };
+	return start_with(state, extra);
+}
+
+static int
 teardown(void **state)
 {
 	fx *f = *state;
@@ -285,6 +292,73 @@ sixteen_threads_lose_no_update(void **state)
 	assert_int_equal(x, 16000);
 	cw_abort(t);
 	cw_close(shared);
+}
+
+/* A session whose clock is ahead of the DC: its first read waits for the
+ * DC to catch up (--session-wait), then gets CW_EUNAVAIL. */
+struct waiter {
+	const char *url;
+	int         rc;
+	uint64_t    done_ms;
+};
+
+static void *
+wait_ahead(void *arg)
+{
+	struct waiter *w = arg;
+	cw_client     *c;
+	cw_txn        *t;
+	int64_t        x;
+	uint8_t        ahead[9] = { 1, 50, 0, 0, 0, 0, 0, 0, 0 };
+	w->rc                   = -100;
+	if (cw_connect(&c, w->url) != 0)
+		return NULL;
+	cw_set_timeout(c, 15000); /* past the server's 5 s wait */
+	cw_clock_merge(c, ahead, sizeof(ahead));
+	if ((w->rc = cw_begin(c, &t)) == 0) {
+		w->rc = cw_counter_get(t, "k", 1, &x);
+		cw_abort(t);
+	}
+	w->done_ms = cw_mono_ms();
+	cw_close(c);
+	return NULL;
+}
+
+static void
+requests_that_wait_do_not_hold_up_others(void **state)
+{
+	/* More waiting sessions than nng has threads for callbacks: a
+	 * server that waited on those threads would serve nobody else
+	 * until the waits end. */
+	enum { N = 24 };
+	fx           *f = *state;
+	struct waiter w[N];
+	pthread_t     th[N];
+	for (int i = 0; i < N; i++) {
+		w[i] = (struct waiter) { .url = f->d.url };
+		pthread_create(&th[i], NULL, wait_ahead, &w[i]);
+	}
+	usleep(300 * 1000); /* every waiter's read is at the server */
+	cw_client *c = connect_to(f);
+	for (int i = 0; i < 20; i++) {
+		cw_txn *t;
+		int64_t x;
+		assert_int_equal(cw_begin(c, &t), 0);
+		assert_int_equal(cw_counter_add(t, "other", 5, 1), 0);
+		assert_int_equal(cw_commit(t), 0);
+		assert_int_equal(cw_begin(c, &t), 0);
+		assert_int_equal(cw_counter_get(t, "other", 5, &x), 0);
+		assert_int_equal(x, i + 1);
+		assert_int_equal(cw_commit(t), 0);
+	}
+	uint64_t mine = cw_mono_ms();
+	cw_close(c);
+	for (int i = 0; i < N; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].rc, CW_EUNAVAIL);
+		/* the others were served while every waiter still waited */
+		assert_true(mine < w[i].done_ms);
+	}
 }
 
 static void
@@ -622,6 +696,9 @@ main(void)
 		    two_clients_first_committer_wins, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    sixteen_threads_lose_no_update, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    requests_that_wait_do_not_hold_up_others,
+		    setup_long_session_wait, teardown),
 		cmocka_unit_test_setup_teardown(
 		    idle_transaction_is_aborted_with_estate, setup_short_idle,
 		    teardown),
