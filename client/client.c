@@ -396,7 +396,7 @@ net_run(cw_txn *t, const cw_op *op, cw_result *res)
 	if (cw_schema_op_is_write(op->op))
 		return net_buffer(t, op);
 	rc = net_send(t, CW_REQ_READ, op, 1, &rep);
-	if (rc == 0 || rep.msg != NULL) {
+	if (rc == 0 || rep.buf != NULL) {
 		net_opened(t, &rep);
 		if (rc == 0)
 			rc = rep.rep.nresults == 1 ? result_copy(&rep, 0, res)
@@ -821,7 +821,7 @@ cw_read_many(cw_txn *t, cw_read *r, size_t n)
 		goto out;
 	}
 	rc = net_send(t, CW_REQ_READ, ops, n, &rep);
-	if (rc == 0 || rep.msg != NULL) {
+	if (rc == 0 || rep.buf != NULL) {
 		net_opened(t, &rep);
 		if (rc == 0 && rep.rep.nresults != n)
 			rc = CW_EPROTO;

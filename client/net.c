@@ -1,12 +1,43 @@
 /*
- * net.c - the SDK's connection to causewayd; see net.h.
+ * net.c - the SDK's connection to causewayd: nng's req0 protocol spoken
+ * on plain sockets; see net.h for the wire and the contract.
+ *
+ * A call owns one connection from start to end: it pops an idle one from
+ * the pool (or dials), writes its frame with one sendmsg(), sleeps in
+ * poll() until the reply is readable, reads it (one recv() for a small
+ * reply) and returns the connection to the pool. All sockets are
+ * non-blocking and every wait is a poll() bounded by the call's deadline,
+ * so nothing here can hang past it, and a timed-out call closes its
+ * connection (a late reply dies with it; the next call dials afresh).
+ *
+ * A connection that breaks (end of stream, reset, a write that fails)
+ * makes the call dial again and resend the same bytes: the request may
+ * have reached the server, whose reply cache answers a copy with the
+ * first reply. Each break bumps n->gen; a connection remembers the gen it
+ * was dialed at, and a reply reports it (cw_net_reply.pipe), so the SDK
+ * can tell "the transaction expired" from "the server it lived on is
+ * gone" (client.c). A call rides out MAX_BREAKS breaks, then gives up
+ * with CW_EUNAVAIL rather than resend to a server that keeps closing.
  */
 #include "net.h"
 
-#include <nng/protocol/reqrep0/req.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -14,193 +45,485 @@
  * default limit); replies may be larger. */
 #define MAX_REQUEST (16u << 20)
 #define MAX_REPLY (256u << 20)
+#define POOL 32      /* idle connections kept */
+#define MAX_BREAKS 4 /* broken connections one call rides out */
+#define PROTO_REQ0 0x30
+#define PROTO_REP0 0x31
+#define FIRST_READ 4096 /* bytes a reply's first recv() takes */
 
-/*
- * A context and its two aios, kept for the next call once a call ends well
- * (opening them costs more than a small request). The receive is posted
- * by the send's completion callback, so the caller sleeps once per call,
- * until the reply (or an error) arrives, instead of once for the send and
- * once for the reply; receiving from the send's callback is the order nng
- * asks for.
- *
- * The call's timeout is ours, not nng's: nng 1.5.2 can deadlock its
- * timer thread when an aio's timeout fires just as its reply arrives, and
- * from then on every nng_close in the process hangs (net_test). At the
- * deadline the caller cancels the aios itself and waits for the callback.
- */
-struct chan {
-	nng_ctx         ctx;
-	nng_aio        *send, *recv;
-	uint64_t        deadline; /* of the call under way (cw_mono_ms) */
-	pthread_mutex_t mu;
-	pthread_cond_t  cv;
-	/* mu guards: */
-	bool done;   /* the call under way has ended */
-	int  rv;     /* with this nng result */
-	bool sent;   /* after its request was sent */
-	bool cancel; /* the caller gave up: post no receive */
+/* Not a CW_E* code: the connection broke, dial again and resend. */
+#define BROKEN 1
+
+struct conn {
+	int      fd;
+	uint32_t gen; /* n->gen when it was dialed */
+	uint32_t id;  /* of the last request sent */
 };
-#define POOL 32
 
 struct cw_net {
-	nng_socket       sock;
-	uint64_t         sid;
-	_Atomic uint64_t rid;
-	_Atomic int      timeout_ms;
-	pthread_mutex_t  mu;
+	bool               ipc;
+	struct sockaddr_un un;        /* ipc:// */
+	char               host[256]; /* tcp:// */
+	char               port[8];
+	int                family; /* AF_UNSPEC, AF_INET or AF_INET6 */
+	uint64_t           sid;
+	_Atomic uint64_t   rid;
+	_Atomic int        timeout_ms;
+	_Atomic uint32_t   gen; /* connections broken so far */
+	pthread_mutex_t    mu;
 	/* mu guards: */
-	struct chan *pool[POOL];
-	int          npool;
+	struct conn *idle[POOL];
+	int          nidle;
 };
 
-static void
-chan_end(struct chan *c, int rv, bool sent)
-{
-	pthread_mutex_lock(&c->mu);
-	c->done = true;
-	c->rv   = rv;
-	c->sent = sent;
-	pthread_cond_signal(&c->cv);
-	pthread_mutex_unlock(&c->mu);
-}
+/* ---- waiting on a socket, bounded by a deadline (cw_mono_ms) ---- */
 
-/* nng's callback: the request went out (or could not). */
-static void
-chan_sent(void *arg)
-{
-	struct chan *c  = arg;
-	int          rv = nng_aio_result(c->send);
-	if (rv != 0) {
-		chan_end(c, rv, false);
-		return;
-	}
-	pthread_mutex_lock(&c->mu);
-	bool cancel = c->cancel;
-	pthread_mutex_unlock(&c->mu);
-	if (cancel)
-		chan_end(c, NNG_ETIMEDOUT, true);
-	else
-		nng_ctx_recv(c->ctx, c->recv);
-}
-
-/* nng's callback: the reply arrived (or did not). */
-static void
-chan_received(void *arg)
-{
-	struct chan *c = arg;
-	chan_end(c, nng_aio_result(c->recv), true);
-}
-
-static void
-chan_close(struct chan *c)
-{
-	if (c == NULL)
-		return;
-	nng_aio_free(c->send); /* stops it first: no callback runs after */
-	nng_aio_free(c->recv);
-	nng_ctx_close(c->ctx);
-	pthread_mutex_destroy(&c->mu);
-	pthread_cond_destroy(&c->cv);
-	cw_free(c);
-}
-
+/* Waits until fd is ready for ev (or has an error to report, which the
+ * next read or write returns). Returns 0 or CW_ETIMEDOUT. */
 static int
-chan_get(cw_net *n, struct chan **out)
+wait_fd(int fd, short ev, uint64_t deadline)
 {
-	int          rv;
-	struct chan *c;
-	pthread_mutex_lock(&n->mu);
-	if (n->npool > 0) {
-		*out = n->pool[--n->npool];
-		pthread_mutex_unlock(&n->mu);
-		return 0;
+	for (;;) {
+		uint64_t now = cw_mono_ms();
+		if (now >= deadline)
+			return CW_ETIMEDOUT;
+		uint64_t      left = deadline - now;
+		struct pollfd p    = { .fd = fd, .events = ev };
+		int rv = poll(&p, 1, left > INT_MAX ? INT_MAX : (int) left);
+		if (rv > 0)
+			return 0;
+		if (rv < 0 && errno != EINTR)
+			return BROKEN;
 	}
-	pthread_mutex_unlock(&n->mu);
-	if ((c = cw_calloc(1, sizeof(*c))) == NULL)
-		return NNG_ENOMEM;
-	if ((rv = nng_ctx_open(&c->ctx, n->sock)) != 0) {
-		cw_free(c);
-		return rv;
+}
+
+/* Writes every byte of iov[0..n). Returns 0, BROKEN or CW_ETIMEDOUT. */
+static int
+send_all(int fd, struct iovec *iov, int n, uint64_t deadline)
+{
+	while (n > 0) {
+		struct msghdr mh = { .msg_iov = iov,
+			.msg_iovlen           = (size_t) n };
+		ssize_t       w  = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		if (w < 0) {
+			int rc;
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				return BROKEN;
+			if ((rc = wait_fd(fd, POLLOUT, deadline)) != 0)
+				return rc;
+			continue;
+		}
+		size_t k = (size_t) w; /* skip what went out */
+		while (n > 0 && k >= iov->iov_len) {
+			k -= iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *) iov->iov_base + k;
+			iov->iov_len -= k;
+		}
 	}
-	pthread_mutex_init(&c->mu, NULL);
-	cw_cond_init_mono(&c->cv);
-	if ((rv = nng_aio_alloc(&c->send, chan_sent, c)) != 0 ||
-	    (rv = nng_aio_alloc(&c->recv, chan_received, c)) != 0) {
-		chan_close(c);
-		return rv;
-	}
-	*out = c;
 	return 0;
 }
 
-/* Back to the pool after a call that ended well; closed otherwise. */
+/* Reads at least 1 and at most cap bytes. OUT: *got. Returns 0, BROKEN
+ * (end of stream or an error) or CW_ETIMEDOUT. */
+static int
+recv_some(int fd, void *p, size_t cap, size_t *got, uint64_t deadline)
+{
+	for (;;) {
+		ssize_t r = recv(fd, p, cap, 0);
+		if (r > 0) {
+			*got = (size_t) r;
+			return 0;
+		}
+		if (r == 0)
+			return BROKEN;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return BROKEN;
+		int rc = wait_fd(fd, POLLIN, deadline);
+		if (rc != 0)
+			return rc;
+	}
+}
+
+static int
+recv_all(int fd, void *p, size_t len, uint64_t deadline)
+{
+	for (size_t off = 0, got; off < len; off += got) {
+		int rc =
+		    recv_some(fd, (char *) p + off, len - off, &got, deadline);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- connections ---- */
+
 static void
-chan_put(cw_net *n, struct chan *c, bool reuse)
+conn_close(struct conn *c)
+{
+	if (c == NULL)
+		return;
+	close(c->fd);
+	cw_free(c);
+}
+
+/* Connects fd to sa within the deadline. Returns 0, CW_EUNAVAIL (refused,
+ * unreachable) or CW_ETIMEDOUT. */
+static int
+connect_fd(int fd, const struct sockaddr *sa, socklen_t len, uint64_t deadline)
+{
+	int       err = 0;
+	socklen_t el  = sizeof(err);
+	if (connect(fd, sa, len) == 0)
+		return 0;
+	if (errno != EINPROGRESS && errno != EAGAIN && errno != EINTR)
+		return CW_EUNAVAIL;
+	int rc = wait_fd(fd, POLLOUT, deadline);
+	if (rc != 0)
+		return rc == BROKEN ? CW_EUNAVAIL : rc;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0)
+		return CW_EUNAVAIL;
+	return 0;
+}
+
+/* The SP header exchange. Returns 0, CW_EPROTO (the peer is not an nng
+ * rep socket), CW_EUNAVAIL (it closed) or CW_ETIMEDOUT. */
+static int
+handshake(int fd, uint64_t deadline)
+{
+	uint8_t      mine[8] = { 0, 'S', 'P', 0, 0, PROTO_REQ0, 0, 0 };
+	uint8_t      peer[8];
+	struct iovec iov = { mine, sizeof(mine) };
+	int          rc  = send_all(fd, &iov, 1, deadline);
+	if (rc == 0)
+		rc = recv_all(fd, peer, sizeof(peer), deadline);
+	if (rc != 0)
+		return rc == BROKEN ? CW_EUNAVAIL : rc;
+	if (peer[0] != 0 || peer[1] != 'S' || peer[2] != 'P' || peer[3] != 0 ||
+	    peer[4] != 0 || peer[5] != PROTO_REP0 || peer[6] != 0 ||
+	    peer[7] != 0)
+		return CW_EPROTO;
+	return 0;
+}
+
+/* One attempt at one address. OUT: *fd. */
+static int
+dial_one(int family, const struct sockaddr *sa, socklen_t len,
+    uint64_t deadline, int *fd)
+{
+	int one = 1;
+	int rc;
+	*fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (*fd < 0)
+		return errno == ENOMEM || errno == ENOBUFS ? CW_ENOMEM
+		                                           : CW_EUNAVAIL;
+	if ((rc = connect_fd(*fd, sa, len, deadline)) != 0)
+		goto out_close;
+	if (family != AF_UNIX)
+		setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((rc = handshake(*fd, deadline)) != 0)
+		goto out_close;
+	return 0;
+out_close:
+	close(*fd);
+	*fd = -1;
+	return rc;
+}
+
+/* Dials a new connection. OUT: *out. Returns 0, CW_EUNAVAIL,
+ * CW_ETIMEDOUT, CW_EPROTO, CW_EINVAL (the host does not resolve) or
+ * CW_ENOMEM. */
+static int
+dial(cw_net *n, uint64_t deadline, struct conn **out)
+{
+	struct conn *c;
+	int          rc, fd = -1;
+	if ((c = cw_calloc(1, sizeof(*c))) == NULL)
+		return CW_ENOMEM;
+	c->gen = atomic_load(&n->gen);
+	if (n->ipc) {
+		rc = dial_one(AF_UNIX, (const struct sockaddr *) &n->un,
+		    sizeof(n->un), deadline, &fd);
+	} else {
+		struct addrinfo hints = { .ai_family = n->family,
+			.ai_socktype                 = SOCK_STREAM,
+			.ai_flags                    = AI_NUMERICSERV },
+		                *res, *ai;
+		int gai = getaddrinfo(n->host, n->port, &hints, &res);
+		if (gai != 0) {
+			cw_log(CW_LOG_INFO, "client", "resolve %s: %s",
+			    n->host, gai_strerror(gai));
+			cw_free(c);
+			return gai == EAI_MEMORY ? CW_ENOMEM
+			    : gai == EAI_AGAIN   ? CW_EUNAVAIL
+			                         : CW_EINVAL;
+		}
+		rc = CW_EUNAVAIL;
+		for (ai = res; ai != NULL; ai = ai->ai_next) {
+			rc = dial_one(ai->ai_family, ai->ai_addr,
+			    ai->ai_addrlen, deadline, &fd);
+			if (rc == 0 || rc == CW_ETIMEDOUT || rc == CW_ENOMEM)
+				break;
+		}
+		freeaddrinfo(res);
+	}
+	if (rc != 0) {
+		cw_free(c);
+		return rc;
+	}
+	c->fd = fd;
+	*out  = c;
+	return 0;
+}
+
+static struct conn *
+pool_get(cw_net *n)
+{
+	struct conn *c = NULL;
+	pthread_mutex_lock(&n->mu);
+	if (n->nidle > 0)
+		c = n->idle[--n->nidle];
+	pthread_mutex_unlock(&n->mu);
+	return c;
+}
+
+static void
+pool_put(cw_net *n, struct conn *c)
 {
 	pthread_mutex_lock(&n->mu);
-	if (reuse && n->npool < POOL) {
-		n->pool[n->npool++] = c;
+	if (n->nidle < POOL) {
+		n->idle[n->nidle++] = c;
 		c                   = NULL;
 	}
 	pthread_mutex_unlock(&n->mu);
-	chan_close(c);
+	conn_close(c);
 }
 
-/* The one place where nng errors become CW_E* codes. */
+/* One request and its reply on c. OUT: *rep (cw_free), *replen. Returns
+ * 0, BROKEN, CW_ETIMEDOUT, CW_EPROTO (a malformed frame, or the reply of
+ * another request), CW_ETOOBIG (the reply exceeds MAX_REPLY) or
+ * CW_ENOMEM. On anything but 0 the connection is in an unknown state and
+ * must be closed. */
 static int
-nng_err(int rv)
+exchange(cw_net *n, struct conn *c, const void *req, size_t len,
+    uint64_t deadline, void **rep, size_t *replen)
 {
-	switch (rv) {
-	case 0:
-		return 0;
-	case NNG_ETIMEDOUT:
-		return CW_ETIMEDOUT;
-	case NNG_ENOMEM:
-		return CW_ENOMEM;
-	case NNG_EINVAL:
-	case NNG_EADDRINVAL:
-	case NNG_ENOTSUP:
-		return CW_EINVAL;
-	case NNG_EMSGSIZE:
-		return CW_ETOOBIG;
-	default: /* refused, closed, reset, unreachable, ... */
-		return CW_EUNAVAIL;
+	uint8_t hdr[13], first[FIRST_READ];
+	size_t  hl = n->ipc ? 13 : 12, got = 0, more;
+	int     rc;
+	c->id = (c->id + 1) & 0x7fffffffu;
+	if (c->id == 0)
+		c->id = 1;
+	uint32_t id = c->id | 0x80000000u;
+	uint8_t *h  = hdr;
+	if (n->ipc)
+		*h++ = 1;
+	cw_st_be64(h, (uint64_t) len + 4);
+	h[8]                = (uint8_t) (id >> 24);
+	h[9]                = (uint8_t) (id >> 16);
+	h[10]               = (uint8_t) (id >> 8);
+	h[11]               = (uint8_t) id;
+	struct iovec iov[2] = { { hdr, hl }, { (void *) req, len } };
+	if ((rc = send_all(c->fd, iov, len > 0 ? 2 : 1, deadline)) != 0)
+		return rc;
+	/* the reply is not there yet: sleep until it is */
+	if ((rc = wait_fd(c->fd, POLLIN, deadline)) != 0)
+		return rc;
+	while (got < hl) {
+		if ((rc = recv_some(c->fd, first + got, sizeof(first) - got,
+		         &more, deadline)) != 0)
+			return rc;
+		got += more;
 	}
+	h = first;
+	if (n->ipc && *h++ != 1)
+		return CW_EPROTO;
+	uint64_t flen = cw_ld_be64(h);
+	uint32_t rid  = (uint32_t) h[8] << 24 | (uint32_t) h[9] << 16 |
+	    (uint32_t) h[10] << 8 | h[11];
+	if (flen < 4 || rid != id)
+		return CW_EPROTO;
+	if (flen - 4 > MAX_REPLY)
+		return CW_ETOOBIG;
+	size_t blen = (size_t) (flen - 4), have = got - hl;
+	if (have > blen) /* bytes past the reply: not a rep0 peer */
+		return CW_EPROTO;
+	uint8_t *body = cw_malloc(blen ? blen : 1);
+	if (body == NULL)
+		return CW_ENOMEM;
+	memcpy(body, first + hl, have);
+	if ((rc = recv_all(c->fd, body + have, blen - have, deadline)) != 0) {
+		cw_free(body);
+		return rc;
+	}
+	*rep    = body;
+	*replen = blen;
+	return 0;
+}
+
+static void
+pause_ms(uint64_t ms)
+{
+	struct timespec ts = { (time_t) (ms / 1000),
+		(long) (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* The round trip of cw_net_roundtrip, also reporting the generation of
+ * the connection the reply came on. */
+static int
+roundtrip(cw_net *n, const void *req, size_t len, void **rep, size_t *replen,
+    uint32_t *gen)
+{
+	uint64_t deadline =
+	    cw_mono_ms() + (uint64_t) atomic_load(&n->timeout_ms);
+	uint64_t backoff = 50;
+	int      breaks  = 0, rc;
+	bool     doubt   = false; /* the request may have reached the server */
+	*rep             = NULL;
+	*replen          = 0;
+	if (len > MAX_REQUEST)
+		return CW_ETOOBIG;
+	for (;;) {
+		struct conn *c = pool_get(n);
+		if (c == NULL && (rc = dial(n, deadline, &c)) != 0) {
+			/* a new request fails at once: the caller may try
+			 * another DC. One that may have gone out waits for
+			 * the server to come back, to learn its outcome. */
+			if (!doubt || rc != CW_EUNAVAIL)
+				return rc;
+			uint64_t now = cw_mono_ms();
+			if (now >= deadline)
+				return CW_EUNAVAIL;
+			pause_ms(deadline - now < backoff ? deadline - now
+			                                  : backoff);
+			backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
+			continue;
+		}
+		rc = exchange(n, c, req, len, deadline, rep, replen);
+		if (rc == 0) {
+			*gen = c->gen;
+			pool_put(n, c);
+			return 0;
+		}
+		conn_close(c);
+		if (rc != BROKEN)
+			return rc;
+		atomic_fetch_add(&n->gen, 1);
+		doubt = true;
+		if (++breaks > MAX_BREAKS) {
+			cw_log(CW_LOG_INFO, "client",
+			    "the server closed the connection %d times",
+			    breaks);
+			return CW_EUNAVAIL;
+		}
+	}
+}
+
+int
+cw_net_roundtrip(
+    cw_net *n, const void *req, size_t len, void **rep, size_t *replen)
+{
+	uint32_t gen;
+	return roundtrip(n, req, len, rep, replen, &gen);
+}
+
+/* Splits "HOST:PORT" or "[V6HOST]:PORT" into n. Returns 0 or CW_EINVAL. */
+static int
+parse_hostport(cw_net *n, const char *s)
+{
+	const char *colon, *h = s;
+	size_t      hl;
+	if (*s == '[') {
+		const char *end = strchr(s, ']');
+		if (end == NULL || end[1] != ':')
+			return CW_EINVAL;
+		h     = s + 1;
+		hl    = (size_t) (end - h);
+		colon = end + 1;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL)
+			return CW_EINVAL;
+		hl = (size_t) (colon - s);
+	}
+	const char *p  = colon + 1;
+	size_t      pl = strlen(p);
+	if (hl == 0 || hl >= sizeof(n->host) || pl == 0 || pl > 5 ||
+	    strspn(p, "0123456789") != pl || atoi(p) < 1 || atoi(p) > 65535)
+		return CW_EINVAL;
+	memcpy(n->host, h, hl);
+	n->host[hl] = '\0';
+	memcpy(n->port, p, pl + 1);
+	return 0;
+}
+
+static int
+parse_url(cw_net *n, const char *url)
+{
+	static const struct {
+		const char *scheme;
+		int         family;
+	} tcp[] = { { "tcp://", AF_UNSPEC }, { "tcp4://", AF_INET },
+		{ "tcp6://", AF_INET6 } };
+	for (size_t i = 0; i < sizeof(tcp) / sizeof(tcp[0]); i++) {
+		size_t sl = strlen(tcp[i].scheme);
+		if (strncmp(url, tcp[i].scheme, sl) == 0) {
+			n->family = tcp[i].family;
+			return parse_hostport(n, url + sl);
+		}
+	}
+	if (strncmp(url, "ipc://", 6) == 0) {
+		const char *path = url + 6;
+		size_t      pl   = strlen(path);
+		if (pl == 0 || pl >= sizeof(n->un.sun_path))
+			return CW_EINVAL;
+		n->ipc           = true;
+		n->un.sun_family = AF_UNIX;
+		memcpy(n->un.sun_path, path, pl + 1);
+		return 0;
+	}
+	return CW_EINVAL;
 }
 
 int
 cw_net_open(cw_net **out, const char *url)
 {
-	cw_net *n;
-	int     rv;
+	cw_net      *n;
+	struct conn *c;
+	int          rc;
 	*out = NULL;
 	if ((n = cw_calloc(1, sizeof(*n))) == NULL)
 		return CW_ENOMEM;
-	if ((rv = nng_req0_open(&n->sock)) != 0) {
-		cw_free(n);
-		return nng_err(rv);
+	if ((rc = parse_url(n, url)) != 0) {
+		cw_log(CW_LOG_INFO, "client", "not a tcp:// or ipc:// URL: %s",
+		    url);
+		goto out_free;
 	}
-	nng_socket_set_size(n->sock, NNG_OPT_RECVMAXSZ, MAX_REPLY);
-	/* a request is resent only when its connection breaks (nng does
-	 * that whatever this says); never on a timer */
-	nng_socket_set_ms(
-	    n->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	nng_socket_set_ms(n->sock, NNG_OPT_RECONNMINT, 50);
-	nng_socket_set_ms(n->sock, NNG_OPT_RECONNMAXT, 1000);
-	if ((rv = nng_dial(n->sock, url, NULL, 0)) != 0) {
+	atomic_store(&n->timeout_ms, 5000);
+	if ((rc = dial(n, cw_mono_ms() + 5000, &c)) != 0) {
 		cw_log(CW_LOG_INFO, "client", "dial %s: %s", url,
-		    nng_strerror(rv));
-		nng_close(n->sock);
-		cw_free(n);
-		return nng_err(rv);
+		    cw_strerror(rc));
+		goto out_free;
 	}
 	if (getrandom(&n->sid, sizeof(n->sid), 0) != sizeof(n->sid))
 		n->sid = cw_now_ms() ^ (uint64_t) (uintptr_t) n;
 	n->sid |= 1; /* 0 means "no session" */
-	atomic_store(&n->timeout_ms, 5000);
 	pthread_mutex_init(&n->mu, NULL);
-	*out = n;
+	n->idle[n->nidle++] = c;
+	*out                = n;
 	return 0;
+out_free:
+	cw_free(n);
+	return rc;
 }
 
 void
@@ -208,9 +531,8 @@ cw_net_close(cw_net *n)
 {
 	if (n == NULL)
 		return;
-	for (int i = 0; i < n->npool; i++)
-		chan_close(n->pool[i]);
-	nng_close(n->sock);
+	for (int i = 0; i < n->nidle; i++)
+		conn_close(n->idle[i]);
 	pthread_mutex_destroy(&n->mu);
 	cw_free(n);
 }
@@ -225,89 +547,33 @@ int
 cw_net_call(cw_net *n, cw_req *h, const cw_op *w, size_t nw, const cw_op *r,
     size_t nr, cw_net_reply *out)
 {
-	cw_buf       req = { 0 };
-	struct chan *ch;
-	nng_msg     *msg = NULL;
-	int          rc, rv;
+	cw_buf req = { 0 };
+	int    rc;
 	memset(out, 0, sizeof(*out));
 	h->sid = n->sid;
 	h->rid = atomic_fetch_add(&n->rid, 1) + 1;
 	if ((rc = cw_schema_req_encode(h, w, nw, r, nr, &req)) != 0)
 		return rc;
-	if (req.len > MAX_REQUEST) {
-		cw_buf_fini(&req);
-		return CW_ETOOBIG;
-	}
-	if ((rv = chan_get(n, &ch)) != 0) {
-		cw_buf_fini(&req);
-		return nng_err(rv);
-	}
-	if ((rv = nng_msg_alloc(&msg, 0)) != 0 ||
-	    (rv = nng_msg_append(msg, req.p, req.len)) != 0) {
-		if (msg != NULL)
-			nng_msg_free(msg);
-		rc = nng_err(rv);
-		goto out;
-	}
-	ch->deadline = cw_mono_ms() + (uint64_t) atomic_load(&n->timeout_ms);
-	ch->done     = false;
-	ch->cancel   = false;
-	nng_aio_set_msg(ch->send, msg);
-	nng_ctx_send(ch->ctx, ch->send);
-	pthread_mutex_lock(&ch->mu);
-	while (!ch->done) {
-		struct timespec dl;
-		uint64_t        now = cw_mono_ms();
-		if (now >= ch->deadline) {
-			/* give up: cancel whichever aio runs, again until
-			 * its callback reports (the send's callback may be
-			 * posting the receive right now) */
-			ch->cancel = true;
-			pthread_mutex_unlock(&ch->mu);
-			nng_aio_cancel(ch->send);
-			nng_aio_cancel(ch->recv);
-			pthread_mutex_lock(&ch->mu);
-			now = cw_mono_ms() - 10; /* check every 10 ms */
-		}
-		cw_deadline_after(
-		    &dl, ch->deadline > now ? ch->deadline - now : 10);
-		pthread_cond_timedwait(&ch->cv, &ch->mu, &dl);
-	}
-	rv        = ch->rv;
-	bool sent = ch->sent;
-	pthread_mutex_unlock(&ch->mu);
-	if (rv != 0) {
-		if (!sent) { /* the request is still ours */
-			nng_msg_free(nng_aio_get_msg(ch->send));
-			nng_aio_set_msg(ch->send, NULL);
-		}
-		rc = nng_err(rv);
-		goto out;
-	}
-	out->msg = nng_aio_get_msg(ch->recv);
-	nng_aio_set_msg(ch->recv, NULL);
-	out->pipe = nng_pipe_id(nng_msg_get_pipe(out->msg));
-	rc        = cw_schema_rep_decode(
-	           nng_msg_body(out->msg), nng_msg_len(out->msg), &out->rep);
+	rc = roundtrip(n, req.p, req.len, &out->buf, &out->len, &out->pipe);
+	cw_buf_fini(&req);
+	if (rc != 0)
+		return rc;
+	rc = cw_schema_rep_decode(out->buf, out->len, &out->rep);
 	if (rc != 0) {
 		cw_log(CW_LOG_WARN, "client", "malformed reply (%zu bytes)",
-		    nng_msg_len(out->msg));
-		nng_msg_free(out->msg);
-		out->msg = NULL;
+		    out->len);
+		cw_free(out->buf);
+		out->buf = NULL;
 	}
-out:
-	/* a context that failed may hold a request: never reuse it */
-	chan_put(n, ch, rv == 0);
-	cw_buf_fini(&req);
 	return rc;
 }
 
 void
 cw_net_reply_fini(cw_net_reply *r)
 {
-	if (r->msg != NULL) {
+	if (r->buf != NULL) {
 		cw_schema_rep_fini(&r->rep);
-		nng_msg_free(r->msg);
-		r->msg = NULL;
+		cw_free(r->buf);
+		r->buf = NULL;
 	}
 }
