@@ -38,7 +38,7 @@ LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/obj/%.o) $(LIB_CXX:%.cc=$(BUILD)/obj/%.o)
 GEN      := $(BUILD)/gen/record_generated.h $(BUILD)/gen/proto_generated.h \
             $(BUILD)/gen/replica_generated.h
 
-UNIT     := causal_test crdt_test schema_test txn_test client_test \
+UNIT     := causal_test crdt_test schema_test txn_test client_test transport_test \
             crash_test fmk_test
 UNIT_BIN := $(UNIT:%=$(BUILD)/tests/%) $(BUILD)/tests/fuzz_replay \
             $(BUILD)/tests/fuzz_seed
@@ -243,7 +243,7 @@ fuzz:
 
 # ThreadSanitizer over the threaded tests; tests/tsan_filter.py leaves out
 # the reports inside (uninstrumented) RocksDB.
-TSAN_TESTS := txn_test client_test net_test repl_test
+TSAN_TESTS := txn_test client_test transport_test net_test repl_test
 tsan:
 	$(MAKE) BUILD=build/tsan CC=clang CXX=clang++ OPT=-O1 SAN=-fsanitize=thread \
 	    $(TSAN_TESTS:%=build/tsan/tests/%) build/tsan/bin/causewayd build/tsan/bin/cw

@@ -43,6 +43,8 @@
 #include <unistd.h>
 
 #include "causeway.h"
+#include "net.h" /* the SDK's transport, for the echo */
+#include "util.h"
 
 #include "../tests/integration/cluster.h"
 #include "../tests/integration/dcproc.h"
@@ -440,40 +442,43 @@ run_mix_threads(const char *url, const char *dir, int n, double rate)
 
 /* ---- cw-bench net: the transport's ceiling ----
  *
- * The same nng req/rep round trip the SDK and causewayd make, with no
- * work behind it: `cw-bench echo-server URL` (started by bench_net, in a
- * process of its own like causewayd) serves 64 contexts with a worker
- * thread each, as causewayd does, and answers each request with its own
- * bytes. A mix of two round trips per transaction cannot go faster than
- * half the echo's round trips. */
+ * The same round trip the SDK and causewayd make, with no work behind it:
+ * `cw-bench echo-server URL` (started by bench_net, in a process of its
+ * own like causewayd) answers each request with its own bytes from nng's
+ * callback thread, on as many contexts as causewayd has (2 x 64), the way
+ * causewayd serves a request that need not wait; the clients are the
+ * SDK's transport (client/net.h). A mix of two round trips per
+ * transaction cannot go faster than half the echo's round trips. */
 
-enum { ECHO_WORKERS = 64 };
+enum { ECHO_CONTEXTS = 128 };
 
-static void *
-echo_work(void *arg)
+typedef struct {
+	nng_ctx  ctx;
+	nng_aio *aio;
+	bool     sending;
+} echo_ctx;
+
+/* nng's callback: a request came (send it back) or its echo went out
+ * (receive the next). */
+static void
+echo_cb(void *arg)
 {
-	nng_socket *s = arg;
-	nng_ctx     ctx;
-	nng_aio    *aio;
-	if (nng_ctx_open(&ctx, *s) != 0)
-		return NULL;
-	if (nng_aio_alloc(&aio, NULL, NULL) != 0) {
-		nng_ctx_close(ctx);
-		return NULL;
+	echo_ctx *e  = arg;
+	int       rv = nng_aio_result(e->aio);
+	if (e->sending) {
+		e->sending = false;
+		if (rv != 0)
+			nng_msg_free(nng_aio_get_msg(e->aio));
+		nng_ctx_recv(e->ctx, e->aio);
+		return;
 	}
-	for (;;) {
-		nng_ctx_recv(ctx, aio);
-		nng_aio_wait(aio);
-		if (nng_aio_result(aio) != 0)
-			break;
-		nng_ctx_send(ctx, aio); /* the request's own message */
-		nng_aio_wait(aio);
-		if (nng_aio_result(aio) != 0)
-			nng_msg_free(nng_aio_get_msg(aio));
+	if (rv != 0) {
+		if (rv != NNG_ECLOSED && rv != NNG_ECANCELED)
+			nng_ctx_recv(e->ctx, e->aio);
+		return;
 	}
-	nng_aio_free(aio);
-	nng_ctx_close(ctx);
-	return NULL;
+	e->sending = true; /* the request's own message */
+	nng_ctx_send(e->ctx, e->aio);
 }
 
 /* Serves until killed. */
@@ -481,7 +486,7 @@ static int
 echo_server(const char *url)
 {
 	static nng_socket s;
-	pthread_t         th[ECHO_WORKERS];
+	static echo_ctx   e[ECHO_CONTEXTS];
 	int               rv;
 	if ((rv = nng_rep0_open(&s)) != 0 ||
 	    (rv = nng_listen(s, url, NULL, 0)) != 0) {
@@ -489,11 +494,15 @@ echo_server(const char *url)
 		    nng_strerror(rv));
 		return 1;
 	}
-	for (int i = 0; i < ECHO_WORKERS; i++)
-		if (pthread_create(&th[i], NULL, echo_work, &s) != 0) {
-			fprintf(stderr, "cw-bench echo-server: no threads\n");
+	for (int i = 0; i < ECHO_CONTEXTS; i++) {
+		if ((rv = nng_ctx_open(&e[i].ctx, s)) != 0 ||
+		    (rv = nng_aio_alloc(&e[i].aio, echo_cb, &e[i])) != 0) {
+			fprintf(stderr, "cw-bench echo-server: %s\n",
+			    nng_strerror(rv));
 			return 1;
 		}
+		nng_ctx_recv(e[i].ctx, e[i].aio);
+	}
 	for (;;)
 		pause();
 }
@@ -510,52 +519,28 @@ typedef struct {
 
 /* One round trip of a 100-byte message. Returns 0 or -1. */
 static int
-echo_once(nng_ctx ctx, nng_aio *aio)
+echo_once(cw_net *n)
 {
-	nng_msg *m;
-	if (nng_msg_alloc(&m, 0) != 0)
+	void  *rep;
+	size_t len;
+	if (cw_net_roundtrip(n, value, sizeof(value), &rep, &len) != 0)
 		return -1;
-	if (nng_msg_append(m, value, sizeof(value)) != 0) {
-		nng_msg_free(m);
-		return -1;
-	}
-	nng_aio_set_msg(aio, m);
-	nng_ctx_send(ctx, aio);
-	nng_aio_wait(aio);
-	if (nng_aio_result(aio) != 0) {
-		nng_msg_free(m);
-		return -1;
-	}
-	nng_ctx_recv(ctx, aio);
-	nng_aio_wait(aio);
-	if (nng_aio_result(aio) != 0)
-		return -1;
-	nng_msg_free(nng_aio_get_msg(aio));
-	return 0;
+	cw_free(rep);
+	return len == sizeof(value) ? 0 : -1;
 }
 
 /* Pairs of round trips, as the mix makes per transaction. */
 static void *
 run_echo(void *arg)
 {
-	eworker   *w = arg;
-	nng_socket s;
-	nng_ctx    ctx;
-	nng_aio   *aio;
-	size_t     cap = 0;
-	if (nng_req0_open(&s) != 0) {
-		w->err = 1;
-		return NULL;
-	}
+	eworker *w   = arg;
+	cw_net  *n   = NULL;
+	size_t   cap = 0;
 	/* the server may still be starting: retry the dial for 5 s */
-	int rv = NNG_ECONNREFUSED;
-	for (int i = 0; i < 100 && rv != 0; i++)
-		if ((rv = nng_dial(s, w->url, NULL, 0)) != 0)
-			sleep_until(now_s() + 0.05);
-	if (rv != 0 || nng_ctx_open(&ctx, s) != 0 ||
-	    nng_aio_alloc(&aio, NULL, NULL) != 0) {
+	for (int i = 0; i < 100 && cw_net_open(&n, w->url) != 0; i++)
+		sleep_until(now_s() + 0.05);
+	if (n == NULL) {
 		w->err = 1;
-		nng_close(s);
 		return NULL;
 	}
 	while (!atomic_load(&go))
@@ -568,7 +553,7 @@ run_echo(void *arg)
 			start = next;
 			next += 1.0 / w->rate;
 		}
-		if (echo_once(ctx, aio) != 0 || echo_once(ctx, aio) != 0) {
+		if (echo_once(n) != 0 || echo_once(n) != 0) {
 			w->err = 1;
 			break;
 		}
@@ -579,9 +564,7 @@ run_echo(void *arg)
 		}
 		w->lat[w->nlat++] = now_s() - start;
 	}
-	nng_aio_free(aio);
-	nng_ctx_close(ctx);
-	nng_close(s);
+	cw_net_close(n);
 	return NULL;
 }
 
@@ -731,11 +714,12 @@ bench_net(const char *self, int *list, int n)
 		execl(self, self, "echo-server", eurl, (char *) NULL);
 		_exit(127);
 	}
-	printf("\nthe transport's ceiling: nng req/rep of 100 B on loopback "
-	       "served as causewayd\nserves (%d contexts, a thread each), "
-	       "answering at once; the mix makes two\nround trips per "
-	       "transaction, so it cannot exceed half of them\n\n",
-	    ECHO_WORKERS);
+	printf("\nthe transport's ceiling: round trips of 100 B on loopback, "
+	       "the SDK's transport\nagainst an nng rep socket answering "
+	       "at once from its callback (%d contexts,\nas causewayd); the "
+	       "mix makes two round trips per transaction, so it cannot\n"
+	       "exceed half of them\n\n",
+	    ECHO_CONTEXTS);
 	printf("| threads | echo round trips/s | mix txn/s at most | that / "
 	       "embedded | 2 round trips p50 ms | p99 ms |\n");
 	printf("|--------:|-------------------:|------------------:|--------"
