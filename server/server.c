@@ -31,6 +31,9 @@
 /* Internal: a request served in no-wait mode would have to wait; a worker
  * thread serves it instead. Never an error code, never on the wire. */
 #define WOULD_WAIT 2
+/* Internal: a request was served, and its reply may go out once the
+ * job's commit ticket is durable (job_done). */
+#define DURABLE_WAIT 3
 
 struct slot {
 	pthread_mutex_t mu;
@@ -53,10 +56,13 @@ struct dentry {
  * callback thread and, if that would wait, by a worker, which carries on
  * from where it stopped. */
 struct job {
-	cw_req r;
-	bool   released; /* r.release done */
-	bool   deduped;  /* looked up in the reply cache */
-	bool   claimed;  /* and owns its entry there */
+	cw_req   r;
+	bool     released; /* r.release done */
+	bool     deduped;  /* looked up in the reply cache */
+	bool     claimed;  /* and owns its entry there */
+	uint64_t sid, rid; /* of r, kept past cw_schema_req_fini */
+	uint64_t ticket;   /* with DURABLE_WAIT: the commit to wait for */
+	size_t   start;    /* where its reply begins in the output */
 };
 
 /* One nng context: one request at a time, received, served and answered
@@ -68,9 +74,10 @@ struct conn {
 	nng_aio     *aio;
 	bool         opened;  /* ctx is open */
 	bool         sending; /* aio runs a send, else a receive */
-	nng_msg     *msg;     /* the request, while queued to a worker */
+	nng_msg     *msg;     /* the request, while queued */
 	struct job   job;
-	struct conn *next; /* s->qhead */
+	cw_buf       reply; /* its reply, while queued to the syncer */
+	struct conn *next;  /* s->qhead or s->sqhead */
 };
 
 struct cw_server {
@@ -113,6 +120,14 @@ struct cw_server {
 	/* q_mu guards: */
 	struct conn *qhead, *qtail; /* requests that wait for a worker */
 	bool         qclosed;       /* the workers are stopping */
+
+	pthread_t       syncer;
+	bool            syncer_started;
+	pthread_mutex_t sq_mu;
+	pthread_cond_t  sq_cv;
+	/* sq_mu guards: */
+	struct conn *sqhead, *sqtail; /* replies that wait for a sync */
+	bool         sqclosed;        /* the syncer is stopping */
 };
 
 void
@@ -175,13 +190,6 @@ slot_find(cw_server *s, uint64_t id, bool nowait, bool *busy)
 		return NULL;
 	}
 	return sl;
-}
-
-static struct slot *
-slot_get(cw_server *s, uint64_t id)
-{
-	bool busy;
-	return slot_find(s, id, false, &busy);
 }
 
 /* Frees the transaction of a locked slot and unlocks it. */
@@ -382,8 +390,8 @@ static bool
 req_nowait(const cw_req *r)
 {
 	if (r->kind != CW_REQ_BEGIN && r->kind != CW_REQ_READ &&
-	    r->kind != CW_REQ_ABORT)
-		return false; /* a commit waits for its sync */
+	    r->kind != CW_REQ_ABORT && r->kind != CW_REQ_COMMIT)
+		return false; /* a status reads every row for its digest */
 	for (size_t i = 0; i < r->nwrites + r->nreads; i++) {
 		cw_op op;
 		bool  w = i < r->nwrites;
@@ -456,9 +464,11 @@ status_peers(cw_server *s, cw_rep *h, cw_schema_peer **peers)
 }
 
 /* Serves r into out. With nowait, returns WOULD_WAIT, having changed
- * nothing and written nothing, where it would wait. */
+ * nothing and written nothing, where it would wait. OUT: *ticket: a
+ * commit ticket that must be durable before the reply goes out, or 0. */
 static int
-handle(cw_server *s, const cw_req *r, bool nowait, cw_buf *out)
+handle(
+    cw_server *s, const cw_req *r, bool nowait, cw_buf *out, uint64_t *ticket)
 {
 	cw_rep          h   = { 0 };
 	cw_result      *res = NULL;
@@ -526,18 +536,30 @@ handle(cw_server *s, const cw_req *r, bool nowait, cw_buf *out)
 		slot_done(sl);
 		break;
 	case CW_REQ_COMMIT:
+		/* everything that may wait is decided before anything is
+		 * done; the sync the commit needs is the caller's (job_done)
+		 */
 		if (r->txid == 0) {
-			if ((h.err = open_txn(s, r, false, &tx)) != 0)
+			if ((h.err = open_txn(s, r, nowait, &tx)) != 0) {
+				if (h.err == WOULD_WAIT)
+					goto would_wait;
 				break;
-		} else if ((sl = slot_get(s, r->txid)) == NULL) {
+			}
+		} else if ((sl = slot_find(s, r->txid, nowait, &busy)) ==
+		    NULL) {
+			if (busy)
+				goto would_wait;
 			h.err = CW_ESTATE;
 			break;
+		} else if (nowait && !cw_tx_nowait(sl->tx)) {
+			pthread_mutex_unlock(&sl->mu);
+			goto would_wait;
 		} else {
 			tx = sl->tx;
 		}
 		run_ops(tx, r, res, &h);
 		if (h.err == 0) {
-			if ((rc = cw_tx_commit(tx, &vc)) == 0)
+			if ((rc = cw_tx_commit_nosync(tx, &vc, ticket)) == 0)
 				encode_clock(&vc, clk, &h);
 			h.err = rc;
 		}
@@ -602,9 +624,13 @@ job_decode(
 	return 0;
 }
 
+static int job_done(cw_server *s, struct job *j, cw_buf *out, int rc);
+
 /* Serves a decoded request into out. Returns 0 or CW_ENOMEM; with nowait,
  * WOULD_WAIT where it would wait, having written nothing (call again
- * without nowait: what was done is not done twice). */
+ * without nowait: what was done is not done twice); DURABLE_WAIT when the
+ * reply is written but may go out only once j->ticket is durable: call
+ * job_done then. */
 static int
 job_serve(cw_server *s, struct job *j, bool nowait, cw_buf *out)
 {
@@ -634,12 +660,31 @@ job_serve(cw_server *s, struct job *j, bool nowait, cw_buf *out)
 		if (rc == 1)
 			return 0; /* the first reply, from the cache */
 	}
-	size_t start = out->len;
-	if ((rc = handle(s, r, nowait, out)) == WOULD_WAIT)
+	j->sid    = r->sid;
+	j->rid    = r->rid;
+	j->start  = out->len;
+	j->ticket = 0;
+	if ((rc = handle(s, r, nowait, out, &j->ticket)) == WOULD_WAIT)
 		return rc;
+	if (rc == 0 && !cw_db_ticket_durable(s->db, j->ticket))
+		return DURABLE_WAIT;
+	return job_done(s, j, out, rc);
+}
+
+/* Ends a job whose reply is in out from j->start: rc is 0 once its commit
+ * ticket is durable, or the error of the sync (the reply becomes that
+ * error) or of handle. Only then may its reply be seen: it goes into the
+ * reply cache here, and out on the wire after. Returns 0 or CW_ENOMEM. */
+static int
+job_done(cw_server *s, struct job *j, cw_buf *out, int rc)
+{
+	if (rc != 0 && rc != CW_ENOMEM) {
+		out->len = j->start;
+		rc       = error_reply(rc, out);
+	}
 	if (j->claimed) {
-		cw_buf mine = { out->p + start, out->len - start, 0 };
-		dedup_end(s, r->sid, r->rid, &mine);
+		cw_buf mine = { out->p + j->start, out->len - j->start, 0 };
+		dedup_end(s, j->sid, j->rid, &mine);
 	}
 	return rc;
 }
@@ -652,6 +697,8 @@ cw_server_handle(cw_server *s, const void *buf, size_t len, cw_buf *out)
 	if (rc != 0)
 		return rc == 1 ? 0 : rc;
 	rc = job_serve(s, &j, false, out);
+	if (rc == DURABLE_WAIT)
+		rc = job_done(s, &j, out, cw_db_wait_ticket(s->db, j.ticket));
 	cw_schema_req_fini(&j.r);
 	return rc;
 }
@@ -705,10 +752,84 @@ queue_push(cw_server *s, struct conn *c)
 	return ok;
 }
 
+/* Finishes c's job once its ticket's sync returned rc, and sends the
+ * reply. */
+static void
+conn_durable(struct conn *c, int rc)
+{
+	cw_server *s     = c->s;
+	nng_msg   *m     = c->msg;
+	cw_buf     reply = c->reply;
+	c->msg           = NULL;
+	c->reply         = (cw_buf) { 0 };
+	rc               = job_done(s, &c->job, &reply, rc);
+	conn_reply(c, m, &reply, rc);
+}
+
+/* Hands c (its request in c->msg, its reply in `reply`) to the syncer,
+ * or, once the syncer has stopped, waits for the sync here. */
+static void
+sync_push(struct conn *c, nng_msg *m, cw_buf *reply)
+{
+	cw_server *s = c->s;
+	c->msg       = m;
+	c->reply     = *reply;
+	pthread_mutex_lock(&s->sq_mu);
+	bool ok = !s->sqclosed;
+	if (ok) {
+		c->next = NULL;
+		if (s->sqtail != NULL)
+			s->sqtail->next = c;
+		else
+			s->sqhead = c;
+		s->sqtail = c;
+		pthread_cond_signal(&s->sq_cv);
+	}
+	pthread_mutex_unlock(&s->sq_mu);
+	if (!ok)
+		conn_durable(c, cw_db_wait_ticket(s->db, c->job.ticket));
+}
+
+/* The syncer: takes every reply that waits for a sync, waits once for the
+ * newest of their tickets (one group sync covers them all, and it is the
+ * only thread that waits for them), then sends them in turn. Commits
+ * served on nng's callback threads go no further than this queue, and
+ * their replies leave from one thread instead of a herd of workers woken
+ * by the same sync and queueing on nng's socket lock. */
+static void *
+syncer(void *arg)
+{
+	cw_server *s = arg;
+	pthread_mutex_lock(&s->sq_mu);
+	for (;;) {
+		while (s->sqhead == NULL && !s->sqclosed)
+			pthread_cond_wait(&s->sq_cv, &s->sq_mu);
+		struct conn *list = s->sqhead;
+		s->sqhead = s->sqtail = NULL;
+		if (list == NULL)
+			break; /* closed and drained */
+		pthread_mutex_unlock(&s->sq_mu);
+		uint64_t newest = 0;
+		for (struct conn *c = list; c != NULL; c = c->next)
+			if (c->job.ticket > newest)
+				newest = c->job.ticket;
+		int rc = cw_db_wait_ticket(s->db, newest);
+		while (list != NULL) {
+			struct conn *c = list;
+			list           = c->next;
+			conn_durable(c, rc);
+		}
+		pthread_mutex_lock(&s->sq_mu);
+	}
+	pthread_mutex_unlock(&s->sq_mu);
+	return NULL;
+}
+
 /* nng's callback for c's aio, on one of nng's threads: a receive ended (a
  * request to serve) or a send did (receive the next). A request that can
  * be served without waiting is served right here, which spares two thread
- * switches; any other goes to a worker. */
+ * switches; a commit served here waits for its sync in the syncer; any
+ * other request goes to a worker. */
 static void
 conn_cb(void *arg)
 {
@@ -737,6 +858,11 @@ conn_cb(void *arg)
 	    job_decode(s, &c->job, nng_msg_body(m), nng_msg_len(m), &reply);
 	if (rc == 0) {
 		rc = job_serve(s, &c->job, true, &reply);
+		if (rc == DURABLE_WAIT) {
+			cw_schema_req_fini(&c->job.r);
+			sync_push(c, m, &reply);
+			return;
+		}
 		if (rc == WOULD_WAIT) {
 			c->msg = m;
 			if (queue_push(s, c))
@@ -771,7 +897,10 @@ work(void *arg)
 		cw_schema_req_fini(&c->job.r);
 		nng_msg *m = c->msg;
 		c->msg     = NULL;
-		conn_reply(c, m, &reply, rc);
+		if (rc == DURABLE_WAIT)
+			sync_push(c, m, &reply); /* the worker is free now */
+		else
+			conn_reply(c, m, &reply, rc);
 	}
 	return NULL;
 }
@@ -791,6 +920,9 @@ start_workers(cw_server *s)
 			return CW_ENOMEM;
 		s->nthreads++;
 	}
+	if (pthread_create(&s->syncer, NULL, syncer, s) != 0)
+		return CW_ENOMEM;
+	s->syncer_started = true;
 	for (uint32_t i = 0; i < nconns; i++) {
 		struct conn *c = &s->conns[i];
 		c->s           = s;
@@ -866,6 +998,8 @@ cw_server_new(cw_server **out, cw_db *db, const cw_server_opts *o)
 	pthread_mutex_init(&s->stop_mu, NULL);
 	pthread_mutex_init(&s->q_mu, NULL);
 	pthread_cond_init(&s->q_cv, NULL);
+	pthread_mutex_init(&s->sq_mu, NULL);
+	pthread_cond_init(&s->sq_cv, NULL);
 	cw_cond_init_mono(&s->dedup_cv);
 	cw_cond_init_mono(&s->stop_cv);
 	if (pthread_create(&s->reaper, NULL, reaper, s) == 0)
@@ -891,6 +1025,16 @@ cw_server_stop(cw_server *s)
 	for (uint32_t i = 0; i < s->nthreads; i++)
 		pthread_join(s->threads[i], NULL);
 	s->nthreads = 0;
+	/* the syncer sends what waits for a sync, and exits; a commit that
+	 * a callback hands over after that waits for its sync there */
+	pthread_mutex_lock(&s->sq_mu);
+	s->sqclosed = true;
+	pthread_cond_signal(&s->sq_cv);
+	pthread_mutex_unlock(&s->sq_mu);
+	if (s->syncer_started) {
+		pthread_join(s->syncer, NULL);
+		s->syncer_started = false;
+	}
 	for (uint32_t i = 0; i < s->nconns; i++)
 		if (s->conns[i].aio != NULL)
 			nng_aio_stop(s->conns[i].aio);
@@ -951,6 +1095,8 @@ cw_server_free(cw_server *s)
 	pthread_mutex_destroy(&s->stop_mu);
 	pthread_mutex_destroy(&s->q_mu);
 	pthread_cond_destroy(&s->q_cv);
+	pthread_mutex_destroy(&s->sq_mu);
+	pthread_cond_destroy(&s->sq_cv);
 	pthread_cond_destroy(&s->dedup_cv);
 	pthread_cond_destroy(&s->stop_cv);
 	cw_free(s);

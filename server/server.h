@@ -2,21 +2,30 @@
  * server.h - causewayd's client service (DESIGN section 5): requests of
  * schema/proto.fbs over nng req/rep, run against one DC's database.
  *
- * Requests are served by a pool of worker threads, each with its own nng
- * context on one rep socket, so that as many requests as workers are in
- * flight at once. Interactive transactions live in a table under a
- * transaction id until committed, aborted, or idle for longer than the
- * idle timeout (then aborted and their snapshot released). A request that
- * carries writes or commits is remembered by its (session, request) id, so
- * that a copy resent by nng after a broken connection gets the first
- * reply instead of running twice.
+ * Requests are received on a pool of nng contexts (2 x workers) of one
+ * rep socket. A request that cannot wait (a begin or read on the latest
+ * durable state, an abort, a commit of a transaction that needs no wait
+ * and holds no escrow operation) is served on nng's callback thread; any
+ * other goes to a queue of worker threads. A commit's reply may go out
+ * only once the commit is durable: it is handed to the syncer thread,
+ * which waits once for the newest commit of all those queued (one group
+ * sync) and then sends their replies, so no worker sleeps on a sync.
+ * Interactive transactions live in a table under a transaction id until
+ * committed, aborted, or idle for longer than the idle timeout (then
+ * aborted and their snapshot released). A request that carries writes or
+ * commits is remembered by its (session, request) id, so that a copy
+ * resent after a broken connection gets the first reply instead of
+ * running twice; the reply enters that cache only once durable.
  *
- * cw_server_handle is the whole request path without the network: the
- * workers call it, and so do the tests and the fuzz target.
+ * cw_server_handle is the whole request path without the network, in
+ * the caller's thread (the sync wait included): the tests and the fuzz
+ * target call it; the network path runs the same steps.
  *
  * Threading: every function is thread-safe. Each table slot has a mutex,
  * held while a request runs on that transaction; tbl_mu guards the free
- * list; dedup_mu guards the reply cache.
+ * list; dedup_mu the reply cache; q_mu the workers' queue; sq_mu the
+ * syncer's. A request is touched by one thread at a time: the callback,
+ * then the worker or the syncer it was queued to.
  */
 #ifndef CW_SERVER_H
 #define CW_SERVER_H
@@ -53,7 +62,8 @@ int cw_server_handle(cw_server *s, const void *req, size_t len, cw_buf *out);
  * for several URLs. Returns 0, CW_EINVAL (bad URL) or CW_EUNAVAIL (cannot
  * listen; logged). */
 int cw_server_listen(cw_server *s, const char *url);
-/* Stops listening and waits for the workers: requests in flight finish. */
+/* Stops listening and waits for the workers and the syncer: requests in
+ * flight finish, and every commit's reply waits for its sync. */
 void cw_server_stop(cw_server *s);
 /* Stops, aborts every open transaction and frees s. NULL is a no-op. */
 void cw_server_free(cw_server *s);

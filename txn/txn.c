@@ -2282,11 +2282,41 @@ cw_db_escrow_tick(cw_db *db)
 int
 cw_tx_commit(cw_tx *t, cw_vc *commit_vc)
 {
+	uint64_t ticket;
+	if (t == NULL)
+		return CW_EINVAL;
+	cw_db *db  = t->db;
+	int    rc  = cw_tx_commit_nosync(t, commit_vc, &ticket);
+	int    src = wait_durable(db, ticket);
+	return src != 0 ? src : rc;
+}
+
+int
+cw_db_wait_ticket(cw_db *db, uint64_t ticket)
+{
+	return wait_durable(db, ticket);
+}
+
+bool
+cw_db_ticket_durable(cw_db *db, uint64_t ticket)
+{
+	if (!db->o.sync || ticket == 0)
+		return true;
+	pthread_mutex_lock(&db->sync_mu);
+	bool durable = db->durable >= ticket;
+	pthread_mutex_unlock(&db->sync_mu);
+	return durable;
+}
+
+int
+cw_tx_commit_nosync(cw_tx *t, cw_vc *commit_vc, uint64_t *ticket)
+{
 	cw_db                *db;
 	cw_buf                rec = { 0 };
 	rocksdb_writebatch_t *wb  = NULL;
-	uint64_t              seq, ticket;
+	uint64_t              seq;
 	int                   rc;
+	*ticket = 0;
 	if (t == NULL)
 		return CW_EINVAL;
 	if (t->state != TX_ACTIVE)
@@ -2297,9 +2327,10 @@ cw_tx_commit(cw_tx *t, cw_vc *commit_vc)
 	if (t->nops == 0) {
 		/* read-only: nothing to write; the vector we return must
 		 * name a durable state */
-		rc = observe(t);
+		if (!t->observed && !cw_test_bug("ack-before-sync"))
+			*ticket = t->snap_ticket;
 		tx_release(t);
-		return rc;
+		return 0;
 	}
 	if ((wb = rocksdb_writebatch_create()) == NULL)
 		return CW_ENOMEM;
@@ -2331,7 +2362,7 @@ cw_tx_commit(cw_tx *t, cw_vc *commit_vc)
 	}
 	t->state          = TX_DONE;
 	db->S.v[db->o.dc] = seq;
-	ticket            = ++db->ncommit;
+	*ticket           = ++db->ncommit;
 	for (size_t i = 0; i < t->nrows; i++) {
 		struct prow *r = &t->rows[i];
 		/* on ENOMEM a later writer of this row could miss its
@@ -2351,21 +2382,18 @@ cw_tx_commit(cw_tx *t, cw_vc *commit_vc)
 	if (commit_vc != NULL)
 		commit_vc->v[db->o.dc] = seq;
 	if (cw_test_bug("ack-before-sync"))
-		return 0; /* test bug: durable later, maybe */
-	return wait_durable(db, ticket);
+		*ticket = 0; /* test bug: durable later, maybe */
+	return 0;
 out_unlock:
-	ticket = db->ncommit;
+	/* a conflict or refusal reveals other commits: they must be
+	 * durable before it is told */
+	if (rc == CW_ECONFLICT || rc == CW_ENORIGHTS)
+		*ticket = db->ncommit;
 	unwrite_locked(t);
 	pthread_mutex_unlock(&db->commit_mu);
 	rocksdb_writebatch_destroy(wb);
 	cw_buf_fini(&rec);
 	tx_release(t); /* rolls back: nothing of t is applied */
-	if (rc == CW_ECONFLICT || rc == CW_ENORIGHTS) {
-		/* the answer reveals other commits: they must be durable */
-		int src = wait_durable(db, ticket);
-		if (src != 0)
-			rc = src;
-	}
 	return rc;
 }
 

@@ -118,6 +118,19 @@ bool cw_tx_observed(const cw_tx *t);
  * CW_ESTATE if t was already committed or aborted. On error nothing of t
  * is applied. */
 int cw_tx_commit(cw_tx *t, cw_vc *commit_vc);
+/* cw_tx_commit without its wait for durability, for a caller that waits
+ * for many commits at once (causewayd's syncer). OUT: *ticket: 0 if the
+ * outcome may be told now; otherwise it may be told only once
+ * cw_db_wait_ticket(db, *ticket) has returned 0 (a commit, a read-only
+ * transaction whose snapshot was not yet shown, or a conflict or refusal,
+ * which reveals other commits). Returns as cw_tx_commit, except that 0
+ * means committed, durable once the ticket is. */
+int cw_tx_commit_nosync(cw_tx *t, cw_vc *commit_vc, uint64_t *ticket);
+/* Returns once commit ticket `ticket` is durable (one group sync at most,
+ * shared with every other waiter): 0 or CW_EIO. */
+int cw_db_wait_ticket(cw_db *db, uint64_t ticket);
+/* True if ticket is durable now; never waits. */
+bool cw_db_ticket_durable(cw_db *db, uint64_t ticket);
 /* Aborts t if still active, and frees it. NULL is a no-op. */
 void cw_tx_free(cw_tx *t);
 

@@ -12,6 +12,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -679,6 +680,73 @@ sigterm_stops_cleanly_and_aborts_open_transactions(void **state)
 	cw_close(c);
 }
 
+/* SIGTERM while 16 sessions commit: commits in flight wait for their sync
+ * in the server's syncer, or inline once it has stopped; the server exits
+ * 0, and every commit acknowledged before it stopped is there after a
+ * restart (and none that was never tried). */
+struct loader {
+	cw_client  *c;
+	atomic_int *stop;
+	long        acked, tried;
+};
+
+static void *
+load(void *arg)
+{
+	struct loader *l = arg;
+	while (!atomic_load(l->stop)) {
+		cw_txn *t;
+		void   *v;
+		size_t  vl;
+		if (cw_begin(l->c, &t) != 0)
+			continue;
+		/* a read first: the commit names an open transaction */
+		int rc = cw_reg_get(t, "r", 1, &v, &vl);
+		free(rc == 0 ? v : NULL);
+		if (rc == 0 && (rc = cw_counter_add(t, "acked", 5, 1)) == 0) {
+			l->tried++;
+			if (cw_commit(t) == 0)
+				l->acked++;
+		} else {
+			cw_abort(t);
+		}
+	}
+	return NULL;
+}
+
+static void
+sigterm_under_commit_load_keeps_every_acknowledged_commit(void **state)
+{
+	fx           *f    = *state;
+	atomic_int    stop = 0;
+	struct loader l[16];
+	pthread_t     th[16];
+	for (int i = 0; i < 16; i++) {
+		l[i] = (struct loader) { connect_to(f), &stop, 0, 0 };
+		pthread_create(&th[i], NULL, load, &l[i]);
+	}
+	usleep(500 * 1000);
+	assert_int_equal(dc_stop(&f->d), 0); /* exit 0: a clean stop */
+	atomic_store(&stop, 1);
+	long acked = 0, tried = 0;
+	for (int i = 0; i < 16; i++) {
+		pthread_join(th[i], NULL);
+		acked += l[i].acked;
+		tried += l[i].tried;
+		cw_close(l[i].c);
+	}
+	assert_true(acked > 0);
+	assert_int_equal(dc_restart(&f->d), 0);
+	cw_client *c = connect_to(f);
+	cw_txn    *t;
+	int64_t    x;
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_counter_get(t, "acked", 5, &x), 0);
+	assert_true(x >= acked && x <= tried);
+	cw_abort(t);
+	cw_close(c);
+}
+
 int
 main(void)
 {
@@ -716,6 +784,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    sigterm_stops_cleanly_and_aborts_open_transactions, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    sigterm_under_commit_load_keeps_every_acknowledged_commit,
+		    setup, teardown),
 	};
 	return cmocka_run_group_tests_name("net", tests, NULL, NULL);
 }
