@@ -69,7 +69,8 @@ struct cw_net {
 	uint64_t           sid;
 	_Atomic uint64_t   rid;
 	_Atomic int        timeout_ms;
-	_Atomic uint32_t   gen; /* connections broken so far */
+	_Atomic uint32_t   gen;   /* connections broken so far */
+	_Atomic uint64_t   epoch; /* the server's, from its last reply */
 	pthread_mutex_t    mu;
 	/* mu guards: */
 	struct conn *idle[POOL];
@@ -378,11 +379,20 @@ pause_ms(uint64_t ms)
 		;
 }
 
+/* How to build a request's copy for a resend: the same request marked
+ * resent (cw_net_call); NULL for raw bytes, sent again as they are. */
+struct again {
+	cw_req      *h;
+	const cw_op *w, *r;
+	size_t       nw, nr;
+	cw_buf       buf; /* the copy, once made */
+};
+
 /* The round trip of cw_net_roundtrip, also reporting the generation of
  * the connection the reply came on. */
 static int
 roundtrip(cw_net *n, const void *req, size_t len, void **rep, size_t *replen,
-    uint32_t *gen)
+    uint32_t *gen, struct again *ag)
 {
 	uint64_t deadline =
 	    cw_mono_ms() + (uint64_t) atomic_load(&n->timeout_ms);
@@ -420,6 +430,15 @@ roundtrip(cw_net *n, const void *req, size_t len, void **rep, size_t *replen,
 			return rc;
 		atomic_fetch_add(&n->gen, 1);
 		doubt = true;
+		if (ag != NULL && ag->buf.len == 0) {
+			/* the epoch stays the one of the first send */
+			ag->h->resent = true;
+			if ((rc = cw_schema_req_encode(ag->h, ag->w, ag->nw,
+			         ag->r, ag->nr, &ag->buf)) != 0)
+				return rc;
+			req = ag->buf.p;
+			len = ag->buf.len;
+		}
 		if (++breaks > MAX_BREAKS) {
 			cw_log(CW_LOG_INFO, "client",
 			    "the server closed the connection %d times",
@@ -434,7 +453,7 @@ cw_net_roundtrip(
     cw_net *n, const void *req, size_t len, void **rep, size_t *replen)
 {
 	uint32_t gen;
-	return roundtrip(n, req, len, rep, replen, &gen);
+	return roundtrip(n, req, len, rep, replen, &gen, NULL);
 }
 
 /* Splits "HOST:PORT" or "[V6HOST]:PORT" into n. Returns 0 or CW_EINVAL. */
@@ -547,15 +566,20 @@ int
 cw_net_call(cw_net *n, cw_req *h, const cw_op *w, size_t nw, const cw_op *r,
     size_t nr, cw_net_reply *out)
 {
-	cw_buf req = { 0 };
-	int    rc;
+	cw_buf       req = { 0 };
+	struct again ag  = { h, w, r, nw, nr, { 0 } };
+	int          rc;
 	memset(out, 0, sizeof(*out));
-	h->sid = n->sid;
-	h->rid = atomic_fetch_add(&n->rid, 1) + 1;
+	h->sid    = n->sid;
+	h->rid    = atomic_fetch_add(&n->rid, 1) + 1;
+	h->epoch  = atomic_load(&n->epoch);
+	h->resent = false;
 	if ((rc = cw_schema_req_encode(h, w, nw, r, nr, &req)) != 0)
 		return rc;
-	rc = roundtrip(n, req.p, req.len, &out->buf, &out->len, &out->pipe);
+	rc = roundtrip(
+	    n, req.p, req.len, &out->buf, &out->len, &out->pipe, &ag);
 	cw_buf_fini(&req);
+	cw_buf_fini(&ag.buf);
 	if (rc != 0)
 		return rc;
 	rc = cw_schema_rep_decode(out->buf, out->len, &out->rep);
@@ -564,6 +588,8 @@ cw_net_call(cw_net *n, cw_req *h, const cw_op *w, size_t nw, const cw_op *r,
 		    out->len);
 		cw_free(out->buf);
 		out->buf = NULL;
+	} else if (out->rep.epoch != 0) {
+		atomic_store(&n->epoch, out->rep.epoch);
 	}
 	return rc;
 }

@@ -20,7 +20,10 @@
  * request id (schema.h), so the server answers a copy resent after a
  * broken connection from its reply cache (server.h): a call whose
  * connection breaks after its request went out reconnects and sends it
- * again, up to its deadline, the way nng's req socket does.
+ * again, up to its deadline, the way nng's req socket does. The copy is
+ * marked resent and names the server incarnation (epoch) the first send
+ * knew of, so a server that restarted in between refuses it
+ * (CW_EUNAVAIL) instead of running a commit that may have run already.
  *
  * Transport errors become CW_E* codes here and nowhere else: a call past
  * its deadline is CW_ETIMEDOUT; nobody listening, a reset, or a server

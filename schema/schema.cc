@@ -233,8 +233,8 @@ cw_schema_req_encode(const cw_req *h, const cw_op *writes, size_t nw,
 		auto rel = h->nrelease > 0
 		    ? fb.CreateVector(h->release, h->nrelease)
 		    : 0;
-		auto q   = P::CreateRequest(
-		      fb, h->kind, h->sid, h->rid, h->txid, c, w, r, rel);
+		auto q = P::CreateRequest(fb, h->kind, h->sid, h->rid, h->txid,
+		    c, w, r, rel, h->epoch, h->resent);
 		P::FinishRequestBuffer(fb, q);
 	});
 }
@@ -258,6 +258,8 @@ cw_schema_req_decode(const void *buf, size_t len, cw_req *r)
 	r->sid              = q->sid();
 	r->rid              = q->rid();
 	r->txid             = q->txid();
+	r->epoch            = q->epoch();
+	r->resent           = q->resent();
 	vec(q->clock(), &r->clock, &r->clocklen);
 	r->nwrites = q->writes() ? q->writes()->size() : 0;
 	r->nreads  = q->reads() ? q->reads()->size() : 0;
@@ -334,9 +336,9 @@ cw_schema_rep_encode(
 		}
 		auto peers = h->npeers ? fb.CreateVector(pv) : 0;
 		auto esc   = fb.CreateVector(h->escrow, 4);
-		auto rep =
-		    P::CreateReply(fb, h->err, h->failed, h->txid, c, results,
-		        h->dc, h->ndc, st, h->digest, peers, esc, h->requests);
+		auto rep   = P::CreateReply(fb, h->err, h->failed, h->txid, c,
+		      results, h->dc, h->ndc, st, h->digest, peers, esc,
+		      h->requests, h->epoch);
 		fb.Finish(rep, P::RequestIdentifier());
 	});
 }
@@ -363,6 +365,7 @@ cw_schema_rep_decode(const void *buf, size_t len, cw_rep *r)
 		r->ndc      = q->ndc();
 		r->digest   = q->digest();
 		r->requests = q->requests();
+		r->epoch    = q->epoch();
 		if (q->escrow() != nullptr) {
 			uint32_t ne;
 			uint64_t e[CW_SCHEMA_MAX_DEPS];

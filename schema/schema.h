@@ -138,8 +138,10 @@ typedef struct {
 	uint64_t    release[CW_MAX_RELEASE]; /* read-only transactions to end
 	                                      * first (more: CW_EPROTO) */
 	size_t      nrelease;
-	const void *root_; /* private */
-	void       *own_;  /* private */
+	uint64_t    epoch;  /* the server incarnation known at first send */
+	bool        resent; /* sent again after a broken connection */
+	const void *root_;  /* private */
+	void       *own_;   /* private */
 } cw_req;
 
 /* Encodes a request. Returns 0, CW_EINVAL or CW_ENOMEM. */
@@ -177,6 +179,7 @@ typedef struct {
 	uint64_t              digest;
 	uint64_t              escrow[4]; /* requests, grants, moved, refused */
 	uint64_t              requests;  /* client requests served */
+	uint64_t              epoch;     /* the server's incarnation */
 	const cw_schema_peer *peers;     /* encoding: npeers links, borrowed */
 	size_t                npeers;
 	const void           *root_; /* private */

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "causal.h"
@@ -106,6 +107,7 @@ struct cw_server {
 	bool      reaper_started;
 
 	_Atomic uint64_t nrequests; /* served since start */
+	uint64_t         epoch;     /* this incarnation: random, never 0 */
 
 	nng_socket   sock;
 	bool         sock_open;
@@ -470,7 +472,7 @@ static int
 handle(
     cw_server *s, const cw_req *r, bool nowait, cw_buf *out, uint64_t *ticket)
 {
-	cw_rep          h   = { 0 };
+	cw_rep          h   = { .epoch = s->epoch };
 	cw_result      *res = NULL;
 	cw_tx          *tx  = NULL;
 	struct slot    *sl  = NULL;
@@ -659,6 +661,20 @@ job_serve(cw_server *s, struct job *j, bool nowait, cw_buf *out)
 		j->deduped = true;
 		if (rc == 1)
 			return 0; /* the first reply, from the cache */
+		if (r->resent && r->epoch != s->epoch) {
+			/* first sent to another incarnation, whose cache is
+			 * gone: it may have run there. Refused, and the
+			 * refusal cached, so every copy gets the same. */
+			cw_log(CW_LOG_INFO, "server",
+			    "request %llu of session %llx resent from before "
+			    "a restart: refused, its outcome is unknown",
+			    (unsigned long long) r->rid,
+			    (unsigned long long) r->sid);
+			j->sid   = r->sid;
+			j->rid   = r->rid;
+			j->start = out->len;
+			return job_done(s, j, out, CW_EUNAVAIL);
+		}
 	}
 	j->sid    = r->sid;
 	j->rid    = r->rid;
@@ -977,8 +993,11 @@ cw_server_new(cw_server **out, cw_db *db, const cw_server_opts *o)
 		return CW_EINVAL;
 	if ((s = cw_calloc(1, sizeof(*s))) == NULL)
 		return CW_ENOMEM;
-	s->db    = db;
-	s->o     = *o;
+	s->db = db;
+	s->o  = *o;
+	if (getrandom(&s->epoch, sizeof(s->epoch), 0) != sizeof(s->epoch))
+		s->epoch = cw_now_ms() ^ (uint64_t) (uintptr_t) s;
+	s->epoch |= 1; /* 0 means "none known" */
 	s->slots = cw_calloc(o->max_txns, sizeof(*s->slots));
 	s->free  = cw_calloc(o->max_txns, sizeof(*s->free));
 	s->dedup = cw_calloc(DEDUP_SIZE, sizeof(*s->dedup));

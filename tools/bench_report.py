@@ -411,31 +411,34 @@ for fname, title, text, cmd in sections:
     w("```\n" + body + "\n```\n")
     if fname == "net.txt" and m_ceil16 and m_net16:
         w("The last table is the ceiling the transport alone sets in this "
-          "run: nng's request/reply round trip of 100 bytes, served the "
-          "way causewayd serves (a context and a thread per worker) but "
-          "answered at once, with the client threads on the same two "
-          "cores. The mix needs two round trips per transaction (a read "
-          "that the writes may depend on, then the commit), so at 16 "
-          "threads no server could exceed %s transactions a second here, "
-          "%s× the embedded engine; causewayd reaches %s. The echo "
-          "already pays what nng costs: every round trip wakes nng's "
-          "poller and task threads on both sides, and its socket's locks "
-          "are contended (a profile shows threads waiting on a mutex "
-          "inside `nng_ctx_send`). The gap between the echo and "
-          "causewayd is what the server adds on the same two cores: the "
-          "engine's work, the group-commit fsync, and more threads "
-          "waking each other; the profile of causewayd under this load "
-          "is half context switches and wake-ups. So the 0.5× target "
-          "needs a server that costs almost nothing beyond nng's own "
-          "round trip on this machine.%s\n"
+          "run: round trips of 100 bytes through the SDK's own transport "
+          "(client/net.c: nng's req0 protocol on a plain socket, the "
+          "caller asleep in poll() until its reply comes) against an nng "
+          "rep socket that answers from its callback on 128 contexts, the "
+          "way causewayd answers a request that need not wait, with the "
+          "client threads on the same two cores. The mix needs two round "
+          "trips per transaction (a read that the writes may depend on, "
+          "then the commit), so at 16 threads no server could exceed %s "
+          "transactions a second here, %s× the embedded engine; causewayd "
+          "reaches %s. The gap between the two is the server's own work "
+          "on the same cores: the engine's reads and commit, the "
+          "group-commit fsync, and the hand-offs inside nng (its poller "
+          "and task threads) and to the syncer that sends a commit's "
+          "reply once it is durable.%s\n"
           % (m_ceil16.group(2), m_ceil16.group(3), m_net16.group(2),
              (" At the half-peak load the transport alone has a p99 of "
               "%s ms for the two round trips; causewayd's is %s ms, "
               "which adds the commit's fsync and the scheduling of its "
-              "threads on cores shared with the clients. Half-peak p99 "
-              "moved between 1.8 and 7.8 ms over runs of the same build "
-              "on this machine." % (m_thalf.group(2), m_half.group(2)))
+              "threads on cores shared with the clients."
+              % (m_thalf.group(2), m_half.group(2)))
              if m_thalf and m_half else ""))
+        w("Until 2026-12-01 the SDK used nng's own req socket, and each "
+          "call crossed nng's poller and task threads on the client side "
+          "too, which held the same echo to about half of this ceiling; "
+          "[benchmark-notes.md](benchmark-notes.md) has the runs before "
+          "and after each step. The embedded engine's own figure moves by "
+          "up to a quarter between runs on this machine, and the ratio "
+          "with it.\n")
 
 # lag
 if lag:
@@ -506,20 +509,24 @@ if prof and cw16:
     w(" Each read of an object is two point reads in RocksDB (its type "
       "row, then the value), each a search of the memtable's skip list "
       "and a merge of the CRDT operands found there; a request also "
-      "crosses nng's poller and task threads and a causewayd worker "
-      "thread on its way in and out, and a read-only transaction takes a "
+      "crosses nng's poller and task threads on its way in and out (a "
+      "commit the syncer thread too), and a read-only transaction takes a "
       "transaction slot on the server. A PostgreSQL "
       "backend answers a prepared statement on its own connection's "
       "thread from its buffer cache.\n")
 if prof:
     w("```\n" + prof + "\n```\n")
-w("Two steps from the profile are built: a transaction begins on the "
+w("Four steps from the profiles are built: a transaction begins on the "
   "latest durable state, a snapshot the group commit's sync leader takes "
-  "and shares, so no read waits for a sync; and a transaction no longer "
+  "and shares, so no read waits for a sync; a transaction no longer "
   "allocates a RocksDB transaction object (reads go to the base DB with "
   "the snapshot, a commit is one write batch), so a read-only "
   "transaction on the durable snapshot takes no engine lock but a leaf "
-  "one (docs/design.md). ")
+  "one; the SDK speaks nng's protocol on its own sockets, so a call "
+  "costs its caller a write and a poll instead of three thread hand-offs "
+  "through nng; and causewayd serves a commit on nng's callback thread "
+  "and leaves the wait for its sync to one syncer thread, which sends "
+  "the replies of a whole group commit in turn (docs/design.md). ")
 w("The next steps follow the profile. First, cheaper reads in the engine: "
   "the type of an object cached across transactions (a type never "
   "changes once written), which saves one of the two point reads per "
@@ -530,11 +537,7 @@ w("The next steps follow the profile. First, cheaper reads in the engine: "
   "(a read-only transaction of one `cw_read_many`; the API would need a "
   "way to say so), and processing's spends checked in one request, "
   "which needs the SDK to say which buffered write failed. None of these "
-  "changes a guarantee. Answering requests on nng's callback thread "
-  "instead of waking a causewayd worker was tried and measured: the FMK "
-  "workload ran within the noise of the worker version (7,302 against "
-  "7,299 and 8,414 against 7,735 ops/s at 16 clients), so that hop is "
-  "not where the time goes.\n")
+  "changes a guarantee.\n")
 if cw16 and pg16 and cw16["rpo"] != "-":
     w("For scale: at 16 clients causewayd served %.0f requests a second. "
       "Three times PostgreSQL's operations, at one request each, would be "

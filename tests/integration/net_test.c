@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -417,6 +418,72 @@ killed_server_keeps_commits_and_client_reconnects(void **state)
 	cw_close(c);
 }
 
+/* kill -9 while 16 sessions commit, each to a counter of its own, then a
+ * restart: a commit in flight at the kill may have reached the log, and
+ * the SDK sends it again once the server is back. Each counter must hold
+ * every acknowledged commit and no commit twice. */
+struct once {
+	cw_client  *c;
+	char        key[8];
+	atomic_int *stop;
+	long        acked, tried;
+};
+
+static void *
+add_once(void *arg)
+{
+	struct once *o = arg;
+	while (!atomic_load(o->stop)) {
+		cw_txn *t;
+		if (cw_begin(o->c, &t) != 0)
+			continue;
+		if (cw_counter_add(t, o->key, strlen(o->key), 1) != 0) {
+			cw_abort(t);
+			continue;
+		}
+		o->tried++;
+		if (cw_commit(t) == 0)
+			o->acked++;
+	}
+	return NULL;
+}
+
+static void
+a_restart_under_load_applies_no_commit_twice(void **state)
+{
+	fx         *f    = *state;
+	atomic_int  stop = 0;
+	struct once o[16];
+	pthread_t   th[16];
+	for (int i = 0; i < 16; i++) {
+		o[i] = (struct once) { connect_to(f), "", &stop, 0, 0 };
+		snprintf(o[i].key, sizeof(o[i].key), "k%d", i);
+		pthread_create(&th[i], NULL, add_once, &o[i]);
+	}
+	usleep(400 * 1000);
+	dc_kill9(&f->d);
+	assert_int_equal(dc_restart(&f->d), 0);
+	usleep(400 * 1000);
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 16; i++)
+		pthread_join(th[i], NULL);
+	cw_client *c = connect_to(f);
+	for (int i = 0; i < 16; i++) {
+		cw_txn *t;
+		int64_t x;
+		assert_int_equal(cw_begin(c, &t), 0);
+		assert_int_equal(
+		    cw_counter_get(t, o[i].key, strlen(o[i].key), &x), 0);
+		cw_abort(t);
+		if (x < o[i].acked || x > o[i].tried)
+			fail_msg(
+			    "%s: %lld, with %ld acknowledged of %ld tried",
+			    o[i].key, (long long) x, o[i].acked, o[i].tried);
+		cw_close(o[i].c);
+	}
+	cw_close(c);
+}
+
 /* ---- raw messages ---- */
 
 static int
@@ -599,6 +666,64 @@ a_resent_commit_is_applied_once(void **state)
 	cw_buf_fini(&b);
 }
 
+/* A copy resent after a broken connection that the reply cache does not
+ * know, first sent to another incarnation of the server, may have run
+ * there: it is refused, never run again. */
+static void
+a_copy_resent_from_before_a_restart_is_refused_not_run(void **state)
+{
+	fx      *f = *state;
+	cw_buf   b = { 0 };
+	cw_rep   rep;
+	nng_msg *m;
+	cw_op    add = {
+		   .op = CW_OP_COUNTER_ADD, .key = "twice", .kl = 5, .n = 1
+	};
+	/* this incarnation's epoch, as every reply carries it */
+	cw_req h = { .kind = CW_REQ_STATUS };
+	encode(&h, NULL, 0, NULL, 0, &b);
+	assert_int_equal(raw_call(f, b.p, b.len, &rep, &m), 0);
+	uint64_t epoch = rep.epoch;
+	cw_schema_rep_fini(&rep);
+	nng_msg_free(m);
+	assert_true(epoch != 0);
+	/* resent, first sent to another incarnation (or to none known) */
+	h = (cw_req) { .kind = CW_REQ_COMMIT,
+		.sid         = 0xe1,
+		.rid         = 1,
+		.epoch       = epoch ^ 2,
+		.resent      = true };
+	encode(&h, &add, 1, NULL, 0, &b);
+	assert_int_equal(raw_err(f, b.p, b.len), CW_EUNAVAIL);
+	assert_int_equal(raw_err(f, b.p, b.len), CW_EUNAVAIL); /* cached */
+	h.rid   = 2;
+	h.epoch = 0;
+	encode(&h, &add, 1, NULL, 0, &b);
+	assert_int_equal(raw_err(f, b.p, b.len), CW_EUNAVAIL);
+	/* resent to the incarnation it was first sent to: it runs (its
+	 * first copy never arrived, or the cache would know it) */
+	h.rid   = 3;
+	h.epoch = epoch;
+	encode(&h, &add, 1, NULL, 0, &b);
+	assert_int_equal(raw_err(f, b.p, b.len), 0);
+	/* a first copy runs whatever epoch it names */
+	h = (cw_req) { .kind = CW_REQ_COMMIT,
+		.sid         = 0xe1,
+		.rid         = 4,
+		.epoch       = epoch ^ 2 };
+	encode(&h, &add, 1, NULL, 0, &b);
+	assert_int_equal(raw_err(f, b.p, b.len), 0);
+	cw_client *c = connect_to(f);
+	cw_txn    *t;
+	int64_t    x;
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_counter_get(t, "twice", 5, &x), 0);
+	assert_int_equal(x, 2);
+	cw_abort(t);
+	cw_close(c);
+	cw_buf_fini(&b);
+}
+
 /* ---- the cw command line ---- */
 
 static int
@@ -774,10 +899,16 @@ main(void)
 		    killed_server_keeps_commits_and_client_reconnects, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
+		    a_restart_under_load_applies_no_commit_twice, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
 		    bad_messages_get_error_replies_and_the_server_goes_on,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    a_resent_commit_is_applied_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_copy_resent_from_before_a_restart_is_refused_not_run,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    command_line_reads_writes_and_reports_errors, setup,
 		    teardown),
