@@ -78,7 +78,17 @@ struct conn {
 	nng_msg     *msg;     /* the request, while queued */
 	struct job   job;
 	cw_buf       reply; /* its reply, while queued to the syncer */
-	struct conn *next;  /* s->qhead or s->sqhead */
+	struct conn *next;  /* in s->work_q or s->sync_q */
+};
+
+/* A queue of conns that wait for a thread: the workers' or the syncer's.
+ * mu guards all of it. Closed, it takes no more, and its takers see the
+ * end once it is empty. */
+struct connq {
+	pthread_mutex_t mu;
+	pthread_cond_t  cv;
+	struct conn    *head, *tail;
+	bool            closed;
 };
 
 struct cw_server {
@@ -117,19 +127,10 @@ struct cw_server {
 	uint32_t     nthreads;
 	_Atomic bool closing; /* no new receives */
 
-	pthread_mutex_t q_mu;
-	pthread_cond_t  q_cv;
-	/* q_mu guards: */
-	struct conn *qhead, *qtail; /* requests that wait for a worker */
-	bool         qclosed;       /* the workers are stopping */
-
-	pthread_t       syncer;
-	bool            syncer_started;
-	pthread_mutex_t sq_mu;
-	pthread_cond_t  sq_cv;
-	/* sq_mu guards: */
-	struct conn *sqhead, *sqtail; /* replies that wait for a sync */
-	bool         sqclosed;        /* the syncer is stopping */
+	struct connq work_q; /* requests that wait for a worker */
+	struct connq sync_q; /* replies that wait for a sync */
+	pthread_t    syncer;
+	bool         syncer_started;
 };
 
 void
@@ -748,24 +749,65 @@ conn_reply(struct conn *c, nng_msg *m, cw_buf *reply, int rc)
 	nng_ctx_send(c->ctx, c->aio);
 }
 
-/* Queues c's request for a worker. Returns false if the workers are
- * stopping. */
-static bool
-queue_push(cw_server *s, struct conn *c)
+static void
+connq_init(struct connq *q)
 {
-	pthread_mutex_lock(&s->q_mu);
-	bool ok = !s->qclosed;
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cv, NULL);
+}
+
+static void
+connq_fini(struct connq *q)
+{
+	pthread_mutex_destroy(&q->mu);
+	pthread_cond_destroy(&q->cv);
+}
+
+/* Appends c. Returns false if q is closed. */
+static bool
+connq_push(struct connq *q, struct conn *c)
+{
+	pthread_mutex_lock(&q->mu);
+	bool ok = !q->closed;
 	if (ok) {
 		c->next = NULL;
-		if (s->qtail != NULL)
-			s->qtail->next = c;
+		if (q->tail != NULL)
+			q->tail->next = c;
 		else
-			s->qhead = c;
-		s->qtail = c;
-		pthread_cond_signal(&s->q_cv);
+			q->head = c;
+		q->tail = c;
+		pthread_cond_signal(&q->cv);
 	}
-	pthread_mutex_unlock(&s->q_mu);
+	pthread_mutex_unlock(&q->mu);
 	return ok;
+}
+
+/* Waits for a conn and takes the first one (all: the whole list, linked
+ * by next). Returns NULL once q is closed and empty. */
+static struct conn *
+connq_take(struct connq *q, bool all)
+{
+	pthread_mutex_lock(&q->mu);
+	while (q->head == NULL && !q->closed)
+		pthread_cond_wait(&q->cv, &q->mu);
+	struct conn *c = q->head;
+	if (c != NULL) {
+		q->head = all ? NULL : c->next;
+		if (q->head == NULL)
+			q->tail = NULL;
+	}
+	pthread_mutex_unlock(&q->mu);
+	return c;
+}
+
+/* Closes q and wakes every taker. */
+static void
+connq_close(struct connq *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->closed = true;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
 }
 
 /* Finishes c's job once its ticket's sync returned rc, and sends the
@@ -790,19 +832,7 @@ sync_push(struct conn *c, nng_msg *m, cw_buf *reply)
 	cw_server *s = c->s;
 	c->msg       = m;
 	c->reply     = *reply;
-	pthread_mutex_lock(&s->sq_mu);
-	bool ok = !s->sqclosed;
-	if (ok) {
-		c->next = NULL;
-		if (s->sqtail != NULL)
-			s->sqtail->next = c;
-		else
-			s->sqhead = c;
-		s->sqtail = c;
-		pthread_cond_signal(&s->sq_cv);
-	}
-	pthread_mutex_unlock(&s->sq_mu);
-	if (!ok)
+	if (!connq_push(&s->sync_q, c))
 		conn_durable(c, cw_db_wait_ticket(s->db, c->job.ticket));
 }
 
@@ -815,16 +845,9 @@ sync_push(struct conn *c, nng_msg *m, cw_buf *reply)
 static void *
 syncer(void *arg)
 {
-	cw_server *s = arg;
-	pthread_mutex_lock(&s->sq_mu);
-	for (;;) {
-		while (s->sqhead == NULL && !s->sqclosed)
-			pthread_cond_wait(&s->sq_cv, &s->sq_mu);
-		struct conn *list = s->sqhead;
-		s->sqhead = s->sqtail = NULL;
-		if (list == NULL)
-			break; /* closed and drained */
-		pthread_mutex_unlock(&s->sq_mu);
+	cw_server   *s = arg;
+	struct conn *list;
+	while ((list = connq_take(&s->sync_q, true)) != NULL) {
 		uint64_t newest = 0;
 		for (struct conn *c = list; c != NULL; c = c->next)
 			if (c->job.ticket > newest)
@@ -835,10 +858,8 @@ syncer(void *arg)
 			list           = c->next;
 			conn_durable(c, rc);
 		}
-		pthread_mutex_lock(&s->sq_mu);
 	}
-	pthread_mutex_unlock(&s->sq_mu);
-	return NULL;
+	return NULL; /* closed and drained */
 }
 
 /* nng's callback for c's aio, on one of nng's threads: a receive ended (a
@@ -881,7 +902,7 @@ conn_cb(void *arg)
 		}
 		if (rc == WOULD_WAIT) {
 			c->msg = m;
-			if (queue_push(s, c))
+			if (connq_push(&s->work_q, c))
 				return;
 			c->msg = NULL; /* stopping: dropped unserved */
 			cw_schema_req_fini(&c->job.r);
@@ -897,17 +918,9 @@ conn_cb(void *arg)
 static void *
 work(void *arg)
 {
-	cw_server *s = arg;
-	for (;;) {
-		pthread_mutex_lock(&s->q_mu);
-		while (s->qhead == NULL && !s->qclosed)
-			pthread_cond_wait(&s->q_cv, &s->q_mu);
-		struct conn *c = s->qhead;
-		if (c != NULL && (s->qhead = c->next) == NULL)
-			s->qtail = NULL;
-		pthread_mutex_unlock(&s->q_mu);
-		if (c == NULL)
-			break; /* closed and drained */
+	cw_server   *s = arg;
+	struct conn *c;
+	while ((c = connq_take(&s->work_q, false)) != NULL) {
 		cw_buf reply = { 0 };
 		int    rc    = job_serve(s, &c->job, false, &reply);
 		cw_schema_req_fini(&c->job.r);
@@ -1015,10 +1028,8 @@ cw_server_new(cw_server **out, cw_db *db, const cw_server_opts *o)
 	pthread_mutex_init(&s->tbl_mu, NULL);
 	pthread_mutex_init(&s->dedup_mu, NULL);
 	pthread_mutex_init(&s->stop_mu, NULL);
-	pthread_mutex_init(&s->q_mu, NULL);
-	pthread_cond_init(&s->q_cv, NULL);
-	pthread_mutex_init(&s->sq_mu, NULL);
-	pthread_cond_init(&s->sq_cv, NULL);
+	connq_init(&s->work_q);
+	connq_init(&s->sync_q);
 	cw_cond_init_mono(&s->dedup_cv);
 	cw_cond_init_mono(&s->stop_cv);
 	if (pthread_create(&s->reaper, NULL, reaper, s) == 0)
@@ -1037,19 +1048,13 @@ cw_server_stop(cw_server *s)
 	 * callback), before its context closes: nng 1.5 can crash on a
 	 * context of a closed socket. */
 	atomic_store(&s->closing, true);
-	pthread_mutex_lock(&s->q_mu);
-	s->qclosed = true;
-	pthread_cond_broadcast(&s->q_cv);
-	pthread_mutex_unlock(&s->q_mu);
+	connq_close(&s->work_q);
 	for (uint32_t i = 0; i < s->nthreads; i++)
 		pthread_join(s->threads[i], NULL);
 	s->nthreads = 0;
 	/* the syncer sends what waits for a sync, and exits; a commit that
 	 * a callback hands over after that waits for its sync there */
-	pthread_mutex_lock(&s->sq_mu);
-	s->sqclosed = true;
-	pthread_cond_signal(&s->sq_cv);
-	pthread_mutex_unlock(&s->sq_mu);
+	connq_close(&s->sync_q);
 	if (s->syncer_started) {
 		pthread_join(s->syncer, NULL);
 		s->syncer_started = false;
@@ -1112,10 +1117,8 @@ cw_server_free(cw_server *s)
 	pthread_mutex_destroy(&s->tbl_mu);
 	pthread_mutex_destroy(&s->dedup_mu);
 	pthread_mutex_destroy(&s->stop_mu);
-	pthread_mutex_destroy(&s->q_mu);
-	pthread_cond_destroy(&s->q_cv);
-	pthread_mutex_destroy(&s->sq_mu);
-	pthread_cond_destroy(&s->sq_cv);
+	connq_fini(&s->work_q);
+	connq_fini(&s->sync_q);
 	pthread_cond_destroy(&s->dedup_cv);
 	pthread_cond_destroy(&s->stop_cv);
 	cw_free(s);

@@ -422,44 +422,66 @@ killed_server_keeps_commits_and_client_reconnects(void **state)
  * restart: a commit in flight at the kill may have reached the log, and
  * the SDK sends it again once the server is back. Each counter must hold
  * every acknowledged commit and no commit twice. */
-struct once {
+/* A session committing counter adds in a loop until *stop: to a counter
+ * of its own, or (read_first) to a shared one after reading a register,
+ * so that the commit names an open transaction. */
+struct loader {
 	cw_client  *c;
 	char        key[8];
+	bool        read_first;
 	atomic_int *stop;
 	long        acked, tried;
 };
 
 static void *
-add_once(void *arg)
+load(void *arg)
 {
-	struct once *o = arg;
-	while (!atomic_load(o->stop)) {
+	struct loader *l = arg;
+	while (!atomic_load(l->stop)) {
 		cw_txn *t;
-		if (cw_begin(o->c, &t) != 0)
+		void   *v;
+		size_t  vl;
+		int     rc = 0;
+		if (cw_begin(l->c, &t) != 0)
 			continue;
-		if (cw_counter_add(t, o->key, strlen(o->key), 1) != 0) {
+		if (l->read_first &&
+		    (rc = cw_reg_get(t, "r", 1, &v, &vl)) == 0)
+			free(v);
+		if (rc == 0 &&
+		    (rc = cw_counter_add(t, l->key, strlen(l->key), 1)) == 0) {
+			l->tried++;
+			if (cw_commit(t) == 0)
+				l->acked++;
+		} else {
 			cw_abort(t);
-			continue;
 		}
-		o->tried++;
-		if (cw_commit(t) == 0)
-			o->acked++;
 	}
 	return NULL;
+}
+
+/* Starts n loaders on their own clients, on key "acked" or "k<i>". */
+static void
+loaders_start(fx *f, struct loader *l, pthread_t *th, int n, bool shared,
+    atomic_int *stop)
+{
+	for (int i = 0; i < n; i++) {
+		l[i] = (struct loader) {
+			.c = connect_to(f), .read_first = shared, .stop = stop
+		};
+		snprintf(
+		    l[i].key, sizeof(l[i].key), shared ? "acked" : "k%d", i);
+		pthread_create(&th[i], NULL, load, &l[i]);
+	}
 }
 
 static void
 a_restart_under_load_applies_no_commit_twice(void **state)
 {
-	fx         *f    = *state;
-	atomic_int  stop = 0;
-	struct once o[16];
-	pthread_t   th[16];
-	for (int i = 0; i < 16; i++) {
-		o[i] = (struct once) { connect_to(f), "", &stop, 0, 0 };
-		snprintf(o[i].key, sizeof(o[i].key), "k%d", i);
-		pthread_create(&th[i], NULL, add_once, &o[i]);
-	}
+	fx           *f    = *state;
+	atomic_int    stop = 0;
+	struct loader o[16];
+	pthread_t     th[16];
+	loaders_start(f, o, th, 16, false, &stop);
 	usleep(400 * 1000);
 	dc_kill9(&f->d);
 	assert_int_equal(dc_restart(&f->d), 0);
@@ -809,36 +831,6 @@ sigterm_stops_cleanly_and_aborts_open_transactions(void **state)
  * in the server's syncer, or inline once it has stopped; the server exits
  * 0, and every commit acknowledged before it stopped is there after a
  * restart (and none that was never tried). */
-struct loader {
-	cw_client  *c;
-	atomic_int *stop;
-	long        acked, tried;
-};
-
-static void *
-load(void *arg)
-{
-	struct loader *l = arg;
-	while (!atomic_load(l->stop)) {
-		cw_txn *t;
-		void   *v;
-		size_t  vl;
-		if (cw_begin(l->c, &t) != 0)
-			continue;
-		/* a read first: the commit names an open transaction */
-		int rc = cw_reg_get(t, "r", 1, &v, &vl);
-		free(rc == 0 ? v : NULL);
-		if (rc == 0 && (rc = cw_counter_add(t, "acked", 5, 1)) == 0) {
-			l->tried++;
-			if (cw_commit(t) == 0)
-				l->acked++;
-		} else {
-			cw_abort(t);
-		}
-	}
-	return NULL;
-}
-
 static void
 sigterm_under_commit_load_keeps_every_acknowledged_commit(void **state)
 {
@@ -846,10 +838,7 @@ sigterm_under_commit_load_keeps_every_acknowledged_commit(void **state)
 	atomic_int    stop = 0;
 	struct loader l[16];
 	pthread_t     th[16];
-	for (int i = 0; i < 16; i++) {
-		l[i] = (struct loader) { connect_to(f), &stop, 0, 0 };
-		pthread_create(&th[i], NULL, load, &l[i]);
-	}
+	loaders_start(f, l, th, 16, true, &stop);
 	usleep(500 * 1000);
 	assert_int_equal(dc_stop(&f->d), 0); /* exit 0: a clean stop */
 	atomic_store(&stop, 1);
