@@ -24,8 +24,8 @@
  * Threading: every function is thread-safe. Each table slot has a mutex,
  * held while a request runs on that transaction; tbl_mu guards the free
  * list; dedup_mu the reply cache; the workers' queue and the syncer's
- * have a mutex each. A request is touched by one thread at a time: the callback,
- * then the worker or the syncer it was queued to.
+ * have a mutex each. A request is touched by one thread at a time: the
+ * callback, then the worker or the syncer it was queued to.
  */
 #ifndef CW_SERVER_H
 #define CW_SERVER_H
