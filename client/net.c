@@ -285,15 +285,33 @@ dial(cw_net *n, uint64_t deadline, struct conn **out)
 	return 0;
 }
 
+/* True if the server has not closed idle c, nor sent on it. */
+static bool
+conn_alive(struct conn *c)
+{
+	char    b;
+	ssize_t r = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* An idle connection, or NULL. One the server closed while it sat idle
+ * (it stopped, or restarted) is dropped here, before a request goes into
+ * it: that request then never is in doubt. The drop counts as a break
+ * all the same: the server's transactions may be gone. */
 static struct conn *
 pool_get(cw_net *n)
 {
-	struct conn *c = NULL;
-	pthread_mutex_lock(&n->mu);
-	if (n->nidle > 0)
-		c = n->idle[--n->nidle];
-	pthread_mutex_unlock(&n->mu);
-	return c;
+	for (;;) {
+		struct conn *c = NULL;
+		pthread_mutex_lock(&n->mu);
+		if (n->nidle > 0)
+			c = n->idle[--n->nidle];
+		pthread_mutex_unlock(&n->mu);
+		if (c == NULL || conn_alive(c))
+			return c;
+		conn_close(c);
+		atomic_fetch_add(&n->gen, 1);
+	}
 }
 
 static void

@@ -506,6 +506,40 @@ a_restart_under_load_applies_no_commit_twice(void **state)
 	cw_close(c);
 }
 
+/* A session idle while its server restarts: its pooled connection is
+ * dead, and its next request must not go into it and come back "resent
+ * from before the restart" (refused): it is served, once. */
+static int
+add_one(cw_client *c)
+{
+	cw_txn *t;
+	int     rc = cw_begin(c, &t);
+	if (rc == 0 && (rc = cw_counter_add(t, "idle", 4, 1)) == 0)
+		rc = cw_commit(t);
+	return rc;
+}
+
+static void
+an_idle_session_is_served_by_its_restarted_server(void **state)
+{
+	fx        *f = *state;
+	cw_client *c = connect_to(f);
+	cw_txn    *t;
+	int64_t    x;
+	assert_int_equal(add_one(c), 0);
+	assert_int_equal(dc_stop(&f->d), 0); /* SIGTERM */
+	assert_int_equal(dc_restart(&f->d), 0);
+	assert_int_equal(add_one(c), 0);
+	dc_kill9(&f->d);
+	assert_int_equal(dc_restart(&f->d), 0);
+	assert_int_equal(add_one(c), 0);
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_counter_get(t, "idle", 4, &x), 0);
+	assert_int_equal(x, 3);
+	cw_abort(t);
+	cw_close(c);
+}
+
 /* ---- raw messages ---- */
 
 static int
@@ -889,6 +923,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    a_restart_under_load_applies_no_commit_twice, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    an_idle_session_is_served_by_its_restarted_server, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    bad_messages_get_error_replies_and_the_server_goes_on,
