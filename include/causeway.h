@@ -68,15 +68,20 @@ typedef struct cw_list cw_list;   /* a list of byte strings, owned */
 
 /* Connects a session to a causewayd at `url` ("tcp://127.0.0.1:7400" or
  * "ipc:///path"). OUT: *out, free with cw_close. Returns 0, CW_EINVAL
- * (bad URL), CW_EUNAVAIL (nobody listens there) or CW_ENOMEM. After a
- * broken connection the next call reconnects.
+ * (bad URL), CW_EUNAVAIL (nobody listens there), CW_EPROTO (what listens
+ * is not a causewayd), CW_ETIMEDOUT or CW_ENOMEM. After a broken
+ * connection the next call reconnects; a call whose connection broke
+ * after its request went out sends it again, and the server answers a
+ * copy of a request it ran with its first reply.
  *
  * Over the network, writes are buffered and sent with the transaction's
  * next read or its commit (a write-only transaction is one round trip), so
  * an error of a write such as CW_ETYPE surfaces there: at commit it aborts
  * the transaction. A transaction lost with its connection (the server
  * restarted) reports CW_EUNAVAIL; one the server aborted when idle too
- * long reports CW_ESTATE. */
+ * long reports CW_ESTATE. A commit that gets CW_ETIMEDOUT, or
+ * CW_EUNAVAIL after its connection broke (the server restarted before
+ * it could answer), may or may not have been applied, and never twice. */
 int cw_connect(cw_client **out, const char *url);
 /* Sets the time a network call may take before CW_ETIMEDOUT (default
  * 5,000 ms). No effect on an embedded session. */
