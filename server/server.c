@@ -655,6 +655,9 @@ job_serve(cw_server *s, struct job *j, bool nowait, cw_buf *out)
 	bool mutates = r->kind == CW_REQ_COMMIT || r->nwrites > 0 ||
 	    (r->kind != CW_REQ_STATUS && r->kind != CW_REQ_ABORT &&
 	        r->txid == 0);
+	j->sid   = r->sid;
+	j->rid   = r->rid;
+	j->start = out->len; /* where this request's reply begins */
 	if (r->sid != 0 && mutates && !j->deduped) {
 		rc = dedup_begin(s, r->sid, r->rid, out, &j->claimed, nowait);
 		if (rc == WOULD_WAIT)
@@ -671,15 +674,9 @@ job_serve(cw_server *s, struct job *j, bool nowait, cw_buf *out)
 			    "a restart: refused, its outcome is unknown",
 			    (unsigned long long) r->rid,
 			    (unsigned long long) r->sid);
-			j->sid   = r->sid;
-			j->rid   = r->rid;
-			j->start = out->len;
 			return job_done(s, j, out, CW_EUNAVAIL);
 		}
 	}
-	j->sid    = r->sid;
-	j->rid    = r->rid;
-	j->start  = out->len;
 	j->ticket = 0;
 	if ((rc = handle(s, r, nowait, out, &j->ticket)) == WOULD_WAIT)
 		return rc;

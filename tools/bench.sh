@@ -207,13 +207,17 @@ profile_run() { # a whole-machine CPU profile of a 16-client run
 			perf report -i "$dir/perf.data" --sort comm --stdio -g none 2>/dev/null |
 				grep -v '^#' | grep -v '^$' | head -8
 			echo
-			echo "== causewayd: by shared object"
-			perf report -i "$dir/perf.data" --comm causewayd --sort dso --stdio -g none 2>/dev/null |
+			# by pid: causewayd serves most requests on nng's callback
+			# threads, so its thread names do not set it apart
+			cpid=$(echo $spids | tr ' ' ',')
+			echo "== causewayd (all its threads): by shared object, % of the machine"
+			perf report -i "$dir/perf.data" --pid "$cpid" --sort dso --stdio -g none \
+				--no-children --percentage absolute 2>/dev/null |
 				grep -v '^#' | grep -v '^$' | head -8
 			echo
-			echo "== causewayd: top symbols, self time"
-			perf report -i "$dir/perf.data" --comm causewayd --sort sym --stdio -g none \
-				--no-children 2>/dev/null | grep -v '^#' | grep -v '^$' | head -15
+			echo "== causewayd (all its threads): top symbols, self time, % of the machine"
+			perf report -i "$dir/perf.data" --pid "$cpid" --sort sym --stdio -g none \
+				--no-children --percentage absolute 2>/dev/null | grep -v '^#' | grep -v '^$' | head -15
 		} >"$res/profile.txt"
 	else
 		echo "perf record is not permitted here" >"$res/profile.txt"
