@@ -86,6 +86,20 @@ connect_to(fx *f)
 	return c;
 }
 
+/* The value of counter `key`, read through a new session. */
+static int64_t
+counter_of(fx *f, const char *key)
+{
+	cw_client *c = connect_to(f);
+	cw_txn    *t;
+	int64_t    x;
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_counter_get(t, key, strlen(key), &x), 0);
+	cw_abort(t);
+	cw_close(c);
+	return x;
+}
+
 static void
 every_call_works_over_the_network(void **state)
 {
@@ -711,14 +725,7 @@ a_resent_commit_is_applied_once(void **state)
 	h.rid = 8; /* a new request */
 	encode(&h, &add, 1, NULL, 0, &b);
 	assert_int_equal(raw_err(f, b.p, b.len), 0);
-	cw_client *c = connect_to(f);
-	cw_txn    *t;
-	int64_t    x;
-	assert_int_equal(cw_begin(c, &t), 0);
-	assert_int_equal(cw_counter_get(t, "once", 4, &x), 0);
-	assert_int_equal(x, 2);
-	cw_abort(t);
-	cw_close(c);
+	assert_int_equal(counter_of(f, "once"), 2);
 	cw_buf_fini(&b);
 }
 
@@ -769,14 +776,7 @@ a_copy_resent_from_before_a_restart_is_refused_not_run(void **state)
 		.epoch       = epoch ^ 2 };
 	encode(&h, &add, 1, NULL, 0, &b);
 	assert_int_equal(raw_err(f, b.p, b.len), 0);
-	cw_client *c = connect_to(f);
-	cw_txn    *t;
-	int64_t    x;
-	assert_int_equal(cw_begin(c, &t), 0);
-	assert_int_equal(cw_counter_get(t, "twice", 5, &x), 0);
-	assert_int_equal(x, 2);
-	cw_abort(t);
-	cw_close(c);
+	assert_int_equal(counter_of(f, "twice"), 2);
 	cw_buf_fini(&b);
 }
 
@@ -885,14 +885,8 @@ sigterm_under_commit_load_keeps_every_acknowledged_commit(void **state)
 	}
 	assert_true(acked > 0);
 	assert_int_equal(dc_restart(&f->d), 0);
-	cw_client *c = connect_to(f);
-	cw_txn    *t;
-	int64_t    x;
-	assert_int_equal(cw_begin(c, &t), 0);
-	assert_int_equal(cw_counter_get(t, "acked", 5, &x), 0);
+	int64_t x = counter_of(f, "acked");
 	assert_true(x >= acked && x <= tried);
-	cw_abort(t);
-	cw_close(c);
 }
 
 int
