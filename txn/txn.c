@@ -677,11 +677,9 @@ dsnap_drop(cw_db *db, struct dsnap *d)
 
 /* Returns once commit ticket `ticket` is durable. The first waiter that
  * finds no sync running becomes the leader: it syncs the WAL for every
- * commit made so far and wakes the rest (group commit). With `delay`, a
- * leader first waits a little for more commits to join its sync (below);
- * a caller that gathers its own batch (causewayd's syncer) goes without. */
+ * commit made so far and wakes the rest (group commit). */
 static int
-sync_until(cw_db *db, uint64_t ticket, bool delay)
+wait_durable(cw_db *db, uint64_t ticket)
 {
 	int rc = 0;
 	if (!db->o.sync)
@@ -700,9 +698,8 @@ sync_until(cw_db *db, uint64_t ticket, bool delay)
 		 * transactions with pending writes are open or fewer commits
 		 * are pending than the last sync covered, so that one sync
 		 * covers them too. A lone committer never waits. */
-		if (delay &&
-		    (db->writers > 0 ||
-		        db->ncommit - pending_from < db->last_batch)) {
+		if (db->writers > 0 ||
+		    db->ncommit - pending_from < db->last_batch) {
 			struct timespec dl;
 			clock_gettime(CLOCK_MONOTONIC, &dl);
 			dl.tv_nsec += (long) (db->sync_us / 2) * 1000;
@@ -747,12 +744,6 @@ sync_until(cw_db *db, uint64_t ticket, bool delay)
 	}
 	pthread_mutex_unlock(&db->sync_mu);
 	return rc;
-}
-
-static int
-wait_durable(cw_db *db, uint64_t ticket)
-{
-	return sync_until(db, ticket, true);
 }
 
 /* ---- local first-committer-wins ----
@@ -2303,7 +2294,7 @@ cw_tx_commit(cw_tx *t, cw_vc *commit_vc)
 int
 cw_db_wait_ticket(cw_db *db, uint64_t ticket)
 {
-	return sync_until(db, ticket, false);
+	return wait_durable(db, ticket);
 }
 
 bool

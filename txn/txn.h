@@ -127,9 +127,7 @@ int cw_tx_commit(cw_tx *t, cw_vc *commit_vc);
  * means committed, durable once the ticket is. */
 int cw_tx_commit_nosync(cw_tx *t, cw_vc *commit_vc, uint64_t *ticket);
 /* Returns once commit ticket `ticket` is durable (one group sync at most,
- * shared with every other waiter): 0 or CW_EIO. For a caller that gathers
- * its own batch of commits: if it leads the sync, it starts it at once,
- * without the commit delay that lets lone committers share one. */
+ * shared with every other waiter): 0 or CW_EIO. */
 int cw_db_wait_ticket(cw_db *db, uint64_t ticket);
 /* True if ticket is durable now; never waits. */
 bool cw_db_ticket_durable(cw_db *db, uint64_t ticket);
