@@ -32,13 +32,14 @@ LDLIBS   := -lrocksdb -lnng -lpthread -lm
 LDFLAGS  := $(SAN)
 
 LIB_C    := util/util.c causal/causal.c crdt/crdt.c txn/txn.c txn/exec.c \
-            client/client.c client/net.c server/server.c replica/replica.c
+            client/client.c client/net.c server/server.c server/wire.c \
+            replica/replica.c
 LIB_CXX  := schema/schema.cc txn/rocks_log.cc
 LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/obj/%.o) $(LIB_CXX:%.cc=$(BUILD)/obj/%.o)
 GEN      := $(BUILD)/gen/record_generated.h $(BUILD)/gen/proto_generated.h \
             $(BUILD)/gen/replica_generated.h
 
-UNIT     := causal_test crdt_test schema_test txn_test client_test transport_test \
+UNIT     := causal_test crdt_test schema_test txn_test client_test transport_test wire_test \
             crash_test fmk_test
 UNIT_BIN := $(UNIT:%=$(BUILD)/tests/%) $(BUILD)/tests/fuzz_replay \
             $(BUILD)/tests/fuzz_seed

@@ -73,6 +73,8 @@ usage(FILE *f)
 	    "                       a line (names as above without --; # "
 	    "comments)\n"
 	    "  --workers N          concurrent requests (default 64)\n"
+	    "  --io-threads N       threads reading and answering clients\n"
+	    "                       (default 4)\n"
 	    "  --idle-timeout MS    abort transactions idle this long "
 	    "(10000)\n"
 	    "  --session-wait MS    how long a begin waits for the DC to\n"
@@ -184,6 +186,12 @@ apply(struct conf *c, const char *name, const char *v)
 		c->so.workers = (uint32_t) n;
 		return 0;
 	}
+	if (strcmp(name, "io-threads") == 0) {
+		if (parse_num(name, v, 1, 64, &n) != 0)
+			return -1;
+		c->so.io_threads = (uint32_t) n;
+		return 0;
+	}
 	if (strcmp(name, "idle-timeout") == 0) {
 		if (parse_num(name, v, 1, 86400000, &n) != 0)
 			return -1;
@@ -274,6 +282,7 @@ main(int argc, char **argv)
 		{ "peer", 1, 0, 0 },
 		{ "config", 1, 0, 0 },
 		{ "workers", 1, 0, 0 },
+		{ "io-threads", 1, 0, 0 },
 		{ "idle-timeout", 1, 0, 0 },
 		{ "session-wait", 1, 0, 0 },
 		{ "max-msg", 1, 0, 0 },

@@ -13,8 +13,6 @@
 #include "server.h"
 
 #include <errno.h>
-#include <nng/nng.h>
-#include <nng/protocol/reqrep0/rep.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -23,6 +21,7 @@
 
 #include "causal.h"
 #include "schema.h"
+#include "wire.h"
 
 #define SLOT_BITS 16
 #define DEDUP_SIZE 65536
@@ -53,8 +52,8 @@ struct dentry {
 	size_t   len;
 };
 
-/* One request on its way: decoded once, served in no-wait mode on nng's
- * callback thread and, if that would wait, by a worker, which carries on
+/* One request on its way: decoded once, served in no-wait mode on the
+ * wire's I/O thread and, if that would wait, by a worker, which carries on
  * from where it stopped. */
 struct job {
 	cw_req   r;
@@ -66,16 +65,12 @@ struct job {
 	size_t   start;    /* where its reply begins in the output */
 };
 
-/* One nng context: one request at a time, received, served and answered
- * through its aio's callback (conn_cb). Only the thread that holds the
- * request (nng's callback, or the worker it was queued to) touches it. */
+/* One request from the wire, in its room there (cw_wire_user): received
+ * and served on an I/O thread, or queued to a worker or the syncer. Only
+ * the thread that holds it touches it; answering it frees it. */
 struct conn {
 	cw_server   *s;
-	nng_ctx      ctx;
-	nng_aio     *aio;
-	bool         opened;  /* ctx is open */
-	bool         sending; /* aio runs a send, else a receive */
-	nng_msg     *msg;     /* the request, while queued */
+	cw_wire_req *wr;
 	struct job   job;
 	cw_buf       reply; /* its reply, while queued to the syncer */
 	struct conn *next;  /* in s->work_q or s->sync_q */
@@ -119,13 +114,9 @@ struct cw_server {
 	_Atomic uint64_t nrequests; /* served since start */
 	uint64_t         epoch;     /* this incarnation: random, never 0 */
 
-	nng_socket   sock;
-	bool         sock_open;
-	struct conn *conns;
-	uint32_t     nconns;
-	pthread_t   *threads; /* the workers */
-	uint32_t     nthreads;
-	_Atomic bool closing; /* no new receives */
+	cw_wire   *wire;    /* once listening */
+	pthread_t *threads; /* the workers */
+	uint32_t   nthreads;
 
 	struct connq work_q; /* requests that wait for a worker */
 	struct connq sync_q; /* replies that wait for a sync */
@@ -137,6 +128,7 @@ void
 cw_server_opts_default(cw_server_opts *o)
 {
 	o->workers         = 64;
+	o->io_threads      = 4;
 	o->max_txns        = 4096;
 	o->idle_ms         = 10000;
 	o->session_wait_ms = 1000;
@@ -719,31 +711,18 @@ cw_server_handle(cw_server *s, const void *buf, size_t len, cw_buf *out)
 
 /* ---- network ---- */
 
-/* Posts the next receive of c, unless the server is stopping. */
+/* Sends reply (rc 0) as c's answer, which frees c. */
 static void
-conn_recv(struct conn *c)
+conn_reply(struct conn *c, cw_buf *reply, int rc)
 {
-	if (!atomic_load(&c->s->closing))
-		nng_ctx_recv(c->ctx, c->aio);
-}
-
-/* Sends reply (rc 0) as the answer to m, whose buffer it reuses. */
-static void
-conn_reply(struct conn *c, nng_msg *m, cw_buf *reply, int rc)
-{
-	if (rc != 0 || nng_msg_realloc(m, 0) != 0 ||
-	    nng_msg_append(m, reply->p, reply->len) != 0) {
+	if (rc != 0) {
 		/* no reply: the client times out, nothing is lost */
 		cw_log(CW_LOG_ERROR, "server", "no memory for a reply");
-		nng_msg_free(m);
-		cw_buf_fini(reply);
-		conn_recv(c);
-		return;
+		cw_wire_drop(c->wr);
+	} else {
+		cw_wire_reply(c->wr, reply->p, reply->len);
 	}
 	cw_buf_fini(reply);
-	c->sending = true;
-	nng_aio_set_msg(c->aio, m);
-	nng_ctx_send(c->ctx, c->aio);
 }
 
 static void
@@ -812,22 +791,18 @@ connq_close(struct connq *q)
 static void
 conn_durable(struct conn *c, int rc)
 {
-	cw_server *s     = c->s;
-	nng_msg   *m     = c->msg;
-	cw_buf     reply = c->reply;
-	c->msg           = NULL;
-	c->reply         = (cw_buf) { 0 };
-	rc               = job_done(s, &c->job, &reply, rc);
-	conn_reply(c, m, &reply, rc);
+	cw_buf reply = c->reply;
+	c->reply     = (cw_buf) { 0 };
+	rc           = job_done(c->s, &c->job, &reply, rc);
+	conn_reply(c, &reply, rc);
 }
 
-/* Hands c (its request in c->msg, its reply in `reply`) to the syncer,
- * or, once the syncer has stopped, waits for the sync here. */
+/* Hands c (its reply in `reply`) to the syncer, or, once the syncer has
+ * stopped, waits for the sync here. */
 static void
-sync_push(struct conn *c, nng_msg *m, cw_buf *reply)
+sync_push(struct conn *c, cw_buf *reply)
 {
 	cw_server *s = c->s;
-	c->msg       = m;
 	c->reply     = *reply;
 	if (!connq_push(&s->sync_q, c))
 		conn_durable(c, cw_db_wait_ticket(s->db, c->job.ticket));
@@ -835,10 +810,10 @@ sync_push(struct conn *c, nng_msg *m, cw_buf *reply)
 
 /* The syncer: takes every reply that waits for a sync, waits once for the
  * newest of their tickets (one group sync covers them all, and it is the
- * only thread that waits for them), then sends them in turn. Commits
- * served on nng's callback threads go no further than this queue, and
- * their replies leave from one thread instead of a herd of workers woken
- * by the same sync and queueing on nng's socket lock. */
+ * only thread that waits for them), then writes their replies in turn,
+ * each straight into its socket. Commits served on the wire's I/O
+ * threads go no further than this queue, and no herd of workers wakes on
+ * the same sync. */
 static void *
 syncer(void *arg)
 {
@@ -859,57 +834,38 @@ syncer(void *arg)
 	return NULL; /* closed and drained */
 }
 
-/* nng's callback for c's aio, on one of nng's threads: a receive ended (a
- * request to serve) or a send did (receive the next). A request that can
- * be served without waiting is served right here, which spares two thread
- * switches; a commit served here waits for its sync in the syncer; any
- * other request goes to a worker. */
+/* The wire's handler, on one of its I/O threads: a request to serve. One
+ * that can be served without waiting is served right here, which spares
+ * two thread switches; a commit served here waits for its sync in the
+ * syncer; any other request goes to a worker. */
 static void
-conn_cb(void *arg)
+serve_cb(void *arg, cw_wire_req *wr, const uint8_t *body, size_t len)
 {
-	struct conn *c  = arg;
-	cw_server   *s  = c->s;
-	int          rv = nng_aio_result(c->aio);
-	if (c->sending) {
-		c->sending = false;
-		if (rv != 0) /* not sent: the message is still ours */
-			nng_msg_free(nng_aio_get_msg(c->aio));
-		nng_aio_set_msg(c->aio, NULL);
-		conn_recv(c);
-		return;
-	}
-	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
-		return;
-	if (rv != 0) {
-		cw_log(CW_LOG_WARN, "server", "receive: %s", nng_strerror(rv));
-		conn_recv(c);
-		return;
-	}
-	nng_msg *m = nng_aio_get_msg(c->aio);
-	nng_aio_set_msg(c->aio, NULL);
-	cw_buf reply = { 0 };
-	int    rc =
-	    job_decode(s, &c->job, nng_msg_body(m), nng_msg_len(m), &reply);
+	cw_server   *s = arg;
+	struct conn *c = cw_wire_user(wr);
+	c->s           = s;
+	c->wr          = wr;
+	cw_buf reply   = { 0 };
+	int    rc      = job_decode(s, &c->job, body, len, &reply);
 	if (rc == 0) {
 		rc = job_serve(s, &c->job, true, &reply);
 		if (rc == DURABLE_WAIT) {
 			cw_schema_req_fini(&c->job.r);
-			sync_push(c, m, &reply);
+			sync_push(c, &reply);
 			return;
 		}
 		if (rc == WOULD_WAIT) {
-			c->msg = m;
 			if (connq_push(&s->work_q, c))
 				return;
-			c->msg = NULL; /* stopping: dropped unserved */
+			/* stopping: dropped unserved */
 			cw_schema_req_fini(&c->job.r);
 			cw_buf_fini(&reply);
-			nng_msg_free(m);
+			cw_wire_drop(wr);
 			return;
 		}
 		cw_schema_req_fini(&c->job.r);
 	}
-	conn_reply(c, m, &reply, rc == 1 ? 0 : rc);
+	conn_reply(c, &reply, rc == 1 ? 0 : rc);
 }
 
 static void *
@@ -921,25 +877,21 @@ work(void *arg)
 		cw_buf reply = { 0 };
 		int    rc    = job_serve(s, &c->job, false, &reply);
 		cw_schema_req_fini(&c->job.r);
-		nng_msg *m = c->msg;
-		c->msg     = NULL;
 		if (rc == DURABLE_WAIT)
-			sync_push(c, m, &reply); /* the worker is free now */
+			sync_push(c, &reply); /* the worker is free now */
 		else
-			conn_reply(c, m, &reply, rc);
+			conn_reply(c, &reply, rc);
 	}
 	return NULL;
 }
 
+/* Starts the workers, the syncer and the wire. */
 static int
-start_workers(cw_server *s)
+start_service(cw_server *s)
 {
-	if (s->conns != NULL)
-		return 0;
-	uint32_t nconns = 2 * s->o.workers;
-	s->conns        = cw_calloc(nconns, sizeof(*s->conns));
-	s->threads      = cw_calloc(s->o.workers, sizeof(*s->threads));
-	if (s->conns == NULL || s->threads == NULL)
+	int rc;
+	s->threads = cw_calloc(s->o.workers, sizeof(*s->threads));
+	if (s->threads == NULL)
 		return CW_ENOMEM;
 	for (uint32_t i = 0; i < s->o.workers; i++) {
 		if (pthread_create(&s->threads[i], NULL, work, s) != 0)
@@ -949,46 +901,22 @@ start_workers(cw_server *s)
 	if (pthread_create(&s->syncer, NULL, syncer, s) != 0)
 		return CW_ENOMEM;
 	s->syncer_started = true;
-	for (uint32_t i = 0; i < nconns; i++) {
-		struct conn *c = &s->conns[i];
-		c->s           = s;
-		if (nng_ctx_open(&c->ctx, s->sock) != 0)
-			return CW_ENOMEM;
-		c->opened = true;
-		s->nconns++;
-		if (nng_aio_alloc(&c->aio, conn_cb, c) != 0)
-			return CW_ENOMEM;
-		nng_ctx_recv(c->ctx, c->aio);
-	}
+	if ((rc = cw_wire_new(&s->wire, s->o.io_threads, s->o.max_msg,
+	         sizeof(struct conn), serve_cb, s)) != 0)
+		return rc;
 	return 0;
 }
 
 int
 cw_server_listen(cw_server *s, const char *url)
 {
-	int rv;
+	int rc;
 	if (url == NULL)
 		return CW_EINVAL;
-	if (!s->sock_open) {
-		if ((rv = nng_rep0_open(&s->sock)) != 0) {
-			cw_log(CW_LOG_ERROR, "server", "socket: %s",
-			    nng_strerror(rv));
-			return CW_EUNAVAIL;
-		}
-		s->sock_open = true;
-		/* refuse oversized requests before reading them */
-		nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, s->o.max_msg);
-		if ((rv = start_workers(s)) != 0)
-			return rv;
-	}
-	if ((rv = nng_listen(s->sock, url, NULL, 0)) != 0) {
-		cw_log(CW_LOG_ERROR, "server", "listen on %s: %s", url,
-		    nng_strerror(rv));
-		return rv == NNG_EINVAL || rv == NNG_ENOTSUP ||
-		        rv == NNG_EADDRINVAL
-		    ? CW_EINVAL
-		    : CW_EUNAVAIL;
-	}
+	if (s->wire == NULL && (rc = start_service(s)) != 0)
+		return rc;
+	if ((rc = cw_wire_listen(s->wire, url)) != 0)
+		return rc;
 	cw_log(CW_LOG_INFO, "server", "listening on %s", url);
 	return 0;
 }
@@ -998,7 +926,8 @@ cw_server_new(cw_server **out, cw_db *db, const cw_server_opts *o)
 {
 	cw_server *s;
 	*out = NULL;
-	if (db == NULL || o == NULL || o->workers < 1 || o->max_txns < 1 ||
+	if (db == NULL || o == NULL || o->workers < 1 || o->io_threads < 1 ||
+	    o->io_threads > 64 || o->max_txns < 1 ||
 	    o->max_txns > (1u << SLOT_BITS) || o->max_msg < 64)
 		return CW_EINVAL;
 	if ((s = cw_calloc(1, sizeof(*s))) == NULL)
@@ -1039,45 +968,24 @@ cw_server_new(cw_server **out, cw_db *db, const cw_server_opts *o)
 void
 cw_server_stop(cw_server *s)
 {
-	/* Requests in flight finish; their replies may be dropped. No new
-	 * receive is posted and no new request is queued; the workers serve
-	 * what is queued and exit. Then every aio stops (waiting for its
-	 * callback), before its context closes: nng 1.5 can crash on a
-	 * context of a closed socket. */
-	atomic_store(&s->closing, true);
+	/* No request is read any more (the wire's I/O threads, which serve
+	 * some themselves, are gone); the workers serve what is queued and
+	 * exit; the syncer sends what waits for a sync, and exits (a commit
+	 * a worker hands over after that waits for its sync there); then
+	 * the wire writes out what replies are left and closes. */
+	cw_wire_stop(s->wire);
 	connq_close(&s->work_q);
 	for (uint32_t i = 0; i < s->nthreads; i++)
 		pthread_join(s->threads[i], NULL);
 	s->nthreads = 0;
-	/* the syncer sends what waits for a sync, and exits; a commit that
-	 * a callback hands over after that waits for its sync there */
 	connq_close(&s->sync_q);
 	if (s->syncer_started) {
 		pthread_join(s->syncer, NULL);
 		s->syncer_started = false;
 	}
-	for (uint32_t i = 0; i < s->nconns; i++)
-		if (s->conns[i].aio != NULL)
-			nng_aio_stop(s->conns[i].aio);
-	for (uint32_t i = 0; i < s->nconns; i++) {
-		struct conn *c = &s->conns[i];
-		if (c->aio != NULL) {
-			/* a send that could not begin leaves its message */
-			if (nng_aio_get_msg(c->aio) != NULL)
-				nng_msg_free(nng_aio_get_msg(c->aio));
-			nng_aio_free(c->aio);
-		}
-		if (c->opened)
-			nng_ctx_close(c->ctx);
-	}
-	s->nconns = 0;
-	if (s->sock_open) { /* nng 1.5 can hang here: a client dialing in */
-		cw_nng_close_bounded(s->sock.id, 2000, "server");
-		s->sock_open = false;
-	}
-	cw_free(s->conns);
+	cw_wire_free(s->wire);
+	s->wire = NULL;
 	cw_free(s->threads);
-	s->conns   = NULL;
 	s->threads = NULL;
 	pthread_mutex_lock(&s->stop_mu);
 	s->stopping = true;

@@ -40,9 +40,10 @@
 typedef struct cw_server cw_server;
 
 typedef struct {
-	uint32_t workers;  /* worker threads (default 64) */
-	uint32_t max_txns; /* open transactions (default 4096) */
-	uint64_t idle_ms;  /* idle timeout (default 10,000) */
+	uint32_t workers;    /* worker threads (default 64) */
+	uint32_t io_threads; /* the wire's I/O threads (default 4) */
+	uint32_t max_txns;   /* open transactions (default 4096) */
+	uint64_t idle_ms;    /* idle timeout (default 10,000) */
 	uint64_t
 	       session_wait_ms; /* begin's wait for a session clock (1,000) */
 	size_t max_msg;         /* bytes in a request (default 16 MiB) */

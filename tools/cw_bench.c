@@ -27,9 +27,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
-#include <nng/nng.h>
-#include <nng/protocol/reqrep0/rep.h>
-#include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
 #include <rocksdb/c.h>
 #include <signal.h>
@@ -45,6 +42,7 @@
 #include "causeway.h"
 #include "net.h" /* the SDK's transport, for the echo */
 #include "util.h"
+#include "wire.h" /* causewayd's transport, for the echo */
 
 #include "../tests/integration/cluster.h"
 #include "../tests/integration/dcproc.h"
@@ -444,64 +442,33 @@ run_mix_threads(const char *url, const char *dir, int n, double rate)
  *
  * The same round trip the SDK and causewayd make, with no work behind it:
  * `cw-bench echo-server URL` (started by bench_net, in a process of its
- * own like causewayd) answers each request with its own bytes from nng's
- * callback thread, on as many contexts as causewayd has (2 x 64), the way
- * causewayd serves a request that need not wait; the clients are the
- * SDK's transport (client/net.h). A mix of two round trips per
- * transaction cannot go faster than half the echo's round trips. */
+ * own like causewayd) answers each request with its own bytes from the
+ * I/O thread that read it, on causewayd's transport (server/wire.h, as
+ * many I/O threads as causewayd's default), the way causewayd serves a
+ * request that need not wait; the clients are the SDK's transport
+ * (client/net.h). A mix of two round trips per transaction cannot go
+ * faster than half the echo's round trips. */
 
-enum { ECHO_CONTEXTS = 128 };
+enum { ECHO_IO_THREADS = 4 };
 
-typedef struct {
-	nng_ctx  ctx;
-	nng_aio *aio;
-	bool     sending;
-} echo_ctx;
-
-/* nng's callback: a request came (send it back) or its echo went out
- * (receive the next). */
 static void
-echo_cb(void *arg)
+echo_cb(void *arg, cw_wire_req *r, const uint8_t *body, size_t len)
 {
-	echo_ctx *e  = arg;
-	int       rv = nng_aio_result(e->aio);
-	if (e->sending) {
-		e->sending = false;
-		if (rv != 0)
-			nng_msg_free(nng_aio_get_msg(e->aio));
-		nng_ctx_recv(e->ctx, e->aio);
-		return;
-	}
-	if (rv != 0) {
-		if (rv != NNG_ECLOSED && rv != NNG_ECANCELED)
-			nng_ctx_recv(e->ctx, e->aio);
-		return;
-	}
-	e->sending = true; /* the request's own message */
-	nng_ctx_send(e->ctx, e->aio);
+	(void) arg;
+	cw_wire_reply(r, body, len);
 }
 
 /* Serves until killed. */
 static int
 echo_server(const char *url)
 {
-	static nng_socket s;
-	static echo_ctx   e[ECHO_CONTEXTS];
-	int               rv;
-	if ((rv = nng_rep0_open(&s)) != 0 ||
-	    (rv = nng_listen(s, url, NULL, 0)) != 0) {
-		fprintf(stderr, "cw-bench echo-server: %s: %s\n", url,
-		    nng_strerror(rv));
+	cw_wire *w;
+	if (cw_wire_new(&w, ECHO_IO_THREADS, 16u << 20, 0, echo_cb, NULL) !=
+	        0 ||
+	    cw_wire_listen(w, url) != 0) {
+		fprintf(stderr, "cw-bench echo-server: cannot listen on %s\n",
+		    url);
 		return 1;
-	}
-	for (int i = 0; i < ECHO_CONTEXTS; i++) {
-		if ((rv = nng_ctx_open(&e[i].ctx, s)) != 0 ||
-		    (rv = nng_aio_alloc(&e[i].aio, echo_cb, &e[i])) != 0) {
-			fprintf(stderr, "cw-bench echo-server: %s\n",
-			    nng_strerror(rv));
-			return 1;
-		}
-		nng_ctx_recv(e[i].ctx, e[i].aio);
 	}
 	for (;;)
 		pause();
@@ -715,11 +682,11 @@ bench_net(const char *self, int *list, int n)
 		_exit(127);
 	}
 	printf("\nthe transport's ceiling: round trips of 100 B on loopback, "
-	       "the SDK's transport\nagainst an nng rep socket answering "
-	       "at once from its callback (%d contexts,\nas causewayd); the "
-	       "mix makes two round trips per transaction, so it cannot\n"
-	       "exceed half of them\n\n",
-	    ECHO_CONTEXTS);
+	       "the SDK's transport\nagainst causewayd's, answering at once "
+	       "from the I/O thread that read it (%d\nthreads, as "
+	       "causewayd); the mix makes two round trips per transaction, "
+	       "so it\ncannot exceed half of them\n\n",
+	    ECHO_IO_THREADS);
 	printf("| threads | echo round trips/s | mix txn/s at most | that / "
 	       "embedded | 2 round trips p50 ms | p99 ms |\n");
 	printf("|--------:|-------------------:|------------------:|--------"

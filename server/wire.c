@@ -1,0 +1,1014 @@
+/*
+ * wire.c - causewayd's rep0 side of the client wire on epoll; see wire.h.
+ *
+ * A connection's life: accepted by I/O thread 0 (which also owns the
+ * listeners), it is given to a thread round robin and added to that
+ * thread's epoll set, level-triggered. Its owner reads it: the peer's SP
+ * header first, then frames, each handed to the handler. A request holds
+ * a reference to its connection until it is answered, so a reply never
+ * meets a closed (and maybe reused) descriptor: a connection that breaks
+ * is marked dead, leaves the epoll set, and its descriptor is closed when
+ * the last reference goes.
+ *
+ * Locks: w->mu guards the list of connections and its count; conn->mu
+ * guards a connection's shared state (refs, dead, inflight, the output
+ * queue, poked), and is held while writing to its socket, so replies go
+ * out whole and in order; io->mu guards an I/O thread's list of poked
+ * connections. Order: conn->mu, then io->mu.
+ */
+#include "wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define PROTO_REQ0 0x30
+#define PROTO_REP0 0x31
+#define MAX_HOPS 8       /* backtrace words, as nng's rep0 */
+#define READ_CHUNK 4096  /* the least a read asks for */
+#define READS_PER_WAKE 8 /* then other connections get their turn */
+#define MAX_LISTENERS 16
+
+struct obuf { /* reply bytes the socket did not take yet */
+	struct obuf *next;
+	size_t       len, off;
+	uint8_t      p[];
+};
+
+struct io;
+
+struct conn {
+	cw_wire        *w;
+	struct io      *io; /* the owner */
+	int             fd;
+	bool            ipc;
+	pthread_mutex_t mu;
+	/* mu guards: */
+	int          refs;  /* the owner's (while owned) and each request's */
+	bool         dead;  /* broken or closed: nothing more is written */
+	bool         poked; /* in io->poked */
+	uint32_t     inflight;
+	struct obuf *oq, *oq_tail;
+	/* the owner's alone: */
+	bool         owned;  /* the owner holds its reference */
+	uint32_t     events; /* the epoll interest now */
+	uint8_t      hs[8];  /* the peer's SP header, as it comes */
+	size_t       hs_got;
+	uint8_t     *in; /* bytes read, not yet a whole frame */
+	size_t       in_len, in_cap;
+	struct conn *poke_next;   /* in io->poked */
+	struct conn *prev, *next; /* in w->conns */
+};
+
+struct io {
+	cw_wire        *w;
+	int             ep;  /* epoll */
+	int             efd; /* eventfd: poked or stopping */
+	pthread_t       th;
+	bool            started;
+	pthread_mutex_t mu;
+	/* mu guards: */
+	struct conn *poked; /* connections whose interest may change */
+};
+
+struct listener {
+	int  fd;
+	bool ipc;
+	char path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
+};
+
+struct cw_wire_req {
+	struct conn *c;
+	size_t       hdr_len; /* the backtrace, at bytes */
+	size_t       user;
+	uint8_t     *bytes; /* the backtrace and the body */
+	_Alignas(max_align_t) uint8_t room[];
+};
+
+struct cw_wire {
+	cw_wire_fn       fn;
+	void            *arg;
+	size_t           max_msg, user;
+	struct io       *io;
+	uint32_t         nio;
+	_Atomic uint32_t next_io;
+	_Atomic bool     stopping;
+	int              spare; /* a descriptor held for EMFILE */
+	struct listener  lis[MAX_LISTENERS];
+	int              nlis;
+	pthread_mutex_t  mu;
+	/* mu guards: */
+	struct conn *conns;
+	uint32_t     nconns;
+};
+
+static uint64_t
+ld_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void
+st_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t) v;
+}
+
+/* ---- connections ---- */
+
+static void
+conn_unref(struct conn *c)
+{
+	pthread_mutex_lock(&c->mu);
+	bool last = --c->refs == 0;
+	pthread_mutex_unlock(&c->mu);
+	if (!last)
+		return;
+	cw_wire *w = c->w;
+	pthread_mutex_lock(&w->mu);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	w->nconns--;
+	pthread_mutex_unlock(&w->mu);
+	close(c->fd);
+	while (c->oq != NULL) {
+		struct obuf *b = c->oq;
+		c->oq          = b->next;
+		cw_free(b);
+	}
+	pthread_mutex_destroy(&c->mu);
+	cw_free(c->in);
+	cw_free(c);
+}
+
+/* Asks c's owner to look at its interest again (a reply left bytes
+ * queued, or freed room for requests). Caller holds c->mu. */
+static void
+poke_locked(struct conn *c)
+{
+	if (c->poked || c->dead)
+		return;
+	c->poked = true;
+	c->refs++; /* the poked list's */
+	struct io *io = c->io;
+	pthread_mutex_lock(&io->mu);
+	c->poke_next = io->poked;
+	io->poked    = c;
+	pthread_mutex_unlock(&io->mu);
+	uint64_t one = 1;
+	if (write(io->efd, &one, sizeof(one)) < 0) {
+		/* the counter is saturated: the owner is awake anyway */
+	}
+}
+
+/* Writes what is queued on c, as far as the socket takes it. Caller holds
+ * c->mu. Returns false if the connection broke. */
+static bool
+flush_locked(struct conn *c)
+{
+	while (c->oq != NULL) {
+		struct obuf *b = c->oq;
+		ssize_t      n =
+		    send(c->fd, b->p + b->off, b->len - b->off, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN || errno == EWOULDBLOCK;
+		}
+		b->off += (size_t) n;
+		if (b->off < b->len)
+			continue;
+		c->oq = b->next;
+		if (c->oq == NULL)
+			c->oq_tail = NULL;
+		cw_free(b);
+	}
+	return true;
+}
+
+/* Marks c dead: nothing more is read or written. Caller holds c->mu. */
+static void
+kill_locked(struct conn *c)
+{
+	c->dead = true;
+	while (c->oq != NULL) {
+		struct obuf *b = c->oq;
+		c->oq          = b->next;
+		cw_free(b);
+	}
+	c->oq_tail = NULL;
+}
+
+/* The owner drops a connection that broke or spoke garbage: out of the
+ * epoll set, and the owner's reference goes. */
+static void
+conn_close(struct conn *c)
+{
+	pthread_mutex_lock(&c->mu);
+	kill_locked(c);
+	pthread_mutex_unlock(&c->mu);
+	epoll_ctl(c->io->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	/* shut it now: requests still out hold the descriptor open */
+	shutdown(c->fd, SHUT_RDWR);
+	c->owned = false;
+	conn_unref(c);
+}
+
+/* The owner sets c's epoll interest from its state: read while it has
+ * room for requests, write while replies are queued. */
+static void
+conn_rearm(struct conn *c)
+{
+	pthread_mutex_lock(&c->mu);
+	uint32_t want = 0;
+	if (!c->dead && c->inflight < WIRE_INFLIGHT)
+		want |= EPOLLIN;
+	if (!c->dead && c->oq != NULL)
+		want |= EPOLLOUT;
+	pthread_mutex_unlock(&c->mu);
+	if (want == c->events)
+		return;
+	struct epoll_event ev = { .events = want, .data.ptr = c };
+	if (epoll_ctl(c->io->ep, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		c->events = want;
+}
+
+/* ---- requests ---- */
+
+void *
+cw_wire_user(cw_wire_req *r)
+{
+	return r->room;
+}
+
+/* Ends r: its connection may take another request. */
+static void
+req_end(cw_wire_req *r)
+{
+	struct conn *c = r->c;
+	pthread_mutex_lock(&c->mu);
+	if (c->inflight-- == WIRE_INFLIGHT)
+		poke_locked(c); /* read it again */
+	pthread_mutex_unlock(&c->mu);
+	cw_free(r);
+	conn_unref(c);
+}
+
+void
+cw_wire_drop(cw_wire_req *r)
+{
+	if (r != NULL)
+		req_end(r);
+}
+
+void
+cw_wire_reply(cw_wire_req *r, const void *p, size_t len)
+{
+	struct conn *c = r->c;
+	uint8_t      pre[9];
+	size_t       pl = 0;
+	if (c->ipc)
+		pre[pl++] = 1;
+	st_be64(pre + pl, r->hdr_len + len);
+	pl += 8;
+	struct iovec iov[3] = { { pre, pl }, { r->bytes, r->hdr_len },
+		{ (void *) p, len } };
+	size_t       total = pl + r->hdr_len + len, sent = 0;
+	pthread_mutex_lock(&c->mu);
+	if (c->dead)
+		goto out;
+	if (c->oq == NULL) { /* straight into the socket */
+		for (;;) {
+			struct iovec v[3];
+			int          nv = 0;
+			size_t       k  = sent;
+			for (int i = 0; i < 3; i++) {
+				if (k >= iov[i].iov_len) {
+					k -= iov[i].iov_len;
+					continue;
+				}
+				v[nv].iov_base =
+				    (uint8_t *) iov[i].iov_base + k;
+				v[nv].iov_len = iov[i].iov_len - k;
+				nv++;
+				k = 0;
+			}
+			if (nv == 0)
+				break;
+			struct msghdr mh = { .msg_iov = v,
+				.msg_iovlen           = (size_t) nv };
+			ssize_t       n  = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+			if (n > 0) {
+				sent += (size_t) n;
+				continue;
+			}
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				break;
+			kill_locked(c); /* the owner sees the error too */
+			goto out;
+		}
+	}
+	if (sent < total) { /* queue the rest for the owner */
+		struct obuf *b = cw_malloc(sizeof(*b) + total - sent);
+		if (b == NULL) {
+			/* a reply cut short would desynchronise the stream */
+			cw_log(CW_LOG_ERROR, "wire",
+			    "no memory to queue a reply: closing");
+			kill_locked(c);
+			shutdown(c->fd, SHUT_RDWR);
+			goto out;
+		}
+		b->next  = NULL;
+		b->len   = total - sent;
+		b->off   = 0;
+		size_t k = sent, at = 0;
+		for (int i = 0; i < 3; i++) {
+			if (k >= iov[i].iov_len) {
+				k -= iov[i].iov_len;
+				continue;
+			}
+			memcpy(b->p + at, (uint8_t *) iov[i].iov_base + k,
+			    iov[i].iov_len - k);
+			at += iov[i].iov_len - k;
+			k = 0;
+		}
+		if (c->oq_tail != NULL)
+			c->oq_tail->next = b;
+		else
+			c->oq = b;
+		c->oq_tail = b;
+		poke_locked(c);
+	}
+out:
+	pthread_mutex_unlock(&c->mu);
+	req_end(r);
+}
+
+/* Hands one frame (its bytes: the backtrace and the body) to the
+ * handler. Returns false if the connection must be closed. */
+static bool
+dispatch(struct conn *c, const uint8_t *p, size_t len)
+{
+	cw_wire *w   = c->w;
+	size_t   hdr = 0;
+	for (int hops = 0;; hops++) {
+		if (len - hdr < 4) {
+			cw_log(CW_LOG_INFO, "wire",
+			    "a request without a backtrace: disconnecting");
+			return false;
+		}
+		bool end = p[hdr] & 0x80;
+		hdr += 4;
+		if (end)
+			break;
+		if (hops + 1 == MAX_HOPS)
+			return true; /* too many hops: dropped, as nng does */
+	}
+	/* room: the struct, the handler's part, then the bytes */
+	size_t       uroom = (w->user + 15) & ~(size_t) 15;
+	cw_wire_req *r     = cw_malloc(sizeof(*r) + uroom + len);
+	if (r == NULL) {
+		cw_log(CW_LOG_ERROR, "wire", "no memory for a request");
+		return true; /* dropped: the client times out */
+	}
+	memset(r, 0, sizeof(*r) + uroom);
+	r->c       = c;
+	r->hdr_len = hdr;
+	r->user    = w->user;
+	r->bytes   = r->room + uroom;
+	memcpy(r->bytes, p, len);
+	pthread_mutex_lock(&c->mu);
+	c->refs++;
+	c->inflight++;
+	pthread_mutex_unlock(&c->mu);
+	w->fn(w->arg, r, r->bytes + hdr, len - hdr);
+	return true;
+}
+
+/* Takes the whole frames off c->in. Returns false if c must close. */
+static bool
+frames(struct conn *c)
+{
+	size_t pl  = c->ipc ? 9 : 8;
+	size_t off = 0;
+	bool   ok  = true;
+	while (c->in_len - off >= pl) {
+		const uint8_t *f = c->in + off;
+		if (c->ipc && f[0] != 1) {
+			cw_log(CW_LOG_INFO, "wire",
+			    "an ipc frame of type %u: disconnecting", f[0]);
+			ok = false;
+			break;
+		}
+		uint64_t len = ld_be64(f + pl - 8);
+		if (len > c->w->max_msg) {
+			cw_log(CW_LOG_WARN, "wire",
+			    "a request of %llu bytes, over the limit of %zu: "
+			    "disconnecting",
+			    (unsigned long long) len, c->w->max_msg);
+			ok = false;
+			break;
+		}
+		if (c->in_len - off < pl + len)
+			break;
+		if (!dispatch(c, f + pl, (size_t) len)) {
+			ok = false;
+			break;
+		}
+		off += pl + (size_t) len;
+	}
+	memmove(c->in, c->in + off, c->in_len - off);
+	c->in_len -= off;
+	return ok;
+}
+
+/* Room in c->in for the frame under way (at least READ_CHUNK more
+ * bytes). Returns false without memory. */
+static bool
+in_room(struct conn *c)
+{
+	size_t pl   = c->ipc ? 9 : 8;
+	size_t need = c->in_len + READ_CHUNK;
+	if (c->in_len >= pl) {
+		size_t frame = pl + (size_t) ld_be64(c->in + pl - 8);
+		if (frame > need)
+			need = frame; /* checked against max_msg already */
+	}
+	if (need <= c->in_cap)
+		return true;
+	size_t cap = c->in_cap ? c->in_cap : READ_CHUNK;
+	while (cap < need)
+		cap *= 2;
+	uint8_t *p = cw_realloc(c->in, cap);
+	if (p == NULL)
+		return false;
+	c->in     = p;
+	c->in_cap = cap;
+	return true;
+}
+
+/* The peer's SP header. Returns 1 once it is whole and right, 0 while it
+ * is still coming, -1 if the peer must go. */
+static int
+handshake(struct conn *c)
+{
+	while (c->hs_got < sizeof(c->hs)) {
+		ssize_t n = recv(
+		    c->fd, c->hs + c->hs_got, sizeof(c->hs) - c->hs_got, 0);
+		if (n > 0) {
+			c->hs_got += (size_t) n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		return -1;
+	}
+	static const uint8_t req0[8] = { 0, 'S', 'P', 0, 0, PROTO_REQ0, 0, 0 };
+	if (memcmp(c->hs, req0, sizeof(req0)) != 0) {
+		cw_log(CW_LOG_INFO, "wire",
+		    "a peer that is not an SP req0 socket: disconnecting");
+		return -1;
+	}
+	return 1;
+}
+
+/* The owner reads c: its header, then requests. hup: the peer is gone
+ * both ways (what it sent may still be read). */
+static void
+conn_read(struct conn *c, bool hup)
+{
+	if (c->hs_got < sizeof(c->hs)) {
+		int h = handshake(c);
+		if (h < 0) {
+			conn_close(c);
+			return;
+		}
+		if (h == 0)
+			return;
+	}
+	for (int i = 0; i < READS_PER_WAKE; i++) {
+		pthread_mutex_lock(&c->mu);
+		bool full = c->inflight >= WIRE_INFLIGHT;
+		pthread_mutex_unlock(&c->mu);
+		if (full && hup) {
+			conn_close(c); /* its replies cannot reach it */
+			return;
+		}
+		if (full)
+			break; /* rearmed without EPOLLIN until there is room
+			        */
+		if (!in_room(c)) {
+			cw_log(CW_LOG_ERROR, "wire",
+			    "no memory to read a request: disconnecting");
+			conn_close(c);
+			return;
+		}
+		size_t  room = c->in_cap - c->in_len;
+		ssize_t n    = recv(c->fd, c->in + c->in_len, room, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			conn_close(c); /* the end, or a reset */
+			return;
+		}
+		c->in_len += (size_t) n;
+		if (!frames(c)) {
+			conn_close(c);
+			return;
+		}
+		if ((size_t) n < room)
+			break; /* the socket had no more */
+	}
+	conn_rearm(c);
+}
+
+/* ---- accepting ---- */
+
+static void
+conn_new(cw_wire *w, int fd, bool ipc)
+{
+	static const uint8_t rep0[8] = { 0, 'S', 'P', 0, 0, PROTO_REP0, 0, 0 };
+	int                  one     = 1;
+	if (!ipc)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* an empty socket takes 8 bytes at once */
+	if (send(fd, rep0, sizeof(rep0), MSG_NOSIGNAL) != sizeof(rep0)) {
+		close(fd);
+		return;
+	}
+	struct conn *c = cw_calloc(1, sizeof(*c));
+	if (c == NULL) {
+		cw_log(CW_LOG_ERROR, "wire", "no memory for a connection");
+		close(fd);
+		return;
+	}
+	c->w     = w;
+	c->fd    = fd;
+	c->ipc   = ipc;
+	c->refs  = 1;
+	c->owned = true;
+	c->io    = &w->io[atomic_fetch_add(&w->next_io, 1) % w->nio];
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_lock(&w->mu);
+	bool full = w->nconns >= WIRE_MAX_CONNS;
+	if (!full) {
+		c->next = w->conns;
+		if (w->conns != NULL)
+			w->conns->prev = c;
+		w->conns = c;
+		w->nconns++;
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (full) {
+		cw_log(CW_LOG_WARN, "wire",
+		    "%d connections open: refusing another", WIRE_MAX_CONNS);
+		pthread_mutex_destroy(&c->mu);
+		cw_free(c);
+		close(fd);
+		return;
+	}
+	c->events             = EPOLLIN;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+	if (epoll_ctl(c->io->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		cw_log(CW_LOG_ERROR, "wire", "epoll: %s", strerror(errno));
+		c->dead  = true;
+		c->owned = false;
+		conn_unref(c);
+	}
+}
+
+static void
+accept_all(cw_wire *w, struct listener *l)
+{
+	for (int i = 0; i < 64; i++) {
+		int fd =
+		    accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			conn_new(w, fd, l->ipc);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if ((errno == EMFILE || errno == ENFILE) && w->spare >= 0) {
+			/* out of descriptors: take the one waiting off the
+			 * backlog and close it, rather than spin on it */
+			close(w->spare);
+			fd = accept(l->fd, NULL, NULL);
+			if (fd >= 0)
+				close(fd);
+			w->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			cw_log(CW_LOG_WARN, "wire",
+			    "out of file descriptors: a connection refused");
+		}
+		return; /* EAGAIN, or an error to try again later */
+	}
+}
+
+/* ---- the I/O threads ---- */
+
+/* Rearms what replies poked. */
+static void
+take_pokes(struct io *io)
+{
+	uint64_t v;
+	if (read(io->efd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: already taken */
+	}
+	pthread_mutex_lock(&io->mu);
+	struct conn *list = io->poked;
+	io->poked         = NULL;
+	pthread_mutex_unlock(&io->mu);
+	while (list != NULL) {
+		struct conn *c = list;
+		list           = c->poke_next;
+		pthread_mutex_lock(&c->mu);
+		c->poked = false;
+		pthread_mutex_unlock(&c->mu);
+		conn_rearm(c);
+		conn_unref(c);
+	}
+}
+
+static void *
+io_main(void *arg)
+{
+	struct io         *io = arg;
+	cw_wire           *w  = io->w;
+	struct epoll_event ev[64];
+	while (!atomic_load(&w->stopping)) {
+		int n = epoll_wait(io->ep, ev, 64, -1);
+		if (n < 0 && errno != EINTR) {
+			cw_log(CW_LOG_ERROR, "wire", "epoll_wait: %s",
+			    strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n && !atomic_load(&w->stopping); i++) {
+			void *p = ev[i].data.ptr;
+			if (p == io) {
+				take_pokes(io);
+				continue;
+			}
+			if (p >= (void *) w->lis &&
+			    p < (void *) (w->lis + MAX_LISTENERS)) {
+				accept_all(w, p);
+				continue;
+			}
+			struct conn *c = p;
+			if (ev[i].events & (EPOLLOUT | EPOLLERR)) {
+				pthread_mutex_lock(&c->mu);
+				bool ok = c->dead || flush_locked(c);
+				if (!ok)
+					kill_locked(c);
+				pthread_mutex_unlock(&c->mu);
+				if (!ok) {
+					conn_close(c);
+					continue;
+				}
+			}
+			pthread_mutex_lock(&c->mu);
+			bool dead = c->dead;
+			pthread_mutex_unlock(&c->mu);
+			if (dead) { /* a reply's write failed */
+				conn_close(c);
+				continue;
+			}
+			if (ev[i].events & EPOLLERR)
+				conn_close(c);
+			else if (ev[i].events & (EPOLLIN | EPOLLHUP))
+				conn_read(c, ev[i].events & EPOLLHUP);
+			else
+				conn_rearm(c);
+		}
+	}
+	return NULL;
+}
+
+/* ---- listening ---- */
+
+/* Splits "HOST:PORT" or "[V6]:PORT". OUT: host (NULL: every address),
+ * port. Returns 0 or CW_EINVAL. */
+static int
+split_hostport(
+    const char *s, char *host, size_t hcap, char *port, size_t pcap, bool *any)
+{
+	const char *h = s, *colon;
+	size_t      hl;
+	if (*s == '[') {
+		const char *end = strchr(s, ']');
+		if (end == NULL || end[1] != ':')
+			return CW_EINVAL;
+		h     = s + 1;
+		hl    = (size_t) (end - h);
+		colon = end + 1;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL)
+			return CW_EINVAL;
+		hl = (size_t) (colon - s);
+	}
+	const char *p  = colon + 1;
+	size_t      pl = strlen(p);
+	if (hl >= hcap || pl == 0 || pl >= pcap ||
+	    strspn(p, "0123456789") != pl || atoi(p) > 65535)
+		return CW_EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	memcpy(port, p, pl + 1);
+	*any = hl == 0 || strcmp(host, "*") == 0;
+	return 0;
+}
+
+static int
+listen_tcp(const char *hp, int family, const char *url)
+{
+	char            host[256], port[8];
+	bool            any;
+	struct addrinfo hints = { .ai_family = family,
+		.ai_socktype                 = SOCK_STREAM,
+		.ai_flags                    = AI_NUMERICSERV | AI_PASSIVE },
+	                *res;
+	if (split_hostport(hp, host, sizeof(host), port, sizeof(port), &any))
+		return CW_EINVAL;
+	int gai = getaddrinfo(any ? NULL : host, port, &hints, &res);
+	if (gai != 0) {
+		cw_log(CW_LOG_ERROR, "wire", "listen on %s: %s", url,
+		    gai_strerror(gai));
+		return gai == EAI_MEMORY || gai == EAI_AGAIN ? CW_EUNAVAIL
+		                                             : CW_EINVAL;
+	}
+	int fd = socket(
+	    res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+	    listen(fd, 1024) != 0)
+		goto fail;
+	freeaddrinfo(res);
+	return fd;
+fail:
+	cw_log(CW_LOG_ERROR, "wire", "listen on %s: %s", url, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(res);
+	return CW_EUNAVAIL;
+}
+
+static int
+listen_ipc(const char *path, const char *url)
+{
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	size_t             pl = strlen(path);
+	if (pl == 0 || pl >= sizeof(un.sun_path))
+		return CW_EINVAL;
+	memcpy(un.sun_path, path, pl + 1);
+	int fd =
+	    socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (bind(fd, (struct sockaddr *) &un, sizeof(un)) != 0) {
+		/* a path left by a process that died: nobody answers on it */
+		int  probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		bool stale = errno == EADDRINUSE && probe >= 0 &&
+		    connect(probe, (struct sockaddr *) &un, sizeof(un)) != 0 &&
+		    errno == ECONNREFUSED;
+		if (probe >= 0)
+			close(probe);
+		if (!stale || unlink(path) != 0 ||
+		    bind(fd, (struct sockaddr *) &un, sizeof(un)) != 0) {
+			errno = stale ? errno : EADDRINUSE;
+			goto fail;
+		}
+	}
+	if (listen(fd, 1024) != 0)
+		goto fail;
+	return fd;
+fail:
+	cw_log(CW_LOG_ERROR, "wire", "listen on %s: %s", url, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return CW_EUNAVAIL;
+}
+
+int
+cw_wire_listen(cw_wire *w, const char *url)
+{
+	static const struct {
+		const char *scheme;
+		int         family;
+	} tcp[] = { { "tcp://", AF_UNSPEC }, { "tcp4://", AF_INET },
+		{ "tcp6://", AF_INET6 } };
+	if (url == NULL || w->nlis == MAX_LISTENERS)
+		return CW_EINVAL;
+	struct listener *l  = &w->lis[w->nlis];
+	int              fd = CW_EINVAL;
+	memset(l, 0, sizeof(*l));
+	for (size_t i = 0; i < sizeof(tcp) / sizeof(tcp[0]); i++) {
+		size_t sl = strlen(tcp[i].scheme);
+		if (strncmp(url, tcp[i].scheme, sl) == 0)
+			fd = listen_tcp(url + sl, tcp[i].family, url);
+	}
+	if (strncmp(url, "ipc://", 6) == 0) {
+		fd = listen_ipc(url + 6, url);
+		if (fd >= 0) {
+			l->ipc = true;
+			snprintf(l->path, sizeof(l->path), "%s", url + 6);
+		}
+	}
+	if (fd < 0) {
+		if (fd == CW_EINVAL)
+			cw_log(CW_LOG_ERROR, "wire",
+			    "not a tcp:// or ipc:// URL: %s", url);
+		return fd;
+	}
+	l->fd                 = fd;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+	if (epoll_ctl(w->io[0].ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		cw_log(CW_LOG_ERROR, "wire", "epoll: %s", strerror(errno));
+		close(fd);
+		if (l->ipc)
+			unlink(l->path);
+		return CW_EUNAVAIL;
+	}
+	w->nlis++;
+	return 0;
+}
+
+int
+cw_wire_port(cw_wire *w)
+{
+	for (int i = w->nlis - 1; i >= 0; i--) {
+		struct sockaddr_storage ss;
+		socklen_t               sl = sizeof(ss);
+		if (w->lis[i].ipc ||
+		    getsockname(w->lis[i].fd, (struct sockaddr *) &ss, &sl) !=
+		        0)
+			continue;
+		if (ss.ss_family == AF_INET)
+			return ntohs(((struct sockaddr_in *) &ss)->sin_port);
+		if (ss.ss_family == AF_INET6)
+			return ntohs(((struct sockaddr_in6 *) &ss)->sin6_port);
+	}
+	return 0;
+}
+
+/* ---- life ---- */
+
+int
+cw_wire_new(cw_wire **out, uint32_t threads, size_t max_msg, size_t user,
+    cw_wire_fn fn, void *arg)
+{
+	cw_wire *w;
+	*out = NULL;
+	if (threads < 1 || threads > 64 || fn == NULL)
+		return CW_EINVAL;
+	if ((w = cw_calloc(1, sizeof(*w))) == NULL)
+		return CW_ENOMEM;
+	w->fn      = fn;
+	w->arg     = arg;
+	w->max_msg = max_msg;
+	w->user    = user;
+	w->spare   = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	pthread_mutex_init(&w->mu, NULL);
+	if ((w->io = cw_calloc(threads, sizeof(*w->io))) == NULL)
+		goto fail;
+	for (uint32_t i = 0; i < threads; i++) {
+		struct io *io = &w->io[i];
+		io->w         = w;
+		io->ep        = -1;
+		io->efd       = -1;
+		pthread_mutex_init(&io->mu, NULL);
+		w->nio++;
+		io->ep                = epoll_create1(EPOLL_CLOEXEC);
+		io->efd               = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = io };
+		if (io->ep < 0 || io->efd < 0 ||
+		    epoll_ctl(io->ep, EPOLL_CTL_ADD, io->efd, &ev) != 0)
+			goto fail;
+		if (pthread_create(&io->th, NULL, io_main, io) != 0)
+			goto fail;
+		io->started = true;
+	}
+	*out = w;
+	return 0;
+fail:
+	cw_wire_free(w);
+	return CW_ENOMEM;
+}
+
+void
+cw_wire_stop(cw_wire *w)
+{
+	if (w == NULL || atomic_exchange(&w->stopping, true))
+		return;
+	for (uint32_t i = 0; i < w->nio; i++) {
+		uint64_t one = 1;
+		if (w->io[i].efd >= 0 &&
+		    write(w->io[i].efd, &one, sizeof(one)) < 0) {
+			/* saturated: it wakes anyway */
+		}
+	}
+	for (uint32_t i = 0; i < w->nio; i++)
+		if (w->io[i].started) {
+			pthread_join(w->io[i].th, NULL);
+			w->io[i].started = false;
+		}
+	for (int i = 0; i < w->nlis; i++) {
+		close(w->lis[i].fd);
+		if (w->lis[i].ipc)
+			unlink(w->lis[i].path);
+	}
+	w->nlis = 0;
+}
+
+void
+cw_wire_free(cw_wire *w)
+{
+	if (w == NULL)
+		return;
+	cw_wire_stop(w);
+	/* the I/O threads are gone: what they had poked is ours now */
+	for (uint32_t i = 0; i < w->nio; i++) {
+		struct conn *list = w->io[i].poked;
+		w->io[i].poked    = NULL;
+		while (list != NULL) {
+			struct conn *c = list;
+			list           = c->poke_next;
+			c->poked       = false;
+			conn_unref(c);
+		}
+	}
+	/* write what replies left queued, for at most a second */
+	uint64_t deadline = cw_mono_ms() + 1000;
+	pthread_mutex_lock(&w->mu);
+	for (struct conn *c = w->conns; c != NULL; c = c->next) {
+		pthread_mutex_lock(&c->mu);
+		while (!c->dead && c->oq != NULL && flush_locked(c) &&
+		    c->oq != NULL && cw_mono_ms() < deadline) {
+			struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+			poll(&p, 1, (int) (deadline - cw_mono_ms()));
+		}
+		pthread_mutex_unlock(&c->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	/* then the owner's reference of each: the last one closes it */
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		struct conn *c = w->conns;
+		while (c != NULL && !c->owned)
+			c = c->next;
+		pthread_mutex_unlock(&w->mu);
+		if (c == NULL)
+			break;
+		c->owned = false;
+		conn_unref(c);
+	}
+	if (w->nconns > 0) /* a caller's bug: they are left, not freed */
+		cw_log(CW_LOG_ERROR, "wire",
+		    "%u connections freed with requests unanswered",
+		    w->nconns);
+	for (uint32_t i = 0; i < w->nio; i++) {
+		if (w->io[i].ep >= 0)
+			close(w->io[i].ep);
+		if (w->io[i].efd >= 0)
+			close(w->io[i].efd);
+		pthread_mutex_destroy(&w->io[i].mu);
+	}
+	if (w->spare >= 0)
+		close(w->spare);
+	pthread_mutex_destroy(&w->mu);
+	cw_free(w->io);
+	cw_free(w);
+}
