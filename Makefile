@@ -244,7 +244,7 @@ fuzz:
 
 # ThreadSanitizer over the threaded tests; tests/tsan_filter.py leaves out
 # the reports inside (uninstrumented) RocksDB.
-TSAN_TESTS := txn_test client_test transport_test net_test repl_test
+TSAN_TESTS := txn_test client_test transport_test wire_test net_test repl_test
 tsan:
 	$(MAKE) BUILD=build/tsan CC=clang CXX=clang++ OPT=-O1 SAN=-fsanitize=thread \
 	    $(TSAN_TESTS:%=build/tsan/tests/%) build/tsan/bin/causewayd build/tsan/bin/cw

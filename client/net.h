@@ -2,7 +2,7 @@
  * net.h - the SDK's connection to a causewayd. Internal to client/.
  *
  * The SDK speaks nng's req/rep protocol (SP "req0", RFC sp-request-reply
- * and the SP TCP and IPC mappings) to causewayd's nng rep socket, but
+ * and the SP TCP and IPC mappings) to causewayd's rep0 side (wire.h), but
  * without the nng library on this side: each call takes a connection of
  * its own from a small pool (or dials one), writes its request, and sleeps
  * in poll() on that socket until the reply arrives. A call costs its
@@ -46,7 +46,7 @@ typedef struct cw_net cw_net;
 /* Parses url (tcp://HOST:PORT, tcp4://, tcp6://, or ipc://PATH) and dials
  * it once, within the default timeout, to report a server that is not
  * there now. OUT: *out (cw_net_close). Returns 0, CW_EINVAL (bad URL),
- * CW_EUNAVAIL (nobody there), CW_EPROTO (not an nng rep socket),
+ * CW_EUNAVAIL (nobody there), CW_EPROTO (not an SP rep0 peer),
  * CW_ETIMEDOUT or CW_ENOMEM. Later calls dial again as needed. */
 int cw_net_open(cw_net **out, const char *url);
 /* Closes every idle connection and frees n; no call may be under way.

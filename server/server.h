@@ -1,12 +1,12 @@
 /*
  * server.h - causewayd's client service (DESIGN section 5): requests of
- * schema/proto.fbs over nng req/rep, run against one DC's database.
+ * schema/proto.fbs over nng's req/rep wire, run against one DC's database.
  *
- * Requests are received on a pool of nng contexts (2 x workers) of one
- * rep socket. A request that cannot wait (a begin or read on the latest
- * durable state, an abort, a commit of a transaction that needs no wait
- * and holds no escrow operation) is served on nng's callback thread; any
- * other goes to a queue of worker threads. A commit's reply may go out
+ * Requests come through the wire (wire.h: nng's rep0 protocol on the
+ * server's own epoll threads). A request that cannot wait (a begin or
+ * read on the latest durable state, an abort, a commit of a transaction
+ * that needs no wait and holds no escrow operation) is served on the I/O
+ * thread that read it; any other goes to a queue of worker threads. A commit's reply may go out
  * only once the commit is durable: it is handed to the syncer thread,
  * which waits once for the newest commit of all those queued (one group
  * sync) and then sends their replies, so no worker sleeps on a sync.
@@ -25,7 +25,7 @@
  * held while a request runs on that transaction; tbl_mu guards the free
  * list; dedup_mu the reply cache; the workers' queue and the syncer's
  * have a mutex each. A request is touched by one thread at a time: the
- * callback, then the worker or the syncer it was queued to.
+ * I/O thread, then the worker or the syncer it was queued to.
  */
 #ifndef CW_SERVER_H
 #define CW_SERVER_H
