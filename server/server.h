@@ -6,10 +6,10 @@
  * server's own epoll threads). A request that cannot wait (a begin or
  * read on the latest durable state, an abort, a commit of a transaction
  * that needs no wait and holds no escrow operation) is served on the I/O
- * thread that read it; any other goes to a queue of worker threads. A commit's reply may go out
- * only once the commit is durable: it is handed to the syncer thread,
- * which waits once for the newest commit of all those queued (one group
- * sync) and then sends their replies, so no worker sleeps on a sync.
+ * thread that read it; any other goes to a queue of worker threads. A commit's
+ * reply may go out only once the commit is durable: it is handed to the syncer
+ * thread, which waits once for the newest commit of all those queued (one
+ * group sync) and then sends their replies, so no worker sleeps on a sync.
  * Interactive transactions live in a table under a transaction id until
  * committed, aborted, or idle for longer than the idle timeout (then
  * aborted and their snapshot released). A request that carries writes or
