@@ -207,8 +207,7 @@ profile_run() { # a whole-machine CPU profile of a 16-client run
 			perf report -i "$dir/perf.data" --sort comm --stdio -g none 2>/dev/null |
 				grep -v '^#' | grep -v '^$' | head -8
 			echo
-			# by pid: causewayd serves most requests on nng's callback
-			# threads, so its thread names do not set it apart
+			# by pid: all of causewayd's threads, whatever their names
 			cpid=$(echo $spids | tr ' ' ',')
 			echo "== causewayd (all its threads): by shared object, % of the machine"
 			perf report -i "$dir/perf.data" --pid "$cpid" --sort dso --stdio -g none \

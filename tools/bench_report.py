@@ -186,6 +186,8 @@ m_ceil16 = re.search(r"^\|\s*16\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*([\d.]+)\s*\|"
                      r"\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|$", net, re.M)
 m_thalf = re.search(r"transport alone at the half-peak load.*?p50 ([\d.]+) ms, "
                     r"p99 ([\d.]+) ms", net, re.S)
+m_disk = re.search(r"the disk alone.*?p99 ([\d.]+) ms, p99\.9 ([\d.]+) ms.*?"
+                   r"under way ([\d.]+)% of", net, re.S)
 repl = read("repl.txt")
 m_vis = re.search(r"p50 ([\d.]+) ms, p99 ([\d.]+) ms", repl)
 vis_p99 = float(m_vis.group(2)) if m_vis else None
@@ -410,11 +412,29 @@ for fname, title, text, cmd in sections:
     w("```\nbuild/bin/%s\n```\n" % (cmd % secs))
     w("```\n" + body + "\n```\n")
     if fname == "net.txt" and m_ceil16 and m_net16:
+        half_note = disk_note = ""
+        if m_thalf and m_half:
+            half_note = (
+                " At the half-peak load the transport alone has a p99 of "
+                "%s ms for the two round trips; causewayd's is %s ms, "
+                "which adds the commit's fsync and the scheduling of its "
+                "threads on cores shared with the clients."
+                % (m_thalf.group(2), m_half.group(2)))
+        if m_disk:
+            disk_note = (
+                " The disk alone, in the same run: fdatasync p99 %s ms, "
+                "p99.9 %s ms; a commit arriving at a random moment would "
+                "have waited over 2 ms for the sync under way %s%% of the "
+                "time, so the disk by itself %s a 2 ms p99."
+                % (m_disk.group(1), m_disk.group(2), m_disk.group(3),
+                   "rules out" if float(m_disk.group(3)) > 1 else
+                   "does not rule out"))
         w("The last table is the ceiling the transport alone sets in this "
           "run: round trips of 100 bytes through the SDK's own transport "
           "(client/net.c: nng's req0 protocol on a plain socket, the "
-          "caller asleep in poll() until its reply comes) against an nng "
-          "rep socket that answers from its callback on 128 contexts, the "
+          "caller asleep in poll() until its reply comes) against "
+          "causewayd's own transport (server/wire.c: the rep0 side on 4 "
+          "epoll threads) answering from the thread that read it, the "
           "way causewayd answers a request that need not wait, with the "
           "client threads on the same two cores. The mix needs two round "
           "trips per transaction (a read that the writes may depend on, "
@@ -422,19 +442,14 @@ for fname, title, text, cmd in sections:
           "transactions a second here, %s× the embedded engine; causewayd "
           "reaches %s. The gap between the two is the server's own work "
           "on the same cores: the engine's reads and commit, the "
-          "group-commit fsync, and the hand-offs inside nng (its poller "
-          "and task threads) and to the syncer that sends a commit's "
-          "reply once it is durable.%s\n"
+          "group-commit fsync, and the hand-off to the syncer that sends "
+          "a commit's reply once it is durable.%s\n"
           % (m_ceil16.group(2), m_ceil16.group(3), m_net16.group(2),
-             (" At the half-peak load the transport alone has a p99 of "
-              "%s ms for the two round trips; causewayd's is %s ms, "
-              "which adds the commit's fsync and the scheduling of its "
-              "threads on cores shared with the clients."
-              % (m_thalf.group(2), m_half.group(2)))
-             if m_thalf and m_half else ""))
-        w("Until 2026-12-01 the SDK used nng's own req socket, and each "
-          "call crossed nng's poller and task threads on the client side "
-          "too, which held the same echo to about half of this ceiling; "
+             half_note + disk_note))
+        w("Until 2026-12-01 the SDK used nng's own req socket, and "
+          "causewayd nng's rep socket; each call crossed nng's poller and "
+          "task threads on both sides, which held the same echo to about "
+          "a third of this ceiling; "
           "[benchmark-notes.md](benchmark-notes.md) has the runs before "
           "and after each step. The embedded engine's own figure moves by "
           "up to a quarter between runs on this machine, and the ratio "
@@ -497,8 +512,6 @@ if prof and cw16:
     cwd = cpu["causewayd"] + cpu["nng:task"] + cpu["nng:poll"]
     rdb = share("causewayd (all its threads): by shared object",
                 "librocksdb") or 0.0
-    nng = share("causewayd (all its threads): by shared object",
-                "libnng") or 0.0
     # perf's dso view of one process leaves its kernel samples out: they
     # are what its user-space objects do not account for
     part = prof.split("== causewayd (all its threads): by shared object", 1)
@@ -518,23 +531,21 @@ if prof and cw16:
     w("So the gap is the cost of a request. The profile below (this run, "
       "`perf record -e cpu-clock -a -g` over a 16-client Causeway run) "
       "shows where the two cores went: causewayd %.0f%% with all its "
-      "threads (most requests are served on nng's callback threads, "
-      "`nng:task`, so the engine's work shows under that name), of which "
-      "the kernel %.0f%% (sockets, fsync, and the wake-ups between "
-      "threads), RocksDB %.0f%% and nng's library %.0f%%; the fmk "
+      "threads, of which the kernel %.0f%% (sockets, fsync, and the "
+      "wake-ups between threads) and RocksDB %.0f%%; the fmk "
       "clients %.0f%%, idle %.0f%%.%s"
-      % (cwd, krn, rdb, nng, cpu["fmk"], cpu["swapper"], top))
+      % (cwd, krn, rdb, cpu["fmk"], cpu["swapper"], top))
     w(" Each read of an object is two point reads in RocksDB (its type "
       "row, then the value), each a search of the memtable's skip list "
-      "and a merge of the CRDT operands found there; a request also "
-      "crosses nng's poller and task threads on its way in and out (a "
-      "commit the syncer thread too), and a read-only transaction takes a "
+      "and a merge of the CRDT operands found there; a commit also "
+      "crosses to the syncer thread and back, and a read-only "
+      "transaction takes a "
       "transaction slot on the server. A PostgreSQL "
       "backend answers a prepared statement on its own connection's "
       "thread from its buffer cache.\n")
 if prof:
     w("```\n" + prof + "\n```\n")
-w("Four steps from the profiles are built: a transaction begins on the "
+w("Five steps from the profiles are built: a transaction begins on the "
   "latest durable state, a snapshot the group commit's sync leader takes "
   "and shares, so no read waits for a sync; a transaction no longer "
   "allocates a RocksDB transaction object (reads go to the base DB with "
@@ -542,9 +553,11 @@ w("Four steps from the profiles are built: a transaction begins on the "
   "transaction on the durable snapshot takes no engine lock but a leaf "
   "one; the SDK speaks nng's protocol on its own sockets, so a call "
   "costs its caller a write and a poll instead of three thread hand-offs "
-  "through nng; and causewayd serves a commit on nng's callback thread "
+  "through nng; causewayd serves a commit on the thread that read it "
   "and leaves the wait for its sync to one syncer thread, which sends "
-  "the replies of a whole group commit in turn (docs/design.md). ")
+  "the replies of a whole group commit in turn; and causewayd speaks "
+  "the same wire on its own epoll threads, so a request no longer "
+  "crosses nng's poller and task threads each way (docs/design.md). ")
 w("The next steps follow the profile. First, cheaper reads in the engine: "
   "the type of an object cached across transactions (a type never "
   "changes once written), which saves one of the two point reads per "
