@@ -474,32 +474,15 @@ cw_net_roundtrip(
 	return roundtrip(n, req, len, rep, replen, &gen, NULL);
 }
 
-/* Splits "HOST:PORT" or "[V6HOST]:PORT" into n. Returns 0 or CW_EINVAL. */
+/* Splits "HOST:PORT" or "[V6HOST]:PORT" into n: a host to dial and a
+ * port from 1. Returns 0 or CW_EINVAL. */
 static int
 parse_hostport(cw_net *n, const char *s)
 {
-	const char *colon, *h = s;
-	size_t      hl;
-	if (*s == '[') {
-		const char *end = strchr(s, ']');
-		if (end == NULL || end[1] != ':')
-			return CW_EINVAL;
-		h     = s + 1;
-		hl    = (size_t) (end - h);
-		colon = end + 1;
-	} else {
-		if ((colon = strrchr(s, ':')) == NULL)
-			return CW_EINVAL;
-		hl = (size_t) (colon - s);
-	}
-	const char *p  = colon + 1;
-	size_t      pl = strlen(p);
-	if (hl == 0 || hl >= sizeof(n->host) || pl == 0 || pl > 5 ||
-	    strspn(p, "0123456789") != pl || atoi(p) < 1 || atoi(p) > 65535)
+	if (cw_split_hostport(
+	        s, n->host, sizeof(n->host), n->port, sizeof(n->port)) != 0 ||
+	    n->host[0] == '\0' || atoi(n->port) < 1)
 		return CW_EINVAL;
-	memcpy(n->host, h, hl);
-	n->host[hl] = '\0';
-	memcpy(n->port, p, pl + 1);
 	return 0;
 }
 

@@ -717,38 +717,6 @@ io_main(void *arg)
 
 /* ---- listening ---- */
 
-/* Splits "HOST:PORT" or "[V6]:PORT". OUT: host (NULL: every address),
- * port. Returns 0 or CW_EINVAL. */
-static int
-split_hostport(
-    const char *s, char *host, size_t hcap, char *port, size_t pcap, bool *any)
-{
-	const char *h = s, *colon;
-	size_t      hl;
-	if (*s == '[') {
-		const char *end = strchr(s, ']');
-		if (end == NULL || end[1] != ':')
-			return CW_EINVAL;
-		h     = s + 1;
-		hl    = (size_t) (end - h);
-		colon = end + 1;
-	} else {
-		if ((colon = strrchr(s, ':')) == NULL)
-			return CW_EINVAL;
-		hl = (size_t) (colon - s);
-	}
-	const char *p  = colon + 1;
-	size_t      pl = strlen(p);
-	if (hl >= hcap || pl == 0 || pl >= pcap ||
-	    strspn(p, "0123456789") != pl || atoi(p) > 65535)
-		return CW_EINVAL;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	memcpy(port, p, pl + 1);
-	*any = hl == 0 || strcmp(host, "*") == 0;
-	return 0;
-}
-
 static int
 listen_tcp(const char *hp, int family, const char *url)
 {
@@ -758,8 +726,9 @@ listen_tcp(const char *hp, int family, const char *url)
 		.ai_socktype                 = SOCK_STREAM,
 		.ai_flags                    = AI_NUMERICSERV | AI_PASSIVE },
 	                *res;
-	if (split_hostport(hp, host, sizeof(host), port, sizeof(port), &any))
+	if (cw_split_hostport(hp, host, sizeof(host), port, sizeof(port)))
 		return CW_EINVAL;
+	any     = host[0] == '\0' || strcmp(host, "*") == 0;
 	int gai = getaddrinfo(any ? NULL : host, port, &hints, &res);
 	if (gai != 0) {
 		cw_log(CW_LOG_ERROR, "wire", "listen on %s: %s", url,

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static atomic_long fail_after = -1;
@@ -501,4 +502,33 @@ cw_nng_close_bounded(uint32_t sock, int ms, const char *mod)
 		cw_log(CW_LOG_WARN, mod,
 		    "a socket did not close in %d ms: left to the exit", ms);
 	return rc;
+}
+
+int
+cw_split_hostport(
+    const char *s, char *host, size_t hcap, char *port, size_t pcap)
+{
+	const char *colon, *h = s;
+	size_t      hl;
+	if (*s == '[') {
+		const char *end = strchr(s, ']');
+		if (end == NULL || end[1] != ':')
+			return CW_EINVAL;
+		h     = s + 1;
+		hl    = (size_t) (end - h);
+		colon = end + 1;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL)
+			return CW_EINVAL;
+		hl = (size_t) (colon - s);
+	}
+	const char *p  = colon + 1;
+	size_t      pl = strlen(p);
+	if (hl >= hcap || pl == 0 || pl > 5 || pl >= pcap ||
+	    strspn(p, "0123456789") != pl || atoi(p) > 65535)
+		return CW_EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	memcpy(port, p, pl + 1);
+	return 0;
 }

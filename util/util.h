@@ -168,6 +168,12 @@ int cw_run_bounded(void (*fn)(void *), void *arg, int ms);
  * longer than ms. */
 int cw_nng_close_bounded(uint32_t sock, int ms, const char *mod);
 
+/* Splits a URL's "HOST:PORT" or "[V6HOST]:PORT" (what follows tcp://).
+ * OUT: host (may be empty), port (decimal digits, at most 65535). Returns
+ * 0 or CW_EINVAL (no port, a bad one, or either too long for its room). */
+int cw_split_hostport(
+    const char *s, char *host, size_t hcap, char *port, size_t pcap);
+
 #ifdef __cplusplus
 }
 #endif
