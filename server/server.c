@@ -890,6 +890,8 @@ static int
 start_service(cw_server *s)
 {
 	int rc;
+	if (s->threads != NULL) /* an earlier start failed half-way */
+		return CW_ENOMEM;
 	s->threads = cw_calloc(s->o.workers, sizeof(*s->threads));
 	if (s->threads == NULL)
 		return CW_ENOMEM;
