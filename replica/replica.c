@@ -543,22 +543,6 @@ cw_replica_start(cw_replica **out, cw_db *db, const cw_replica_opts *o)
 		cw_replica_stop(r);
 		return CW_EUNAVAIL;
 	}
-	for (int i = 0; i < RECEIVERS; i++) {
-		struct receiver *x = &r->recv[i];
-		x->r               = r;
-		if (nng_ctx_open(&x->ctx, r->rsock) != 0)
-			goto fail;
-		if (nng_aio_alloc(&x->aio, NULL, NULL) != 0) {
-			nng_ctx_close(x->ctx);
-			goto fail;
-		}
-		if (pthread_create(&x->th, NULL, receiver, x) != 0) {
-			nng_aio_free(x->aio);
-			nng_ctx_close(x->ctx);
-			goto fail;
-		}
-		r->nrecv++;
-	}
 	for (int i = 0; i < o->npeers; i++) {
 		struct link *l = &r->links[i];
 		l->r           = r;
@@ -577,6 +561,24 @@ cw_replica_start(cw_replica **out, cw_db *db, const cw_replica_opts *o)
 		if (pthread_create(&l->th, NULL, sender, l) != 0)
 			goto fail;
 		l->started = true;
+	}
+	/* the receivers last: a batch they take reads the links (a peer
+	 * may send one as soon as we listen; nng holds it until then) */
+	for (int i = 0; i < RECEIVERS; i++) {
+		struct receiver *x = &r->recv[i];
+		x->r               = r;
+		if (nng_ctx_open(&x->ctx, r->rsock) != 0)
+			goto fail;
+		if (nng_aio_alloc(&x->aio, NULL, NULL) != 0) {
+			nng_ctx_close(x->ctx);
+			goto fail;
+		}
+		if (pthread_create(&x->th, NULL, receiver, x) != 0) {
+			nng_aio_free(x->aio);
+			nng_ctx_close(x->ctx);
+			goto fail;
+		}
+		r->nrecv++;
 	}
 	if (pthread_create(&r->prune_th, NULL, pruner, r) == 0)
 		r->pruning = true;
