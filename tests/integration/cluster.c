@@ -11,6 +11,30 @@
 
 #include "../unit/testutil.h"
 
+/* Waits up to `seconds` until every DC reports an answer from every peer.
+ */
+static bool
+links_up(cluster *c, int seconds)
+{
+	static cw_dc_info s;
+	for (int t = 0; t < seconds * 100; t++) {
+		bool up = true;
+		for (int i = 0; i < c->n && up; i++) {
+			cw_client *cl;
+			if (cw_connect(&cl, c->d[i].url) != 0)
+				return false;
+			up = cw_dc_status(cl, &s) == 0 && s.npeers == c->n - 1;
+			for (int p = 0; up && p < s.npeers; p++)
+				up = s.peers[p].up;
+			cw_close(cl);
+		}
+		if (up)
+			return true;
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
 int
 cluster_start(cluster **out, int n, char *const *extra)
 {
@@ -67,6 +91,14 @@ cluster_start_each(
 		snprintf(dir, sizeof(dir), "%s/dc%d", c->tmp, i);
 		if (dc_start(&c->d[i], dir, c->argv[i]) != 0)
 			goto fail;
+	}
+	/* a DC answers clients before its links are up (its senders dial
+	 * with a backoff of up to 0.5 s): a test that began at once could
+	 * wait on a link that had not yet connected, which on a slow machine
+	 * outlasted a begin's session wait */
+	if (!links_up(c, 30)) {
+		fprintf(stderr, "cluster: links not up within 30 s\n");
+		goto fail;
 	}
 	*out = c;
 	return 0;

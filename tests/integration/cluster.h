@@ -28,7 +28,8 @@ typedef struct {
 } cluster;
 
 /* Starts n DCs (1..CL_MAX) in a new temporary directory, each with the
- * extra arguments (NULL-terminated, may be NULL). OUT: *out. Returns 0,
+ * extra arguments (NULL-terminated, may be NULL), and waits until every
+ * DC has heard from every peer. OUT: *out. Returns 0,
  * or -1 with everything started stopped again. */
 int cluster_start(cluster **out, int n, char *const *extra);
 /* The same, and DC i also gets per_dc[i] (NULL-terminated; per_dc or an
