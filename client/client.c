@@ -855,6 +855,8 @@ cw_dc_status(cw_client *c, cw_dc_info *out)
 		out->dc  = cw_db_dc(c->db);
 		out->ndc = (int) cw_db_ndc(c->db);
 		memcpy(out->state, S.v, sizeof(uint64_t) * S.n);
+		cw_db_durable_state(c->db, &S);
+		memcpy(out->durable, S.v, sizeof(uint64_t) * S.n);
 		cw_escrow_stats es;
 		cw_db_escrow_stats(c->db, &es);
 		out->escrow_requests = es.requests;
@@ -874,6 +876,8 @@ cw_dc_status(cw_client *c, cw_dc_info *out)
 		out->ndc = (int) rep.rep.ndc;
 		memcpy(out->state, rep.rep.state,
 		    sizeof(uint64_t) * rep.rep.nstate);
+		memcpy(out->durable, rep.rep.durable,
+		    sizeof(uint64_t) * rep.rep.ndurable);
 		out->digest          = rep.rep.digest;
 		out->escrow_requests = rep.rep.escrow[0];
 		out->escrow_grants   = rep.rep.escrow[1];

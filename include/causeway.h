@@ -214,8 +214,11 @@ typedef struct {
 	int      dc;        /* its id */
 	int      ndc;       /* DCs in the deployment */
 	uint64_t state[64]; /* state vector: transactions applied per origin */
-	uint64_t digest;    /* of all data: equal at two DCs exactly when they
-	                     * hold the same state */
+	uint64_t durable[64]; /* of those, the ones synced to disk: what a
+	                       * fresh session reads (one group sync behind
+	                       * state at most) */
+	uint64_t digest; /* of all data: equal at two DCs exactly when they
+	                  * hold the same state */
 	/* escrow since start: rights requests sent, requests of other DCs
 	 * granted, rights granted in all, decrements refused */
 	uint64_t escrow_requests, escrow_grants, escrow_moved, escrow_refused;

@@ -327,6 +327,8 @@ cw_schema_rep_encode(
 		auto results = fb.CreateVector(rv);
 		auto c       = bytes(fb, h->clock, h->clocklen);
 		auto st = h->nstate ? fb.CreateVector(h->state, h->nstate) : 0;
+		auto du =
+		    h->ndurable ? fb.CreateVector(h->durable, h->ndurable) : 0;
 		std::vector<flatbuffers::Offset<P::Peer>> pv;
 		for (size_t i = 0; i < h->npeers; i++) {
 			const cw_schema_peer *x = &h->peers[i];
@@ -338,7 +340,7 @@ cw_schema_rep_encode(
 		auto esc   = fb.CreateVector(h->escrow, 4);
 		auto rep   = P::CreateReply(fb, h->err, h->failed, h->txid, c,
 		      results, h->dc, h->ndc, st, h->digest, peers, esc,
-		      h->requests, h->epoch);
+		      h->requests, h->epoch, du);
 		fb.Finish(rep, P::RequestIdentifier());
 	});
 }
@@ -380,17 +382,9 @@ cw_schema_rep_decode(const void *buf, size_t len, cw_rep *r)
 			if (a != nullptr && a->size() > CW_SCHEMA_MAX_DEPS)
 				goto bad;
 		}
-		if (q->state() != nullptr) {
-			if (q->state()->size() > CW_SCHEMA_MAX_DEPS)
-				goto bad;
-			r->nstate        = q->state()->size();
-			const uint8_t *d = q->state()->Data();
-			for (uint32_t k = 0; k < r->nstate; k++) {
-				uint64_t x;
-				std::memcpy(&x, d + 8 * (size_t) k, sizeof(x));
-				r->state[k] = flatbuffers::EndianScalar(x);
-			}
-		}
+		if (!u64s(q->state(), r->state, &r->nstate) ||
+		    !u64s(q->durable(), r->durable, &r->ndurable))
+			goto bad;
 		r->root_ = q;
 	}
 	return 0;

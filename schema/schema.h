@@ -175,7 +175,9 @@ typedef struct {
 	uint16_t              dc;
 	uint32_t              ndc;
 	uint32_t              nstate;
-	uint64_t              state[CW_SCHEMA_MAX_DEPS];
+	uint64_t              state[CW_SCHEMA_MAX_DEPS]; /* applied */
+	uint32_t              ndurable;
+	uint64_t              durable[CW_SCHEMA_MAX_DEPS]; /* synced */
 	uint64_t              digest;
 	uint64_t              escrow[4]; /* requests, grants, moved, refused */
 	uint64_t              requests;  /* client requests served */

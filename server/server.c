@@ -488,6 +488,9 @@ handle(
 		h.ndc    = cw_db_ndc(s->db);
 		h.nstate = vc.n;
 		memcpy(h.state, vc.v, sizeof(uint64_t) * vc.n);
+		cw_db_durable_state(s->db, &vc);
+		h.ndurable = vc.n;
+		memcpy(h.durable, vc.v, sizeof(uint64_t) * vc.n);
 		if ((h.err = cw_db_digest(s->db, &h.digest)) != 0)
 			break;
 		cw_escrow_stats es;

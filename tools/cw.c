@@ -270,6 +270,8 @@ status(cw_client *c)
 	if (json) {
 		printf("{\"dc\":%d,\"ndc\":%d,\"state\":", s.dc, s.ndc);
 		print_vec(s.state, s.ndc);
+		printf(",\"durable\":");
+		print_vec(s.durable, s.ndc);
 		printf(",\"digest\":\"%016" PRIx64 "\"", s.digest);
 		printf(",\"escrow\":{\"requests\":%" PRIu64
 		       ",\"grants\":%" PRIu64 ",\"moved\":%" PRIu64
@@ -297,6 +299,8 @@ status(cw_client *c)
 	}
 	printf("dc %d of %d\nstate ", s.dc, s.ndc);
 	print_vec(s.state, s.ndc);
+	printf(", durable ");
+	print_vec(s.durable, s.ndc);
 	printf("\ndigest %016" PRIx64 "\n", s.digest);
 	printf("escrow: %" PRIu64 " requests sent, %" PRIu64
 	       " granted (%" PRIu64 " rights), %" PRIu64

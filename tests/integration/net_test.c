@@ -168,6 +168,8 @@ every_call_works_over_the_network(void **state)
 	assert_int_equal(info.dc, 0);
 	assert_int_equal(info.ndc, 1);
 	assert_int_equal(info.state[0], 1);
+	/* the commit was acknowledged, so it is durable */
+	assert_int_equal(info.durable[0], 1);
 	cw_close(c);
 }
 
@@ -824,8 +826,10 @@ command_line_reads_writes_and_reports_errors(void **state)
 	assert_int_equal(cw_run(f, "frobnicate x", out, sizeof(out)), 2);
 	assert_int_equal(cw_run(f, "--json status", out, sizeof(out)), 0);
 	assert_int_equal(
-	    strncmp(
-	        out, "{\"dc\":0,\"ndc\":1,\"state\":[2],\"digest\":\"", 37),
+	    strncmp(out,
+	        "{\"dc\":0,\"ndc\":1,\"state\":[2],\"durable\":[2],"
+	        "\"digest\":\"",
+	        52),
 	    0);
 	assert_non_null(strstr(out,
 	    ",\"escrow\":{\"requests\":0,\"grants\":0,\"moved\":0,"

@@ -175,6 +175,25 @@ null_arguments_are_einval(void **state)
 }
 
 static void
+status_names_the_applied_and_the_durable_state(void **state)
+{
+	fx        *f = *state;
+	cw_txn    *t;
+	cw_dc_info a;
+	assert_int_equal(cw_dc_status(f->c, &a), 0);
+	assert_int_equal(a.ndc, 1);
+	assert_int_equal(cw_begin(f->c, &t), 0);
+	assert_int_equal(cw_counter_add(t, "n", 1, 1), 0);
+	assert_int_equal(cw_commit(t), 0);
+	cw_dc_info b;
+	assert_int_equal(cw_dc_status(f->c, &b), 0);
+	assert_int_equal(b.state[0], a.state[0] + 1);
+	/* a commit returns once durable */
+	assert_int_equal(b.durable[0], b.state[0]);
+	assert_int_equal(cw_dc_status(NULL, &b), CW_EINVAL);
+}
+
+static void
 a_second_open_of_a_directory_in_use_fails_cleanly(void **state)
 {
 	fx        *f = *state;
@@ -357,6 +376,9 @@ main(void)
 		    every_call_works_through_the_sdk, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    null_arguments_are_einval, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    status_names_the_applied_and_the_durable_state, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    a_second_open_of_a_directory_in_use_fails_cleanly, setup,
 		    teardown),

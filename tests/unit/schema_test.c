@@ -52,6 +52,39 @@ request_carries_its_releases(void **s)
 }
 
 static void
+status_reply_carries_both_state_vectors(void **s)
+{
+	(void) s;
+	cw_rep h = { .dc  = 2,
+		.ndc      = 3,
+		.nstate   = 3,
+		.ndurable = 3,
+		.state    = { 5, 6, 7 },
+		.durable  = { 5, 4, 7 },
+		.digest   = 99 };
+	cw_buf b = { 0 };
+	cw_rep r;
+	assert_int_equal(cw_schema_rep_encode(&h, NULL, 0, &b), 0);
+	assert_int_equal(cw_schema_rep_decode(b.p, b.len, &r), 0);
+	assert_int_equal(r.dc, 2);
+	assert_int_equal(r.nstate, 3);
+	assert_int_equal(r.state[1], 6);
+	assert_int_equal(r.ndurable, 3);
+	assert_int_equal(r.durable[1], 4);
+	assert_int_equal(r.digest, 99);
+	cw_schema_rep_fini(&r);
+	/* an older server's reply has no durable vector */
+	h.ndurable = 0;
+	b.len      = 0;
+	assert_int_equal(cw_schema_rep_encode(&h, NULL, 0, &b), 0);
+	assert_int_equal(cw_schema_rep_decode(b.p, b.len, &r), 0);
+	assert_int_equal(r.ndurable, 0);
+	assert_int_equal(r.nstate, 3);
+	cw_schema_rep_fini(&r);
+	cw_buf_fini(&b);
+}
+
+static void
 record_round_trips(void **s)
 {
 	(void) s;
@@ -186,6 +219,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(record_round_trips),
 		cmocka_unit_test(request_carries_its_releases),
+		cmocka_unit_test(status_reply_carries_both_state_vectors),
 		cmocka_unit_test(unaligned_buffer_decodes_through_a_copy),
 		cmocka_unit_test(
 		    every_truncation_is_rejected_or_cut_only_padding),
