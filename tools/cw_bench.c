@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -378,9 +379,44 @@ cmp_double(const void *a, const void *b)
 }
 
 typedef struct {
-	double   rate, p50, p99;
+	double rate, p50, p99;
+	double cpu_us, server_us; /* CPU per transaction: this process's
+	                           * (the clients, or the embedded engine)
+	                           * and causewayd's (0: none running) */
 	uint64_t conflicts, errors;
 } mix_result;
+
+static pid_t server_pid; /* the causewayd bench_net started, or 0 */
+
+/* CPU seconds (user and system) used so far by pid, 0 for this process;
+ * 0 if unknown. */
+static double
+cpu_seconds(pid_t pid)
+{
+	if (pid == 0) {
+		struct rusage ru;
+		getrusage(RUSAGE_SELF, &ru);
+		return (double) ru.ru_utime.tv_sec +
+		    ru.ru_utime.tv_usec / 1e6 + (double) ru.ru_stime.tv_sec +
+		    ru.ru_stime.tv_usec / 1e6;
+	}
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len]         = '\0';
+	const char   *p  = strrchr(buf, ')'); /* the name may hold spaces */
+	unsigned long ut = 0, st = 0;
+	if (p == NULL ||
+	    sscanf(p + 2,
+	        "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+	        &st) != 2)
+		return 0;
+	return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
+}
 
 /* Runs the mix with n threads on clients made by connect(); rate is the
  * total paced rate (0: as fast as possible). */
@@ -408,6 +444,7 @@ run_mix_threads(const char *url, const char *dir, int n, double rate)
 		}
 		pthread_create(&th[i], NULL, run_mix, &w[i]);
 	}
+	double cpu0 = cpu_seconds(0), srv0 = url ? cpu_seconds(server_pid) : 0;
 	atomic_store(&go, 1);
 	size_t total = 0, k = 0;
 	double t0 = 1e300, t1 = 0;
@@ -426,6 +463,12 @@ run_mix_threads(const char *url, const char *dir, int n, double rate)
 		free(w[i].lat);
 		if (url != NULL)
 			cw_close(w[i].c);
+	}
+	if (total > 0) {
+		r.cpu_us = (cpu_seconds(0) - cpu0) / (double) total * 1e6;
+		if (url != NULL && server_pid > 0)
+			r.server_us = (cpu_seconds(server_pid) - srv0) /
+			    (double) total * 1e6;
 	}
 	qsort(all, total, sizeof(*all), cmp_double);
 	r.rate = total / (t1 - t0);
@@ -580,8 +623,6 @@ echo_run(const char *url, int n, double pairs)
 	return r;
 }
 
-static pid_t server_pid;
-
 static void
 stop_server(void)
 {
@@ -693,7 +734,7 @@ out:
 }
 
 static int
-bench_net(const char *self, int *list, int n)
+bench_net(const char *self, int *list, int n, double open_rate)
 {
 	char  url[64];
 	char *sdir = fresh_dir(), *ldir = fresh_dir();
@@ -703,9 +744,13 @@ bench_net(const char *self, int *list, int n)
 	       "the embedded engine;\n%.1f s per run, data in %s\n\n",
 	    url, seconds, basedir);
 	printf("| threads | embedded txn/s | network txn/s | net/embedded "
-	       "| net p50 ms | net p99 ms | emb p50 ms | emb p99 ms |\n");
+	       "| net p50 ms | net p99 ms | emb p50 ms | emb p99 ms "
+	       "| emb CPU µs/txn | causewayd CPU µs/txn | clients CPU µs/txn "
+	       "|\n");
 	printf("|--------:|---------------:|--------------:|-------------:"
-	       "|-----------:|-----------:|-----------:|-----------:|\n");
+	       "|-----------:|-----------:|-----------:|-----------:"
+	       "|---------------:|---------------------:|-------------------:"
+	       "|\n");
 	double peak         = 0;
 	int    peak_threads = 1, errors = 0;
 	double emb[16];
@@ -714,9 +759,9 @@ bench_net(const char *self, int *list, int n)
 		emb[i]       = e.rate;
 		mix_result r = run_mix_threads(url, NULL, list[i], 0);
 		printf("| %7d | %14.0f | %13.0f | %12.2f | %10.2f | %10.2f "
-		       "| %10.2f | %10.2f |\n",
+		       "| %10.2f | %10.2f | %14.0f | %20.0f | %18.0f |\n",
 		    list[i], e.rate, r.rate, r.rate / e.rate, r.p50, r.p99,
-		    e.p50, e.p99);
+		    e.p50, e.p99, e.cpu_us, r.server_us, r.cpu_us);
 		fflush(stdout);
 		errors += (int) (e.errors + r.errors);
 		if (r.rate > peak) {
@@ -724,11 +769,14 @@ bench_net(const char *self, int *list, int n)
 			peak_threads = list[i];
 		}
 	}
-	mix_result h = run_mix_threads(url, NULL, peak_threads, peak / 2);
-	printf("\nat half the network peak (%.0f txn/s offered, %d threads, "
+	double     half = open_rate > 0 ? open_rate : peak / 2;
+	mix_result h    = run_mix_threads(url, NULL, peak_threads, half);
+	printf("\nat %s (%.0f txn/s offered, %d threads, "
 	       "open loop): %.0f txn/s, p50 %.2f ms, p99 %.2f ms (target "
-	       "p99 < 2 ms)\n",
-	    peak / 2, peak_threads, h.rate, h.p50, h.p99);
+	       "p99 < 2 ms); CPU per transaction: causewayd %.0f µs, the "
+	       "clients %.0f µs\n",
+	    open_rate > 0 ? "the rate given" : "half the network peak", half,
+	    peak_threads, h.rate, h.p50, h.p99, h.server_us, h.cpu_us);
 	errors += (int) h.errors;
 	stop_server();
 	disk_alone(sdir, seconds);
@@ -766,12 +814,12 @@ bench_net(const char *self, int *list, int n)
 	}
 	if (ep > 0 && errors == 0) {
 		/* the load of the half-peak run above, on the transport */
-		mix_result r = echo_run(eurl, peak_threads, peak / 2);
+		mix_result r = echo_run(eurl, peak_threads, half);
 		printf(
 		    "\nthe transport alone at the half-peak load (%.0f pairs "
 		    "of round trips/s offered,\n%d threads, open loop): "
 		    "p50 %.2f ms, p99 %.2f ms for two round trips\n",
-		    peak / 2, peak_threads, r.p50, r.p99);
+		    half, peak_threads, r.p50, r.p99);
 		errors += (int) r.errors;
 	}
 	if (ep > 0) {
@@ -1331,7 +1379,8 @@ usage(FILE *f)
 	    "it\n"
 	    "       starts on loopback, and against the embedded engine: "
 	    "rate,\n"
-	    "       p50 and p99 latency; then the network at half its peak.\n"
+	    "       p50 and p99 latency; then the network at half its peak\n"
+	    "       (or at --rate R txn/s, open loop).\n"
 	    "\n"
 	    "  --seconds S   length of each run (default 3)\n"
 	    "  --threads L   comma-separated thread counts (default 1,4;\n"
@@ -1363,12 +1412,13 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
-	static struct option lo[]    = { { "seconds", 1, 0, 's' },
-		   { "threads", 1, 0, 't' }, { "no-sync", 0, 0, 'n' },
-		   { "dir", 1, 0, 'd' }, { "rate", 1, 0, 'r' },
-		   { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
-	double               rate    = 1000;
-	const char          *threads = NULL;
+	static struct option lo[]       = { { "seconds", 1, 0, 's' },
+		      { "threads", 1, 0, 't' }, { "no-sync", 0, 0, 'n' },
+		      { "dir", 1, 0, 'd' }, { "rate", 1, 0, 'r' },
+		      { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+	double               rate       = 1000;
+	bool                 rate_given = false;
+	const char          *threads    = NULL;
 	int                  ch;
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
@@ -1386,6 +1436,7 @@ main(int argc, char **argv)
 				fprintf(stderr, "cw-bench: bad --rate\n");
 				return 2;
 			}
+			rate_given = true;
 			break;
 		case 's':
 			seconds = atof(optarg);
@@ -1445,7 +1496,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(cmd, "net") == 0)
-		return bench_net(argv[0], list, n);
+		return bench_net(argv[0], list, n, rate_given ? rate : 0);
 	if (strcmp(cmd, "repl") == 0)
 		return bench_repl(argv[0], list[n - 1]);
 	if (strcmp(cmd, "escrow") == 0)
