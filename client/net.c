@@ -412,13 +412,13 @@ static int
 roundtrip(cw_net *n, const void *req, size_t len, void **rep, size_t *replen,
     uint32_t *gen, struct again *ag)
 {
-	uint64_t deadline =
-	    cw_mono_ms() + (uint64_t) atomic_load(&n->timeout_ms);
-	uint64_t backoff = 50;
-	int      breaks  = 0, rc;
-	bool     doubt   = false; /* the request may have reached the server */
-	*rep             = NULL;
-	*replen          = 0;
+	uint64_t t0       = cw_mono_ms(); /* before the first send */
+	uint64_t deadline = t0 + (uint64_t) atomic_load(&n->timeout_ms);
+	uint64_t backoff  = 50;
+	int      breaks   = 0, rc;
+	bool     doubt = false; /* the request may have reached the server */
+	*rep           = NULL;
+	*replen        = 0;
 	if (len > MAX_REQUEST)
 		return CW_ETOOBIG;
 	for (;;) {
@@ -437,6 +437,22 @@ roundtrip(cw_net *n, const void *req, size_t len, void **rep, size_t *replen,
 			backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
 			continue;
 		}
+		if (doubt && ag != NULL) {
+			/* the copy: marked resent, the epoch the one of the
+			 * first send, and its age now, which the server needs
+			 * to judge a copy from before its restart (never
+			 * less than the true age) */
+			ag->h->resent = true;
+			ag->h->age_ms = cw_mono_ms() - t0 + 1;
+			ag->buf.len   = 0;
+			if ((rc = cw_schema_req_encode(ag->h, ag->w, ag->nw,
+			         ag->r, ag->nr, &ag->buf)) != 0) {
+				pool_put(n, c);
+				return rc;
+			}
+			req = ag->buf.p;
+			len = ag->buf.len;
+		}
 		rc = exchange(n, c, req, len, deadline, rep, replen);
 		if (rc == 0) {
 			*gen = c->gen;
@@ -448,15 +464,6 @@ roundtrip(cw_net *n, const void *req, size_t len, void **rep, size_t *replen,
 			return rc;
 		atomic_fetch_add(&n->gen, 1);
 		doubt = true;
-		if (ag != NULL && ag->buf.len == 0) {
-			/* the epoch stays the one of the first send */
-			ag->h->resent = true;
-			if ((rc = cw_schema_req_encode(ag->h, ag->w, ag->nw,
-			         ag->r, ag->nr, &ag->buf)) != 0)
-				return rc;
-			req = ag->buf.p;
-			len = ag->buf.len;
-		}
 		if (++breaks > MAX_BREAKS) {
 			cw_log(CW_LOG_INFO, "client",
 			    "the server closed the connection %d times",
@@ -575,6 +582,7 @@ cw_net_call(cw_net *n, cw_req *h, const cw_op *w, size_t nw, const cw_op *r,
 	h->rid    = atomic_fetch_add(&n->rid, 1) + 1;
 	h->epoch  = atomic_load(&n->epoch);
 	h->resent = false;
+	h->age_ms = 0;
 	if ((rc = cw_schema_req_encode(h, w, nw, r, nr, &req)) != 0)
 		return rc;
 	rc = roundtrip(

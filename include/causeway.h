@@ -79,9 +79,12 @@ typedef struct cw_list cw_list;   /* a list of byte strings, owned */
  * an error of a write such as CW_ETYPE surfaces there: at commit it aborts
  * the transaction. A transaction lost with its connection (the server
  * restarted) reports CW_EUNAVAIL; one the server aborted when idle too
- * long reports CW_ESTATE. A commit that gets CW_ETIMEDOUT, or
- * CW_EUNAVAIL after its connection broke (the server restarted before
- * it could answer), may or may not have been applied, and never twice. */
+ * long reports CW_ESTATE. A commit whose connection broke is sent again,
+ * and a restarted server answers it from the outcomes it keeps: 0 if it
+ * had committed, CW_ESTATE if its transaction died uncommitted. A commit
+ * that gets CW_ETIMEDOUT, or CW_EUNAVAIL after its connection broke (the
+ * server was not back in time, or kept no outcome that old), may or may
+ * not have been applied, and never twice. */
 int cw_connect(cw_client **out, const char *url);
 /* Sets the time a network call may take before CW_ETIMEDOUT (default
  * 5,000 ms). No effect on an embedded session. */

@@ -234,7 +234,7 @@ cw_schema_req_encode(const cw_req *h, const cw_op *writes, size_t nw,
 		    ? fb.CreateVector(h->release, h->nrelease)
 		    : 0;
 		auto q = P::CreateRequest(fb, h->kind, h->sid, h->rid, h->txid,
-		    c, w, r, rel, h->epoch, h->resent);
+		    c, w, r, rel, h->epoch, h->resent, h->age_ms);
 		P::FinishRequestBuffer(fb, q);
 	});
 }
@@ -260,6 +260,7 @@ cw_schema_req_decode(const void *buf, size_t len, cw_req *r)
 	r->txid             = q->txid();
 	r->epoch            = q->epoch();
 	r->resent           = q->resent();
+	r->age_ms           = q->age_ms();
 	vec(q->clock(), &r->clock, &r->clocklen);
 	r->nwrites = q->writes() ? q->writes()->size() : 0;
 	r->nreads  = q->reads() ? q->reads()->size() : 0;

@@ -140,6 +140,7 @@ typedef struct {
 	size_t      nrelease;
 	uint64_t    epoch;  /* the server incarnation known at first send */
 	bool        resent; /* sent again after a broken connection */
+	uint64_t    age_ms; /* resent: ms since the first send (0: unknown) */
 	const void *root_;  /* private */
 	void       *own_;   /* private */
 } cw_req;

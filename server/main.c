@@ -32,6 +32,8 @@ struct conf {
 	const char    *cluster;
 	uint64_t       log_retain;
 	bool           retain_set;
+	uint64_t       tags_kept;
+	bool           tags_set;
 	int64_t        grant_margin;
 	bool           margin_set;
 	bool           no_forward;
@@ -80,6 +82,8 @@ usage(FILE *f)
 	    "  --session-wait MS    how long a begin waits for the DC to\n"
 	    "                       catch up with a session (1000)\n"
 	    "  --max-msg BYTES      largest request accepted (16777216)\n"
+	    "  --tags-kept N        commits whose outcome a restart keeps,\n"
+	    "                       for clients that resend (131072)\n"
 	    "  --log LEVEL          error, warn, info (default) or debug\n"
 	    "  --help               this text\n"
 	    "\n"
@@ -133,6 +137,13 @@ apply(struct conf *c, const char *name, const char *v)
 			return -1;
 		c->grant_margin = n;
 		c->margin_set   = true;
+		return 0;
+	}
+	if (strcmp(name, "tags-kept") == 0) {
+		if (parse_num(name, v, 1024, 1L << 30, &n) != 0)
+			return -1;
+		c->tags_kept = (uint64_t) n;
+		c->tags_set  = true;
 		return 0;
 	}
 	if (strcmp(name, "log-retain") == 0) {
@@ -277,6 +288,7 @@ main(int argc, char **argv)
 		{ "peer-listen", 1, 0, 0 },
 		{ "cluster", 1, 0, 0 },
 		{ "log-retain", 1, 0, 0 },
+		{ "tags-kept", 1, 0, 0 },
 		{ "grant-margin", 1, 0, 0 },
 		{ "forward", 1, 0, 0 },
 		{ "peer", 1, 0, 0 },
@@ -322,7 +334,9 @@ main(int argc, char **argv)
 	/* the DCs: this one and one --peer for every other */
 	cw_db_opts o;
 	cw_db_opts_default(&o);
-	o.ndc                = (uint32_t) c.npeers + 1;
+	o.ndc = (uint32_t) c.npeers + 1;
+	if (c.tags_set)
+		o.tags_kept = c.tags_kept;
 	o.dc                 = (uint16_t) c.dc;
 	bool seen[CW_MAX_DC] = { false };
 	seen[c.dc]           = true;

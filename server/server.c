@@ -45,6 +45,26 @@ struct slot {
 
 enum { D_EMPTY, D_PENDING, D_DONE };
 
+/* A resent copy from before a restart is judged against the commit tags
+ * of the store (cw_db_tags) only if it was first sent more than this after
+ * the newest tag pruned: room for the copy's way over the network and for
+ * the wall clock moving between two incarnations. */
+#define PRIOR_MARGIN_MS 2000
+
+/* The commits tagged before this incarnation started, by (sid, rid):
+ * built by cw_server_new, read-only after. */
+struct pentry {
+	uint64_t sid, rid;
+	uint32_t off, len; /* its commit clock, in clk */
+};
+struct prior {
+	struct pentry *t; /* open addressing; sid 0 = empty */
+	size_t         cap, n;
+	uint8_t       *clk; /* encoded commit clocks */
+	size_t         clen, ccap;
+	uint64_t       floor_ms; /* every tag not here committed before */
+};
+
 struct dentry {
 	uint64_t sid, rid;
 	int      state;
@@ -113,6 +133,7 @@ struct cw_server {
 
 	_Atomic uint64_t nrequests; /* served since start */
 	uint64_t         epoch;     /* this incarnation: random, never 0 */
+	struct prior     prior;     /* read-only once built */
 
 	cw_wire   *wire;    /* once listening */
 	pthread_t *threads; /* the workers */
@@ -258,6 +279,98 @@ reaper(void *arg)
 	}
 	pthread_mutex_unlock(&s->stop_mu);
 	return NULL;
+}
+
+/* ---- outcomes from before a restart ---- */
+
+static struct pentry *
+prior_slot(const struct prior *p, uint64_t sid, uint64_t rid)
+{
+	uint64_t h =
+	    (sid * 0x9e3779b97f4a7c15ull) ^ (rid * 0xc2b2ae3d27d4eb4full);
+	for (size_t i = (h >> 17) & (p->cap - 1);; i = (i + 1) & (p->cap - 1))
+		if (p->t[i].sid == 0 ||
+		    (p->t[i].sid == sid && p->t[i].rid == rid))
+			return &p->t[i];
+}
+
+static int
+prior_grow(struct prior *p)
+{
+	struct prior q = *p;
+	q.cap          = p->cap ? p->cap * 2 : 1024;
+	if ((q.t = cw_calloc(q.cap, sizeof(*q.t))) == NULL)
+		return CW_ENOMEM;
+	for (size_t i = 0; i < p->cap; i++)
+		if (p->t[i].sid != 0)
+			*prior_slot(&q, p->t[i].sid, p->t[i].rid) = p->t[i];
+	cw_free(p->t);
+	*p = q;
+	return 0;
+}
+
+static int
+prior_add(void *arg, uint64_t sid, uint64_t rid, uint64_t ms, const cw_vc *vc)
+{
+	struct prior *p = arg;
+	size_t        n = cw_causal_vc_size(vc);
+	(void) ms;
+	if (sid == 0)
+		return 0;
+	if ((p->n + 1) * 2 > p->cap && prior_grow(p) != 0)
+		return CW_ENOMEM;
+	if (cw_grow(&p->clk, &p->ccap, p->clen + n, 1) != 0)
+		return CW_ENOMEM;
+	cw_causal_vc_encode(vc, p->clk + p->clen);
+	struct pentry *e = prior_slot(p, sid, rid);
+	p->n += e->sid == 0;
+	*e = (struct pentry) { sid, rid, (uint32_t) p->clen, (uint32_t) n };
+	p->clen += n;
+	return 0;
+}
+
+static void
+prior_fini(struct prior *p)
+{
+	cw_free(p->t);
+	cw_free(p->clk);
+}
+
+/* Loads the tags. Returns 0, CW_ENOMEM, CW_EPROTO or CW_EIO. */
+static int
+prior_load(cw_server *s)
+{
+	int rc = cw_db_tags(s->db, prior_add, &s->prior, &s->prior.floor_ms);
+	if (rc == 0 && s->prior.n > 0)
+		cw_log(CW_LOG_INFO, "server",
+		    "%zu commits' outcomes kept from before the start",
+		    s->prior.n);
+	return rc;
+}
+
+enum { PRIOR_RUN = 1, PRIOR_COMMITTED = 2 };
+
+/* Judges a copy that the reply cache does not know, first sent to another
+ * incarnation, whose cache is gone. Returns PRIOR_COMMITTED (it committed
+ * there: OUT: *e, its tag), PRIOR_RUN (it had no effect there, so it may
+ * run now), CW_ESTATE (a commit of a transaction that died uncommitted
+ * with that incarnation), or CW_EUNAVAIL (its outcome is not known). */
+static int
+prior_judge(cw_server *s, const cw_req *r, const struct pentry **e)
+{
+	uint64_t now = cw_now_ms();
+	/* the tags cover every commit after floor_ms */
+	bool covered = r->age_ms > 0 && now > r->age_ms + PRIOR_MARGIN_MS &&
+	    now - r->age_ms - PRIOR_MARGIN_MS > s->prior.floor_ms;
+	if (r->kind != CW_REQ_COMMIT)
+		return PRIOR_RUN; /* only a commit leaves anything behind */
+	if (!covered)
+		return CW_EUNAVAIL;
+	*e = s->prior.cap ? prior_slot(&s->prior, r->sid, r->rid) : NULL;
+	if (*e != NULL && (*e)->sid != 0)
+		/* committed; the results of its reads are gone */
+		return r->nreads == 0 ? PRIOR_COMMITTED : CW_EUNAVAIL;
+	return r->txid != 0 ? CW_ESTATE : PRIOR_RUN;
 }
 
 /* ---- reply cache ---- */
@@ -556,6 +669,8 @@ handle(
 			tx = sl->tx;
 		}
 		run_ops(tx, r, res, &h);
+		if (r->sid != 0) /* its outcome outlives a restart */
+			cw_tx_tag(tx, r->sid, r->rid);
 		if (h.err == 0) {
 			if ((rc = cw_tx_commit_nosync(tx, &vc, ticket)) == 0)
 				encode_clock(&vc, clk, &h);
@@ -660,16 +775,28 @@ job_serve(cw_server *s, struct job *j, bool nowait, cw_buf *out)
 		j->deduped = true;
 		if (rc == 1)
 			return 0; /* the first reply, from the cache */
-		if (r->resent && r->epoch != s->epoch) {
+		const struct pentry *e;
+		if (r->resent && r->epoch != s->epoch &&
+		    (rc = prior_judge(s, r, &e)) != PRIOR_RUN) {
 			/* first sent to another incarnation, whose cache is
-			 * gone: it may have run there. Refused, and the
-			 * refusal cached, so every copy gets the same. */
-			cw_log(CW_LOG_INFO, "server",
-			    "request %llu of session %llx resent from before "
-			    "a restart: refused, its outcome is unknown",
-			    (unsigned long long) r->rid,
-			    (unsigned long long) r->sid);
-			return job_done(s, j, out, CW_EUNAVAIL);
+			 * gone: answered from the tags that incarnation left,
+			 * and the answer cached, so every copy gets the
+			 * same */
+			if (rc == CW_EUNAVAIL)
+				cw_log(CW_LOG_INFO, "server",
+				    "request %llu of session %llx resent from "
+				    "before a restart: refused, its outcome "
+				    "is "
+				    "unknown",
+				    (unsigned long long) r->rid,
+				    (unsigned long long) r->sid);
+			if (rc != PRIOR_COMMITTED)
+				return job_done(s, j, out, rc);
+			cw_rep h = { .epoch = s->epoch,
+				.clock      = s->prior.clk + e->off,
+				.clocklen   = e->len };
+			return job_done(
+			    s, j, out, cw_schema_rep_encode(&h, NULL, 0, out));
 		}
 	}
 	j->ticket = 0;
@@ -963,11 +1090,17 @@ cw_server_new(cw_server **out, cw_db *db, const cw_server_opts *o)
 	connq_init(&s->sync_q);
 	cw_cond_init_mono(&s->dedup_cv);
 	cw_cond_init_mono(&s->stop_cv);
-	if (pthread_create(&s->reaper, NULL, reaper, s) == 0)
+	int rc = prior_load(s);
+	if (rc == 0 && pthread_create(&s->reaper, NULL, reaper, s) == 0)
 		s->reaper_started = true;
+	else if (rc == 0)
+		rc = CW_ENOMEM;
+	if (rc != 0) {
+		cw_server_free(s);
+		return rc;
+	}
 	*out = s;
-	return s->reaper_started ? 0
-	                         : (cw_server_free(s), *out = NULL, CW_ENOMEM);
+	return 0;
 }
 
 void
@@ -1022,6 +1155,7 @@ cw_server_free(cw_server *s)
 	for (uint32_t i = 0; i < DEDUP_SIZE; i++)
 		cw_free(s->dedup[i].reply);
 	cw_free(s->dedup);
+	prior_fini(&s->prior);
 	cw_free(s->slots);
 	cw_free(s->free);
 	pthread_mutex_destroy(&s->tbl_mu);

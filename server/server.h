@@ -15,7 +15,10 @@
  * aborted and their snapshot released). A request that carries writes or
  * commits is remembered by its (session, request) id, so that a copy
  * resent after a broken connection gets the first reply instead of
- * running twice; the reply enters that cache only once durable.
+ * running twice; the reply enters that cache only once durable. Each
+ * such commit also leaves a tag in the store (cw_tx_tag), loaded by
+ * cw_server_new: a copy resent from before a restart is answered from
+ * the tags where they cover it (docs/design.md, "Commit tags").
  *
  * cw_server_handle is the whole request path without the network, in
  * the caller's thread (the sync wait included): the tests and the fuzz
@@ -24,7 +27,8 @@
  * Threading: every function is thread-safe. Each table slot has a mutex,
  * held while a request runs on that transaction; tbl_mu guards the free
  * list; dedup_mu the reply cache; the workers' queue and the syncer's
- * have a mutex each. A request is touched by one thread at a time: the
+ * have a mutex each; the table of tags is read-only once loaded. A
+ * request is touched by one thread at a time: the
  * I/O thread, then the worker or the syncer it was queued to.
  */
 #ifndef CW_SERVER_H
@@ -53,7 +57,9 @@ typedef struct {
 void cw_server_opts_default(cw_server_opts *o);
 
 /* A server on db (borrowed; it must outlive the server). OUT: *out.
- * Returns 0, CW_EINVAL or CW_ENOMEM. Starts the idle reaper thread. */
+ * Loads db's commit tags, then starts the idle reaper thread. Returns 0,
+ * CW_EINVAL, CW_ENOMEM, or CW_EPROTO or CW_EIO (the tags could not be
+ * read; logged). */
 int cw_server_new(cw_server **out, cw_db *db, const cw_server_opts *o);
 /* Handles one request (bytes from outside, borrowed) and writes the reply
  * into out (appending). Returns 0, or CW_ENOMEM if no reply could be

@@ -59,6 +59,9 @@ struct cw_db {
 	rocksdb_writeoptions_t *wo; /* sync off: the WAL sync is ours */
 	rocksdb_readoptions_t  *ro; /* latest state, no snapshot */
 
+	pthread_mutex_t tag_mu;    /* guards tag_floor, orders tag prunes */
+	uint64_t        tag_floor; /* ms: no tag at or before it was pruned */
+
 	pthread_mutex_t commit_mu;
 	/* commit_mu guards: */
 	cw_vc    S;       /* the state vector */
@@ -155,6 +158,8 @@ struct cw_tx {
 	size_t       nmarks;  /* of them, type-row operands (not the user's) */
 	bool         writer;  /* counted in db->writers */
 	uint32_t     set_idx; /* next idx for a set tag */
+	bool         tagged;  /* cw_tx_tag: sid, rid go with the commit */
+	uint64_t     tag_sid, tag_rid;
 };
 
 /* ---- errors ---- */
@@ -298,6 +303,7 @@ cw_db_opts_default(cw_db_opts *o)
 	o->max_txn_ops   = 100000;
 	o->max_txn_bytes = 64u << 20;
 	o->sync          = true;
+	o->tags_kept     = 131072;
 }
 
 static int
@@ -405,6 +411,139 @@ check_meta(cw_db *db)
 	return 0;
 }
 
+/* ---- commit tags (cw_tx_tag) ----
+ *
+ * In CF_META: "tag/" + seq (big-endian) -> sid, rid, commit time (wall
+ * ms), commit vector (ndc entries), little-endian; and "tagfloor" -> the
+ * commit time of the newest tag pruned. */
+
+#define TAG_KEY_LEN 12
+#define TAG_PRUNE_EVERY 1024 /* seqs between two prunes */
+
+static void
+tag_key(uint8_t *out, uint64_t seq)
+{
+	memcpy(out, "tag/", 4);
+	cw_st_be64(out + 4, seq);
+}
+
+static int
+tag_floor_load(cw_db *db)
+{
+	char  *v;
+	size_t vl;
+	int    rc = meta_get(db, "tagfloor", &v, &vl);
+	if (rc == 0)
+		db->tag_floor = v && vl == 8 ? cw_ld_u64((uint8_t *) v) : 0;
+	rocksdb_free(v);
+	return rc;
+}
+
+/* Puts t's tag for its commit as seq (vector vc) into wb. */
+static void
+tag_stage(cw_tx *t, uint64_t seq, const cw_vc *vc, rocksdb_writebatch_t *wb)
+{
+	uint8_t k[TAG_KEY_LEN], v[24 + 8 * CW_MAX_DC];
+	tag_key(k, seq);
+	cw_st_u64(v, t->tag_sid);
+	cw_st_u64(v + 8, t->tag_rid);
+	cw_st_u64(v + 16, cw_now_ms());
+	for (uint32_t i = 0; i < vc->n; i++)
+		cw_st_u64(v + 24 + 8 * i, vc->v[i]);
+	rocksdb_writebatch_put_cf(wb, t->db->cf[CF_META], (char *) k,
+	    sizeof(k), (char *) v, 24 + 8 * (size_t) vc->n);
+}
+
+/* Deletes the tags of seqs below seq - tags_kept, and raises the floor to
+ * the newest of their commit times, in one write. */
+static void
+tags_prune(cw_db *db, uint64_t seq)
+{
+	if (db->o.tags_kept == 0 || seq <= db->o.tags_kept)
+		return;
+	uint8_t lo[TAG_KEY_LEN], hi[TAG_KEY_LEN], fv[8];
+	tag_key(lo, 0);
+	tag_key(hi, seq - db->o.tags_kept); /* the first seq kept */
+	pthread_mutex_lock(&db->tag_mu);
+	/* the newest tag pruned: the one just below hi */
+	uint64_t            floor = db->tag_floor;
+	rocksdb_iterator_t *it =
+	    rocksdb_create_iterator_cf(db->base, db->ro, db->cf[CF_META]);
+	uint8_t before[TAG_KEY_LEN];
+	tag_key(before, seq - db->o.tags_kept - 1);
+	rocksdb_iter_seek_for_prev(it, (char *) before, sizeof(before));
+	if (rocksdb_iter_valid(it)) {
+		size_t         kl, vl;
+		const char    *ik = rocksdb_iter_key(it, &kl);
+		const uint8_t *iv =
+		    (const uint8_t *) rocksdb_iter_value(it, &vl);
+		if (kl == TAG_KEY_LEN && memcmp(ik, "tag/", 4) == 0 &&
+		    vl >= 24 && cw_ld_u64(iv + 16) > floor)
+			floor = cw_ld_u64(iv + 16);
+	}
+	rocksdb_iter_destroy(it);
+	char                 *err = NULL;
+	rocksdb_writebatch_t *wb  = rocksdb_writebatch_create();
+	rocksdb_writebatch_delete_range_cf(wb, db->cf[CF_META], (char *) lo,
+	    sizeof(lo), (char *) hi, sizeof(hi));
+	cw_st_u64(fv, floor);
+	rocksdb_writebatch_put_cf(
+	    wb, db->cf[CF_META], "tagfloor", 8, (char *) fv, sizeof(fv));
+	rocksdb_write(db->base, db->wo, wb, &err);
+	rocksdb_writebatch_destroy(wb);
+	if (err == NULL)
+		db->tag_floor = floor;
+	else
+		rdb_err(err, "tag prune"); /* tried again 1024 seqs on */
+	pthread_mutex_unlock(&db->tag_mu);
+}
+
+void
+cw_tx_tag(cw_tx *t, uint64_t sid, uint64_t rid)
+{
+	t->tagged  = true;
+	t->tag_sid = sid;
+	t->tag_rid = rid;
+}
+
+int
+cw_db_tags(cw_db *db, cw_tag_fn fn, void *arg, uint64_t *floor_ms)
+{
+	uint8_t lo[TAG_KEY_LEN];
+	int     rc = 0;
+	tag_key(lo, 0);
+	pthread_mutex_lock(&db->tag_mu);
+	*floor_ms = db->tag_floor;
+	pthread_mutex_unlock(&db->tag_mu);
+	rocksdb_iterator_t *it =
+	    rocksdb_create_iterator_cf(db->base, db->ro, db->cf[CF_META]);
+	for (rocksdb_iter_seek(it, (char *) lo, sizeof(lo));
+	     rc == 0 && rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t         kl, vl;
+		const char    *k = rocksdb_iter_key(it, &kl);
+		const uint8_t *v =
+		    (const uint8_t *) rocksdb_iter_value(it, &vl);
+		if (kl != TAG_KEY_LEN || memcmp(k, "tag/", 4) != 0)
+			break;
+		if (vl != 24 + 8 * (size_t) db->o.ndc) {
+			rc = CW_EPROTO;
+			break;
+		}
+		cw_vc vc;
+		cw_causal_vc_init(&vc, db->o.ndc);
+		for (uint32_t i = 0; i < db->o.ndc; i++)
+			vc.v[i] = cw_ld_u64(v + 24 + 8 * i);
+		rc = fn(arg, cw_ld_u64(v), cw_ld_u64(v + 8), cw_ld_u64(v + 16),
+		    &vc);
+	}
+	char *err = NULL;
+	rocksdb_iter_get_error(it, &err);
+	if (err != NULL && rc == 0)
+		rc = rdb_err(err, "tag scan");
+	rocksdb_iter_destroy(it);
+	return rc;
+}
+
 /* Rebuilds S and the HLC from the log: S[k] is the seq of origin k's last
  * record. */
 static int
@@ -461,6 +600,7 @@ cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
 		return CW_ENOMEM;
 	db->o = *o;
 	pthread_mutex_init(&db->commit_mu, NULL);
+	pthread_mutex_init(&db->tag_mu, NULL);
 	pthread_mutex_init(&db->sync_mu, NULL);
 	pthread_mutex_init(&db->dsnap_mu, NULL);
 	pthread_mutex_init(&db->want_mu, NULL);
@@ -505,7 +645,7 @@ cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
 	db->base = rocksdb_optimistictransactiondb_get_base_db(db->odb);
 	if ((rc = check_meta(db)) != 0)
 		goto out_close;
-	if ((rc = recover(db)) != 0)
+	if ((rc = recover(db)) != 0 || (rc = tag_floor_load(db)) != 0)
 		goto out_close;
 	db->durable_S = db->S; /* what was recovered is on disk */
 	if (cw_causal_hlc_ms(db->hlc.last) > cw_now_ms() + 1000)
@@ -548,6 +688,7 @@ cw_db_close(cw_db *db)
 	pthread_cond_destroy(&db->applied_cv);
 	pthread_cond_destroy(&db->sync_cv);
 	pthread_mutex_destroy(&db->commit_mu);
+	pthread_mutex_destroy(&db->tag_mu);
 	pthread_mutex_destroy(&db->sync_mu);
 	pthread_mutex_destroy(&db->dsnap_mu);
 	pthread_mutex_destroy(&db->want_mu);
@@ -2351,6 +2492,11 @@ cw_tx_commit_nosync(cw_tx *t, cw_vc *commit_vc, uint64_t *ticket)
 	uint64_t hlc = cw_causal_hlc_tick(&db->hlc, cw_now_ms());
 	if ((rc = stage_locked(t, seq, hlc, wb, &rec)) != 0)
 		goto out_unlock;
+	if (t->tagged) {
+		cw_vc cvc       = t->snap_vc;
+		cvc.v[db->o.dc] = seq;
+		tag_stage(t, seq, &cvc, wb);
+	}
 	/* One batch: all of t, and its log record, or nothing. */
 	char *err = NULL;
 	rocksdb_optimistictransactiondb_write(db->odb, db->wo, wb, &err);
@@ -2381,6 +2527,8 @@ cw_tx_commit_nosync(cw_tx *t, cw_vc *commit_vc, uint64_t *ticket)
 	tx_release(t);
 	if (commit_vc != NULL)
 		commit_vc->v[db->o.dc] = seq;
+	if (seq % TAG_PRUNE_EVERY == 0)
+		tags_prune(db, seq);
 	if (cw_test_bug("ack-before-sync"))
 		*ticket = 0; /* test bug: durable later, maybe */
 	return 0;

@@ -70,6 +70,9 @@ typedef struct {
 	size_t   max_txn_bytes; /* bytes of effects in one transaction */
 	bool     sync;          /* fsync the WAL before a commit returns */
 	uint64_t fingerprint;   /* configuration fingerprint; 0: not checked */
+	uint64_t tags_kept;     /* commit tags kept: those of the last
+	                         * tags_kept seqs of this DC (131,072; 0:
+	                         * all) */
 } cw_db_opts;
 
 /* Fills o with the defaults: DC 0 of 1, 1 MiB values, 100,000 operations
@@ -133,6 +136,21 @@ int cw_db_wait_ticket(cw_db *db, uint64_t ticket);
 bool cw_db_ticket_durable(cw_db *db, uint64_t ticket);
 /* Aborts t if still active, and frees it. NULL is a no-op. */
 void cw_tx_free(cw_tx *t);
+
+/* Commit tags, so that a server can tell after a restart whether a request
+ * it got before committed: cw_tx_tag marks t's commit with a request id
+ * (sid, rid), written in the same atomic batch as the commit, with the
+ * commit's wall-clock time and vector. Nothing is written for a read-only
+ * or failed commit. The tags of the last tags_kept seqs of this DC are
+ * kept; older ones are pruned every 1,024 seqs. */
+void cw_tx_tag(cw_tx *t, uint64_t sid, uint64_t rid);
+typedef int (*cw_tag_fn)(void *arg, uint64_t sid, uint64_t rid,
+    uint64_t commit_ms, const cw_vc *commit_vc);
+/* Calls fn for every kept tag, oldest first, until it returns non-zero.
+ * OUT: *floor_ms: every tag pruned so far committed at or before it (0:
+ * none pruned), so every commit tagged after it is listed. Returns 0,
+ * fn's result, CW_EPROTO (a corrupt tag) or CW_EIO. */
+int cw_db_tags(cw_db *db, cw_tag_fn fn, void *arg, uint64_t *floor_ms);
 
 /* Object operations with the meaning and errors of causeway.h; after
  * commit or abort they return CW_ESTATE. */

@@ -830,6 +830,90 @@ remote_write_does_not_abort_a_local_writer_of_the_same_register(void **state)
 	cw_buf_fini(&b);
 }
 
+struct tags {
+	size_t   n;
+	uint64_t first_rid, last_rid, last_seq, min_ms, max_ms;
+};
+
+static int
+count_tag(void *arg, uint64_t sid, uint64_t rid, uint64_t ms, const cw_vc *vc)
+{
+	struct tags *g = arg;
+	assert_int_equal(sid, 0x5e55);
+	assert_int_equal(vc->n, 3);
+	if (g->n == 0) {
+		g->first_rid = rid;
+		g->min_ms    = ms;
+	}
+	assert_true(rid > g->last_rid); /* oldest first */
+	assert_true(vc->v[0] > g->last_seq);
+	g->last_rid = rid;
+	g->last_seq = vc->v[0];
+	g->max_ms   = ms;
+	g->n++;
+	return 0;
+}
+
+static void
+commit_tags_survive_a_reopen_and_are_pruned(void **state)
+{
+	fx         *f = *state;
+	struct tags g = { 0 };
+	uint64_t    floor, t0 = cw_now_ms();
+	cw_db_close(f->db);
+	f->o.sync      = false; /* 5,000 commits: the tags, not the disk */
+	f->o.tags_kept = 2048;
+	assert_int_equal(cw_db_open(&f->db, f->dir, &f->o), 0);
+	/* untagged, read-only and failed commits leave no tag */
+	cw_tx *t = begin(f->db);
+	assert_int_equal(cw_tx_counter_add(t, "c", 1, 1), 0);
+	assert_int_equal(commit(t), 0);
+	t = begin(f->db);
+	cw_tx_tag(t, 0x5e55, 1);
+	assert_int_equal(counter(t, "c"), 1);
+	assert_int_equal(commit(t), 0);
+	cw_tx *a = begin(f->db), *b = begin(f->db);
+	cw_tx_tag(b, 0x5e55, 2);
+	assert_int_equal(cw_tx_reg_put(a, "r", 1, "a", 1), 0);
+	assert_int_equal(cw_tx_reg_put(b, "r", 1, "b", 1), 0);
+	assert_int_equal(commit(a), 0);
+	assert_int_equal(commit(b), CW_ECONFLICT);
+	assert_int_equal(cw_db_tags(f->db, count_tag, &g, &floor), 0);
+	assert_int_equal(g.n, 0);
+	assert_int_equal(floor, 0);
+	/* a tagged commit: its tag names the commit's vector */
+	t = begin(f->db);
+	cw_tx_tag(t, 0x5e55, 3);
+	assert_int_equal(cw_tx_counter_add(t, "c", 1, 1), 0);
+	cw_vc cvc;
+	assert_int_equal(cw_tx_commit(t, &cvc), 0);
+	cw_tx_free(t);
+	cw_db_close(f->db);
+	assert_int_equal(cw_db_open(&f->db, f->dir, &f->o), 0);
+	assert_int_equal(cw_db_tags(f->db, count_tag, &g, &floor), 0);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.first_rid, 3);
+	assert_int_equal(g.last_seq, cvc.v[0]);
+	assert_true(g.min_ms >= t0 && g.min_ms <= cw_now_ms());
+	/* 5,000 more: only the last 2,048 seqs' tags stay (and at most one
+	 * prune interval more), and the floor covers every pruned one */
+	for (uint64_t i = 4; i < 5004; i++) {
+		t = begin(f->db);
+		cw_tx_tag(t, 0x5e55, i);
+		assert_int_equal(cw_tx_counter_add(t, "c", 1, 1), 0);
+		assert_int_equal(commit(t), 0);
+	}
+	cw_db_close(f->db);
+	assert_int_equal(cw_db_open(&f->db, f->dir, &f->o), 0);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(cw_db_tags(f->db, count_tag, &g, &floor), 0);
+	assert_true(g.n >= 2048 && g.n <= 2048 + 1024);
+	assert_int_equal(g.last_rid, 5003);
+	assert_true(floor > 0);
+	assert_true(floor <= g.min_ms); /* pruned ones are no newer */
+	assert_true(floor >= t0);
+}
+
 static void
 reopen_recovers_state_vector_and_data(void **state)
 {
@@ -1144,6 +1228,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    remote_write_does_not_abort_a_local_writer_of_the_same_register,
 		    setup3, teardown),
+		cmocka_unit_test_setup_teardown(
+		    commit_tags_survive_a_reopen_and_are_pruned, setup3,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    reopen_recovers_state_vector_and_data, setup3, teardown),
 		cmocka_unit_test_setup_teardown(
