@@ -822,7 +822,8 @@ raw_commit(
 	*epoch  = rep.epoch;
 	*cl     = rep.clocklen;
 	assert_true(rep.clocklen <= 64);
-	memcpy(clk, rep.clock, rep.clocklen);
+	if (rep.clocklen > 0) /* an error reply has none */
+		memcpy(clk, rep.clock, rep.clocklen);
 	cw_schema_rep_fini(&rep);
 	nng_msg_free(m);
 	cw_buf_fini(&b);
