@@ -40,6 +40,7 @@ GEN      := $(BUILD)/gen/record_generated.h $(BUILD)/gen/proto_generated.h \
             $(BUILD)/gen/replica_generated.h
 
 UNIT     := causal_test crdt_test schema_test txn_test client_test transport_test wire_test \
+            server_test \
             crash_test fmk_test
 UNIT_BIN := $(UNIT:%=$(BUILD)/tests/%) $(BUILD)/tests/fuzz_replay \
             $(BUILD)/tests/fuzz_seed

@@ -65,11 +65,17 @@ struct prior {
 	uint64_t       floor_ms; /* every tag not here committed before */
 };
 
+/* The reply cache: the last DEDUP_SIZE requests, in a ring in the order
+ * they arrived (the oldest is forgotten first, whatever its id), found by
+ * (sid, rid) through DEDUP_BUCKETS chains. */
+#define DEDUP_BUCKETS (2 * DEDUP_SIZE)
 struct dentry {
 	uint64_t sid, rid;
 	int      state;
 	uint8_t *reply; /* NULL with D_DONE: too large to keep */
 	size_t   len;
+	uint64_t ms;   /* wall clock when its first copy arrived */
+	int32_t  next; /* in its bucket's chain; -1: last */
 };
 
 /* One request on its way: decoded once, served in no-wait mode on the
@@ -121,7 +127,11 @@ struct cw_server {
 	pthread_mutex_t dedup_mu;
 	pthread_cond_t  dedup_cv;
 	/* dedup_mu guards: */
-	struct dentry *dedup;
+	struct dentry *dedup;        /* the ring */
+	int32_t       *dedup_bucket; /* chain heads; -1: empty */
+	uint32_t       dedup_head;   /* the ring's next slot to use */
+	uint64_t       dedup_floor;  /* ms: the newest forgotten arrived
+	                              * then (0: none forgotten yet) */
 
 	pthread_mutex_t stop_mu;
 	pthread_cond_t  stop_cv;
@@ -348,6 +358,16 @@ prior_load(cw_server *s)
 	return rc;
 }
 
+/* Was a request first sent age_ms ago (0: unknown) surely sent after the
+ * wall-clock time floor? */
+static bool
+sent_after(uint64_t floor, uint64_t age_ms)
+{
+	uint64_t now = cw_now_ms();
+	return age_ms > 0 && now > age_ms + PRIOR_MARGIN_MS &&
+	    now - age_ms - PRIOR_MARGIN_MS > floor;
+}
+
 enum { PRIOR_RUN = 1, PRIOR_COMMITTED = 2 };
 
 /* Judges a copy that the reply cache does not know, first sent to another
@@ -358,13 +378,12 @@ enum { PRIOR_RUN = 1, PRIOR_COMMITTED = 2 };
 static int
 prior_judge(cw_server *s, const cw_req *r, const struct pentry **e)
 {
-	uint64_t now = cw_now_ms();
-	/* the tags cover every commit after floor_ms */
-	bool covered = r->age_ms > 0 && now > r->age_ms + PRIOR_MARGIN_MS &&
-	    now - r->age_ms - PRIOR_MARGIN_MS > s->prior.floor_ms;
 	if (r->kind != CW_REQ_COMMIT)
 		return PRIOR_RUN; /* only a commit leaves anything behind */
-	if (!covered)
+	/* the tags cover every commit after floor_ms (a copy with no age
+	 * may be older than any tag: a commit of a server that did not tag)
+	 */
+	if (!sent_after(s->prior.floor_ms, r->age_ms))
 		return CW_EUNAVAIL;
 	*e = s->prior.cap ? prior_slot(&s->prior, r->sid, r->rid) : NULL;
 	if (*e != NULL && (*e)->sid != 0)
@@ -375,84 +394,112 @@ prior_judge(cw_server *s, const cw_req *r, const struct pentry **e)
 
 /* ---- reply cache ---- */
 
-static struct dentry *
-dedup_slot(cw_server *s, uint64_t sid, uint64_t rid)
+static uint32_t
+dedup_hash(uint64_t sid, uint64_t rid)
 {
 	uint64_t h =
 	    (sid * 0x9e3779b97f4a7c15ull) ^ (rid * 0xc2b2ae3d27d4eb4full);
-	return &s->dedup[(h >> 17) & (DEDUP_SIZE - 1)];
+	return (uint32_t) (h >> 17) & (DEDUP_BUCKETS - 1);
+}
+
+/* The entry of (sid, rid), or NULL. Caller holds dedup_mu. */
+static struct dentry *
+dedup_find(cw_server *s, uint64_t sid, uint64_t rid)
+{
+	for (int32_t i = s->dedup_bucket[dedup_hash(sid, rid)]; i >= 0;
+	     i         = s->dedup[i].next)
+                if (s->dedup[i].sid == sid && s->dedup[i].rid == rid)
+                        return &s->dedup[i];
+	return NULL;
+}
+
+/* Takes the ring's next slot for (sid, rid), pending, forgetting the
+ * request that held it. Caller holds dedup_mu. */
+static void
+dedup_claim(cw_server *s, uint64_t sid, uint64_t rid)
+{
+	int32_t        i = (int32_t) s->dedup_head;
+	struct dentry *e = &s->dedup[i];
+	s->dedup_head    = (s->dedup_head + 1) % DEDUP_SIZE;
+	if (e->state != D_EMPTY) {
+		/* unlinked from its chain; a copy of it that waits sees it
+		 * gone (dedup_begin) */
+		int32_t *p = &s->dedup_bucket[dedup_hash(e->sid, e->rid)];
+		while (*p != i)
+			p = &s->dedup[*p].next;
+		*p = e->next;
+		if (e->ms > s->dedup_floor)
+			s->dedup_floor = e->ms;
+		cw_free(e->reply);
+	}
+	uint32_t b = dedup_hash(sid, rid);
+	*e = (struct dentry) { sid, rid, D_PENDING, NULL, 0, cw_now_ms(),
+		s->dedup_bucket[b] };
+	s->dedup_bucket[b] = i;
 }
 
 /* Looks the request up. Returns 1 (not WOULD_WAIT) and fills out with the
- * first reply if it ran before; 0 if this request owns the entry now
- * (claimed = true) or may run uncached (claimed = false); WOULD_WAIT
- * (nowait only) if a copy of it is running: nothing is claimed. */
+ * first reply if it ran before (or CW_EUNAVAIL if it ran and the cache
+ * has forgotten its reply since); 0 if this request owns a new entry now
+ * (claimed = true); WOULD_WAIT (nowait only) if a copy of it is running:
+ * nothing is claimed. OUT: *floor, the arrival time of the newest request
+ * forgotten (0: none). */
 static int
 dedup_begin(cw_server *s, uint64_t sid, uint64_t rid, cw_buf *out,
-    bool *claimed, bool nowait)
+    bool *claimed, bool nowait, uint64_t *floor)
 {
-	*claimed         = false;
-	struct dentry *e = dedup_slot(s, sid, rid);
+	*claimed = false;
 	pthread_mutex_lock(&s->dedup_mu);
-	if (e->state != D_EMPTY && e->sid == sid && e->rid == rid) {
-		if (nowait && e->state == D_PENDING) {
-			pthread_mutex_unlock(&s->dedup_mu);
-			return WOULD_WAIT;
-		}
-		uint64_t dl = cw_mono_ms() + DEDUP_WAIT_MS;
-		while (e->state == D_PENDING && e->sid == sid &&
-		    e->rid == rid && cw_mono_ms() < dl) {
-			struct timespec ts;
-			cw_deadline_after(&ts, 10);
-			pthread_cond_timedwait(
-			    &s->dedup_cv, &s->dedup_mu, &ts);
-		}
-		int rc = 0;
-		if (e->state == D_DONE && e->sid == sid && e->rid == rid) {
-			if (e->reply != NULL) {
-				rc = cw_buf_put(out, e->reply, e->len) == 0;
-			} else {
-				/* ran, but its reply was too large to keep */
-				cw_rep h = { .err = CW_EUNAVAIL };
-				rc = cw_schema_rep_encode(&h, NULL, 0, out) ==
-				    0;
-			}
-		}
-		pthread_mutex_unlock(&s->dedup_mu);
-		if (rc)
-			cw_log(CW_LOG_INFO, "server",
-			    "request %llu of session %llx repeated: answered "
-			    "from the reply cache",
-			    (unsigned long long) rid,
-			    (unsigned long long) sid);
-		return rc;
-	}
-	if (e->state != D_PENDING) {
-		cw_free(e->reply);
-		e->sid   = sid;
-		e->rid   = rid;
-		e->state = D_PENDING;
-		e->reply = NULL;
-		e->len   = 0;
+	*floor           = s->dedup_floor;
+	struct dentry *e = dedup_find(s, sid, rid);
+	if (e == NULL) {
+		dedup_claim(s, sid, rid);
 		*claimed = true;
+		pthread_mutex_unlock(&s->dedup_mu);
+		return 0;
+	}
+	if (nowait && e->state == D_PENDING) {
+		pthread_mutex_unlock(&s->dedup_mu);
+		return WOULD_WAIT;
+	}
+	uint64_t dl = cw_mono_ms() + DEDUP_WAIT_MS;
+	while ((e = dedup_find(s, sid, rid)) != NULL &&
+	    e->state == D_PENDING && cw_mono_ms() < dl) {
+		struct timespec ts;
+		cw_deadline_after(&ts, 10);
+		pthread_cond_timedwait(&s->dedup_cv, &s->dedup_mu, &ts);
+	}
+	int rc;
+	if (e != NULL && e->state == D_DONE && e->reply != NULL) {
+		rc = cw_buf_put(out, e->reply, e->len) == 0;
+	} else {
+		/* ran (or runs still), but its reply is not kept: too
+		 * large, or forgotten while this copy waited */
+		cw_rep h = { .err = CW_EUNAVAIL };
+		rc       = cw_schema_rep_encode(&h, NULL, 0, out) == 0;
 	}
 	pthread_mutex_unlock(&s->dedup_mu);
-	return 0;
+	if (rc)
+		cw_log(CW_LOG_INFO, "server",
+		    "request %llu of session %llx repeated: answered from the "
+		    "reply cache",
+		    (unsigned long long) rid, (unsigned long long) sid);
+	return rc;
 }
 
 static void
 dedup_end(cw_server *s, uint64_t sid, uint64_t rid, const cw_buf *reply)
 {
-	struct dentry *e = dedup_slot(s, sid, rid);
 	pthread_mutex_lock(&s->dedup_mu);
-	if (e->state == D_PENDING && e->sid == sid && e->rid == rid) {
+	struct dentry *e = dedup_find(s, sid, rid);
+	if (e != NULL && e->state == D_PENDING) {
 		e->reply = reply->len <= DEDUP_MAX_REPLY
 		    ? cw_memdup(reply->p, reply->len)
 		    : NULL;
 		e->len   = e->reply ? reply->len : 0;
 		e->state = D_DONE;
-		pthread_cond_broadcast(&s->dedup_cv);
 	}
+	pthread_cond_broadcast(&s->dedup_cv);
 	pthread_mutex_unlock(&s->dedup_mu);
 }
 
@@ -769,12 +816,28 @@ job_serve(cw_server *s, struct job *j, bool nowait, cw_buf *out)
 	j->rid   = r->rid;
 	j->start = out->len; /* where this request's reply begins */
 	if (r->sid != 0 && mutates && !j->deduped) {
-		rc = dedup_begin(s, r->sid, r->rid, out, &j->claimed, nowait);
+		uint64_t floor;
+		rc = dedup_begin(
+		    s, r->sid, r->rid, out, &j->claimed, nowait, &floor);
 		if (rc == WOULD_WAIT)
 			return rc;
 		j->deduped = true;
 		if (rc == 1)
 			return 0; /* the first reply, from the cache */
+		if (r->resent && r->epoch == s->epoch && floor != 0 &&
+		    (r->kind == CW_REQ_COMMIT || r->nwrites > 0) &&
+		    !sent_after(floor, r->age_ms)) {
+			/* the cache may have forgotten its first copy, which
+			 * may have run: its writes must not go in twice.
+			 * Refused, the refusal cached. */
+			cw_log(CW_LOG_INFO, "server",
+			    "request %llu of session %llx resent after the "
+			    "reply cache forgot what came then: refused, its "
+			    "outcome is unknown",
+			    (unsigned long long) r->rid,
+			    (unsigned long long) r->sid);
+			return job_done(s, j, out, CW_EUNAVAIL);
+		}
 		const struct pentry *e;
 		if (r->resent && r->epoch != s->epoch &&
 		    (rc = prior_judge(s, r, &e)) != PRIOR_RUN) {
@@ -1069,16 +1132,21 @@ cw_server_new(cw_server **out, cw_db *db, const cw_server_opts *o)
 	if (getrandom(&s->epoch, sizeof(s->epoch), 0) != sizeof(s->epoch))
 		s->epoch = cw_now_ms() ^ (uint64_t) (uintptr_t) s;
 	s->epoch |= 1; /* 0 means "none known" */
-	s->slots = cw_calloc(o->max_txns, sizeof(*s->slots));
-	s->free  = cw_calloc(o->max_txns, sizeof(*s->free));
-	s->dedup = cw_calloc(DEDUP_SIZE, sizeof(*s->dedup));
-	if (s->slots == NULL || s->free == NULL || s->dedup == NULL) {
+	s->slots        = cw_calloc(o->max_txns, sizeof(*s->slots));
+	s->free         = cw_calloc(o->max_txns, sizeof(*s->free));
+	s->dedup        = cw_calloc(DEDUP_SIZE, sizeof(*s->dedup));
+	s->dedup_bucket = cw_malloc(DEDUP_BUCKETS * sizeof(*s->dedup_bucket));
+	if (s->slots == NULL || s->free == NULL || s->dedup == NULL ||
+	    s->dedup_bucket == NULL) {
+		cw_free(s->dedup_bucket);
 		cw_free(s->slots);
 		cw_free(s->free);
 		cw_free(s->dedup);
 		cw_free(s);
 		return CW_ENOMEM;
 	}
+	memset(
+	    s->dedup_bucket, 0xff, DEDUP_BUCKETS * sizeof(*s->dedup_bucket));
 	for (uint32_t i = 0; i < o->max_txns; i++) {
 		pthread_mutex_init(&s->slots[i].mu, NULL);
 		s->free[s->nfree++] = o->max_txns - 1 - i;
@@ -1155,6 +1223,7 @@ cw_server_free(cw_server *s)
 	for (uint32_t i = 0; i < DEDUP_SIZE; i++)
 		cw_free(s->dedup[i].reply);
 	cw_free(s->dedup);
+	cw_free(s->dedup_bucket);
 	prior_fini(&s->prior);
 	cw_free(s->slots);
 	cw_free(s->free);

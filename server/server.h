@@ -13,7 +13,8 @@
  * Interactive transactions live in a table under a transaction id until
  * committed, aborted, or idle for longer than the idle timeout (then
  * aborted and their snapshot released). A request that carries writes or
- * commits is remembered by its (session, request) id, so that a copy
+ * commits is remembered by its (session, request) id (the last 65,536,
+ * the oldest forgotten first), so that a copy
  * resent after a broken connection gets the first reply instead of
  * running twice; the reply enters that cache only once durable. Each
  * such commit also leaves a tag in the store (cw_tx_tag), loaded by
