@@ -109,6 +109,24 @@ a_resent_copy_never_runs_twice_however_many_requests_came_between(void **state)
 	/* and every copy gets the same answer */
 	assert_int_equal(add(f, 1, 1, "a", true, 60), rc);
 	assert_int_equal(counter(f, "b"), 70000);
+	/* a resent begin has no effect to repeat: it runs */
+	cw_op  rd = { .op = CW_OP_COUNTER_GET, .key = "a", .kl = 1 };
+	cw_buf b = { 0 }, out = { 0 };
+	cw_rep rep;
+	cw_req h = { .kind = CW_REQ_READ,
+		.sid       = 1,
+		.rid       = 2,
+		.epoch     = f->epoch,
+		.resent    = true,
+		.age_ms    = 50 };
+	assert_int_equal(cw_schema_req_encode(&h, NULL, 0, &rd, 1, &b), 0);
+	assert_int_equal(cw_server_handle(f->s, b.p, b.len, &out), 0);
+	assert_int_equal(cw_schema_rep_decode(out.p, out.len, &rep), 0);
+	assert_int_equal(rep.err, 0);
+	assert_true(rep.txid != 0);
+	cw_schema_rep_fini(&rep);
+	cw_buf_fini(&b);
+	cw_buf_fini(&out);
 }
 
 static void
