@@ -49,7 +49,8 @@ void cluster_delay(cluster *c, int a, int b, int ms);
 /* Makes both directions between a and b lossy (proxy_lossy). */
 void cluster_lossy(cluster *c, int a, int b, int pct);
 /* Waits up to `seconds` until every DC reports the same state vector and
- * digest; prints the DCs' states to stderr if they do not. */
+ * digest, all of it durable (what a new session reads); prints the DCs'
+ * states to stderr if they do not. */
 bool cluster_converged(cluster *c, int seconds);
 
 #endif
