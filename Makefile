@@ -22,7 +22,7 @@ SAN      ?=
 PREFIX   ?= /usr/local
 
 WARN     := -Wall -Wextra -Werror
-INCS     := -Iinclude -Iutil -Icausal -Icrdt -Ischema -Itxn -Iclient -Iserver \
+INCS     := -Iinclude -Iutil -Icausal -Icrdt -Ischema -Itxn -Iescrow -Iclient -Iserver \
             -Ireplica -Iexamples/prescriptions \
             -I$(BUILD)/gen
 CFLAGS   := -std=c11 $(WARN) -Wpedantic -Wstrict-prototypes -D_GNU_SOURCE -fPIC \
@@ -31,7 +31,9 @@ CXXFLAGS := -std=c++17 $(WARN) -fPIC -MMD -MP -g $(OPT) $(SAN) $(INCS)
 LDLIBS   := -lrocksdb -lnng -lpthread -lm
 LDFLAGS  := $(SAN)
 
-LIB_C    := util/util.c causal/causal.c crdt/crdt.c txn/txn.c txn/exec.c \
+TXN_C    := txn/rocks.c txn/db.c txn/durable.c txn/tx.c txn/objects.c \
+            txn/commit.c txn/tags.c txn/remote.c txn/log.c txn/exec.c
+LIB_C    := util/util.c causal/causal.c crdt/crdt.c $(TXN_C) escrow/escrow.c \
             client/client.c client/net.c server/server.c server/wire.c \
             replica/replica.c
 LIB_CXX  := schema/schema.cc txn/rocks_log.cc
@@ -156,7 +158,7 @@ $(BUILD)/tests/peers_test: $(BUILD)/obj/tests/integration/peers_test.o \
 
 # causewayd-bugs: causewayd with the harness's seeded bugs compiled in
 # (util.h cw_test_bug, docs/verification.md); only cw-verify starts it.
-BUG_SRC := util/util.c txn/txn.c replica/replica.c
+BUG_SRC := util/util.c $(TXN_C) escrow/escrow.c replica/replica.c
 BUG_OBJ := $(BUG_SRC:%.c=$(BUILD)/obj/bugs/%.o)
 $(BUILD)/obj/bugs/%.o: %.c | $(DEPS_OK) $(GEN)
 	@mkdir -p $(dir $@)

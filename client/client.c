@@ -40,6 +40,7 @@
 #include <stdlib.h>
 
 #include "causeway.h"
+#include "escrow.h"
 #include "net.h"
 #include "schema.h"
 #include "txn.h"
@@ -50,6 +51,7 @@
 
 struct cw_client {
 	cw_db          *db;  /* embedded, or NULL */
+	cw_escrow      *esc; /* embedded: db's escrow (refusals counted) */
 	cw_net         *net; /* network, or NULL */
 	pthread_mutex_t mu;
 	/* mu guards: */
@@ -131,7 +133,8 @@ cw_open_local(cw_client **out, const char *dir)
 	if ((rc = client_new(&c)) != 0)
 		return rc;
 	cw_db_opts_default(&o);
-	if ((rc = cw_db_open(&c->db, dir, &o)) != 0) {
+	if ((rc = cw_db_open(&c->db, dir, &o)) != 0 ||
+	    (rc = cw_escrow_new(&c->esc, c->db)) != 0) {
 		cw_close(c);
 		return rc;
 	}
@@ -155,6 +158,7 @@ cw_close(cw_client *c)
 		if (cw_net_call(c->net, &h, NULL, 0, NULL, 0, &rep) == 0)
 			cw_net_reply_fini(&rep);
 	}
+	cw_escrow_free(c->esc);
 	cw_db_close(c->db);
 	cw_net_close(c->net);
 	pthread_mutex_destroy(&c->mu);
@@ -858,7 +862,7 @@ cw_dc_status(cw_client *c, cw_dc_info *out)
 		cw_db_durable_state(c->db, &S);
 		memcpy(out->durable, S.v, sizeof(uint64_t) * S.n);
 		cw_escrow_stats es;
-		cw_db_escrow_stats(c->db, &es);
+		cw_escrow_figures(c->esc, &es);
 		out->escrow_requests = es.requests;
 		out->escrow_grants   = es.grants;
 		out->escrow_moved    = es.moved;

@@ -10,8 +10,10 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include "escrow.h"
 #include "schema.h"
 #include "util.h"
 
@@ -71,13 +73,13 @@ cw_replica_opts_default(cw_replica_opts *o)
 uint64_t
 cw_replica_fingerprint(const char *cluster, uint32_t ndc)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (const char *p = cluster; p != NULL && *p; p++)
-		h = (h ^ (uint8_t) *p) * 1099511628211ull;
-	h = (h ^ 0xff) * 1099511628211ull;
+	uint8_t  sep = 0xff, n[4];
+	uint64_t h   = cw_fnv1a(
+	      CW_FNV_BASIS, cluster, cluster != NULL ? strlen(cluster) : 0);
+	h = cw_fnv1a(h, &sep, 1);
 	for (int i = 0; i < 4; i++)
-		h = (h ^ ((ndc >> (8 * i)) & 0xff)) * 1099511628211ull;
-	return h;
+		n[i] = (uint8_t) (ndc >> (8 * i));
+	return cw_fnv1a(h, n, sizeof(n));
 }
 
 static void
@@ -170,13 +172,13 @@ handle_batch(cw_replica *r, const void *buf, size_t len, cw_buf *out)
 	rc = apply_batch(r, &b);
 	/* escrow: grant what the sender asks of us (it asks the DC with the
 	 * most rights); the transfer goes back by ordinary replication */
-	for (size_t i = 0; rc == 0 && i < b.nwants; i++) {
+	for (size_t i = 0; rc == 0 && r->o.escrow != NULL && i < b.nwants;
+	     i++) {
 		cw_batch_want w;
 		int64_t       g;
 		cw_schema_batch_want(&b, i, &w);
-		if (w.kl >= 1 && w.kl <= CW_MAX_KEY)
-			cw_db_grant(r->db, b.from, w.key, w.kl, w.amount, w.id,
-			    r->o.grant_margin, w.background, &g);
+		cw_escrow_grant(r->o.escrow, b.from, w.key, w.kl, w.amount,
+		    w.id, r->o.grant_margin, w.background, &g);
 	}
 	cw_schema_batch_fini(&b);
 	/* one fsync for the whole batch; the ack names only durable state */
@@ -298,34 +300,17 @@ ship(struct link *l, size_t *shipped)
 	 * serve */
 	cw_want       wants[16];
 	cw_batch_want bw[16];
-	size_t        nw    = 0;
-	int           nwant = known ? cw_db_wants(r->db, wants, 16) : 0;
-	for (int i = 0; i < nwant; i++) {
-		int64_t best = 0, mine = 0;
-		int     who = -1;
-		for (uint32_t d = 0; d < r->ndc; d++) {
-			int64_t x;
-			if (d == r->dc ||
-			    cw_db_rights(r->db, wants[i].key, wants[i].kl,
-			        (uint16_t) d, &x) != 0)
-				continue;
-			if (x > best) {
-				best = x;
-				who  = (int) d;
-			}
-			if (d == l->conf.id)
-				mine = x;
-		}
-		if (who == l->conf.id && mine > 0)
-			bw[nw++] = (cw_batch_want) { wants[i].key, wants[i].kl,
-				wants[i].amount, wants[i].id,
-				wants[i].background };
-	}
+	int           nw = known && r->o.escrow != NULL
+	              ? cw_escrow_pick(r->o.escrow, l->conf.id, wants, 16)
+	              : 0;
+	for (int i = 0; i < nw; i++)
+		bw[i] = (cw_batch_want) { wants[i].key, wants[i].kl,
+			wants[i].amount, wants[i].id, wants[i].background };
 	if (rc == 0)
 		rc = cw_schema_batch_encode(r->dc, r->o.fingerprint, D.v, D.n,
 		    recs, c.lens, c.n, bw, nw, &msg);
 	if (rc == 0 && nw > 0)
-		cw_db_escrow_sent(r->db, nw);
+		cw_escrow_sent(r->o.escrow, (uint64_t) nw);
 	cw_free(recs);
 	nng_msg *m = NULL, *reply = NULL;
 	if (rc == 0 &&
@@ -505,7 +490,8 @@ pruner(void *arg)
 					floor.v[k] = l->acked.v[k];
 			pthread_mutex_unlock(&l->link_mu);
 		}
-		cw_db_escrow_tick(r->db); /* rebalancing ahead of need */
+		if (r->o.escrow != NULL) /* rebalancing ahead of need */
+			cw_escrow_tick(r->o.escrow);
 		if (!known || r->o.log_retain == UINT64_MAX)
 			continue; /* not heard from everyone yet */
 		for (uint32_t k = 0; k < r->ndc; k++)
@@ -518,11 +504,31 @@ pruner(void *arg)
 
 /* ---- lifecycle ---- */
 
+/* The CW_E code of a failed nng call: out of memory, or else the network
+ * cannot be used as configured. */
+static int
+nng_rc(int rv)
+{
+	return rv == NNG_ENOMEM ? CW_ENOMEM : CW_EUNAVAIL;
+}
+
+/* Starts fn(arg) on a thread of its own. Returns 0, or CW_EUNAVAIL (the
+ * system has no thread to give; logged). */
+static int
+start_thread(pthread_t *th, void *(*fn)(void *), void *arg, const char *what)
+{
+	int e = pthread_create(th, NULL, fn, arg);
+	if (e != 0)
+		cw_log(CW_LOG_ERROR, "replica",
+		    "cannot start the %s thread: %s", what, strerror(e));
+	return e == 0 ? 0 : CW_EUNAVAIL;
+}
+
 int
 cw_replica_start(cw_replica **out, cw_db *db, const cw_replica_opts *o)
 {
 	cw_replica *r;
-	int         rv;
+	int         rv, rc;
 	*out = NULL;
 	if (db == NULL || o == NULL || o->listen == NULL || o->npeers < 1 ||
 	    o->npeers >= CW_MAX_DC)
@@ -533,15 +539,17 @@ cw_replica_start(cw_replica **out, cw_db *db, const cw_replica_opts *o)
 	r->o   = *o;
 	r->dc  = cw_db_dc(db);
 	r->ndc = cw_db_ndc(db);
-	if ((rv = nng_rep0_open(&r->rsock)) != 0)
+	if ((rv = nng_rep0_open(&r->rsock)) != 0) {
+		rc = nng_rc(rv);
 		goto fail;
+	}
 	r->rsock_open = true;
 	nng_socket_set_size(r->rsock, NNG_OPT_RECVMAXSZ, MAX_MSG);
 	if ((rv = nng_listen(r->rsock, o->listen, NULL, 0)) != 0) {
 		cw_log(CW_LOG_ERROR, "replica", "listen on %s: %s", o->listen,
 		    nng_strerror(rv));
-		cw_replica_stop(r);
-		return CW_EUNAVAIL;
+		rc = nng_rc(rv);
+		goto fail;
 	}
 	for (int i = 0; i < o->npeers; i++) {
 		struct link *l = &r->links[i];
@@ -550,15 +558,13 @@ cw_replica_start(cw_replica **out, cw_db *db, const cw_replica_opts *o)
 		pthread_mutex_init(&l->link_mu, NULL);
 		cw_causal_vc_init(&l->acked, r->ndc);
 		r->nlinks++;
-		if ((rv = link_dial(l)) == NNG_ENOMEM)
-			goto fail;
-		if (rv != 0) {
+		if ((rv = link_dial(l)) != 0) {
 			cw_log(CW_LOG_ERROR, "replica", "peer %u at %s: %s",
 			    l->conf.id, l->conf.url, nng_strerror(rv));
-			cw_replica_stop(r);
-			return CW_EINVAL;
+			rc = rv == NNG_ENOMEM ? CW_ENOMEM : CW_EINVAL;
+			goto fail;
 		}
-		if (pthread_create(&l->th, NULL, sender, l) != 0)
+		if ((rc = start_thread(&l->th, sender, l, "sender")) != 0)
 			goto fail;
 		l->started = true;
 	}
@@ -567,28 +573,33 @@ cw_replica_start(cw_replica **out, cw_db *db, const cw_replica_opts *o)
 	for (int i = 0; i < RECEIVERS; i++) {
 		struct receiver *x = &r->recv[i];
 		x->r               = r;
-		if (nng_ctx_open(&x->ctx, r->rsock) != 0)
-			goto fail;
-		if (nng_aio_alloc(&x->aio, NULL, NULL) != 0) {
-			nng_ctx_close(x->ctx);
+		if ((rv = nng_ctx_open(&x->ctx, r->rsock)) != 0) {
+			rc = nng_rc(rv);
 			goto fail;
 		}
-		if (pthread_create(&x->th, NULL, receiver, x) != 0) {
+		if ((rv = nng_aio_alloc(&x->aio, NULL, NULL)) != 0) {
+			nng_ctx_close(x->ctx);
+			rc = nng_rc(rv);
+			goto fail;
+		}
+		if ((rc = start_thread(&x->th, receiver, x, "receiver")) !=
+		    0) {
 			nng_aio_free(x->aio);
 			nng_ctx_close(x->ctx);
 			goto fail;
 		}
 		r->nrecv++;
 	}
-	if (pthread_create(&r->prune_th, NULL, pruner, r) == 0)
-		r->pruning = true;
+	if ((rc = start_thread(&r->prune_th, pruner, r, "pruner")) != 0)
+		goto fail;
+	r->pruning = true;
 	cw_log(CW_LOG_INFO, "replica", "DC %u: peers on %s, %d peer(s)", r->dc,
 	    o->listen, o->npeers);
 	*out = r;
 	return 0;
 fail:
 	cw_replica_stop(r);
-	return CW_ENOMEM;
+	return rc;
 }
 
 void

@@ -16,6 +16,11 @@
  * partition or a restart a sender resumes from the acknowledged vector;
  * nng redials by itself.
  *
+ * Escrow (escrow.h): every batch to a peer carries the wants that peer
+ * should serve (cw_escrow_pick), and a receiver grants what a batch asks
+ * (cw_escrow_grant); the grant travels back as an ordinary transaction.
+ * The pruner thread also runs cw_escrow_tick twice a second.
+ *
  * The log is pruned: for every origin, the records every peer has
  * acknowledged, less the last log_retain of them (the last record of each
  * origin always stays). A peer that is down holds the floor where it was.
@@ -35,6 +40,7 @@
 #include <stdint.h>
 
 #include "causal.h"
+#include "escrow.h"
 #include "txn.h"
 
 typedef struct cw_replica cw_replica;
@@ -59,6 +65,8 @@ typedef struct {
 	uint64_t log_retain;   /* per origin, records kept below what every
 	                        * peer acknowledged (100,000; UINT64_MAX: never
 	                        * prune) */
+	cw_escrow *escrow;     /* borrowed, outlives the replica; NULL: no
+	                        * wants shipped, no grants served */
 } cw_replica_opts;
 
 /* Fills the defaults (no listen URL, no peers). */
@@ -69,8 +77,9 @@ void cw_replica_opts_default(cw_replica_opts *o);
 uint64_t cw_replica_fingerprint(const char *cluster, uint32_t ndc);
 
 /* Starts the receiver and the senders on db (borrowed; it must outlive
- * the replica). OUT: *out. Returns 0, CW_EINVAL, CW_ENOMEM or CW_EUNAVAIL
- * (cannot listen; logged). */
+ * the replica). OUT: *out. Returns 0, CW_EINVAL (bad options, or a peer
+ * URL nng refuses; logged), CW_ENOMEM, or CW_EUNAVAIL (cannot listen, or
+ * cannot start a thread; logged). */
 int cw_replica_start(cw_replica **out, cw_db *db, const cw_replica_opts *o);
 /* Stops and joins every thread, closes the sockets, frees r. NULL: no-op.
  */

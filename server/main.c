@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escrow.h"
 #include "replica.h"
 #include "server.h"
 #include "txn.h"
@@ -371,6 +372,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	cw_db      *db;
+	cw_escrow  *esc;
 	cw_server  *srv;
 	cw_replica *rep = NULL;
 	int         rc;
@@ -379,9 +381,18 @@ main(int argc, char **argv)
 		    cw_strerror(rc));
 		return 1;
 	}
+	/* the escrow before anything runs a transaction; it goes last */
+	if ((rc = cw_escrow_new(&esc, db)) != 0) {
+		cw_log(
+		    CW_LOG_ERROR, "causewayd", "escrow: %s", cw_strerror(rc));
+		cw_db_close(db);
+		return 1;
+	}
+	c.so.escrow = esc;
 	if ((rc = cw_server_new(&srv, db, &c.so)) != 0) {
 		cw_log(
 		    CW_LOG_ERROR, "causewayd", "server: %s", cw_strerror(rc));
+		cw_escrow_free(esc);
 		cw_db_close(db);
 		return 1;
 	}
@@ -399,12 +410,14 @@ main(int argc, char **argv)
 		if (c.margin_set)
 			ro.grant_margin = c.grant_margin;
 		ro.no_forward  = c.no_forward;
+		ro.escrow      = esc;
 		ro.fingerprint = cw_replica_fingerprint(
 		    c.cluster ? c.cluster : "causeway", o.ndc);
 		if ((rc = cw_replica_start(&rep, db, &ro)) != 0) {
 			cw_log(CW_LOG_ERROR, "causewayd", "replication: %s",
 			    cw_strerror(rc));
 			cw_server_free(srv);
+			cw_escrow_free(esc);
 			cw_db_close(db);
 			return 1;
 		}
@@ -414,6 +427,7 @@ main(int argc, char **argv)
 		if ((rc = cw_server_listen(srv, c.listen[i])) != 0) {
 			cw_server_free(srv);
 			cw_replica_stop(rep);
+			cw_escrow_free(esc);
 			cw_db_close(db);
 			return 1;
 		}
@@ -432,6 +446,7 @@ main(int argc, char **argv)
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	cw_server_free(srv);
 	cw_replica_stop(rep);
+	cw_escrow_free(esc);
 	cw_db_close(db);
 	cw_log(CW_LOG_INFO, "causewayd", "stopped");
 	return 0;

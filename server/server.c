@@ -165,6 +165,7 @@ cw_server_opts_default(cw_server_opts *o)
 	o->session_wait_ms = 1000;
 	o->max_msg         = 16u << 20;
 	o->max_ops         = 100000;
+	o->escrow          = NULL;
 }
 
 /* ---- transaction table ---- */
@@ -654,7 +655,7 @@ handle(
 		if ((h.err = cw_db_digest(s->db, &h.digest)) != 0)
 			break;
 		cw_escrow_stats es;
-		cw_db_escrow_stats(s->db, &es);
+		cw_escrow_figures(s->o.escrow, &es);
 		h.escrow[0] = es.requests;
 		h.escrow[1] = es.grants;
 		h.escrow[2] = es.moved;

@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "escrow.h"
 #include "replica.h"
 #include "txn.h"
 #include "util.h"
@@ -53,6 +54,8 @@ typedef struct {
 	       session_wait_ms; /* begin's wait for a session clock (1,000) */
 	size_t max_msg;         /* bytes in a request (default 16 MiB) */
 	size_t max_ops;         /* operations in one request (100,000) */
+	cw_escrow *escrow;      /* borrowed, outlives the server: its figures
+	                         * go in status replies (NULL: zeros) */
 } cw_server_opts;
 
 void cw_server_opts_default(cw_server_opts *o);

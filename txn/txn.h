@@ -3,23 +3,28 @@
  * the transaction log, and the application of remote records (DESIGN
  * sections 1, 3 and 4).
  *
- * Storage (one RocksDB OptimisticTransactionDB per DC):
+ * Storage (one RocksDB database per DC, opened as an
+ * OptimisticTransactionDB for its write path; txn/ tracks conflicts
+ * itself):
  *
  *   | column family | key                                  | value          |
  *   | data          | klen u16 BE, key                     | type row       |
  *   | data          | klen u16 BE, key, 0x01               | value row      |
  *   | data          | klen u16 BE, key, 0x00, field        | map field row  |
  *   | log           | origin u16 BE, seq u64 BE            | TxnRecord bytes|
- *   | meta          | "format", "dc", "ndc", "fingerprint" | see txn.c      |
+ *   | meta          | "format", "dc", "ndc", "fingerprint" | see db.c       |
+ *   | meta          | "tag/" seq u64 BE; "tagfloor"        | see tags.c     |
+ *   | meta          | "pruned/" origin u16 BE              | see log.c      |
  *
  * Every update is a CRDT operand written with Merge into `data`; the merge
  * operator is crdt/'s cw_crdt_merge. The type row holds the object's type,
  * written once by the transaction that creates the object, so that a type
  * check reads two bytes whatever the object's size. A commit writes its
- * operands and its log record in one RocksDB write batch. Register and
- * map-field rows are tracked, so the first committer wins (CW_ECONFLICT for
- * the other); counter, set, bcounter and type-row operands go untracked into
- * the transaction's own batch and never conflict. A bounded decrement is
+ * operands, its log record and its commit tag in one RocksDB write batch.
+ * Register and map-field rows are tracked in the engine's own conflict
+ * table (commit.c), so the first local committer wins (CW_ECONFLICT for the
+ * other); counter, set, bcounter and type-row operands are not tracked and
+ * never conflict. A bounded decrement is
  * checked against this DC's rights when it is issued and again at commit,
  * under the commit lock, against the latest state.
  *
@@ -42,9 +47,11 @@
  * one origin are applied contiguously), the HLC the largest time among
  * them. No separate counter can disagree with the log.
  *
- * Threading: cw_db is thread-safe. commit_mu guards S, the HLC and the
- * commit counter; sync_mu guards the durable counter and the syncing flag;
- * dsnap_mu (a leaf) the durable snapshot and its references.
+ * Threading: cw_db is thread-safe. commit_mu guards S, the HLC, the
+ * commit counter and the conflict table; sync_mu guards the durable
+ * counter and the syncing flag; dsnap_mu (a leaf) the durable snapshot
+ * and its references; tag_mu (a leaf) the tag floor. The files of txn/
+ * and what each holds: txn_int.h.
  * A cw_tx is owned by one thread at a time; different threads may run
  * different transactions at once.
  */
@@ -106,8 +113,8 @@ int cw_tx_begin(cw_db *db, const cw_vc *need, uint64_t wait_ms, cw_tx **out);
 int cw_tx_begin_nowait(cw_db *db, const cw_vc *need, cw_tx **out);
 /* True if no read of t waits for a sync: its snapshot is known durable
  * (it began on the durable state, or has already waited once). Writes and
- * reads still take short engine locks; only a commit and the escrow's
- * waiting decrement wait for other threads. */
+ * reads still take short engine locks; only a commit and a waiting
+ * bounded decrement (cw_tx_bcounter_add_wait) wait for other threads. */
 bool cw_tx_nowait(const cw_tx *t);
 /* OUT: *out, the state vector of t's snapshot. */
 void cw_tx_snapshot(const cw_tx *t, cw_vc *out);
@@ -165,8 +172,8 @@ int cw_tx_bcounter_rights(cw_tx *t, const void *k, size_t kl, int64_t *out);
 int cw_tx_bcounter_transfer(
     cw_tx *t, const void *k, size_t kl, int64_t n, int to_dc);
 /* A decrement (delta < 0) that, when this DC's rights do not cover it,
- * asks other DCs for rights (cw_db_wants) and waits up to wait_ms for them
- * to arrive; then it is checked again at commit like any decrement.
+ * asks for rights (the want hook, cw_db_hooks) and waits up to wait_ms for
+ * them to arrive; then it is checked again at commit like any decrement.
  * Returns 0, CW_ENORIGHTS (not covered in time), or the errors of
  * cw_tx_bcounter_add. wait_ms = 0: fail fast, still asking. */
 int cw_tx_bcounter_add_wait(
@@ -191,48 +198,34 @@ int cw_tx_map_fields(cw_tx *t, const void *k, size_t kl, cw_list **out);
  * Returns res->err; CW_EINVAL for an unknown operation. */
 int cw_tx_exec(cw_tx *t, const cw_op *op, cw_result *res);
 
-/* Escrow wants: rights this DC has asked for, per bounded counter. A
- * decrement that found too few rights leaves one; replication carries it
- * to the DC with the most rights, which grants by committing a transfer.
- * A want lasts until this DC's rights cover it or 10 s pass. */
-typedef struct {
-	uint8_t  key[CW_MAX_KEY];
-	size_t   kl;
-	int64_t  amount;     /* rights wanted in all */
-	uint64_t id;         /* changes when the want grows: a new request */
-	bool     background; /* rebalancing ahead of need, not a refusal */
-} cw_want;
-/* OUT: out[0..n) (at most max) of the current wants, expired and
- * satisfied ones dropped. Returns n. */
-int cw_db_wants(cw_db *db, cw_want *out, int max);
-/* Grants a want of DC `to` (borrowed key): commits a transfer of
- * min(amount + margin, this DC's rights; half of them for a background
- * want) to it, unless this DC's state shows `to` has received as much as
- * the request's id says since it asked (served, or stale). OUT:
- * *granted. Returns 0 or an error of commit. */
-int cw_db_grant(cw_db *db, uint16_t to, const void *k, size_t kl,
-    int64_t amount, uint64_t id, int64_t margin, bool background,
-    int64_t *granted);
-/* Rebalancing ahead of need, called twice a second (by replica/): for
- * every bounded counter this DC has spent from lately, if its rights are
- * below one second of its demand, asks in the background for two
- * seconds' worth. A background request is granted at most half of the
- * granter's rights. */
-void cw_db_escrow_tick(cw_db *db);
-/* Escrow figures since open. */
-typedef struct {
-	uint64_t requests; /* want entries sent to other DCs */
-	uint64_t grants;   /* requests of other DCs this DC granted */
-	uint64_t moved;    /* rights it granted in all */
-	uint64_t refused;  /* decrements refused for want of rights */
-} cw_escrow_stats;
-void cw_db_escrow_stats(cw_db *db, cw_escrow_stats *out);
-/* Counts n want entries sent (called by replica/). */
-void cw_db_escrow_sent(cw_db *db, uint64_t n);
-
-/* OUT: *out, DC dc's rights for k in the latest state. */
+/* OUT: *out, DC dc's rights for k in the latest state (0 if k is no
+ * bounded counter). Returns 0, CW_ENOMEM or CW_EIO. */
 int cw_db_rights(
     cw_db *db, const void *k, size_t kl, uint16_t dc, int64_t *out);
+/* OUT: *out, the rights DC dc has received by transfers for k, in the
+ * latest state. Returns 0, CW_ETYPE (k is no bounded counter; *out 0),
+ * CW_ENOMEM or CW_EIO. */
+int cw_db_received(
+    cw_db *db, const void *k, size_t kl, uint16_t dc, uint64_t *out);
+
+/* Hooks through which the engine tells the layer above it (escrow/) about
+ * bounded counters, without knowing it. Each is called on the thread that
+ * runs the transaction, holding no engine lock, and may read the latest
+ * state (cw_db_rights) but must not begin a transaction. NULL: not told.
+ *
+ *   want:   a decrement of k found this DC's rights `missing` short; it is
+ *           refused (cw_tx_bcounter_add) or waits (_add_wait)
+ *   demand: n rights of k were spent by a commit (refused false), or a
+ *           decrement of n was refused (refused true) */
+typedef struct {
+	void *arg;
+	void (*want)(void *arg, const void *k, size_t kl, int64_t missing);
+	void (*demand)(
+	    void *arg, const void *k, size_t kl, uint64_t n, bool refused);
+} cw_db_hooks;
+/* Sets db's hooks (copied; NULL: none). Call it before any transaction
+ * runs on db, or once none does any more. */
+void cw_db_set_hooks(cw_db *db, const cw_db_hooks *h);
 
 /* What cw_db_apply_remote did with a record. */
 enum { CW_APPLY_APPLIED = 1, CW_APPLY_DUPLICATE = 2, CW_APPLY_NOT_READY = 3 };

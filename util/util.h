@@ -148,6 +148,18 @@ cw_ld_be64(const uint8_t *p)
 	return v;
 }
 
+/* FNV-1a: folds p[0..n) into h, which starts at CW_FNV_BASIS. Not a
+ * cryptographic hash: for tables and digests of data we hold. */
+#define CW_FNV_BASIS 1469598103934665603ull
+static inline uint64_t
+cw_fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = (const uint8_t *) p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ull;
+	return h;
+}
+
 /* Compares two byte strings: memcmp order, shorter first on a tie. */
 int cw_bytes_cmp(const void *a, size_t al, const void *b, size_t bl);
 
