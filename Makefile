@@ -23,7 +23,7 @@ PREFIX   ?= /usr/local
 
 WARN     := -Wall -Wextra -Werror
 INCS     := -Iinclude -Iutil -Icausal -Icrdt -Ischema -Itxn -Iescrow -Iclient -Iserver \
-            -Ireplica -Iexamples/prescriptions \
+            -Ireplica -Iexamples/prescriptions -Itools/lab \
             -I$(BUILD)/gen
 CFLAGS   := -std=c11 $(WARN) -Wpedantic -Wstrict-prototypes -D_GNU_SOURCE -fPIC \
             -MMD -MP -g $(OPT) $(SAN) $(INCS) $(EXTRA_CFLAGS)
@@ -31,13 +31,26 @@ CXXFLAGS := -std=c++17 $(WARN) -fPIC -MMD -MP -g $(OPT) $(SAN) $(INCS)
 LDLIBS   := -lrocksdb -lnng -lpthread -lm
 LDFLAGS  := $(SAN)
 
+# libcauseway: what users link, the SDK and the embedded engine.
 TXN_C    := txn/rocks.c txn/db.c txn/durable.c txn/tx.c txn/objects.c \
             txn/commit.c txn/tags.c txn/remote.c txn/log.c txn/exec.c
 LIB_C    := util/util.c causal/causal.c crdt/crdt.c $(TXN_C) escrow/escrow.c \
-            client/client.c client/net.c server/server.c server/wire.c \
-            replica/replica.c
+            client/client.c client/net.c
 LIB_CXX  := schema/schema.cc txn/rocks_log.cc
 LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/obj/%.o) $(LIB_CXX:%.cc=$(BUILD)/obj/%.o)
+# libcwserver (internal, never installed): causewayd's server, transport
+# and replication; causewayd, cw-echo and the tests link it.
+SRV_C    := server/server.c server/wire.c replica/replica.c
+SRV_OBJ  := $(SRV_C:%.c=$(BUILD)/obj/%.o)
+SRV_LIB  := $(BUILD)/lib/libcwserver.a
+# liblab (internal): temporary directories, causewayd processes, clusters
+# and the fault relay, for the tests, the harness, cw-bench and cw-proxy.
+LAB_C    := tools/lab/lab.c tools/lab/dcproc.c tools/lab/cluster.c \
+            tools/lab/proxy.c
+LAB_OBJ  := $(LAB_C:%.c=$(BUILD)/obj/%.o)
+LAB_LIB  := $(BUILD)/lib/liblab.a
+LIB      := $(BUILD)/lib/libcauseway.a
+TU       := $(BUILD)/obj/tests/unit/testutil.o
 GEN      := $(BUILD)/gen/record_generated.h $(BUILD)/gen/proto_generated.h \
             $(BUILD)/gen/replica_generated.h
 
@@ -50,6 +63,8 @@ INTEG    := net_test repl_test fmk_run_test peers_test verify_test
 INTEG_BIN := $(INTEG:%=$(BUILD)/tests/%)
 BINS     := $(BUILD)/bin/cw-bench $(BUILD)/bin/causewayd $(BUILD)/bin/cw \
             $(BUILD)/bin/cw-proxy $(BUILD)/bin/fmk $(BUILD)/bin/cw-verify
+# built, never installed: it measures two modules' internals
+INTERNAL_BINS := $(BUILD)/bin/cw-echo
 
 DEPS_OK  := $(BUILD)/.deps-ok
 
@@ -58,7 +73,8 @@ DEPS_OK  := $(BUILD)/.deps-ok
 .SECONDARY:
 
 all: $(DEPS_OK) $(BUILD)/lib/libcauseway.a $(BUILD)/lib/libcauseway.so \
-     $(BUILD)/lib/pkgconfig/causeway.pc $(BINS) $(UNIT_BIN) $(INTEG_BIN)
+     $(BUILD)/lib/pkgconfig/causeway.pc $(BINS) $(INTERNAL_BINS) $(UNIT_BIN) \
+     $(INTEG_BIN)
 
 deps $(DEPS_OK):
 	@sh tools/deps.sh
@@ -80,6 +96,14 @@ $(BUILD)/lib/libcauseway.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(SRV_LIB): $(SRV_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LAB_LIB): $(LAB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 $(BUILD)/lib/libcauseway.so: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CXX) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -88,18 +112,21 @@ $(BUILD)/lib/pkgconfig/causeway.pc: tools/causeway.pc.in
 	@mkdir -p $(dir $@)
 	sed 's|@PREFIX@|$(PREFIX)|' $< > $@
 
-$(BUILD)/bin/cw-bench: $(BUILD)/obj/tools/cw_bench.o $(BUILD)/obj/tests/integration/dcproc.o \
-                      $(BUILD)/obj/tests/integration/cluster.o \
-                      $(BUILD)/obj/tests/integration/proxy.o \
-                      $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
-	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
-
-$(BUILD)/bin/causewayd: $(BUILD)/obj/server/main.o $(BUILD)/lib/libcauseway.a
+# Shipped programs link the public library and the lab, nothing of the
+# tests (no cmocka).
+$(BUILD)/bin/cw-bench: $(BUILD)/obj/tools/cw_bench.o $(LAB_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bin/cw-proxy: $(BUILD)/obj/tools/cw_proxy.o $(BUILD)/obj/tests/integration/proxy.o
+$(BUILD)/bin/cw-echo: $(BUILD)/obj/tools/cw_echo.o $(LAB_LIB) $(SRV_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/causewayd: $(BUILD)/obj/server/main.o $(SRV_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/cw-proxy: $(BUILD)/obj/tools/cw_proxy.o $(LAB_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
 
@@ -118,41 +145,31 @@ PEER_OBJ := $(BUILD)/obj/examples/prescriptions/fmk_pg.o \
 $(BUILD)/obj/examples/prescriptions/fmk_pg.o: EX_CFLAGS += -I/usr/include/postgresql
 
 $(BUILD)/bin/fmk: $(BUILD)/obj/examples/prescriptions/main.o $(FMK_OBJ) \
-                 $(PEER_OBJ) $(BUILD)/lib/libcauseway.a
+                 $(PEER_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpq -lhiredis
 
-$(BUILD)/bin/cw: $(BUILD)/obj/tools/cw.o $(BUILD)/lib/libcauseway.a
+$(BUILD)/bin/cw: $(BUILD)/obj/tools/cw.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Every test links the lab, causewayd's internal library and the public
+# one; the linker takes from each only what the test uses.
+TEST_LIBS := $(LAB_LIB) $(SRV_LIB) $(LIB)
+
 $(BUILD)/tests/net_test: $(BUILD)/obj/tests/integration/net_test.o \
-                        $(BUILD)/obj/tests/integration/dcproc.o \
-                        $(BUILD)/obj/tests/unit/sdk_cases.o \
-                        $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
+                        $(BUILD)/obj/tests/unit/sdk_cases.o $(TU) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/repl_test: $(BUILD)/obj/tests/integration/repl_test.o \
-                         $(BUILD)/obj/tests/integration/cluster.o \
-                         $(BUILD)/obj/tests/integration/proxy.o \
-                         $(BUILD)/obj/tests/integration/dcproc.o \
-                         $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
-	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
-
-$(BUILD)/tests/fmk_run_test: $(BUILD)/obj/tests/integration/fmk_run_test.o \
-                            $(BUILD)/obj/tests/integration/cluster.o \
-                            $(BUILD)/obj/tests/integration/proxy.o \
-                            $(BUILD)/obj/tests/integration/dcproc.o $(FMK_OBJ) \
-                            $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
+$(BUILD)/tests/fmk_run_test: $(BUILD)/obj/tests/integration/fmk_run_test.o $(FMK_OBJ) \
+                            $(TU) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(BUILD)/obj/tests/integration/peers_test.o: CFLAGS += -I/usr/include/postgresql
-$(BUILD)/tests/peers_test: $(BUILD)/obj/tests/integration/peers_test.o \
-                          $(BUILD)/obj/tests/integration/dcproc.o $(FMK_OBJ) $(PEER_OBJ) \
-                          $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
+$(BUILD)/tests/peers_test: $(BUILD)/obj/tests/integration/peers_test.o $(FMK_OBJ) \
+                          $(PEER_OBJ) $(TU) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpq -lhiredis -lcmocka
 
@@ -165,49 +182,44 @@ $(BUILD)/obj/bugs/%.o: %.c | $(DEPS_OK) $(GEN)
 	$(CC) $(CFLAGS) -DCW_TEST_BUGS -c $< -o $@
 
 $(BUILD)/bin/causewayd-bugs: $(BUILD)/obj/server/main.o $(BUG_OBJ) \
-                            $(filter-out $(BUG_SRC:%.c=$(BUILD)/obj/%.o),$(LIB_OBJ))
+                            $(filter-out $(BUG_SRC:%.c=$(BUILD)/obj/%.o),$(SRV_OBJ) $(LIB_OBJ))
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The harness is a shipped program too: the lab and the public library.
 $(BUILD)/bin/cw-verify: $(BUILD)/bin/causewayd-bugs $(BUILD)/obj/tests/harness/verify.o \
-                       $(BUILD)/obj/tests/harness/history.o \
-                       $(BUILD)/obj/tests/integration/cluster.o \
-                       $(BUILD)/obj/tests/integration/proxy.o \
-                       $(BUILD)/obj/tests/integration/dcproc.o $(FMK_OBJ) \
-                       $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
+                       $(BUILD)/obj/tests/harness/history.o $(FMK_OBJ) $(LAB_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) -o $@ $(filter-out %causewayd-bugs,$^) $(LDLIBS) -lcmocka
+	$(CXX) $(LDFLAGS) -o $@ $(filter-out %causewayd-bugs,$^) $(LDLIBS)
 
-$(BUILD)/tests/verify_test: $(BUILD)/obj/tests/integration/verify_test.o \
-                           $(BUILD)/obj/tests/integration/dcproc.o \
-                           $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a \
-                           | $(BUILD)/bin/cw-verify
+$(BUILD)/tests/verify_test: $(BUILD)/obj/tests/integration/verify_test.o $(TU) \
+                           $(TEST_LIBS) | $(BUILD)/bin/cw-verify
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/fuzz_replay: $(BUILD)/obj/tests/fuzz/replay.o \
-                           $(BUILD)/obj/tests/fuzz/request_fuzz.o \
-                           $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
+                           $(BUILD)/obj/tests/fuzz/request_fuzz.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/fuzz_seed: $(BUILD)/obj/tests/fuzz/seed.o $(BUILD)/lib/libcauseway.a
+$(BUILD)/tests/fuzz_seed: $(BUILD)/obj/tests/fuzz/seed.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/fmk_test: $(BUILD)/obj/tests/unit/fmk_test.o $(FMK_OBJ) \
-                        $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
+$(BUILD)/tests/fmk_test: $(BUILD)/obj/tests/unit/fmk_test.o $(FMK_OBJ) $(TU) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/client_test: $(BUILD)/obj/tests/unit/client_test.o \
-                           $(BUILD)/obj/tests/unit/sdk_cases.o \
-                           $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/lib/libcauseway.a
+                           $(BUILD)/obj/tests/unit/sdk_cases.o $(TU) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/testutil.o \
-                  $(BUILD)/lib/libcauseway.a
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TU) $(TEST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/integration/%.o $(TU) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -234,11 +246,12 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	$(MAKE) BUILD=build/fuzz CC=clang CXX=clang++ OPT=-O1 \
 	    SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
-	    build/fuzz/lib/libcauseway.a build/fuzz/obj/tests/fuzz/request_fuzz.o \
-	    build/fuzz/obj/tests/unit/testutil.o build/fuzz/tests/fuzz_seed
+	    build/fuzz/lib/libcauseway.a build/fuzz/lib/libcwserver.a \
+	    build/fuzz/lib/liblab.a build/fuzz/obj/tests/fuzz/request_fuzz.o \
+	    build/fuzz/tests/fuzz_seed
 	clang++ -fsanitize=fuzzer,address,undefined -o build/fuzz/request_fuzz \
-	    build/fuzz/obj/tests/fuzz/request_fuzz.o build/fuzz/obj/tests/unit/testutil.o \
-	    build/fuzz/lib/libcauseway.a $(LDLIBS)
+	    build/fuzz/obj/tests/fuzz/request_fuzz.o build/fuzz/lib/liblab.a \
+	    build/fuzz/lib/libcwserver.a build/fuzz/lib/libcauseway.a $(LDLIBS)
 	rm -rf build/fuzz/seeds && mkdir -p build/fuzz/seeds tests/fuzz/corpus && \
 	    build/fuzz/tests/fuzz_seed build/fuzz/seeds
 	cd build/fuzz && ./request_fuzz -max_total_time=$(FUZZ_SECONDS) \

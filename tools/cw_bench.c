@@ -41,37 +41,14 @@
 #include <unistd.h>
 
 #include "causeway.h"
-#include "net.h" /* the SDK's transport, for the echo */
-#include "util.h"
-#include "wire.h" /* causewayd's transport, for the echo */
 
-#include "../tests/integration/cluster.h"
-#include "../tests/integration/dcproc.h"
-#include "../tests/unit/testutil.h"
+#include "cluster.h"
+#include "dcproc.h"
+#include "lab.h"
 
 static double      seconds      = 3.0;
 static int         sync_commits = 1;
 static const char *basedir      = NULL;
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Sleeps until monotonic time t (seconds); returns at once if past. */
-static void
-sleep_until(double t)
-{
-	double wait = t - now_s();
-	if (wait > 0) {
-		struct timespec ts = { (time_t) wait,
-			(long) ((wait - (time_t) wait) * 1e9) };
-		nanosleep(&ts, NULL);
-	}
-}
 
 /* One transaction of the stream: keys from the thread's generator. */
 typedef struct {
@@ -119,9 +96,9 @@ run_rocksdb(void *arg)
 	op3                    o;
 	while (!atomic_load(&go))
 		;
-	w->t0      = now_s();
+	w->t0      = lab_now_s();
 	double end = w->t0 + seconds;
-	for (uint64_t i = 0; now_s() < end; i++) {
+	for (uint64_t i = 0; lab_now_s() < end; i++) {
 		next_op(&seed, i, &o);
 		char sk[48];
 		int  skl = snprintf(sk, sizeof(sk), "%s/%d/%llu", o.set, w->id,
@@ -157,7 +134,7 @@ run_rocksdb(void *arg)
 			w->retries++;
 		}
 	}
-	w->t1 = now_s();
+	w->t1 = lab_now_s();
 	if (txn)
 		rocksdb_transaction_destroy(txn);
 	return NULL;
@@ -171,9 +148,9 @@ run_causeway(void *arg)
 	op3      o;
 	while (!atomic_load(&go))
 		;
-	w->t0      = now_s();
+	w->t0      = lab_now_s();
 	double end = w->t0 + seconds;
-	for (uint64_t i = 0; now_s() < end; i++) {
+	for (uint64_t i = 0; lab_now_s() < end; i++) {
 		next_op(&seed, i, &o);
 		uint64_t elem[2] = { (uint64_t) w->id, o.elem };
 		for (;;) {
@@ -200,7 +177,7 @@ run_causeway(void *arg)
 			w->retries++;
 		}
 	}
-	w->t1 = now_s();
+	w->t1 = lab_now_s();
 	return NULL;
 }
 
@@ -284,7 +261,7 @@ run(int causeway, int nthreads)
 		rocksdb_optimistictransactiondb_close(odb);
 		rocksdb_options_destroy(opts);
 	}
-	tu_rmrf(dir);
+	lab_rmrf(dir);
 	free(dir);
 	free(w);
 	free(th);
@@ -341,16 +318,16 @@ run_mix(void *arg)
 	unsigned seed = 77 + (unsigned) w->id;
 	while (!atomic_load(&go))
 		;
-	w->t0      = now_s();
+	w->t0      = lab_now_s();
 	double end = w->t0 + seconds, next = w->t0;
 	if (w->rate > 0) /* stagger the threads over one interval */
 		next += (double) w->id / w->nthreads / w->rate;
-	while (now_s() < end) {
-		double start = now_s();
+	while (lab_now_s() < end) {
+		double start = lab_now_s();
 		if (w->rate > 0) {
 			/* open loop: latency counts from the scheduled start
 			 */
-			sleep_until(next);
+			lab_sleep_until(next);
 			start = next;
 			next += 1.0 / w->rate;
 		}
@@ -365,17 +342,10 @@ run_mix(void *arg)
 			w->cap = w->cap ? w->cap * 2 : 4096;
 			w->lat = realloc(w->lat, w->cap * sizeof(*w->lat));
 		}
-		w->lat[w->nlat++] = now_s() - start;
+		w->lat[w->nlat++] = lab_now_s() - start;
 	}
-	w->t1 = now_s();
+	w->t1 = lab_now_s();
 	return NULL;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *) a, y = *(const double *) b;
-	return (x > y) - (x < y);
 }
 
 typedef struct {
@@ -470,7 +440,7 @@ run_mix_threads(const char *url, const char *dir, int n, double rate)
 			r.server_us = (cpu_seconds(server_pid) - srv0) /
 			    (double) total * 1e6;
 	}
-	qsort(all, total, sizeof(*all), cmp_double);
+	qsort(all, total, sizeof(*all), lab_cmp_double);
 	r.rate = total / (t1 - t0);
 	r.p50  = total ? all[total / 2] * 1e3 : 0;
 	r.p99  = total ? all[(size_t) (total * 0.99)] * 1e3 : 0;
@@ -483,143 +453,63 @@ run_mix_threads(const char *url, const char *dir, int n, double rate)
 
 /* ---- cw-bench net: the transport's ceiling ----
  *
- * The same round trip the SDK and causewayd make, with no work behind it:
- * `cw-bench echo-server URL` (started by bench_net, in a process of its
- * own like causewayd) answers each request with its own bytes from the
- * I/O thread that read it, on causewayd's transport (server/wire.h, as
- * many I/O threads as causewayd's default), the way causewayd serves a
- * request that need not wait; the clients are the SDK's transport
- * (client/net.h). A mix of two round trips per transaction cannot go
- * faster than half the echo's round trips. */
+ * The same round trip the SDK and causewayd make, with no work behind it,
+ * measured by cw-echo (tools/cw_echo.c, an internal benchmark next to this
+ * binary: it links the two transports' internals, which a shipped program
+ * must not): `cw-echo serve URL` answers each request with its own bytes
+ * from the I/O thread that read it, on causewayd's transport, and
+ * `cw-echo run` drives it with the SDK's. A mix of two round trips per
+ * transaction cannot go faster than half the echo's round trips. */
 
-enum { ECHO_IO_THREADS = 4 };
+enum { ECHO_IO_THREADS = 4 }; /* cw-echo's, as causewayd's default */
 
+/* cw-echo's path beside self, or "" if it is not there. */
 static void
-echo_cb(void *arg, cw_wire_req *r, const uint8_t *body, size_t len)
+echo_path(const char *self, char *out, size_t cap)
 {
-	(void) arg;
-	cw_wire_reply(r, body, len);
+	snprintf(out, cap, "%s", self);
+	char *slash = strrchr(out, '/');
+	snprintf(slash ? slash + 1 : out,
+	    cap - (size_t) (slash ? slash + 1 - out : 0), "cw-echo");
+	if (access(out, X_OK) != 0)
+		out[0] = '\0';
 }
 
-/* Serves until killed. */
-static int
-echo_server(const char *url)
-{
-	cw_wire *w;
-	if (cw_wire_new(&w, ECHO_IO_THREADS, 16u << 20, 0, echo_cb, NULL) !=
-	        0 ||
-	    cw_wire_listen(w, url) != 0) {
-		fprintf(stderr, "cw-bench echo-server: cannot listen on %s\n",
-		    url);
-		return 1;
-	}
-	for (;;)
-		pause();
-}
-
-typedef struct {
-	const char *url;
-	double      rate; /* pairs of round trips a second; 0: flat out */
-	double      t0;   /* this thread's first pair, paced */
-	uint64_t    n;    /* round trips */
-	double     *lat;  /* of each pair, seconds */
-	size_t      nlat;
-	int         err;
-} eworker;
-
-/* One round trip of a 100-byte message. Returns 0 or -1. */
-static int
-echo_once(cw_net *n)
-{
-	void  *rep;
-	size_t len;
-	if (cw_net_roundtrip(n, value, sizeof(value), &rep, &len) != 0)
-		return -1;
-	cw_free(rep);
-	return len == sizeof(value) ? 0 : -1;
-}
-
-/* Pairs of round trips, as the mix makes per transaction. */
-static void *
-run_echo(void *arg)
-{
-	eworker *w   = arg;
-	cw_net  *n   = NULL;
-	size_t   cap = 0;
-	/* the server may still be starting: retry the dial for 5 s */
-	for (int i = 0; i < 100 && cw_net_open(&n, w->url) != 0; i++)
-		sleep_until(now_s() + 0.05);
-	if (n == NULL) {
-		w->err = 1;
-		return NULL;
-	}
-	while (!atomic_load(&go))
-		;
-	double next = now_s() + w->t0, end = now_s() + seconds;
-	while (now_s() < end) {
-		double start = now_s();
-		if (w->rate > 0) { /* open loop, from the scheduled start */
-			sleep_until(next);
-			start = next;
-			next += 1.0 / w->rate;
-		}
-		if (echo_once(n) != 0 || echo_once(n) != 0) {
-			w->err = 1;
-			break;
-		}
-		w->n += 2;
-		if (w->nlat == cap) {
-			cap    = cap ? cap * 2 : 4096;
-			w->lat = realloc(w->lat, cap * sizeof(*w->lat));
-		}
-		w->lat[w->nlat++] = now_s() - start;
-	}
-	cw_net_close(n);
-	return NULL;
-}
-
-/* n client threads against the echo server at url: round trips a second
- * (rate), and p50/p99 of a pair of round trips. pairs: the pairs a
- * second offered, paced (0: flat out). errors: 1 on failure. */
+/* `cw-echo run url n pairs seconds`: n client threads against the echo
+ * server at url: round trips a second (rate), and p50/p99 of a pair of
+ * round trips. pairs: the pairs a second offered, paced (0: flat out).
+ * errors: 1 on failure. */
 static mix_result
-echo_run(const char *url, int n, double pairs)
+echo_run(const char *bin, const char *url, int n, double pairs)
 {
-	eworker   *w     = calloc((size_t) n, sizeof(*w));
-	pthread_t *th    = calloc((size_t) n, sizeof(*th));
-	mix_result r     = { 0 };
-	uint64_t   total = 0;
-	size_t     nlat = 0, k = 0;
-	atomic_store(&go, 0);
-	for (int i = 0; i < n; i++) {
-		w[i].url  = url;
-		w[i].rate = pairs / n;
-		/* stagger the paced threads over one interval */
-		w[i].t0 = pairs > 0 ? (double) i / n / w[i].rate : 0;
-		pthread_create(&th[i], NULL, run_echo, &w[i]);
+	mix_result r = { .errors = 1 };
+	char       ns[16], ps[32], ss[32], line[256];
+	int        fd[2], errs = 1;
+	snprintf(ns, sizeof(ns), "%d", n);
+	snprintf(ps, sizeof(ps), "%.3f", pairs);
+	snprintf(ss, sizeof(ss), "%.3f", seconds);
+	if (pipe(fd) != 0)
+		return r;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fd[1], 1);
+		close(fd[0]);
+		close(fd[1]);
+		execl(bin, bin, "run", url, ns, ps, ss, (char *) NULL);
+		_exit(127);
 	}
-	sleep_until(now_s() + 0.2); /* every client connected */
-	atomic_store(&go, 1);
-	double t0 = now_s();
-	for (int i = 0; i < n; i++) {
-		pthread_join(th[i], NULL);
-		total += w[i].n;
-		nlat += w[i].nlat;
-		r.errors |= (uint64_t) w[i].err;
-	}
-	double  t   = now_s() - t0;
-	double *all = malloc((nlat ? nlat : 1) * sizeof(*all));
-	for (int i = 0; i < n; i++) {
-		memcpy(all + k, w[i].lat, w[i].nlat * sizeof(*all));
-		k += w[i].nlat;
-		free(w[i].lat);
-	}
-	qsort(all, nlat, sizeof(*all), cmp_double);
-	r.rate = total / t;
-	r.p50  = nlat ? all[nlat / 2] * 1e3 : 0;
-	r.p99  = nlat ? all[(size_t) (nlat * 0.99)] * 1e3 : 0;
-	free(all);
-	free(w);
-	free(th);
+	close(fd[1]);
+	FILE *f = fdopen(fd[0], "r");
+	if (f != NULL && fgets(line, sizeof(line), f) != NULL &&
+	    sscanf(line, "%lf %lf %lf %d", &r.rate, &r.p50, &r.p99, &errs) ==
+	        4)
+		r.errors = errs != 0;
+	if (f != NULL)
+		fclose(f);
+	else
+		close(fd[0]);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
 	return r;
 }
 
@@ -688,19 +578,19 @@ disk_alone(const char *dir, double secs)
 		return;
 	int     fd  = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
 	size_t  cap = 1 << 16, nl = 0;
-	double *lat = malloc(cap * sizeof(*lat)), over = 0, t0 = now_s();
+	double *lat = malloc(cap * sizeof(*lat)), over = 0, t0 = lab_now_s();
 	char    rec[300] = { 0 };
 	if (fd < 0 || lat == NULL) {
 		fprintf(stderr, "cw-bench: cannot write %s\n", path);
 		goto out;
 	}
-	while (now_s() - t0 < secs) {
+	while (lab_now_s() - t0 < secs) {
 		if (write(fd, rec, sizeof(rec)) != (ssize_t) sizeof(rec))
 			break;
-		double t = now_s();
+		double t = lab_now_s();
 		if (fdatasync(fd) != 0)
 			break;
-		double l = now_s() - t;
+		double l = lab_now_s() - t;
 		if (l > 0.002)
 			over += l - 0.002;
 		if (nl == cap) {
@@ -712,9 +602,9 @@ disk_alone(const char *dir, double secs)
 		}
 		lat[nl++] = l;
 	}
-	double span = now_s() - t0;
+	double span = lab_now_s() - t0;
 	if (nl > 0) {
-		qsort(lat, nl, sizeof(*lat), cmp_double);
+		qsort(lat, nl, sizeof(*lat), lab_cmp_double);
 		printf(
 		    "\nthe disk alone (%zu fdatasyncs of a 300 B append, back "
 		    "to back, in %s): p50 %.2f ms, p99 %.2f ms, p99.9 %.2f "
@@ -782,25 +672,34 @@ bench_net(const char *self, int *list, int n, double open_rate)
 	disk_alone(sdir, seconds);
 
 	/* the transport alone, in the same run */
-	char eurl[64];
+	char eurl[64], ebin[4096];
+	echo_path(self, ebin, sizeof(ebin));
 	snprintf(eurl, sizeof(eurl), "tcp://127.0.0.1:%d", dc_free_port());
-	pid_t ep = fork();
-	if (ep == 0) {
-		execl(self, self, "echo-server", eurl, (char *) NULL);
+	pid_t ep = -1;
+	if (ebin[0] == '\0')
+		printf("\nthe transport's ceiling: skipped, no cw-echo beside "
+		       "%s\n",
+		    self);
+	else if ((ep = fork()) == 0) {
+		execl(ebin, ebin, "serve", eurl, (char *) NULL);
 		_exit(127);
 	}
-	printf("\nthe transport's ceiling: round trips of 100 B on loopback, "
-	       "the SDK's transport\nagainst causewayd's, answering at once "
-	       "from the I/O thread that read it (%d\nthreads, as "
-	       "causewayd); the mix makes two round trips per transaction, "
-	       "so it\ncannot exceed half of them\n\n",
-	    ECHO_IO_THREADS);
-	printf("| threads | echo round trips/s | mix txn/s at most | that / "
-	       "embedded | 2 round trips p50 ms | p99 ms |\n");
-	printf("|--------:|-------------------:|------------------:|--------"
-	       "--------:|---------------------:|-------:|\n");
+	if (ep > 0) {
+		printf("\nthe transport's ceiling: round trips of 100 B on "
+		       "loopback, the SDK's transport\nagainst causewayd's, "
+		       "answering at once from the I/O thread that read it "
+		       "(%d\nthreads, as causewayd); the mix makes two round "
+		       "trips per transaction, so it\ncannot exceed half of "
+		       "them (cw-echo)\n\n",
+		    ECHO_IO_THREADS);
+		printf("| threads | echo round trips/s | mix txn/s at most | "
+		       "that / embedded | 2 round trips p50 ms | p99 ms |\n");
+		printf(
+		    "|--------:|-------------------:|------------------:|----"
+		    "------------:|---------------------:|-------:|\n");
+	}
 	for (int i = 0; i < n && ep > 0; i++) {
-		mix_result r = echo_run(eurl, list[i], 0);
+		mix_result r = echo_run(ebin, eurl, list[i], 0);
 		if (r.errors) {
 			fprintf(stderr,
 			    "cw-bench: the echo server at %s failed\n", eurl);
@@ -814,7 +713,7 @@ bench_net(const char *self, int *list, int n, double open_rate)
 	}
 	if (ep > 0 && errors == 0) {
 		/* the load of the half-peak run above, on the transport */
-		mix_result r = echo_run(eurl, peak_threads, half);
+		mix_result r = echo_run(ebin, eurl, peak_threads, half);
 		printf(
 		    "\nthe transport alone at the half-peak load (%.0f pairs "
 		    "of round trips/s offered,\n%d threads, open loop): "
@@ -827,8 +726,8 @@ bench_net(const char *self, int *list, int n, double open_rate)
 		waitpid(ep, NULL, 0);
 	}
 
-	tu_rmrf(sdir);
-	tu_rmrf(ldir);
+	lab_rmrf(sdir);
+	lab_rmrf(ldir);
 	free(sdir);
 	free(ldir);
 	if (errors) {
@@ -953,12 +852,12 @@ run_writes(void *arg)
 		return NULL;
 	while (!atomic_load(&go))
 		;
-	double t0 = now_s(), end = t0 + seconds, next = t0;
+	double t0 = lab_now_s(), end = t0 + seconds, next = t0;
 	if (w->rate > 0)
 		next += (double) w->id / w->nthreads / w->rate;
-	while (now_s() < end) {
+	while (lab_now_s() < end) {
 		if (w->rate > 0) {
-			sleep_until(next);
+			lab_sleep_until(next);
 			next += 1.0 / w->rate;
 		}
 		char   k[24];
@@ -1011,7 +910,7 @@ bench_repl(const char *self, int nthreads)
 	uint64_t b0[RDC];
 	for (int i = 0; i < RDC; i++)
 		b0[i] = applied_from(urls[i], 0);
-	double t0 = now_s();
+	double t0 = lab_now_s();
 	repl_load(urls[0], nthreads, 0, th, w);
 	uint64_t        trail_mid[RDC] = { 0 };
 	struct timespec half           = { (time_t) (seconds / 2),
@@ -1029,7 +928,7 @@ bench_repl(const char *self, int nthreads)
 		pthread_join(th[i], NULL);
 		total += w[i].n;
 	}
-	double   t1         = now_s();
+	double   t1         = lab_now_s();
 	uint64_t f_end[RDC] = { 0 }, trail_end[RDC] = { 0 };
 	for (int i = 1; i < RDC; i++)
 		f_end[i] = applied_from(urls[i], 0);
@@ -1044,7 +943,7 @@ bench_repl(const char *self, int nthreads)
 			all &= applied_from(urls[i], 0) >= a_end;
 		if (all)
 			break;
-		drain = now_s() - t1;
+		drain = lab_now_s() - t1;
 		if (drain > 60)
 			break;
 	}
@@ -1071,8 +970,8 @@ bench_repl(const char *self, int nthreads)
 		return 1;
 	double *lat = malloc(100000 * sizeof(*lat));
 	size_t  nl  = 0;
-	double  end = now_s() + seconds;
-	while (now_s() < end && nl < 100000) {
+	double  end = lab_now_s() + seconds;
+	while (lab_now_s() < end && nl < 100000) {
 		cw_txn *t;
 		void   *clk;
 		size_t  cl;
@@ -1082,13 +981,13 @@ bench_repl(const char *self, int nthreads)
 		cw_counter_add(t, "probe", 5, 1);
 		if (cw_commit(t) != 0 || cw_clock_get(a, &clk, &cl) != 0)
 			continue;
-		double c0 = now_s();
+		double c0 = lab_now_s();
 		cw_clock_merge(b, clk, cl);
 		free(clk);
 		/* the read waits at DC 1 until it has applied the commit */
 		if (cw_begin(b, &t) == 0 &&
 		    cw_counter_get(t, "probe", 5, &v) == 0)
-			lat[nl++] = now_s() - c0;
+			lat[nl++] = lab_now_s() - c0;
 		cw_abort(t);
 		struct timespec ts = { 0, 5 * 1000000L };
 		nanosleep(&ts, NULL);
@@ -1098,7 +997,7 @@ bench_repl(const char *self, int nthreads)
 		pthread_join(th[i], NULL);
 		done += w[i].n;
 	}
-	qsort(lat, nl, sizeof(*lat), cmp_double);
+	qsort(lat, nl, sizeof(*lat), lab_cmp_double);
 	printf("\nat half the peak (%.0f commits/s offered, %.0f done): "
 	       "commit at DC 0 to readable at DC 1, %zu probes:\np50 %.2f ms, "
 	       "p99 %.2f ms (target p99 < 5 ms; includes one read round "
@@ -1109,7 +1008,7 @@ bench_repl(const char *self, int nthreads)
 	cw_close(a);
 	cw_close(b);
 	stop_dcs();
-	tu_rmrf(base);
+	lab_rmrf(base);
 	free(base);
 	return 0;
 }
@@ -1158,14 +1057,14 @@ bench_lag(const char *self, int nthreads, double rate)
 	printf("# t_s\tcut\tdc0_commits\tdc1_lag\tdc1_lag_ms\tdc2_lag\t"
 	       "dc2_lag_ms\n");
 	uint64_t base = applied_from(url[0], 0);
-	double   t0   = now_s();
+	double   t0   = lab_now_s();
 	repl_load(url[0], nthreads, rate, th, w);
 	bool     cut = false, healed = false;
 	double   max_ms[3] = { 0 }, caught_up = -1, healed_at = 0;
 	uint64_t max_rec[3] = { 0 };
 	size_t   n          = 0;
 	for (;;) {
-		double t = now_s() - t0;
+		double t = lab_now_s() - t0;
 		if (!cut && !healed && t >= seconds * 0.3) {
 			cluster_isolate(c, 1, true);
 			cut = true;
@@ -1261,8 +1160,8 @@ run_spend(void *arg)
 	e->lat = malloc(200000 * sizeof(*e->lat));
 	while (!atomic_load(&go))
 		;
-	double end = now_s() + seconds;
-	while (now_s() < end) {
+	double end = lab_now_s() + seconds;
+	while (lab_now_s() < end) {
 		cw_txn *t;
 		/* first try: only this DC's own rights, no waiting */
 		if (cw_begin(c, &t) != 0)
@@ -1275,14 +1174,14 @@ run_spend(void *arg)
 		if (rc != 0)
 			cw_abort(t);
 		/* refused: wait for a grant */
-		double t0 = now_s();
+		double t0 = lab_now_s();
 		if (cw_begin(c, &t) != 0)
 			continue;
 		rc = cw_bcounter_add_wait(t, "stock", 5, -1, 1000);
 		if (rc == 0 && cw_commit(t) == 0) {
 			e->waited++;
 			if (e->nlat < 200000)
-				e->lat[e->nlat++] = now_s() - t0;
+				e->lat[e->nlat++] = lab_now_s() - t0;
 		} else {
 			if (rc != 0)
 				cw_abort(t);
@@ -1309,7 +1208,7 @@ bench_escrow(const char *self)
 		return 1;
 	cw_close(c);
 	while (applied_from(urls[1], 0) < 1 || applied_from(urls[2], 0) < 1)
-		sleep_until(now_s() + 0.01);
+		lab_sleep_until(lab_now_s() + 0.01);
 	printf("cw-bench escrow: three DCs, one bounded counter with all its "
 	       "rights minted at DC 0;\n6 client threads decrement it by 1 "
 	       "(1 at DC 0, 4 at DC 1, 1 at DC 2) for %.1f s.\nEach "
@@ -1337,7 +1236,7 @@ bench_escrow(const char *self)
 		nl += e[i].nlat;
 		free(e[i].lat);
 	}
-	qsort(lat, nl, sizeof(*lat), cmp_double);
+	qsort(lat, nl, sizeof(*lat), lab_cmp_double);
 	uint64_t done = local + waited;
 	printf("| DC | decrements | served locally |\n|---:|---:|---:|\n");
 	for (int d = 0; d < RDC; d++)
@@ -1352,7 +1251,7 @@ bench_escrow(const char *self)
 	    (unsigned long long) failed);
 	free(lat);
 	stop_dcs();
-	tu_rmrf(base);
+	lab_rmrf(base);
 	free(base);
 	return 0;
 }
@@ -1426,9 +1325,7 @@ main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	const char *cmd = argv[1];
-	if (strcmp(cmd, "echo-server") == 0 && argc == 3)
-		return echo_server(argv[2]); /* internal: see bench_net */
-	optind = 2;
+	optind          = 2;
 	while ((ch = getopt_long(argc, argv, "s:t:nd:r:h", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'r':

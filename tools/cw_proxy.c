@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../tests/integration/proxy.h"
+#include "proxy.h"
 
 int
 main(int argc, char **argv)

@@ -16,7 +16,7 @@
 #include "server.h"
 #include "txn.h"
 
-#include "../unit/testutil.h"
+#include "lab.h"
 
 static cw_server *srv;
 static cw_db     *db;
@@ -27,7 +27,7 @@ done(void)
 {
 	cw_server_free(srv);
 	cw_db_close(db);
-	tu_rmrf(dir);
+	lab_rmrf(dir);
 	free(dir);
 }
 
@@ -37,7 +37,7 @@ init(void)
 	cw_db_opts     o;
 	cw_server_opts so;
 	cw_log_set_level(CW_LOG_ERROR);
-	dir = tu_tmpdir();
+	dir = lab_tmpdir("cwtest");
 	cw_db_opts_default(&o);
 	o.sync = false;
 	cw_server_opts_default(&so);

@@ -30,8 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../integration/cluster.h"
 #include "causeway.h"
+#include "cluster.h"
 #include "fmk.h"
 #include "history.h"
 

@@ -35,7 +35,7 @@ static int
 start_with(void **state, char *const *extra)
 {
 	fx *f  = calloc(1, sizeof(*f));
-	f->tmp = tu_tmpdir();
+	f->tmp = lab_tmpdir("cwtest");
 	char dir[300];
 	snprintf(dir, sizeof(dir), "%s/dc0", f->tmp);
 	*state = f;
@@ -79,7 +79,7 @@ teardown(void **state)
 		if (rc != 0)
 			fprintf(stderr, "causewayd exited with %d\n", rc);
 	}
-	tu_rmrf(f->tmp);
+	lab_rmrf(f->tmp);
 	free(f->tmp);
 	free(f);
 	return 0;

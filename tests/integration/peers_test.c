@@ -44,7 +44,7 @@ start_peers(void **state)
 {
 	char dir[2][512], port[2][16], log[2][600];
 	(void) state;
-	tmp        = tu_tmpdir();
+	tmp        = lab_tmpdir("cwtest");
 	pg_port    = dc_free_port();
 	redis_port = dc_free_port();
 	snprintf(dir[0], sizeof(dir[0]), "%s/pg", tmp);
@@ -82,7 +82,7 @@ stop_peers(void **state)
 		kill(redis_pid, SIGTERM);
 	int a = pg_pid > 0 ? proc_wait(pg_pid, 30) : 0;
 	int b = redis_pid > 0 ? proc_wait(redis_pid, 30) : 0;
-	tu_rmrf(tmp);
+	lab_rmrf(tmp);
 	free(tmp);
 	return a == 0 && b == 0 ? 0 : -1;
 }
@@ -349,7 +349,7 @@ static void
 populate_matches_causeway(void **state)
 {
 	(void) state;
-	char      *dir = tu_tmpdir();
+	char      *dir = lab_tmpdir("cwtest");
 	cw_client *c;
 	fmk       *ref;
 	assert_int_equal(cw_open_local(&c, dir), 0);
@@ -430,7 +430,7 @@ populate_matches_causeway(void **state)
 	}
 	fmk_free(ref);
 	cw_close(c);
-	tu_rmrf(dir);
+	lab_rmrf(dir);
 	free(dir);
 }
 

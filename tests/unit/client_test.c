@@ -25,7 +25,7 @@ static int
 setup(void **state)
 {
 	fx *f  = calloc(1, sizeof(*f));
-	f->dir = tu_tmpdir();
+	f->dir = lab_tmpdir("cwtest");
 	if (cw_open_local(&f->c, f->dir) != 0)
 		return -1;
 	*state = f;
@@ -37,7 +37,7 @@ teardown(void **state)
 {
 	fx *f = *state;
 	cw_close(f->c);
-	tu_rmrf(f->dir);
+	lab_rmrf(f->dir);
 	free(f->dir);
 	free(f);
 	return 0;
@@ -348,7 +348,7 @@ allocation_failures_return_enomem_and_leak_nothing(void **state)
 	assert_int_equal(n, 2); /* the one success in the loop, and ours */
 	cw_abort(t);
 	/* opening fails cleanly too */
-	char *dir = tu_tmpdir();
+	char *dir = lab_tmpdir("cwtest");
 	for (long nth = 0; nth < 5; nth++) {
 		cw_client *c;
 		cw_alloc_fail_after(nth);
@@ -360,7 +360,7 @@ allocation_failures_return_enomem_and_leak_nothing(void **state)
 		}
 		assert_int_equal(rc, CW_ENOMEM);
 	}
-	tu_rmrf(dir);
+	lab_rmrf(dir);
 	free(dir);
 }
 

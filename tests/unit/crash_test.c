@@ -58,7 +58,7 @@ static void
 acknowledged_commits_survive_kill_9(void **s)
 {
 	(void) s;
-	char    *dir         = tu_tmpdir();
+	char    *dir         = lab_tmpdir("cwtest");
 	uint32_t acked_total = 0;
 	for (int round = 0; round < 6; round++) {
 		int p[2];
@@ -133,7 +133,7 @@ acknowledged_commits_survive_kill_9(void **s)
 		    round, n, (unsigned long long) nrec);
 	}
 	assert_true(acked_total > 0);
-	tu_rmrf(dir);
+	lab_rmrf(dir);
 	free(dir);
 }
 

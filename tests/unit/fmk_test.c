@@ -24,7 +24,7 @@ static int
 setup(void **state)
 {
 	env *e = calloc(1, sizeof(*e));
-	e->dir = tu_tmpdir();
+	e->dir = lab_tmpdir("cwtest");
 	if (cw_open_local(&e->c, e->dir) != 0 || fmk_open(&e->f, e->c, NULL))
 		return -1;
 	*state = e;
@@ -37,7 +37,7 @@ teardown(void **state)
 	env *e = *state;
 	fmk_free(e->f);
 	cw_close(e->c);
-	tu_rmrf(e->dir);
+	lab_rmrf(e->dir);
 	free(e->dir);
 	free(e);
 	return 0;

@@ -69,7 +69,7 @@ setup(void **state)
 	fx            *f = calloc(1, sizeof(*f));
 	cw_db_opts     o;
 	cw_server_opts so;
-	f->dir = tu_tmpdir();
+	f->dir = lab_tmpdir("cwtest");
 	cw_db_opts_default(&o);
 	o.sync = false; /* many requests: the cache, not the disk */
 	cw_server_opts_default(&so);
@@ -88,7 +88,7 @@ teardown(void **state)
 	fx *f = *state;
 	cw_server_free(f->s);
 	cw_db_close(f->db);
-	tu_rmrf(f->dir);
+	lab_rmrf(f->dir);
 	free(f->dir);
 	free(f);
 	return 0;

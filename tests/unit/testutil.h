@@ -1,6 +1,7 @@
 /*
- * testutil.h - helpers shared by the cmocka tests: temporary directories
- * and cmocka's includes in the order it needs.
+ * testutil.h - what the cmocka tests share: cmocka's includes in the
+ * order it needs, the lab (temporary directories, real causewayd
+ * processes: tools/lab/lab.h) and a replayable seed.
  */
 #ifndef CW_TESTUTIL_H
 #define CW_TESTUTIL_H
@@ -12,10 +13,8 @@
 /* cmocka needs the headers above first */
 #include <cmocka.h>
 
-/* A fresh directory under $TMPDIR (or /tmp). Returns an owned path. */
-char *tu_tmpdir(void);
-/* Removes path and everything below it. */
-void tu_rmrf(const char *path);
+#include "lab.h"
+
 /* A seed for random tests: $CW_SEED or the time; printed so a failure can
  * be replayed. */
 unsigned tu_seed(void);

@@ -287,14 +287,14 @@ echoes_every_size_through_nng_over_tcp_and_ipc(void **state)
 	cw_net_close(n);
 	rep_stop(&p);
 
-	char *dir = tu_tmpdir(), url[512];
+	char *dir = lab_tmpdir("cwtest"), url[512];
 	snprintf(url, sizeof(url), "ipc://%s/s", dir);
 	rep_start(&p, url, 4);
 	assert_int_equal(cw_net_open(&n, url), 0);
 	round_trip_sizes(n);
 	cw_net_close(n);
 	rep_stop(&p);
-	tu_rmrf(dir);
+	lab_rmrf(dir);
 	free(dir);
 }
 
@@ -335,10 +335,10 @@ nobody_listening_is_eunavail_at_once(void **state)
 	uint64_t t0 = cw_mono_ms();
 	assert_int_equal(script_open(&s, &n), CW_EUNAVAIL);
 	assert_true(cw_mono_ms() - t0 < 2000); /* not the 5 s timeout */
-	char *dir = tu_tmpdir(), url[512];
+	char *dir = lab_tmpdir("cwtest"), url[512];
 	snprintf(url, sizeof(url), "ipc://%s/none", dir);
 	assert_int_equal(cw_net_open(&n, url), CW_EUNAVAIL);
-	tu_rmrf(dir);
+	lab_rmrf(dir);
 	free(dir);
 }
 

@@ -27,7 +27,7 @@ static int
 open_fx(void **state, uint32_t ndc, uint16_t dc)
 {
 	fx *f  = calloc(1, sizeof(*f));
-	f->dir = tu_tmpdir();
+	f->dir = lab_tmpdir("cwtest");
 	cw_db_opts_default(&f->o);
 	f->o.ndc = ndc;
 	f->o.dc  = dc;
@@ -54,7 +54,7 @@ teardown(void **state)
 {
 	fx *f = *state;
 	cw_db_close(f->db);
-	tu_rmrf(f->dir);
+	lab_rmrf(f->dir);
 	free(f->dir);
 	free(f);
 	return 0;
@@ -1009,7 +1009,7 @@ directory_of_another_dc_or_format_is_refused(void **state)
 	cw_tx_free(t);
 
 	/* a plain RocksDB with data of its own */
-	char              *other = tu_tmpdir();
+	char              *other = lab_tmpdir("cwtest");
 	rocksdb_options_t *ro    = rocksdb_options_create();
 	rocksdb_options_set_create_if_missing(ro, 1);
 	char      *err = NULL;
@@ -1022,7 +1022,7 @@ directory_of_another_dc_or_format_is_refused(void **state)
 	rocksdb_close(rdb);
 	rocksdb_options_destroy(ro);
 	assert_int_equal(cw_db_open(&db, other, &f->o), CW_EFORMAT);
-	tu_rmrf(other);
+	lab_rmrf(other);
 	free(other);
 }
 
@@ -1130,7 +1130,7 @@ full_disk_fails_commits_whole_with_eio(void **state)
 	(void) state;
 	if (geteuid() != 0)
 		skip();
-	char *mnt = tu_tmpdir();
+	char *mnt = lab_tmpdir("cwtest");
 	if (mount("tmpfs", mnt, "tmpfs", 0, "size=16m") != 0) {
 		free(mnt);
 		skip();

@@ -226,14 +226,14 @@ an_nng_req_socket_is_answered_over_tcp_and_ipc(void **state)
 	assert_int_equal(atomic_load(&h.served), 100);
 	finish(&h, w);
 
-	char *dir = tu_tmpdir(), ipc[300];
+	char *dir = lab_tmpdir("cwtest"), ipc[300];
 	snprintf(ipc, sizeof(ipc), "ipc://%s/w.sock", dir);
 	w = start(&h, ECHO, ipc, url, sizeof(url));
 	nng_echo(url, 100);
 	finish(&h, w);
 	struct stat st; /* the path goes with the listener */
 	assert_int_not_equal(stat(ipc + 6, &st), 0);
-	tu_rmrf(dir);
+	lab_rmrf(dir);
 	free(dir);
 }
 
@@ -479,7 +479,7 @@ listen_errors_are_reported(void **state)
 
 	/* an ipc path left by a dead process is taken over; a live one is
 	 * not */
-	char *dir = tu_tmpdir(), ipc[300];
+	char *dir = lab_tmpdir("cwtest"), ipc[300];
 	snprintf(ipc, sizeof(ipc), "ipc://%s/s", dir);
 	int                fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	struct sockaddr_un un = { .sun_family = AF_UNIX };
@@ -498,7 +498,7 @@ listen_errors_are_reported(void **state)
 	(void) url2;
 	nng_echo(ipc, 3); /* still the first one's */
 	finish(&h, w);
-	tu_rmrf(dir);
+	lab_rmrf(dir);
 	free(dir);
 }
 

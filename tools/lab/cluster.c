@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../unit/testutil.h"
+#include "lab.h"
 
 /* Waits up to `seconds` until every DC reports an answer from every peer.
  */
@@ -49,7 +49,7 @@ cluster_start_each(
 	if (n < 1 || n > CL_MAX || (c = calloc(1, sizeof(*c))) == NULL)
 		return -1;
 	c->n   = n;
-	c->tmp = tu_tmpdir();
+	c->tmp = lab_tmpdir("cwcluster");
 	for (int i = 0; i < n; i++)
 		c->peer_port[i] = dc_free_port();
 	for (int i = 0; i < n; i++)
@@ -125,7 +125,7 @@ cluster_stop(cluster *c)
 	if (getenv("CW_KEEP") != NULL)
 		fprintf(stderr, "cluster: kept %s (CW_KEEP)\n", c->tmp);
 	else
-		tu_rmrf(c->tmp);
+		lab_rmrf(c->tmp);
 	free(c->tmp);
 	free(c);
 	return rc;

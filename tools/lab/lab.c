@@ -1,0 +1,64 @@
+/* lab.c - temporary directories and clocks for the lab (lab.h). */
+#include "lab.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+char *
+lab_tmpdir(const char *prefix)
+{
+	const char *base = getenv("TMPDIR");
+	char       *p;
+	if (base == NULL || *base == '\0')
+		base = "/tmp";
+	if (asprintf(&p, "%s/%s.XXXXXX", base, prefix) < 0)
+		abort();
+	if (mkdtemp(p) == NULL) {
+		perror("mkdtemp");
+		abort();
+	}
+	return p;
+}
+
+static int
+rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void) sb;
+	(void) flag;
+	(void) ftw;
+	return remove(path);
+}
+
+void
+lab_rmrf(const char *path)
+{
+	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+double
+lab_now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+void
+lab_sleep_until(double t)
+{
+	double wait = t - lab_now_s();
+	if (wait > 0) {
+		struct timespec ts = { (time_t) wait,
+			(long) ((wait - (double) (time_t) wait) * 1e9) };
+		nanosleep(&ts, NULL);
+	}
+}
+
+int
+lab_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *) a, y = *(const double *) b;
+	return (x > y) - (x < y);
+}

@@ -1,0 +1,29 @@
+/*
+ * lab.h - the laboratory shared by the tests, the verification harness
+ * and the shipped benchmark and fault tools (cw-bench, cw-proxy):
+ * temporary directories, real causewayd processes (dcproc.h), whole
+ * deployments on loopback (cluster.h) and the fault relay (proxy.h).
+ *
+ * Nothing in tools/lab/ knows cmocka or the tests: a test's assertions
+ * stay in the test, and a program that ships (cw-bench, cw-proxy) links
+ * liblab.a and the public library only. Its symbols carry no cw_ prefix
+ * because liblab.a is never installed or linked into libcauseway.
+ */
+#ifndef CW_LAB_H
+#define CW_LAB_H
+
+/* A fresh directory under $TMPDIR (or /tmp), named prefix.XXXXXX. Returns
+ * an owned path (free()); aborts with a message if it cannot make one. */
+char *lab_tmpdir(const char *prefix);
+/* Removes path and everything below it, not following symlinks. Errors
+ * are ignored: what cannot be removed stays. */
+void lab_rmrf(const char *path);
+
+/* Seconds of the monotonic clock. */
+double lab_now_s(void);
+/* Sleeps until monotonic time t (lab_now_s); returns at once if past. */
+void lab_sleep_until(double t);
+/* qsort's comparison of doubles, ascending. */
+int lab_cmp_double(const void *a, const void *b);
+
+#endif /* CW_LAB_H */
