@@ -40,7 +40,7 @@ LIB_CXX  := schema/schema.cc txn/rocks_log.cc
 LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/obj/%.o) $(LIB_CXX:%.cc=$(BUILD)/obj/%.o)
 # libcwserver (internal, never installed): causewayd's server, transport
 # and replication; causewayd, cw-echo and the tests link it.
-SRV_C    := server/server.c server/wire.c replica/replica.c
+SRV_C    := server/server.c server/replycache.c server/wire.c replica/replica.c
 SRV_OBJ  := $(SRV_C:%.c=$(BUILD)/obj/%.o)
 SRV_LIB  := $(BUILD)/lib/libcwserver.a
 # liblab (internal): temporary directories, causewayd processes, clusters
@@ -55,7 +55,7 @@ GEN      := $(BUILD)/gen/record_generated.h $(BUILD)/gen/proto_generated.h \
             $(BUILD)/gen/replica_generated.h
 
 UNIT     := causal_test crdt_test schema_test txn_test client_test transport_test wire_test \
-            server_test \
+            server_test replycache_test \
             crash_test fmk_test
 UNIT_BIN := $(UNIT:%=$(BUILD)/tests/%) $(BUILD)/tests/fuzz_replay \
             $(BUILD)/tests/fuzz_seed

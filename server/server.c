@@ -5,10 +5,19 @@
  * transaction gets a new generation, so a stale id never reaches another
  * transaction.
  *
- * The reply cache is direct-mapped on (sid, rid). An entry is PENDING while
- * its request runs (a copy of it waits, bounded), DONE with the reply
- * bytes after. A new request evicts a DONE entry of another request in its
- * place; it never evicts a PENDING one (it then runs uncached).
+ * A request that changes something goes through the reply cache
+ * (replycache.h) first, by (sid, rid): a copy of one that ran gets the
+ * first reply, a copy of one that runs waits for it. A resent copy the
+ * cache cannot vouch for (it may have forgotten the first, or the first
+ * went to an earlier incarnation of this server) is judged by the commit
+ * tags in the store (cw_db_tags, prior_judge) or refused with
+ * CW_EUNAVAIL: its outcome is unknown, and running it again could apply
+ * its writes twice.
+ *
+ * A request is served first on the wire's I/O thread in no-wait mode; if
+ * it would wait (a session clock not yet durable, a bounded counter, a
+ * busy transaction) a worker serves it from where it stopped; if its
+ * commit is not yet durable, the syncer sends its reply once it is.
  */
 #include "server.h"
 
@@ -20,20 +29,29 @@
 #include <time.h>
 
 #include "causal.h"
+#include "replycache.h"
 #include "schema.h"
 #include "wire.h"
 
 #define SLOT_BITS 16
-#define DEDUP_SIZE 65536
-#define DEDUP_MAX_REPLY (1u << 20)
-#define DEDUP_WAIT_MS 30000
 
-/* Internal: a request served in no-wait mode would have to wait; a worker
- * thread serves it instead. Never an error code, never on the wire. */
-#define WOULD_WAIT 2
-/* Internal: a request was served, and its reply may go out once the
- * job's commit ticket is durable (job_done). */
-#define DURABLE_WAIT 3
+/* How far serving a request got, where a function returns it instead of
+ * 0 or a (negative) CW_E code: never an error, never on the wire. */
+enum serve_state {
+	/* its reply is written already, nothing is left to run: a
+	 * malformed request, or a copy answered from the reply cache */
+	ANSWERED = 1,
+	/* served in no-wait mode it would wait: nothing was done, and a
+	 * worker serves it instead */
+	WOULD_WAIT,
+	/* served; its reply may go out once the job's commit ticket is
+	 * durable (job_done) */
+	DURABLE_WAIT,
+	/* prior_judge: it had no effect before the restart, so it runs */
+	PRIOR_RUN,
+	/* prior_judge: it committed before the restart */
+	PRIOR_COMMITTED,
+};
 
 struct slot {
 	pthread_mutex_t mu;
@@ -42,8 +60,6 @@ struct slot {
 	cw_tx   *tx;
 	uint64_t last_ms;
 };
-
-enum { D_EMPTY, D_PENDING, D_DONE };
 
 /* A resent copy from before a restart is judged against the commit tags
  * of the store (cw_db_tags) only if it was first sent more than this after
@@ -63,19 +79,6 @@ struct prior {
 	uint8_t       *clk; /* encoded commit clocks */
 	size_t         clen, ccap;
 	uint64_t       floor_ms; /* every tag not here committed before */
-};
-
-/* The reply cache: the last DEDUP_SIZE requests, in a ring in the order
- * they arrived (the oldest is forgotten first, whatever its id), found by
- * (sid, rid) through DEDUP_BUCKETS chains. */
-#define DEDUP_BUCKETS (2 * DEDUP_SIZE)
-struct dentry {
-	uint64_t sid, rid;
-	int      state;
-	uint8_t *reply; /* NULL with D_DONE: too large to keep */
-	size_t   len;
-	uint64_t ms;   /* wall clock when its first copy arrived */
-	int32_t  next; /* in its bucket's chain; -1: last */
 };
 
 /* One request on its way: decoded once, served in no-wait mode on the
@@ -124,14 +127,7 @@ struct cw_server {
 	uint32_t  nfree;
 	uint64_t  gen;
 
-	pthread_mutex_t dedup_mu;
-	pthread_cond_t  dedup_cv;
-	/* dedup_mu guards: */
-	struct dentry *dedup;        /* the ring */
-	int32_t       *dedup_bucket; /* chain heads; -1: empty */
-	uint32_t       dedup_head;   /* the ring's next slot to use */
-	uint64_t       dedup_floor;  /* ms: the newest forgotten arrived
-	                              * then (0: none forgotten yet) */
+	cw_rcache *rcache; /* the reply cache (thread-safe) */
 
 	pthread_mutex_t stop_mu;
 	pthread_cond_t  stop_cv;
@@ -369,8 +365,6 @@ sent_after(uint64_t floor, uint64_t age_ms)
 	    now - age_ms - PRIOR_MARGIN_MS > floor;
 }
 
-enum { PRIOR_RUN = 1, PRIOR_COMMITTED = 2 };
-
 /* Judges a copy that the reply cache does not know, first sent to another
  * incarnation, whose cache is gone. Returns PRIOR_COMMITTED (it committed
  * there: OUT: *e, its tag), PRIOR_RUN (it had no effect there, so it may
@@ -391,117 +385,6 @@ prior_judge(cw_server *s, const cw_req *r, const struct pentry **e)
 		/* committed; the results of its reads are gone */
 		return r->nreads == 0 ? PRIOR_COMMITTED : CW_EUNAVAIL;
 	return r->txid != 0 ? CW_ESTATE : PRIOR_RUN;
-}
-
-/* ---- reply cache ---- */
-
-static uint32_t
-dedup_hash(uint64_t sid, uint64_t rid)
-{
-	uint64_t h =
-	    (sid * 0x9e3779b97f4a7c15ull) ^ (rid * 0xc2b2ae3d27d4eb4full);
-	return (uint32_t) (h >> 17) & (DEDUP_BUCKETS - 1);
-}
-
-/* The entry of (sid, rid), or NULL. Caller holds dedup_mu. */
-static struct dentry *
-dedup_find(cw_server *s, uint64_t sid, uint64_t rid)
-{
-	for (int32_t i = s->dedup_bucket[dedup_hash(sid, rid)]; i >= 0;
-	     i         = s->dedup[i].next)
-                if (s->dedup[i].sid == sid && s->dedup[i].rid == rid)
-                        return &s->dedup[i];
-	return NULL;
-}
-
-/* Takes the ring's next slot for (sid, rid), pending, forgetting the
- * request that held it. Caller holds dedup_mu. */
-static void
-dedup_claim(cw_server *s, uint64_t sid, uint64_t rid)
-{
-	int32_t        i = (int32_t) s->dedup_head;
-	struct dentry *e = &s->dedup[i];
-	s->dedup_head    = (s->dedup_head + 1) % DEDUP_SIZE;
-	if (e->state != D_EMPTY) {
-		/* unlinked from its chain; a copy of it that waits sees it
-		 * gone (dedup_begin) */
-		int32_t *p = &s->dedup_bucket[dedup_hash(e->sid, e->rid)];
-		while (*p != i)
-			p = &s->dedup[*p].next;
-		*p = e->next;
-		if (e->ms > s->dedup_floor)
-			s->dedup_floor = e->ms;
-		cw_free(e->reply);
-	}
-	uint32_t b = dedup_hash(sid, rid);
-	*e = (struct dentry) { sid, rid, D_PENDING, NULL, 0, cw_now_ms(),
-		s->dedup_bucket[b] };
-	s->dedup_bucket[b] = i;
-}
-
-/* Looks the request up. Returns 1 (not WOULD_WAIT) and fills out with the
- * first reply if it ran before (or CW_EUNAVAIL if it ran and the cache
- * has forgotten its reply since); 0 if this request owns a new entry now
- * (claimed = true); WOULD_WAIT (nowait only) if a copy of it is running:
- * nothing is claimed. OUT: *floor, the arrival time of the newest request
- * forgotten (0: none). */
-static int
-dedup_begin(cw_server *s, uint64_t sid, uint64_t rid, cw_buf *out,
-    bool *claimed, bool nowait, uint64_t *floor)
-{
-	*claimed = false;
-	pthread_mutex_lock(&s->dedup_mu);
-	*floor           = s->dedup_floor;
-	struct dentry *e = dedup_find(s, sid, rid);
-	if (e == NULL) {
-		dedup_claim(s, sid, rid);
-		*claimed = true;
-		pthread_mutex_unlock(&s->dedup_mu);
-		return 0;
-	}
-	if (nowait && e->state == D_PENDING) {
-		pthread_mutex_unlock(&s->dedup_mu);
-		return WOULD_WAIT;
-	}
-	uint64_t dl = cw_mono_ms() + DEDUP_WAIT_MS;
-	while ((e = dedup_find(s, sid, rid)) != NULL &&
-	    e->state == D_PENDING && cw_mono_ms() < dl) {
-		struct timespec ts;
-		cw_deadline_after(&ts, 10);
-		pthread_cond_timedwait(&s->dedup_cv, &s->dedup_mu, &ts);
-	}
-	int rc;
-	if (e != NULL && e->state == D_DONE && e->reply != NULL) {
-		rc = cw_buf_put(out, e->reply, e->len) == 0;
-	} else {
-		/* ran (or runs still), but its reply is not kept: too
-		 * large, or forgotten while this copy waited */
-		cw_rep h = { .err = CW_EUNAVAIL };
-		rc       = cw_schema_rep_encode(&h, NULL, 0, out) == 0;
-	}
-	pthread_mutex_unlock(&s->dedup_mu);
-	if (rc)
-		cw_log(CW_LOG_INFO, "server",
-		    "request %llu of session %llx repeated: answered from the "
-		    "reply cache",
-		    (unsigned long long) rid, (unsigned long long) sid);
-	return rc;
-}
-
-static void
-dedup_end(cw_server *s, uint64_t sid, uint64_t rid, const cw_buf *reply)
-{
-	pthread_mutex_lock(&s->dedup_mu);
-	struct dentry *e = dedup_find(s, sid, rid);
-	if (e != NULL && e->state == D_PENDING) {
-		e->reply = reply->len <= DEDUP_MAX_REPLY
-		    ? cw_memdup(reply->p, reply->len)
-		    : NULL;
-		e->len   = e->reply ? reply->len : 0;
-		e->state = D_DONE;
-	}
-	pthread_cond_broadcast(&s->dedup_cv);
-	pthread_mutex_unlock(&s->dedup_mu);
 }
 
 /* ---- requests ---- */
@@ -762,8 +645,8 @@ error_reply(int err, cw_buf *out)
 	return cw_schema_rep_encode(&h, NULL, 0, out);
 }
 
-/* Decodes a request into j. Returns 0, or a reply has been written into
- * out (malformed, too many operations) and 1, or CW_ENOMEM. */
+/* Decodes a request into j. Returns 0, or ANSWERED with a reply written
+ * into out (malformed, too many operations), or CW_ENOMEM. */
 static int
 job_decode(
     cw_server *s, struct job *j, const void *buf, size_t len, cw_buf *out)
@@ -775,12 +658,12 @@ job_decode(
 		cw_log(CW_LOG_DEBUG, "server", "malformed request (%zu bytes)",
 		    len);
 		rc = error_reply(rc == CW_ENOMEM ? rc : CW_EPROTO, out);
-		return rc != 0 ? rc : 1;
+		return rc != 0 ? rc : ANSWERED;
 	}
 	if (j->r.nwrites + j->r.nreads > s->o.max_ops) {
 		cw_schema_req_fini(&j->r);
 		rc = error_reply(CW_ETOOBIG, out);
-		return rc != 0 ? rc : 1;
+		return rc != 0 ? rc : ANSWERED;
 	}
 	return 0;
 }
@@ -818,13 +701,16 @@ job_serve(cw_server *s, struct job *j, bool nowait, cw_buf *out)
 	j->start = out->len; /* where this request's reply begins */
 	if (r->sid != 0 && mutates && !j->deduped) {
 		uint64_t floor;
-		rc = dedup_begin(
-		    s, r->sid, r->rid, out, &j->claimed, nowait, &floor);
-		if (rc == WOULD_WAIT)
+		rc = cw_rcache_begin(
+		    s->rcache, r->sid, r->rid, nowait, out, &floor);
+		if (rc == CW_RCACHE_BUSY)
+			return WOULD_WAIT;
+		if (rc < 0)
 			return rc;
 		j->deduped = true;
-		if (rc == 1)
+		if (rc == CW_RCACHE_ANSWERED)
 			return 0; /* the first reply, from the cache */
+		j->claimed = true;
 		if (r->resent && r->epoch == s->epoch && floor != 0 &&
 		    (r->kind == CW_REQ_COMMIT || r->nwrites > 0) &&
 		    !sent_after(floor, r->age_ms)) {
@@ -884,7 +770,7 @@ job_done(cw_server *s, struct job *j, cw_buf *out, int rc)
 	}
 	if (j->claimed) {
 		cw_buf mine = { out->p + j->start, out->len - j->start, 0 };
-		dedup_end(s, j->sid, j->rid, &mine);
+		cw_rcache_end(s->rcache, j->sid, j->rid, &mine);
 	}
 	return rc;
 }
@@ -895,7 +781,7 @@ cw_server_handle(cw_server *s, const void *buf, size_t len, cw_buf *out)
 	struct job j;
 	int        rc = job_decode(s, &j, buf, len, out);
 	if (rc != 0)
-		return rc == 1 ? 0 : rc;
+		return rc == ANSWERED ? 0 : rc;
 	rc = job_serve(s, &j, false, out);
 	if (rc == DURABLE_WAIT)
 		rc = job_done(s, &j, out, cw_db_wait_ticket(s->db, j.ticket));
@@ -1059,7 +945,7 @@ serve_cb(void *arg, cw_wire_req *wr, const uint8_t *body, size_t len)
 		}
 		cw_schema_req_fini(&c->job.r);
 	}
-	conn_reply(c, &reply, rc == 1 ? 0 : rc);
+	conn_reply(c, &reply, rc == ANSWERED ? 0 : rc);
 }
 
 static void *
@@ -1133,31 +1019,23 @@ cw_server_new(cw_server **out, cw_db *db, const cw_server_opts *o)
 	if (getrandom(&s->epoch, sizeof(s->epoch), 0) != sizeof(s->epoch))
 		s->epoch = cw_now_ms() ^ (uint64_t) (uintptr_t) s;
 	s->epoch |= 1; /* 0 means "none known" */
-	s->slots        = cw_calloc(o->max_txns, sizeof(*s->slots));
-	s->free         = cw_calloc(o->max_txns, sizeof(*s->free));
-	s->dedup        = cw_calloc(DEDUP_SIZE, sizeof(*s->dedup));
-	s->dedup_bucket = cw_malloc(DEDUP_BUCKETS * sizeof(*s->dedup_bucket));
-	if (s->slots == NULL || s->free == NULL || s->dedup == NULL ||
-	    s->dedup_bucket == NULL) {
-		cw_free(s->dedup_bucket);
+	s->slots = cw_calloc(o->max_txns, sizeof(*s->slots));
+	s->free  = cw_calloc(o->max_txns, sizeof(*s->free));
+	if (s->slots == NULL || s->free == NULL ||
+	    cw_rcache_new(&s->rcache) != 0) {
 		cw_free(s->slots);
 		cw_free(s->free);
-		cw_free(s->dedup);
 		cw_free(s);
 		return CW_ENOMEM;
 	}
-	memset(
-	    s->dedup_bucket, 0xff, DEDUP_BUCKETS * sizeof(*s->dedup_bucket));
 	for (uint32_t i = 0; i < o->max_txns; i++) {
 		pthread_mutex_init(&s->slots[i].mu, NULL);
 		s->free[s->nfree++] = o->max_txns - 1 - i;
 	}
 	pthread_mutex_init(&s->tbl_mu, NULL);
-	pthread_mutex_init(&s->dedup_mu, NULL);
 	pthread_mutex_init(&s->stop_mu, NULL);
 	connq_init(&s->work_q);
 	connq_init(&s->sync_q);
-	cw_cond_init_mono(&s->dedup_cv);
 	cw_cond_init_mono(&s->stop_cv);
 	int rc = prior_load(s);
 	if (rc == 0 && pthread_create(&s->reaper, NULL, reaper, s) == 0)
@@ -1221,19 +1099,14 @@ cw_server_free(cw_server *s)
 	if (aborted)
 		cw_log(CW_LOG_INFO, "server", "aborted %u open transactions",
 		    aborted);
-	for (uint32_t i = 0; i < DEDUP_SIZE; i++)
-		cw_free(s->dedup[i].reply);
-	cw_free(s->dedup);
-	cw_free(s->dedup_bucket);
+	cw_rcache_free(s->rcache);
 	prior_fini(&s->prior);
 	cw_free(s->slots);
 	cw_free(s->free);
 	pthread_mutex_destroy(&s->tbl_mu);
-	pthread_mutex_destroy(&s->dedup_mu);
 	pthread_mutex_destroy(&s->stop_mu);
 	connq_fini(&s->work_q);
 	connq_fini(&s->sync_q);
-	pthread_cond_destroy(&s->dedup_cv);
 	pthread_cond_destroy(&s->stop_cv);
 	cw_free(s);
 }

@@ -18,6 +18,7 @@
  */
 #include "wire.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -120,28 +121,13 @@ struct cw_wire {
 	uint32_t     nconns;
 };
 
-static uint64_t
-ld_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void
-st_be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t) v;
-}
-
 /* ---- connections ---- */
 
 static void
 conn_unref(struct conn *c)
 {
 	pthread_mutex_lock(&c->mu);
+	assert(c->refs > 0);
 	bool last = --c->refs == 0;
 	pthread_mutex_unlock(&c->mu);
 	if (!last)
@@ -273,6 +259,7 @@ req_end(cw_wire_req *r)
 {
 	struct conn *c = r->c;
 	pthread_mutex_lock(&c->mu);
+	assert(c->inflight > 0);
 	if (c->inflight-- == WIRE_INFLIGHT)
 		poke_locked(c); /* read it again */
 	pthread_mutex_unlock(&c->mu);
@@ -293,9 +280,10 @@ cw_wire_reply(cw_wire_req *r, const void *p, size_t len)
 	struct conn *c = r->c;
 	uint8_t      pre[9];
 	size_t       pl = 0;
+	assert(r->hdr_len >= 4 && r->hdr_len <= 4 * MAX_HOPS);
 	if (c->ipc)
 		pre[pl++] = 1;
-	st_be64(pre + pl, r->hdr_len + len);
+	cw_st_be64(pre + pl, r->hdr_len + len);
 	pl += 8;
 	struct iovec iov[3] = { { pre, pl }, { r->bytes, r->hdr_len },
 		{ (void *) p, len } };
@@ -392,6 +380,7 @@ dispatch(struct conn *c, const uint8_t *p, size_t len)
 		if (hops + 1 == MAX_HOPS)
 			return true; /* too many hops: dropped, as nng does */
 	}
+	assert(hdr <= len);
 	/* room: the struct, the handler's part, then the bytes */
 	size_t       uroom = (w->user + 15) & ~(size_t) 15;
 	cw_wire_req *r     = cw_malloc(sizeof(*r) + uroom + len);
@@ -420,6 +409,7 @@ frames(struct conn *c)
 	size_t pl  = c->ipc ? 9 : 8;
 	size_t off = 0;
 	bool   ok  = true;
+	assert(c->in_len <= c->in_cap);
 	while (c->in_len - off >= pl) {
 		const uint8_t *f = c->in + off;
 		if (c->ipc && f[0] != 1) {
@@ -428,7 +418,7 @@ frames(struct conn *c)
 			ok = false;
 			break;
 		}
-		uint64_t len = ld_be64(f + pl - 8);
+		uint64_t len = cw_ld_be64(f + pl - 8);
 		if (len > c->w->max_msg) {
 			cw_log(CW_LOG_WARN, "wire",
 			    "a request of %llu bytes, over the limit of %zu: "
@@ -445,6 +435,7 @@ frames(struct conn *c)
 		}
 		off += pl + (size_t) len;
 	}
+	assert(off <= c->in_len);
 	memmove(c->in, c->in + off, c->in_len - off);
 	c->in_len -= off;
 	return ok;
@@ -458,9 +449,11 @@ in_room(struct conn *c)
 	size_t pl   = c->ipc ? 9 : 8;
 	size_t need = c->in_len + READ_CHUNK;
 	if (c->in_len >= pl) {
-		size_t frame = pl + (size_t) ld_be64(c->in + pl - 8);
+		size_t frame = pl + (size_t) cw_ld_be64(c->in + pl - 8);
+		/* frames() closed the connection of a longer one */
+		assert(frame - pl <= c->w->max_msg);
 		if (frame > need)
-			need = frame; /* checked against max_msg already */
+			need = frame;
 	}
 	if (need <= c->in_cap)
 		return true;
