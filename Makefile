@@ -32,7 +32,7 @@ LDLIBS   := -lrocksdb -lnng -lpthread -lm
 LDFLAGS  := $(SAN)
 
 # libcauseway: what users link, the SDK and the embedded engine.
-TXN_C    := txn/rocks.c txn/db.c txn/durable.c txn/tx.c txn/objects.c \
+TXN_C    := txn/rocks.c txn/db.c txn/durable.c txn/tx.c txn/objects.c txn/bcounter.c \
             txn/commit.c txn/tags.c txn/remote.c txn/log.c txn/exec.c
 LIB_C    := util/util.c causal/causal.c crdt/crdt.c $(TXN_C) escrow/escrow.c \
             client/client.c client/net.c
@@ -55,7 +55,7 @@ GEN      := $(BUILD)/gen/record_generated.h $(BUILD)/gen/proto_generated.h \
             $(BUILD)/gen/replica_generated.h
 
 UNIT     := causal_test crdt_test schema_test txn_test client_test transport_test wire_test \
-            server_test replycache_test \
+            server_test replycache_test escrow_test \
             crash_test fmk_test
 UNIT_BIN := $(UNIT:%=$(BUILD)/tests/%) $(BUILD)/tests/fuzz_replay \
             $(BUILD)/tests/fuzz_seed

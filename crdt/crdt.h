@@ -1,3 +1,5 @@
+/* The tables below are laid out by hand: */
+/* clang-format off */
 /*
  * crdt.h - the CRDT object types of DESIGN section 2: their effects
  * (operands), their states, and the merge that folds effects into states.
@@ -10,14 +12,14 @@
  *
  * Types and the merge rule for each:
  *
- *   | type      | id | state                       | merge | | reg       | 1
- * | (hlc, dc, value)            | last writer wins (hlc,dc)| | counter   | 2
- * | sum                         | add (mod 2^64)           | | bcounter  | 3
- * | R[i][j] rights, U[i] spent  | add entry-wise           | | set       | 4
- * | element -> set of tags      | add-wins observed-remove | | map       | 5
- * | none: fields are rows       | -                        | | field     | 6
- * | (hlc, dc, present, value)   | last writer wins (hlc,dc)| | typemark  | 7
- * | the object's type id        | lowest type id           |
+ *   | type     | id | state                      | merge                     |
+ *   | reg      | 1  | (hlc, dc, value)           | last writer wins (hlc,dc) |
+ *   | counter  | 2  | sum                        | add (mod 2^64)            |
+ *   | bcounter | 3  | R[i][j] rights, U[i] spent | add entry-wise            |
+ *   | set      | 4  | element -> set of tags     | add-wins observed-remove  |
+ *   | map      | 5  | none: fields are rows      | -                         |
+ *   | field    | 6  | (hlc, dc, present, value)  | last writer wins (hlc,dc) |
+ *   | typemark | 7  | the object's type id       | lowest type id            |
  *
  * An object is stored as a type row (typemark, written once by the
  * transaction that creates the object) beside its value row or, for a map,
@@ -58,6 +60,7 @@
  *
  * Threading: all functions are pure and thread-safe.
  */
+/* clang-format on */
 #ifndef CW_CRDT_H
 #define CW_CRDT_H
 

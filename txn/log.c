@@ -42,6 +42,15 @@ cw_db_log_get(
 
 static int pruned_get(cw_db *db, uint16_t o, uint64_t *floor);
 
+/* Logs that log record (o, s) is bad (`what`). Returns CW_EPROTO. */
+static int
+log_bad(const char *what, uint16_t o, uint64_t s)
+{
+	cw_log(CW_LOG_ERROR, "txn", "log record (%u, %llu) %s", o,
+	    (unsigned long long) s, what);
+	return CW_EPROTO;
+}
+
 int
 cw_db_verify(cw_db *db, uint64_t *nrecords)
 {
@@ -68,11 +77,7 @@ cw_db_verify(cw_db *db, uint64_t *nrecords)
 		uint16_t o = (uint16_t) ((k[0] << 8) | k[1]);
 		uint64_t s = cw_ld_be64(k + 2);
 		if (o >= db->o.ndc || cw_schema_rec_decode(v, vl, &rec) != 0) {
-			cw_log(CW_LOG_ERROR, "txn",
-			    "log record (%u, %llu) "
-			    "is corrupt",
-			    o, (unsigned long long) s);
-			rc = CW_EPROTO;
+			rc = log_bad("is corrupt", o, s);
 			break;
 		}
 		bool ok = rec.origin == o && rec.seq == s;
@@ -86,11 +91,7 @@ cw_db_verify(cw_db *db, uint64_t *nrecords)
 			started[o] = true;
 		}
 		if (!ok || s != seen.v[o] + 1) {
-			cw_log(CW_LOG_ERROR, "txn",
-			    "log gap or misfiled "
-			    "record at (%u, %llu)",
-			    o, (unsigned long long) s);
-			rc = CW_EPROTO;
+			rc = log_bad("follows a gap, or is misfiled", o, s);
 			break;
 		}
 		seen.v[o] = s;

@@ -1,7 +1,7 @@
 /*
  * objects.c - the operations on objects (DESIGN section 2): registers,
- * counters, bounded counters, sets and maps, on a transaction's snapshot
- * and pending rows (tx.c).
+ * counters, sets and maps, on a transaction's snapshot and pending rows
+ * (tx.c).
  *
  * An object is a type row (its type, written once by the transaction that
  * creates it, so a type check reads two bytes whatever the object's size)
@@ -13,10 +13,8 @@
  * row; a register or field write supersedes the transaction's earlier
  * write of that row.
  *
- * Bounded counters: a decrement or transfer is checked against this DC's
- * rights when issued (here) and again at commit against the latest state
- * (commit.c). A refusal, and every spend, is told to the escrow through
- * db->hooks (txn.h), which sits above txn/ and asks other DCs for rights.
+ * Bounded counters have a file of their own (bcounter.c), on the same
+ * two calls: cw_txn_obj_read and cw_txn_obj_write.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -88,11 +86,8 @@ need_type(cw_tx *t, const void *k, size_t kl, int type)
 	return rc;
 }
 
-/* Reads the value row of object k, which must be of `type` (or not
- * exist). OUT: the state in *st, *exists; the value row key in *key. For
- * a map only the type is checked: *exists says whether it exists. */
-static int
-read_object(cw_tx *t, const void *k, size_t kl, int type, cw_buf *key,
+int
+cw_txn_obj_read(cw_tx *t, const void *k, size_t kl, int type, cw_buf *key,
     cw_buf *st, bool *exists)
 {
 	struct prow *r;
@@ -116,11 +111,8 @@ read_object(cw_tx *t, const void *k, size_t kl, int type, cw_buf *key,
 	return cw_txn_read_row(t, key->p, key->len, st, exists);
 }
 
-/* The write side of an operation on object k of `type`: checks the type
- * (creating the object if new) and limits, and builds the value row key
- * into *key. */
-static int
-write_object(
+int
+cw_txn_obj_write(
     cw_tx *t, const void *k, size_t kl, int type, size_t vl, cw_buf *key)
 {
 	int rc;
@@ -186,7 +178,7 @@ cw_tx_reg_put(cw_tx *t, const void *k, size_t kl, const void *v, size_t vl)
 	int    rc;
 	if (v == NULL && vl > 0)
 		return CW_EINVAL;
-	if ((rc = write_object(t, k, kl, CW_T_REG, vl, &key)) == 0)
+	if ((rc = cw_txn_obj_write(t, k, kl, CW_T_REG, vl, &key)) == 0)
 		rc = push_lww(t, &key, CW_T_REG, CW_OP_PUT, v, vl);
 	cw_buf_fini(&key);
 	return rc;
@@ -202,7 +194,8 @@ cw_tx_reg_get(cw_tx *t, const void *k, size_t kl, void **v, size_t *vl)
 		return CW_EINVAL;
 	*v  = NULL;
 	*vl = 0;
-	if ((rc = read_object(t, k, kl, CW_T_REG, &key, &st, &exists)) == 0)
+	if ((rc = cw_txn_obj_read(t, k, kl, CW_T_REG, &key, &st, &exists)) ==
+	    0)
 		rc = lww_value(&st, exists, v, vl);
 	cw_buf_fini(&key);
 	cw_buf_fini(&st);
@@ -215,7 +208,7 @@ cw_tx_counter_add(cw_tx *t, const void *k, size_t kl, int64_t delta)
 	cw_buf       key = { 0 }, op = { 0 };
 	struct prow *r;
 	int          rc;
-	if ((rc = write_object(t, k, kl, CW_T_COUNTER, 0, &key)) != 0)
+	if ((rc = cw_txn_obj_write(t, k, kl, CW_T_COUNTER, 0, &key)) != 0)
 		goto out;
 	if ((rc = cw_txn_row_get(t, key.p, key.len, CW_T_COUNTER, &r)) != 0)
 		goto out;
@@ -244,196 +237,13 @@ cw_tx_counter_get(cw_tx *t, const void *k, size_t kl, int64_t *out)
 	if (out == NULL)
 		return CW_EINVAL;
 	*out = 0;
-	if ((rc = read_object(t, k, kl, CW_T_COUNTER, &key, &st, &exists)) ==
-	        0 &&
+	if ((rc = cw_txn_obj_read(
+	         t, k, kl, CW_T_COUNTER, &key, &st, &exists)) == 0 &&
 	    exists)
 		rc = cw_crdt_counter_read(st.p, st.len, out);
 	cw_buf_fini(&key);
 	cw_buf_fini(&st);
 	return rc;
-}
-
-static int
-bc_read(cw_tx *t, const void *k, size_t kl, int64_t *value, int64_t *rights)
-{
-	cw_buf key = { 0 }, st = { 0 };
-	bool   exists;
-	int    rc;
-	*value = *rights = 0;
-	if ((rc = read_object(t, k, kl, CW_T_BCOUNTER, &key, &st, &exists)) ==
-	        0 &&
-	    exists) {
-		if ((rc = cw_crdt_bcounter_value(st.p, st.len, value)) == 0)
-			rc = cw_crdt_bcounter_rights(
-			    st.p, st.len, t->db->o.dc, rights);
-	}
-	cw_buf_fini(&key);
-	cw_buf_fini(&st);
-	return rc;
-}
-
-static int
-bc_push(cw_tx *t, const void *k, size_t kl, int kind, uint16_t b, uint64_t n)
-{
-	cw_buf       key = { 0 }, op = { 0 };
-	struct prow *r;
-	int          rc;
-	if ((rc = write_object(t, k, kl, CW_T_BCOUNTER, 0, &key)) != 0)
-		goto out;
-	if ((rc = cw_crdt_op_bcounter(&op, kind, t->db->o.dc, b, n)) != 0 ||
-	    (rc = cw_txn_row_get(t, key.p, key.len, CW_T_BCOUNTER, &r)) != 0)
-		goto out;
-	if ((rc = cw_txn_row_push(t, r, &op, false)) == 0 && kind != CW_OP_INC)
-		r->bc_spends = true;
-out:
-	cw_buf_fini(&key);
-	cw_buf_fini(&op);
-	return rc;
-}
-
-int
-cw_db_rights(cw_db *db, const void *k, size_t kl, uint16_t dc, int64_t *out)
-{
-	char  *v;
-	size_t vl;
-	int    rc;
-	*out = 0;
-	if ((rc = cw_txn_get_value(db, k, kl, &v, &vl)) != 0)
-		return rc;
-	rc = v ? cw_crdt_bcounter_rights(v, vl, dc, out) : 0;
-	rocksdb_free(v);
-	return rc == CW_ETYPE ? 0 : rc;
-}
-
-int
-cw_db_received(cw_db *db, const void *k, size_t kl, uint16_t dc, uint64_t *out)
-{
-	char  *v;
-	size_t vl;
-	int    rc;
-	*out = 0;
-	if ((rc = cw_txn_get_value(db, k, kl, &v, &vl)) != 0)
-		return rc;
-	rc = v ? cw_crdt_bcounter_received(v, vl, dc, out) : 0;
-	rocksdb_free(v);
-	return rc;
-}
-
-/* Tells the escrow (if any) that a decrement of k found this DC's rights
- * `missing` short. */
-static void
-hook_want(cw_db *db, const void *k, size_t kl, int64_t missing)
-{
-	if (db->hooks.want != NULL)
-		db->hooks.want(db->hooks.arg, k, kl, missing);
-}
-
-int
-cw_tx_bcounter_add_wait(
-    cw_tx *t, const void *k, size_t kl, int64_t delta, uint64_t wait_ms)
-{
-	int64_t value, vis, snap, latest;
-	int     rc = cw_tx_bcounter_add(t, k, kl, delta);
-	if (rc != CW_ENORIGHTS || wait_ms == 0)
-		return rc;
-	/* the rights this transaction already spent, beyond its snapshot */
-	if ((rc = bc_read(t, k, kl, &value, &vis)) != 0)
-		return rc;
-	char  *v;
-	size_t vlen;
-	cw_buf key = { 0 };
-	if ((rc = cw_txn_row_key(&key, k, kl, ROW_VALUE, NULL)) != 0 ||
-	    (rc = cw_txn_read_snapshot(t, key.p, key.len, &v, &vlen)) != 0) {
-		cw_buf_fini(&key);
-		return rc;
-	}
-	cw_buf_fini(&key);
-	rc = v ? cw_crdt_bcounter_rights(v, vlen, t->db->o.dc, &snap) : 0;
-	if (v == NULL)
-		snap = 0;
-	rocksdb_free(v);
-	if (rc != 0)
-		return rc;
-	int64_t  need = -delta + (snap - vis); /* in the latest state */
-	uint64_t dl   = cw_mono_ms() + wait_ms;
-	cw_db   *db   = t->db;
-	for (;;) {
-		if ((rc = cw_db_rights(db, k, kl, db->o.dc, &latest)) != 0)
-			return rc;
-		if (latest >= need) /* checked again at commit */
-			return bc_push(
-			    t, k, kl, CW_OP_DEC, 0, (uint64_t) -delta);
-		hook_want(db, k, kl, need - latest);
-		uint64_t now = cw_mono_ms();
-		if (now >= dl)
-			return CW_ENORIGHTS; /* counted once, above */
-		struct timespec ts;
-		cw_deadline_after(&ts, dl - now < 20 ? dl - now : 20);
-		cw_mutex_lock(&db->commit_mu);
-		cw_mutex_wait(&db->commit_mu, &db->applied_cv, &ts);
-		cw_mutex_unlock(&db->commit_mu);
-	}
-}
-
-int
-cw_tx_bcounter_add(cw_tx *t, const void *k, size_t kl, int64_t delta)
-{
-	int64_t value, rights;
-	int     rc;
-	if (delta == INT64_MIN)
-		return CW_EINVAL;
-	if (delta == 0)
-		return bc_read(t, k, kl, &value, &rights);
-	if (delta > 0)
-		return bc_push(t, k, kl, CW_OP_INC, 0, (uint64_t) delta);
-	if ((rc = bc_read(t, k, kl, &value, &rights)) != 0)
-		return rc;
-	if (rights < -delta) {
-		hook_want(t->db, k, kl, -delta - rights); /* ask, fail fast */
-		if (t->db->hooks.demand != NULL)
-			t->db->hooks.demand(
-			    t->db->hooks.arg, k, kl, (uint64_t) -delta, true);
-		return CW_ENORIGHTS;
-	}
-	return bc_push(t, k, kl, CW_OP_DEC, 0, (uint64_t) -delta);
-}
-
-int
-cw_tx_bcounter_transfer(
-    cw_tx *t, const void *k, size_t kl, int64_t n, int to_dc)
-{
-	int64_t value, rights;
-	int     rc;
-	if (n <= 0 || to_dc < 0 || (uint32_t) to_dc >= t->db->o.ndc ||
-	    to_dc == t->db->o.dc)
-		return CW_EINVAL;
-	if ((rc = bc_read(t, k, kl, &value, &rights)) != 0)
-		return rc;
-	/* test bug grant-unheld: a transfer gives what is asked, held or
-	 * not, and its commit checks no rights either */
-	if (cw_test_bug("grant-unheld"))
-		t->unchecked = true;
-	if (rights < n && !t->unchecked)
-		return CW_ENORIGHTS;
-	return bc_push(t, k, kl, CW_OP_XFER, (uint16_t) to_dc, (uint64_t) n);
-}
-
-int
-cw_tx_bcounter_get(cw_tx *t, const void *k, size_t kl, int64_t *out)
-{
-	int64_t rights;
-	if (out == NULL)
-		return CW_EINVAL;
-	return bc_read(t, k, kl, out, &rights);
-}
-
-int
-cw_tx_bcounter_rights(cw_tx *t, const void *k, size_t kl, int64_t *out)
-{
-	int64_t value;
-	if (out == NULL)
-		return CW_EINVAL;
-	return bc_read(t, k, kl, &value, out);
 }
 
 int
@@ -444,7 +254,7 @@ cw_tx_set_add(cw_tx *t, const void *k, size_t kl, const void *e, size_t el)
 	int          rc;
 	if (e == NULL && el > 0)
 		return CW_EINVAL;
-	if ((rc = write_object(t, k, kl, CW_T_SET, el, &key)) != 0)
+	if ((rc = cw_txn_obj_write(t, k, kl, CW_T_SET, el, &key)) != 0)
 		goto out;
 	/* tag (dc, seq 0, idx): seq is stamped at commit */
 	cw_tag tag = { t->db->o.dc, 0, t->set_idx };
@@ -497,7 +307,7 @@ cw_tx_set_remove(cw_tx *t, const void *k, size_t kl, const void *e, size_t el)
 	int            rc;
 	if (e == NULL && el > 0)
 		return CW_EINVAL;
-	if ((rc = write_object(t, k, kl, CW_T_SET, el, &key)) != 0)
+	if ((rc = cw_txn_obj_write(t, k, kl, CW_T_SET, el, &key)) != 0)
 		goto out;
 	if ((r = cw_txn_row_find(t, key.p, key.len)) != NULL)
 		drop_pending_adds(t, r, e, el);
@@ -531,7 +341,8 @@ cw_tx_set_contains(
 	if (out == NULL || (e == NULL && el > 0))
 		return CW_EINVAL;
 	*out = false;
-	if ((rc = read_object(t, k, kl, CW_T_SET, &key, &st, &exists)) == 0 &&
+	if ((rc = cw_txn_obj_read(t, k, kl, CW_T_SET, &key, &st, &exists)) ==
+	        0 &&
 	    exists)
 		rc = cw_crdt_set_find(st.p, st.len, e, el, out, &tags, &ntags);
 	cw_buf_fini(&key);
@@ -553,7 +364,8 @@ cw_tx_set_members(cw_tx *t, const void *k, size_t kl, cw_list **out)
 	if (out == NULL)
 		return CW_EINVAL;
 	*out = NULL;
-	if ((rc = read_object(t, k, kl, CW_T_SET, &key, &st, &exists)) != 0)
+	if ((rc = cw_txn_obj_read(t, k, kl, CW_T_SET, &key, &st, &exists)) !=
+	    0)
 		goto out;
 	if ((rc = cw_list_new(&l)) != 0)
 		goto out;
@@ -593,7 +405,7 @@ map_write(cw_tx *t, const void *k, size_t kl, const char *field, int kind,
 		return rc;
 	if (v == NULL && vl > 0)
 		return CW_EINVAL;
-	if ((rc = write_object(t, k, kl, CW_T_MAP, vl, &key)) == 0 &&
+	if ((rc = cw_txn_obj_write(t, k, kl, CW_T_MAP, vl, &key)) == 0 &&
 	    (rc = cw_txn_row_key(&key, k, kl, ROW_FIELD, field)) == 0)
 		rc = push_lww(t, &key, CW_T_FIELD, kind, v, vl);
 	cw_buf_fini(&key);
@@ -626,7 +438,8 @@ cw_tx_map_get(cw_tx *t, const void *k, size_t kl, const char *field, void **v,
 	*vl = 0;
 	if ((rc = map_field_ok(field)) != 0)
 		return rc;
-	if ((rc = read_object(t, k, kl, CW_T_MAP, &key, &st, &exists)) == 0 &&
+	if ((rc = cw_txn_obj_read(t, k, kl, CW_T_MAP, &key, &st, &exists)) ==
+	        0 &&
 	    exists &&
 	    (rc = cw_txn_row_key(&key, k, kl, ROW_FIELD, field)) == 0 &&
 	    (rc = cw_txn_read_row(t, key.p, key.len, &st, &exists)) == 0)
@@ -670,7 +483,8 @@ cw_tx_map_fields(cw_tx *t, const void *k, size_t kl, cw_list **out)
 	if (out == NULL)
 		return CW_EINVAL;
 	*out = NULL;
-	if ((rc = read_object(t, k, kl, CW_T_MAP, &key, &st, &exists)) != 0)
+	if ((rc = cw_txn_obj_read(t, k, kl, CW_T_MAP, &key, &st, &exists)) !=
+	    0)
 		goto out;
 	if ((rc = cw_list_new(&l)) != 0)
 		goto out;

@@ -10,7 +10,8 @@
  *   | db.c      | open, close, format and identity checks, recovery        |
  *   | durable.c | group commit, the durable snapshot, syncs and waits      |
  *   | tx.c      | begin to free, pending rows, snapshot reads              |
- *   | objects.c | the reg, counter, bcounter, set and map operations       |
+ *   | objects.c | the reg, counter, set and map operations               |
+ *   | bcounter.c| bounded counters: rights checks, waits, transfers      |
  *   | commit.c  | first-committer-wins table, rights check, staging, commit|
  *   | tags.c    | commit tags                                              |
  *   | remote.c  | applying another DC's records                            |
@@ -242,6 +243,20 @@ int cw_txn_read_snapshot(
  * neither. */
 int cw_txn_read_row(
     cw_tx *t, const uint8_t *k, size_t kl, cw_buf *out, bool *exists);
+
+/* ---- objects.c ---- */
+
+/* Reads the value row of object k, which must be of `type` (or not
+ * exist), waiting first until t's snapshot is durable. OUT: the state in
+ * *st, *exists; the value row key in *key. For a map only the type is
+ * checked: *exists says whether it exists. */
+int cw_txn_obj_read(cw_tx *t, const void *k, size_t kl, int type, cw_buf *key,
+    cw_buf *st, bool *exists);
+/* The write side of an operation on object k of `type`: checks the
+ * arguments, the type (creating the object if new) and the value's size
+ * vl, and builds the value row key into *key. */
+int cw_txn_obj_write(
+    cw_tx *t, const void *k, size_t kl, int type, size_t vl, cw_buf *key);
 
 /* ---- tags.c ---- */
 
