@@ -23,18 +23,18 @@ PREFIX   ?= /usr/local
 
 WARN     := -Wall -Wextra -Werror
 INCS     := -Iinclude -Iutil -Icausal -Icrdt -Ischema -Itxn -Iescrow -Iclient -Iserver \
-            -Ireplica -Iexamples/prescriptions -Itools/lab \
+            -Ireplica -Isec -Iexamples/prescriptions -Itools/lab \
             -I$(BUILD)/gen
 CFLAGS   := -std=c11 $(WARN) -Wpedantic -Wstrict-prototypes -D_GNU_SOURCE -fPIC \
             -MMD -MP -g $(OPT) $(SAN) $(INCS) $(EXTRA_CFLAGS)
 CXXFLAGS := -std=c++17 $(WARN) -fPIC -MMD -MP -g $(OPT) $(SAN) $(INCS)
-LDLIBS   := -lrocksdb -lnng -lpthread -lm
+LDLIBS   := -lrocksdb -lnng -lmbedtls -lmbedx509 -lmbedcrypto -lpthread -lm
 LDFLAGS  := $(SAN)
 
 # libcauseway: what users link, the SDK and the embedded engine.
 TXN_C    := txn/rocks.c txn/db.c txn/durable.c txn/tx.c txn/objects.c txn/bcounter.c \
             txn/commit.c txn/tags.c txn/remote.c txn/log.c txn/exec.c
-LIB_C    := util/util.c causal/causal.c crdt/crdt.c $(TXN_C) escrow/escrow.c \
+LIB_C    := util/util.c sec/sec.c causal/causal.c crdt/crdt.c $(TXN_C) escrow/escrow.c \
             client/client.c client/net.c
 LIB_CXX  := schema/schema.cc txn/rocks_log.cc
 LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/obj/%.o) $(LIB_CXX:%.cc=$(BUILD)/obj/%.o)
@@ -55,11 +55,11 @@ GEN      := $(BUILD)/gen/record_generated.h $(BUILD)/gen/proto_generated.h \
             $(BUILD)/gen/replica_generated.h
 
 UNIT     := causal_test crdt_test schema_test txn_test client_test transport_test wire_test \
-            server_test replycache_test escrow_test \
+            server_test replycache_test escrow_test sec_test \
             crash_test fmk_test
 UNIT_BIN := $(UNIT:%=$(BUILD)/tests/%) $(BUILD)/tests/fuzz_replay \
             $(BUILD)/tests/fuzz_seed
-INTEG    := net_test repl_test fmk_run_test peers_test verify_test
+INTEG    := net_test repl_test fmk_run_test peers_test verify_test security_test
 INTEG_BIN := $(INTEG:%=$(BUILD)/tests/%)
 BINS     := $(BUILD)/bin/cw-bench $(BUILD)/bin/causewayd $(BUILD)/bin/cw \
             $(BUILD)/bin/cw-proxy $(BUILD)/bin/fmk $(BUILD)/bin/cw-verify

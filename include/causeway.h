@@ -42,7 +42,9 @@ extern "C" {
 	XX(EPROTO, -9, "malformed or corrupt message or record")              \
 	XX(ETOOBIG, -10, "key, value or transaction too large")               \
 	XX(EFORMAT, -11, "data directory of another DC or an unknown format") \
-	XX(ESTATE, -12, "transaction is no longer active")
+	XX(ESTATE, -12, "transaction is no longer active")                    \
+	XX(EAUTH, -13, "authentication failed or missing")                    \
+	XX(EPERM, -14, "this user may not do this")
 
 enum cw_err {
 	CW_OK = 0,

@@ -19,6 +19,7 @@
 
 #define RECEIVERS 2
 #define MAX_MSG (64u << 20)
+#define MAX_PIPES 64 /* connections a listener tracks (TLS) */
 
 struct link {
 	cw_replica  *r;
@@ -27,8 +28,12 @@ struct link {
 	bool         started;
 	nng_socket   sock; /* the sender's; replaced (under link_mu) by
 	                    * the sender, closed by stop */
-	bool            sock_open;
-	uint64_t        dialed_ms; /* when sock was opened */
+	bool     sock_open;
+	uint64_t dialed_ms; /* when sock was opened */
+	/* TLS: the peer's challenge to answer in the next batch */
+	bool            challenged;
+	uint8_t         nonce[CW_SEC_NONCE];
+	bool            proof_refused_logged;
 	pthread_mutex_t link_mu;
 	/* link_mu guards: */
 	bool     known; /* acked holds an ack */
@@ -36,6 +41,24 @@ struct link {
 	uint64_t heard_ms; /* monotonic time of the last ack, 0: never */
 	cw_vc    acked;
 	uint64_t behind_since; /* 0: not behind */
+};
+
+/* The connections a TLS listener has seen and the DC id each proved
+ * (sec.h). Allocated apart from the replica: nng's pipe callback may run
+ * while a socket that did not close in time is still closing, after the
+ * replica is gone, and then this is left to the exit. */
+struct pipes {
+	pthread_mutex_t auth_mu;
+	/* auth_mu guards: */
+	struct pipe_auth {
+		uint32_t    id; /* nng's pipe id; 0: a free slot */
+		bool        bound;
+		uint16_t    dc;
+		bool        challenged;
+		uint8_t     nonce[CW_SEC_NONCE];
+		const char *warned; /* the reason last logged: each is
+		                     * logged once per connection */
+	} p[MAX_PIPES];
 };
 
 struct cw_replica {
@@ -46,6 +69,7 @@ struct cw_replica {
 	atomic_bool     stopping;
 	nng_socket      rsock;
 	bool            rsock_open;
+	struct pipes   *pipes;
 	struct receiver {
 		cw_replica *r;
 		pthread_t   th;
@@ -97,7 +121,123 @@ ack(cw_replica *r, int err, cw_buf *out)
 {
 	cw_vc S;
 	cw_db_durable_state(r->db, &S);
-	cw_schema_ack_encode(err, r->dc, S.v, S.n, out);
+	cw_schema_ack_encode(err, r->dc, S.v, S.n, NULL, out);
+}
+
+/* The answer to a refused batch: the error, no state vector (nonce: a
+ * challenge, or NULL). */
+static void
+refuse(cw_replica *r, int err, const uint8_t *nonce, cw_buf *out)
+{
+	cw_schema_ack_encode(err, r->dc, NULL, 0, nonce, out);
+}
+
+/* ---- the connections of a TLS listener (sec.h) ---- */
+
+static void
+pipe_gone(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct pipes *t  = arg;
+	uint32_t      id = (uint32_t) nng_pipe_id(p);
+	(void) ev;
+	pthread_mutex_lock(&t->auth_mu);
+	for (int i = 0; i < MAX_PIPES; i++)
+		if (t->p[i].id == id)
+			memset(&t->p[i], 0, sizeof(t->p[i]));
+	pthread_mutex_unlock(&t->auth_mu);
+}
+
+/* The slot of pipe id, made if new: a new connection may take the slot
+ * of one that never proved itself. Call with auth_mu held. NULL: the
+ * table is full of bound connections. */
+static struct pipe_auth *
+pipe_slot(struct pipes *t, uint32_t id)
+{
+	struct pipe_auth *free_slot = NULL, *unbound = NULL;
+	for (int i = 0; i < MAX_PIPES; i++) {
+		struct pipe_auth *a = &t->p[i];
+		if (a->id == id)
+			return a;
+		if (a->id == 0 && free_slot == NULL)
+			free_slot = a;
+		else if (a->id != 0 && !a->bound && unbound == NULL)
+			unbound = a;
+	}
+	struct pipe_auth *a = free_slot ? free_slot : unbound;
+	if (a != NULL) {
+		memset(a, 0, sizeof(*a));
+		a->id = id;
+	}
+	return a;
+}
+
+/* Decides whether batch b, which came on pipe `pipe`, is from the DC it
+ * names. Returns 0 (go on), or CW_EAUTH with *out the refusal: a
+ * challenge for a new connection, or a bad proof or a connection bound
+ * to another id (logged once per connection). */
+static int
+authenticate(cw_replica *r, uint32_t pipe, const cw_batch *b, cw_buf *out)
+{
+	struct pipes *t   = r->pipes;
+	const char   *why = NULL;
+	int           rc  = CW_EAUTH;
+	bool          log = false;
+	uint8_t       nonce[CW_SEC_NONCE];
+	pthread_mutex_lock(&t->auth_mu);
+	struct pipe_auth *a = pipe_slot(t, pipe);
+	if (a == NULL) {
+		why = "too many connections";
+	} else if (a->bound) {
+		if (a->dc == b->from)
+			rc = 0;
+		else
+			why = "a connection of another DC";
+	} else if (a->challenged && b->proof != NULL && b->nchain <= 8) {
+		const void *ders[8];
+		size_t      lens[8];
+		for (size_t i = 0; i < b->nchain; i++)
+			cw_schema_batch_cert(b, i, &ders[i], &lens[i]);
+		/* verified under the lock: once per connection, a few
+		 * hundred microseconds, and no two receivers race for the
+		 * slot */
+		int e = cw_sec_proof_check(r->o.sec, ders, lens, b->nchain,
+		    r->o.fingerprint, b->from, r->dc, a->nonce, b->proof,
+		    b->prooflen, &why);
+		if (e == 0) {
+			a->bound = true;
+			a->dc    = b->from;
+			rc       = 0;
+			cw_log(CW_LOG_INFO, "replica",
+			    "DC %u proved its identity", b->from);
+		} else if (e == CW_ENOMEM) {
+			why = "out of memory";
+		}
+	} else if (a->challenged && b->proof != NULL) {
+		why = "a certificate chain longer than 8";
+	}
+	if (rc != 0 && a != NULL) {
+		/* a fresh challenge every time: a proof answers one */
+		if (cw_sec_random(a->nonce, sizeof(a->nonce)) == 0) {
+			a->challenged = true;
+			memcpy(nonce, a->nonce, sizeof(nonce));
+		} else {
+			a->challenged = false;
+		}
+		log = why != NULL && why != a->warned;
+		if (why != NULL)
+			a->warned = why;
+	} else if (rc != 0) {
+		log = true;
+	}
+	bool challenge = rc != 0 && a != NULL && a->challenged;
+	pthread_mutex_unlock(&t->auth_mu);
+	if (log)
+		cw_log(CW_LOG_WARN, "replica",
+		    "refused a batch that claims to be from DC %u: %s",
+		    b->from, why);
+	if (rc != 0)
+		refuse(r, CW_EAUTH, challenge ? nonce : NULL, out);
+	return rc;
 }
 
 /* Applies the records of one batch: passes over the records until one
@@ -148,14 +288,15 @@ apply_batch(cw_replica *r, const cw_batch *b)
 }
 
 static void
-handle_batch(cw_replica *r, const void *buf, size_t len, cw_buf *out)
+handle_batch(
+    cw_replica *r, uint32_t pipe, const void *buf, size_t len, cw_buf *out)
 {
 	cw_batch b;
 	int      rc;
 	if ((rc = cw_schema_batch_decode(buf, len, &b)) != 0) {
 		cw_log(CW_LOG_WARN, "replica", "malformed batch (%zu bytes)",
 		    len);
-		ack(r, CW_EPROTO, out);
+		refuse(r, CW_EPROTO, NULL, out);
 		return;
 	}
 	bool known = false;
@@ -165,7 +306,11 @@ handle_batch(cw_replica *r, const void *buf, size_t len, cw_buf *out)
 		cw_log(CW_LOG_WARN, "replica",
 		    "refused a batch from DC %u: %s", b.from,
 		    known ? "its configuration differs" : "not a peer");
-		ack(r, CW_EFORMAT, out);
+		refuse(r, CW_EFORMAT, NULL, out);
+		cw_schema_batch_fini(&b);
+		return;
+	}
+	if (r->o.sec != NULL && authenticate(r, pipe, &b, out) != 0) {
 		cw_schema_batch_fini(&b);
 		return;
 	}
@@ -201,9 +346,10 @@ receiver(void *arg)
 			break;
 		if (rv != 0)
 			continue;
-		nng_msg *m   = nng_aio_get_msg(aio);
-		cw_buf   out = { 0 };
-		handle_batch(r, nng_msg_body(m), nng_msg_len(m), &out);
+		nng_msg *m    = nng_aio_get_msg(aio);
+		cw_buf   out  = { 0 };
+		uint32_t pipe = (uint32_t) nng_pipe_id(nng_msg_get_pipe(m));
+		handle_batch(r, pipe, nng_msg_body(m), nng_msg_len(m), &out);
 		nng_msg_clear(m);
 		if (out.len == 0 || nng_msg_append(m, out.p, out.len) != 0) {
 			nng_msg_free(m);
@@ -247,9 +393,10 @@ collect_rec(
 }
 
 /* One call: ships what the peer lacks (or a heartbeat), reads the ack.
- * Returns 0 or an error; OUT: *shipped. */
+ * Returns 0 or an error; OUT: *shipped, *proved (the batch answered a
+ * challenge). */
 static int
-ship(struct link *l, size_t *shipped)
+ship_once(struct link *l, size_t *shipped, bool *proved)
 {
 	cw_replica    *r = l->r;
 	cw_vc          D, A;
@@ -257,6 +404,7 @@ ship(struct link *l, size_t *shipped)
 	bool           known;
 	int            rc = 0;
 	*shipped          = 0;
+	*proved           = false;
 	cw_db_durable_state(r->db, &D);
 	pthread_mutex_lock(&l->link_mu);
 	A     = l->acked;
@@ -306,9 +454,22 @@ ship(struct link *l, size_t *shipped)
 	for (int i = 0; i < nw; i++)
 		bw[i] = (cw_batch_want) { wants[i].key, wants[i].kl,
 			wants[i].amount, wants[i].id, wants[i].background };
+	/* TLS: the answer to the peer's challenge (sec.h) */
+	cw_buf        sig = { 0 };
+	cw_batch_auth auth;
+	if (rc == 0 && r->o.sec != NULL && l->challenged) {
+		rc = cw_sec_proof_make(r->o.sec, r->o.fingerprint, r->dc,
+		    l->conf.id, l->nonce, &sig);
+		cw_sec_chain(r->o.sec, &auth.ders, &auth.lens, &auth.n);
+		auth.sig      = sig.p;
+		auth.siglen   = sig.len;
+		l->challenged = false; /* a nonce is answered once */
+		*proved       = rc == 0;
+	}
 	if (rc == 0)
 		rc = cw_schema_batch_encode(r->dc, r->o.fingerprint, D.v, D.n,
-		    recs, c.lens, c.n, bw, nw, &msg);
+		    recs, c.lens, c.n, bw, nw, *proved ? &auth : NULL, &msg);
+	cw_buf_fini(&sig);
 	if (rc == 0 && nw > 0)
 		cw_escrow_sent(r->o.escrow, (uint64_t) nw);
 	cw_free(recs);
@@ -333,20 +494,37 @@ ship(struct link *l, size_t *shipped)
 		uint16_t dc;
 		cw_vc    acked;
 		uint32_t n;
+		bool     has_nonce = false;
+		uint8_t  nonce[CW_SEC_NONCE];
 		cw_causal_vc_init(&acked, r->ndc);
 		rc = cw_schema_ack_decode(nng_msg_body(reply),
-		    nng_msg_len(reply), &err, &dc, acked.v, &n);
-		if (rc == 0 && (dc != l->conf.id || n != r->ndc)) {
-			cw_log(CW_LOG_WARN, "replica",
-			    "DC %u answered as DC %u with %u entries",
-			    l->conf.id, dc, n);
-			rc = CW_EPROTO;
+		    nng_msg_len(reply), &err, &dc, acked.v, &n, nonce,
+		    &has_nonce);
+		if (rc == 0 && err == CW_EAUTH && dc == l->conf.id) {
+			if (*proved && !l->proof_refused_logged)
+				cw_log(CW_LOG_ERROR, "replica",
+				    "DC %u refuses our proof of identity: "
+				    "does our certificate name dc-%u?",
+				    l->conf.id, r->dc);
+			l->proof_refused_logged |= *proved;
+			if (has_nonce && r->o.sec != NULL) {
+				memcpy(l->nonce, nonce, sizeof(nonce));
+				l->challenged = true;
+			}
+			rc = CW_EAUTH;
 		} else if (rc == 0 && err == CW_EFORMAT) {
 			cw_log(CW_LOG_ERROR, "replica",
 			    "DC %u refuses us: configurations differ",
 			    l->conf.id);
 			rc = err;
+		} else if (rc == 0 && (dc != l->conf.id || n != r->ndc)) {
+			cw_log(CW_LOG_WARN, "replica",
+			    "DC %u answered as DC %u with %u entries",
+			    l->conf.id, dc, n);
+			rc = CW_EPROTO;
 		}
+		if (rc == 0 && *proved)
+			l->proof_refused_logged = false;
 		if (rc == 0) {
 			uint64_t now    = cw_mono_ms();
 			uint64_t behind = 0;
@@ -374,12 +552,26 @@ ship(struct link *l, size_t *shipped)
 	return rc;
 }
 
+/* ship_once, and once more when the peer's answer was a challenge for a
+ * new connection (TLS): the second batch carries the proof. */
+static int
+ship(struct link *l, size_t *shipped)
+{
+	bool proved;
+	int  rc = ship_once(l, shipped, &proved);
+	if (rc == CW_EAUTH && !proved && l->challenged)
+		rc = ship_once(l, shipped, &proved);
+	return rc;
+}
+
 /* Opens l's req socket and starts dialing its peer (non-blocking: the
- * peer may not be up yet). Returns 0 or an nng error. */
+ * peer may not be up yet); with TLS, only to a listener whose certificate
+ * names dc-<its id>. Returns 0 or an nng error. */
 static int
 link_dial(struct link *l)
 {
 	const cw_replica_opts *o = &l->r->o;
+	nng_dialer             d;
 	int                    rv;
 	if ((rv = nng_req0_open(&l->sock)) != 0)
 		return rv;
@@ -390,7 +582,20 @@ link_dial(struct link *l)
 	nng_socket_set_ms(l->sock, NNG_OPT_RECONNMINT, 20);
 	nng_socket_set_ms(l->sock, NNG_OPT_RECONNMAXT, 500);
 	nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ, 1u << 20);
-	return nng_dial(l->sock, l->conf.url, NULL, NNG_FLAG_NONBLOCK);
+	if ((rv = nng_dialer_create(&d, l->sock, l->conf.url)) != 0)
+		return rv;
+	if (o->sec != NULL) {
+		char  name[16];
+		void *cfg;
+		snprintf(name, sizeof(name), "dc-%u", (unsigned) l->conf.id);
+		if (cw_sec_nng_client(o->sec, name, &cfg) != 0)
+			return NNG_ENOMEM;
+		rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
+		cw_sec_nng_free(cfg); /* the dialer holds its own */
+		if (rv != 0)
+			return rv;
+	}
+	return nng_dialer_start(d, NNG_FLAG_NONBLOCK);
 }
 
 /* A link silent for REDIAL_MS gets a new socket. nng 1.5's dialer can
@@ -524,6 +729,47 @@ start_thread(pthread_t *th, void *(*fn)(void *), void *arg, const char *what)
 	return e == 0 ? 0 : CW_EUNAVAIL;
 }
 
+/* True when url's scheme is the one the links use: tls+tcp:// with TLS,
+ * anything else without. */
+static bool
+url_fits(const cw_replica_opts *o, const char *url, const char *what)
+{
+	bool tls = strncmp(url, "tls+tcp://", 10) == 0;
+	if (tls == (o->sec != NULL))
+		return true;
+	cw_log(CW_LOG_ERROR, "replica", "%s %s: %s", what, url,
+	    tls ? "a tls+tcp:// URL needs a certificate (--tls-cert)"
+	        : "with TLS, peer URLs are tls+tcp://");
+	return false;
+}
+
+/* Listens on url, with TLS when r has a cw_sec. Returns 0 or a CW_E code
+ * (logged). */
+static int
+listen_on(cw_replica *r, const char *url)
+{
+	nng_listener ls;
+	void        *cfg = NULL;
+	int          rv, rc;
+	if ((rv = nng_listener_create(&ls, r->rsock, url)) != 0)
+		goto nng_fail;
+	if (r->o.sec != NULL) {
+		if ((rc = cw_sec_nng_server(r->o.sec, &cfg)) != 0)
+			return rc;
+		rv = nng_listener_set_ptr(ls, NNG_OPT_TLS_CONFIG, cfg);
+		cw_sec_nng_free(cfg); /* the listener holds its own */
+		if (rv != 0)
+			goto nng_fail;
+	}
+	if ((rv = nng_listener_start(ls, 0)) != 0)
+		goto nng_fail;
+	return 0;
+nng_fail:
+	cw_log(CW_LOG_ERROR, "replica", "listen on %s: %s", url,
+	    nng_strerror(rv));
+	return nng_rc(rv);
+}
+
 int
 cw_replica_start(cw_replica **out, cw_db *db, const cw_replica_opts *o)
 {
@@ -533,6 +779,11 @@ cw_replica_start(cw_replica **out, cw_db *db, const cw_replica_opts *o)
 	if (db == NULL || o == NULL || o->listen == NULL || o->npeers < 1 ||
 	    o->npeers >= CW_MAX_DC)
 		return CW_EINVAL;
+	if (!url_fits(o, o->listen, "--peer-listen"))
+		return CW_EINVAL;
+	for (int i = 0; i < o->npeers; i++)
+		if (!url_fits(o, o->peers[i].url, "peer"))
+			return CW_EINVAL;
 	if ((r = cw_calloc(1, sizeof(*r))) == NULL)
 		return CW_ENOMEM;
 	r->db  = db;
@@ -545,12 +796,20 @@ cw_replica_start(cw_replica **out, cw_db *db, const cw_replica_opts *o)
 	}
 	r->rsock_open = true;
 	nng_socket_set_size(r->rsock, NNG_OPT_RECVMAXSZ, MAX_MSG);
-	if ((rv = nng_listen(r->rsock, o->listen, NULL, 0)) != 0) {
-		cw_log(CW_LOG_ERROR, "replica", "listen on %s: %s", o->listen,
-		    nng_strerror(rv));
-		rc = nng_rc(rv);
-		goto fail;
+	if (o->sec != NULL) {
+		if ((r->pipes = cw_calloc(1, sizeof(*r->pipes))) == NULL) {
+			rc = CW_ENOMEM;
+			goto fail;
+		}
+		pthread_mutex_init(&r->pipes->auth_mu, NULL);
+		if ((rv = nng_pipe_notify(r->rsock, NNG_PIPE_EV_REM_POST,
+		         pipe_gone, r->pipes)) != 0) {
+			rc = nng_rc(rv);
+			goto fail;
+		}
 	}
+	if ((rc = listen_on(r, o->listen)) != 0)
+		goto fail;
 	for (int i = 0; i < o->npeers; i++) {
 		struct link *l = &r->links[i];
 		l->r           = r;
@@ -632,8 +891,14 @@ cw_replica_stop(cw_replica *r)
 			    r->links[i].sock.id, 2000, "replica");
 		pthread_mutex_destroy(&r->links[i].link_mu);
 	}
+	bool closed = true;
 	if (r->rsock_open) /* and here: a peer dialing in */
-		cw_nng_close_bounded(r->rsock.id, 2000, "replica");
+		closed =
+		    cw_nng_close_bounded(r->rsock.id, 2000, "replica") == 0;
+	if (r->pipes != NULL && closed) { /* else nng may still call back */
+		pthread_mutex_destroy(&r->pipes->auth_mu);
+		cw_free(r->pipes);
+	}
 	cw_free(r);
 }
 

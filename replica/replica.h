@@ -28,10 +28,22 @@
  * The handshake is in every batch: the sender's id must be a configured
  * peer and its deployment fingerprint (cw_replica_fingerprint: cluster
  * name and number of DCs) must equal the receiver's, or the batch is
- * refused with CW_EFORMAT.
+ * refused with CW_EFORMAT. A refused batch is answered without the
+ * receiver's state vector: a stranger learns nothing.
+ *
+ * With a cw_sec (sec.h) both ends speak TLS and authenticate each other:
+ * the listener takes only certificates of the deployment CA, a sender
+ * dials DC j only if its certificate names dc-<j>, and each connection
+ * the listener accepts is bound to one DC id by the challenge of sec.h
+ * (CW_EAUTH with a nonce, then the sender's proof, once per connection).
+ * A batch from a connection bound to another id, or with a bad proof, is
+ * refused with CW_EAUTH, logged once per connection, and nothing of it
+ * is applied.
  *
  * Threading: cw_replica_status is thread-safe. Each sender thread owns
  * its link; link_mu guards the status fields the other threads read.
+ * auth_mu guards the receivers' table of connections (pipes) and what
+ * each is bound to; nng's pipe callback removes closed ones.
  */
 #ifndef CW_REPLICA_H
 #define CW_REPLICA_H
@@ -41,6 +53,7 @@
 
 #include "causal.h"
 #include "escrow.h"
+#include "sec.h"
 #include "txn.h"
 
 typedef struct cw_replica cw_replica;
@@ -67,6 +80,9 @@ typedef struct {
 	                        * prune) */
 	cw_escrow *escrow;     /* borrowed, outlives the replica; NULL: no
 	                        * wants shipped, no grants served */
+	cw_sec *sec;           /* borrowed, outlives the replica; NULL: plain
+	                        * links (tcp://, ipc://), no authentication;
+	                        * else every URL is tls+tcp:// */
 } cw_replica_opts;
 
 /* Fills the defaults (no listen URL, no peers). */

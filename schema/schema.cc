@@ -465,7 +465,7 @@ extern "C" int
 cw_schema_batch_encode(uint16_t from, uint64_t fingerprint,
     const uint64_t *state, uint32_t nstate, const void *const *recs,
     const size_t *lens, size_t n, const cw_batch_want *wants, size_t nwants,
-    cw_buf *out)
+    const cw_batch_auth *auth, cw_buf *out)
 {
 	if (nstate > CW_SCHEMA_MAX_DEPS)
 		return CW_EINVAL;
@@ -488,8 +488,26 @@ cw_schema_batch_encode(uint16_t from, uint64_t fingerprint,
 			    wants[i].amount, wants[i].id,
 			    wants[i].background));
 		auto ws = nwants ? fb.CreateVector(wv) : 0;
-		R::FinishBatchBuffer(
-		    fb, R::CreateBatch(fb, from, fingerprint, st, r, ws));
+		flatbuffers::Offset<
+		    flatbuffers::Vector<flatbuffers::Offset<R::Rec>>>
+		                                                  chain = 0;
+		flatbuffers::Offset<flatbuffers::Vector<uint8_t>> proof = 0;
+		if (auth != nullptr) {
+			std::vector<flatbuffers::Offset<R::Rec>> cv;
+			for (size_t i = 0; i < auth->n; i++)
+				cv.push_back(R::CreateRec(fb,
+				    fb.CreateVector(
+				        static_cast<const uint8_t *>(
+				            auth->ders[i]),
+				        auth->lens[i])));
+			chain = fb.CreateVector(cv);
+			proof = fb.CreateVector(
+			    static_cast<const uint8_t *>(auth->sig),
+			    auth->siglen);
+		}
+		R::FinishBatchBuffer(fb,
+		    R::CreateBatch(
+		        fb, from, fingerprint, st, r, ws, chain, proof));
 	});
 }
 
@@ -512,7 +530,12 @@ cw_schema_batch_decode(const void *buf, size_t len, cw_batch *b)
 	b->fingerprint = q->fingerprint();
 	b->nrecs       = q->records() ? q->records()->size() : 0;
 	b->nwants      = q->wants() ? q->wants()->size() : 0;
-	b->root_       = q;
+	b->nchain      = q->chain() ? q->chain()->size() : 0;
+	if (q->proof() != nullptr) {
+		b->proof    = q->proof()->data();
+		b->prooflen = q->proof()->size();
+	}
+	b->root_ = q;
 	return 0;
 bad:
 	std::free(b->own_);
@@ -542,24 +565,35 @@ cw_schema_batch_want(const cw_batch *b, size_t i, cw_batch_want *w)
 }
 
 extern "C" void
+cw_schema_batch_cert(const cw_batch *b, size_t i, const void **p, size_t *len)
+{
+	const R::Batch *q = static_cast<const R::Batch *>(b->root_);
+	const auto     *r = q->chain()->Get((uint32_t) i)->b();
+	*p                = r->data();
+	*len              = r->size();
+}
+
+extern "C" void
 cw_schema_batch_fini(cw_batch *b)
 {
 	release(&b->own_, &b->root_);
 }
 
 extern "C" int
-cw_schema_ack_encode(
-    int err, uint16_t dc, const uint64_t *state, uint32_t nstate, cw_buf *out)
+cw_schema_ack_encode(int err, uint16_t dc, const uint64_t *state,
+    uint32_t nstate, const uint8_t *nonce, cw_buf *out)
 {
 	return build(out, 256, [&](flatbuffers::FlatBufferBuilder &fb) {
 		auto st = nstate ? fb.CreateVector(state, nstate) : 0;
-		fb.Finish(R::CreateAck(fb, err, dc, st), R::BatchIdentifier());
+		auto nc = nonce ? fb.CreateVector(nonce, CW_SCHEMA_NONCE) : 0;
+		fb.Finish(
+		    R::CreateAck(fb, err, dc, st, nc), R::BatchIdentifier());
 	});
 }
 
 extern "C" int
 cw_schema_ack_decode(const void *buf, size_t len, int *err, uint16_t *dc,
-    uint64_t *state, uint32_t *nstate)
+    uint64_t *state, uint32_t *nstate, uint8_t *nonce, bool *has_nonce)
 {
 	const uint8_t *p;
 	void          *own = nullptr;
@@ -569,11 +603,18 @@ cw_schema_ack_decode(const void *buf, size_t len, int *err, uint16_t *dc,
 	flatbuffers::Verifier v(p, len, 16, 1000);
 	rc = CW_EPROTO;
 	if (v.VerifyBuffer<R::Ack>(R::BatchIdentifier())) {
-		const R::Ack *a = flatbuffers::GetRoot<R::Ack>(p);
-		if (u64s(a->state(), state, nstate)) {
+		const R::Ack *a  = flatbuffers::GetRoot<R::Ack>(p);
+		const auto   *nc = a->nonce();
+		if (u64s(a->state(), state, nstate) &&
+		    (nc == nullptr || nc->size() == CW_SCHEMA_NONCE)) {
 			*err = a->err();
 			*dc  = a->dc();
-			rc   = 0;
+			if (has_nonce != nullptr)
+				*has_nonce = nc != nullptr;
+			if (nc != nullptr && nonce != nullptr)
+				std::memcpy(
+				    nonce, nc->data(), CW_SCHEMA_NONCE);
+			rc = 0;
 		}
 	}
 	std::free(own);

@@ -222,6 +222,9 @@ typedef struct {
 	uint64_t    state[CW_SCHEMA_MAX_DEPS];
 	size_t      nrecs;
 	size_t      nwants;
+	size_t      nchain; /* certificates of the sender's proof */
+	const void *proof;  /* its signature (NULL: none), borrowed */
+	size_t      prooflen;
 	const void *root_; /* private */
 	void       *own_;  /* private */
 } cw_batch;
@@ -235,12 +238,22 @@ typedef struct {
 	bool        background;
 } cw_batch_want;
 
-/* Encodes a batch of n records (recs[i], lens[i], borrowed). Returns 0,
- * CW_EINVAL or CW_ENOMEM. */
+/* A sender's proof of identity (sec.h): its certificate chain (DER) and
+ * signature, all borrowed. */
+typedef struct {
+	const void *const *ders;
+	const size_t      *lens;
+	size_t             n;
+	const void        *sig;
+	size_t             siglen;
+} cw_batch_auth;
+
+/* Encodes a batch of n records (recs[i], lens[i], borrowed) and, unless
+ * auth is NULL, a proof of identity. Returns 0, CW_EINVAL or CW_ENOMEM. */
 int cw_schema_batch_encode(uint16_t from, uint64_t fingerprint,
     const uint64_t *state, uint32_t nstate, const void *const *recs,
     const size_t *lens, size_t n, const cw_batch_want *wants, size_t nwants,
-    cw_buf *out);
+    const cw_batch_auth *auth, cw_buf *out);
 /* Verifies and decodes a batch. Returns 0, CW_EPROTO or CW_ENOMEM. Call
  * cw_schema_batch_fini on 0. */
 int cw_schema_batch_decode(const void *buf, size_t len, cw_batch *b);
@@ -249,14 +262,21 @@ void cw_schema_batch_rec(
     const cw_batch *b, size_t i, const void **p, size_t *len);
 /* Want i of a decoded batch (borrowing from it). */
 void cw_schema_batch_want(const cw_batch *b, size_t i, cw_batch_want *w);
+/* Certificate i of the sender's proof (DER, borrowed from the batch). */
+void cw_schema_batch_cert(
+    const cw_batch *b, size_t i, const void **p, size_t *len);
 void cw_schema_batch_fini(cw_batch *b);
 
-/* An ack: err, the receiver's id and durable state vector. */
-int cw_schema_ack_encode(
-    int err, uint16_t dc, const uint64_t *state, uint32_t nstate, cw_buf *out);
-/* OUT: *err, *dc, state[0..*nstate). Returns 0 or CW_EPROTO. */
+#define CW_SCHEMA_NONCE 32
+/* An ack: err, the receiver's id, its durable state vector (nstate 0:
+ * none) and a challenge (nonce NULL: none; else CW_SCHEMA_NONCE bytes). */
+int cw_schema_ack_encode(int err, uint16_t dc, const uint64_t *state,
+    uint32_t nstate, const uint8_t *nonce, cw_buf *out);
+/* OUT: *err, *dc, state[0..*nstate), and *has_nonce with nonce[0..32)
+ * (nonce may be NULL when the caller wants none). Returns 0 or
+ * CW_EPROTO (a nonce of another length too). */
 int cw_schema_ack_decode(const void *buf, size_t len, int *err, uint16_t *dc,
-    uint64_t *state, uint32_t *nstate);
+    uint64_t *state, uint32_t *nstate, uint8_t *nonce, bool *has_nonce);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,12 @@
  *
  *   causewayd --dc ID --data DIR --listen URL [--listen URL ...]
  *             [--peer-listen URL] [--peer ID=URL ...] [--config FILE]
+ *             [--tls-cert FILE --tls-key FILE --tls-ca FILE] [--insecure]
+ *
+ * Security (docs/security.md): links between DCs are mutual TLS with the
+ * deployment CA when --tls-* are given. A plain (unauthenticated) link is
+ * allowed only on loopback or ipc:// addresses, unless --insecure says
+ * so explicitly; causewayd refuses to start otherwise, and says why.
  *
  * Logs to stderr with levels and timestamps; SIGTERM or SIGINT stop it
  * cleanly: requests in flight finish, open transactions abort, RocksDB
@@ -18,6 +24,7 @@
 
 #include "escrow.h"
 #include "replica.h"
+#include "sec.h"
 #include "server.h"
 #include "txn.h"
 #include "util.h"
@@ -38,6 +45,8 @@ struct conf {
 	int64_t        grant_margin;
 	bool           margin_set;
 	bool           no_forward;
+	const char    *tls_cert, *tls_key, *tls_ca;
+	bool           insecure;
 	long           peer_id[CW_MAX_DC];
 	const char    *peer_url[CW_MAX_DC];
 	int            npeers;
@@ -85,13 +94,23 @@ usage(FILE *f)
 	    "  --max-msg BYTES      largest request accepted (16777216)\n"
 	    "  --tags-kept N        commits whose outcome a restart keeps,\n"
 	    "                       for clients that resend (131072)\n"
+	    "  --tls-cert FILE      this DC's certificate (PEM; it must name\n"
+	    "                       dc-ID), for the links to other DCs\n"
+	    "  --tls-key FILE       its private key (PEM)\n"
+	    "  --tls-ca FILE        the deployment CA (PEM): peers must "
+	    "present\n"
+	    "                       a certificate it signed\n"
+	    "  --insecure           allow plain, unauthenticated links on\n"
+	    "                       addresses other than loopback and ipc://\n"
 	    "  --log LEVEL          error, warn, info (default) or debug\n"
 	    "  --help               this text\n"
 	    "\n"
 	    "With --peer, every DC needs --peer-listen. All DCs must agree "
 	    "on\n"
 	    "the cluster name and the number of DCs: a fingerprint of them\n"
-	    "is checked on every batch.\n");
+	    "is checked on every batch. With --tls-*, peer URLs are\n"
+	    "tls+tcp://HOST:PORT, and a DC ships to and accepts from only\n"
+	    "holders of a certificate of the CA that names their DC id.\n");
 }
 
 static int
@@ -112,6 +131,68 @@ parse_num(const char *name, const char *v, long lo, long hi, long *out)
 }
 
 static int conf_file(struct conf *c, const char *path);
+
+/* True when url reaches only this machine: ipc://, or tcp:// (or
+ * tls+tcp://) to a loopback address or "localhost". */
+static bool
+url_is_local(const char *url)
+{
+	char        host[256], port[8];
+	const char *hp;
+	if (strncmp(url, "ipc://", 6) == 0)
+		return true;
+	if (strncmp(url, "tcp://", 6) == 0)
+		hp = url + 6;
+	else if (strncmp(url, "tls+tcp://", 10) == 0)
+		hp = url + 10;
+	else
+		return false;
+	if (cw_split_hostport(hp, host, sizeof(host), port, sizeof(port)) != 0)
+		return false;
+	return strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
+	    strncmp(host, "127.", 4) == 0;
+}
+
+/* The rule of DESIGN 1.10: no plain link off this machine unless asked
+ * for. Returns 0, or -1 after printing why. */
+static int
+check_exposure(const struct conf *c)
+{
+	const char *bad = NULL, *what = NULL;
+	/* clients have no TLS or users yet (issue 17): every client URL
+	 * off this machine is a plain one */
+	for (int i = 0; i < c->nlisten && bad == NULL; i++)
+		if (!url_is_local(c->listen[i])) {
+			bad  = c->listen[i];
+			what = "--listen";
+		}
+	bool tls = c->tls_cert != NULL;
+	if (!tls && bad == NULL && c->peer_listen != NULL &&
+	    !url_is_local(c->peer_listen)) {
+		bad  = c->peer_listen;
+		what = "--peer-listen";
+	}
+	for (int i = 0; !tls && bad == NULL && i < c->npeers; i++)
+		if (!url_is_local(c->peer_url[i])) {
+			bad  = c->peer_url[i];
+			what = "--peer";
+		}
+	if (bad == NULL || c->insecure)
+		return 0;
+	fprintf(stderr,
+	    "causewayd: %s %s is not a loopback or ipc:// address, and the "
+	    "link would be plain: anyone who reaches it could %s. Give %s, "
+	    "or --insecure to run it so anyway.\n",
+	    what, bad,
+	    strcmp(what, "--listen") == 0
+	        ? "read and write every key (clients have no TLS or users "
+	          "yet)"
+	        : "send this DC forged transactions or read what it ships",
+	    strcmp(what, "--listen") == 0 ? "a loopback address"
+	                                  : "--tls-cert, --tls-key and "
+	                                    "--tls-ca");
+	return -1;
+}
 
 /* Applies one option. Returns 0, or -1 after printing why. */
 static int
@@ -160,6 +241,26 @@ apply(struct conf *c, const char *name, const char *v)
 			return -1;
 		}
 		c->no_forward = strcmp(v, "no") == 0;
+		return 0;
+	}
+	if (strcmp(name, "tls-cert") == 0) {
+		c->tls_cert = v;
+		return 0;
+	}
+	if (strcmp(name, "tls-key") == 0) {
+		c->tls_key = v;
+		return 0;
+	}
+	if (strcmp(name, "tls-ca") == 0) {
+		c->tls_ca = v;
+		return 0;
+	}
+	if (strcmp(name, "insecure") == 0) {
+		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
+			fprintf(stderr, "causewayd: insecure yes|no\n");
+			return -1;
+		}
+		c->insecure = strcmp(v, "yes") == 0;
 		return 0;
 	}
 	if (strcmp(name, "cluster") == 0) {
@@ -300,6 +401,10 @@ main(int argc, char **argv)
 		{ "session-wait", 1, 0, 0 },
 		{ "max-msg", 1, 0, 0 },
 		{ "log", 1, 0, 0 },
+		{ "tls-cert", 1, 0, 0 },
+		{ "tls-key", 1, 0, 0 },
+		{ "tls-ca", 1, 0, 0 },
+		{ "insecure", 0, 0, 'I' },
 		{ "help", 0, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -311,6 +416,10 @@ main(int argc, char **argv)
 		if (ch == 'h') {
 			usage(stdout);
 			return 0;
+		}
+		if (ch == 'I') {
+			c.insecure = true;
+			continue;
 		}
 		if (ch != 0 || apply(&c, lo[idx].name, optarg) != 0) {
 			if (ch != 0)
@@ -362,6 +471,31 @@ main(int argc, char **argv)
 		fprintf(stderr, "causewayd: --peer needs --peer-listen\n");
 		return 2;
 	}
+	int ntls =
+	    (c.tls_cert != NULL) + (c.tls_key != NULL) + (c.tls_ca != NULL);
+	if (ntls != 0 && ntls != 3) {
+		fprintf(stderr,
+		    "causewayd: --tls-cert, --tls-key and --tls-ca go "
+		    "together\n");
+		return 2;
+	}
+	if (check_exposure(&c) != 0)
+		return 2;
+	cw_sec *sec = NULL;
+	if (ntls == 3) {
+		char name[16];
+		snprintf(name, sizeof(name), "dc-%ld", c.dc);
+		if (cw_sec_load(&sec, c.tls_cert, c.tls_key, c.tls_ca) != 0)
+			return 1; /* logged */
+		if (!cw_sec_names(sec, name)) {
+			cw_log(CW_LOG_ERROR, "causewayd",
+			    "certificate %s does not name %s: peers would "
+			    "refuse it",
+			    c.tls_cert, name);
+			cw_sec_free(sec);
+			return 1;
+		}
+	}
 
 	/* signals go to sigwait below, not to the worker threads */
 	sigset_t sigs;
@@ -379,6 +513,7 @@ main(int argc, char **argv)
 	if ((rc = cw_db_open(&db, c.data, &o)) != 0) {
 		cw_log(CW_LOG_ERROR, "causewayd", "cannot open %s: %s", c.data,
 		    cw_strerror(rc));
+		cw_sec_free(sec);
 		return 1;
 	}
 	/* the escrow before anything runs a transaction; it goes last */
@@ -386,6 +521,7 @@ main(int argc, char **argv)
 		cw_log(
 		    CW_LOG_ERROR, "causewayd", "escrow: %s", cw_strerror(rc));
 		cw_db_close(db);
+		cw_sec_free(sec);
 		return 1;
 	}
 	c.so.escrow = esc;
@@ -394,6 +530,7 @@ main(int argc, char **argv)
 		    CW_LOG_ERROR, "causewayd", "server: %s", cw_strerror(rc));
 		cw_escrow_free(esc);
 		cw_db_close(db);
+		cw_sec_free(sec);
 		return 1;
 	}
 	if (c.npeers > 0) {
@@ -411,6 +548,7 @@ main(int argc, char **argv)
 			ro.grant_margin = c.grant_margin;
 		ro.no_forward  = c.no_forward;
 		ro.escrow      = esc;
+		ro.sec         = sec;
 		ro.fingerprint = cw_replica_fingerprint(
 		    c.cluster ? c.cluster : "causeway", o.ndc);
 		if ((rc = cw_replica_start(&rep, db, &ro)) != 0) {
@@ -419,6 +557,7 @@ main(int argc, char **argv)
 			cw_server_free(srv);
 			cw_escrow_free(esc);
 			cw_db_close(db);
+			cw_sec_free(sec);
 			return 1;
 		}
 		cw_server_set_replica(srv, rep);
@@ -429,6 +568,7 @@ main(int argc, char **argv)
 			cw_replica_stop(rep);
 			cw_escrow_free(esc);
 			cw_db_close(db);
+			cw_sec_free(sec);
 			return 1;
 		}
 	}
@@ -437,8 +577,11 @@ main(int argc, char **argv)
 	cw_db_state(db, &S);
 	cw_causal_vc_format(&S, sv, sizeof(sv));
 	cw_log(CW_LOG_INFO, "causewayd",
-	    "DC %ld of %u ready: data %s, state %s, %u workers", c.dc, o.ndc,
-	    c.data, sv, c.so.workers);
+	    "DC %ld of %u ready: data %s, state %s, %u workers%s", c.dc, o.ndc,
+	    c.data, sv, c.so.workers,
+	    c.npeers == 0     ? ""
+	        : sec != NULL ? ", peer links mutual TLS"
+	                      : ", peer links plain (no TLS)");
 
 	int sig = 0;
 	sigwait(&sigs, &sig);
@@ -448,6 +591,7 @@ main(int argc, char **argv)
 	cw_replica_stop(rep);
 	cw_escrow_free(esc);
 	cw_db_close(db);
+	cw_sec_free(sec);
 	cw_log(CW_LOG_INFO, "causewayd", "stopped");
 	return 0;
 }

@@ -4,7 +4,7 @@
 # exact apt-get line and fails.
 set -u
 PKGS="gcc g++ make clang clang-format pkg-config librocksdb-dev libnng-dev libcmocka-dev \
-libflatbuffers-dev flatbuffers-compiler libclang-rt-14-dev libpq-dev libhiredis-dev \
+libflatbuffers-dev flatbuffers-compiler libmbedtls-dev openssl libclang-rt-14-dev libpq-dev libhiredis-dev \
 postgresql redis-server"
 missing=""
 for p in $PKGS; do

@@ -35,21 +35,46 @@ links_up(cluster *c, int seconds)
 	return false;
 }
 
+static int start(cluster **out, int n, char *const *extra,
+    char *const *const *per_dc, bool tls);
+
 int
 cluster_start(cluster **out, int n, char *const *extra)
 {
-	return cluster_start_each(out, n, extra, NULL);
+	return start(out, n, extra, NULL, false);
+}
+
+int
+cluster_start_tls(cluster **out, int n, char *const *extra)
+{
+	return start(out, n, extra, NULL, true);
 }
 
 int
 cluster_start_each(
     cluster **out, int n, char *const *extra, char *const *const *per_dc)
 {
-	cluster *c;
+	return start(out, n, extra, per_dc, false);
+}
+
+static int
+start(cluster **out, int n, char *const *extra, char *const *const *per_dc,
+    bool tls)
+{
+	cluster    *c;
+	const char *scheme = tls ? "tls+tcp" : "tcp";
 	if (n < 1 || n > CL_MAX || (c = calloc(1, sizeof(*c))) == NULL)
 		return -1;
 	c->n   = n;
 	c->tmp = lab_tmpdir("cwcluster");
+	c->tls = tls;
+	if (snprintf(c->certs, sizeof(c->certs), "%s/certs", c->tmp) >=
+	    (int) sizeof(c->certs))
+		goto fail;
+	if (tls && lab_certs(c->certs, n, false, NULL) != 0) {
+		fprintf(stderr, "cluster: cannot make certificates\n");
+		goto fail;
+	}
 	for (int i = 0; i < n; i++)
 		c->peer_port[i] = dc_free_port();
 	for (int i = 0; i < n; i++)
@@ -59,19 +84,31 @@ cluster_start_each(
 				goto fail;
 	for (int i = 0; i < n; i++) {
 		int a = 0, k = 0;
-		snprintf(c->args[i][a], 64, "%d", i);
+		snprintf(c->args[i][a], 300, "%d", i);
 		c->argv[i][k++] = "--dc";
 		c->argv[i][k++] = c->args[i][a++];
-		snprintf(
-		    c->args[i][a], 64, "tcp://127.0.0.1:%d", c->peer_port[i]);
+		snprintf(c->args[i][a], 300, "%s://127.0.0.1:%d", scheme,
+		    c->peer_port[i]);
 		c->argv[i][k++] = "--peer-listen";
 		c->argv[i][k++] = c->args[i][a++];
 		for (int j = 0; j < n; j++) {
 			if (j == i)
 				continue;
-			snprintf(c->args[i][a], 64, "%d=tcp://127.0.0.1:%d", j,
-			    proxy_port(c->x[i][j]));
+			snprintf(c->args[i][a], 300, "%d=%s://127.0.0.1:%d", j,
+			    scheme, proxy_port(c->x[i][j]));
 			c->argv[i][k++] = "--peer";
+			c->argv[i][k++] = c->args[i][a++];
+		}
+		static const char *const flag[] = { "--tls-cert", "--tls-key",
+			"--tls-ca" };
+		for (int f = 0; tls && f < 3; f++) {
+			if (f < 2)
+				snprintf(c->args[i][a], 300, "%s/dc-%d.%s",
+				    c->certs, i, f == 0 ? "crt" : "key");
+			else
+				snprintf(
+				    c->args[i][a], 300, "%s/ca.crt", c->certs);
+			c->argv[i][k++] = (char *) flag[f];
 			c->argv[i][k++] = c->args[i][a++];
 		}
 		for (int e = 0; extra != NULL && extra[e] != NULL; e++) {

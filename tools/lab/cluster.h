@@ -23,8 +23,10 @@ typedef struct {
 	dcproc  d[CL_MAX];
 	int     peer_port[CL_MAX];
 	tproxy *x[CL_MAX][CL_MAX]; /* x[i][j]: DC i's link to DC j */
-	char    args[CL_MAX][CL_MAX + 24][64];
+	char    args[CL_MAX][CL_MAX + 24][300];
 	char   *argv[CL_MAX][64];
+	bool    tls;        /* mutual TLS between the DCs */
+	char    certs[256]; /* then: tmp/certs, made by lab_certs */
 } cluster;
 
 /* Starts n DCs (1..CL_MAX) in a new temporary directory, each with the
@@ -36,6 +38,9 @@ int cluster_start(cluster **out, int n, char *const *extra);
  * entry may be NULL). */
 int cluster_start_each(
     cluster **out, int n, char *const *extra, char *const *const *per_dc);
+/* The same over TLS: certificates made fresh in tmp/certs (lab_certs),
+ * tls+tcp:// peer URLs and --tls-* for every DC. */
+int cluster_start_tls(cluster **out, int n, char *const *extra);
 /* Stops every DC (SIGTERM) and proxy, removes the directory (unless
  * $CW_KEEP is set: then it says where it is), frees c.
  * Returns 0, or -1 if a DC did not stop cleanly. */

@@ -328,3 +328,23 @@ proc_wait(pid_t pid, unsigned seconds)
 	track(pid, false);
 	return -1;
 }
+
+int
+lab_certs(const char *dir, int ndc, bool expired, const char *const *names)
+{
+	const char *sh = getenv("CW_CERTS_SH");
+	char       *argv[40], n[16];
+	int         k = 0;
+	snprintf(n, sizeof(n), "%d", ndc);
+	argv[k++] = "/bin/sh";
+	argv[k++] = (char *) (sh != NULL ? sh : "tools/certs.sh");
+	if (expired)
+		argv[k++] = "--expired";
+	argv[k++] = (char *) dir;
+	argv[k++] = n;
+	for (int i = 0; names != NULL && names[i] != NULL && k < 39; i++)
+		argv[k++] = (char *) names[i];
+	argv[k]   = NULL;
+	pid_t pid = proc_spawn(argv, NULL);
+	return pid > 0 && proc_wait(pid, 60) == 0 ? 0 : -1;
+}

@@ -7,6 +7,7 @@
 #ifndef CW_DCPROC_H
 #define CW_DCPROC_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 typedef struct {
@@ -41,6 +42,13 @@ pid_t proc_spawn(char *const *argv, const char *out);
  * later.
  * Returns its exit status, or -1 if it was killed or crashed. */
 int proc_wait(pid_t pid, unsigned seconds);
+
+/* Certificates for a deployment of ndc DCs in dir (tools/certs.sh, or
+ * $CW_CERTS_SH): ca.crt, dc-<i>.crt/.key, client.crt/.key, and each of
+ * the NULL-terminated names (may be NULL); expired ones if `expired`.
+ * Returns 0 or -1 (with what certs.sh said on stderr). */
+int lab_certs(
+    const char *dir, int ndc, bool expired, const char *const *names);
 
 /* A free TCP port on 127.0.0.1, below the kernel's ephemeral range so no
  * outgoing connection takes it before the caller listens on it. */

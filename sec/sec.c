@@ -1,0 +1,347 @@
+/*
+ * sec.c - certificates, nng TLS configurations and peer proofs; see
+ * sec.h. mbedTLS 2.28 (the library Debian's nng links) does the
+ * cryptography; nothing here is written by hand but the framing of the
+ * signed message.
+ */
+#include "sec.h"
+
+#include <errno.h>
+#include <mbedtls/error.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/platform_util.h>
+#include <mbedtls/sha256.h>
+#include <mbedtls/x509_crt.h>
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+struct cw_sec {
+	char              *cert_pem, *key_pem, *ca_pem; /* NUL-terminated */
+	mbedtls_x509_crt   chain;                       /* own, then more */
+	mbedtls_x509_crt   ca;
+	mbedtls_pk_context key;
+	pthread_mutex_t    sign_mu; /* guards key while it signs */
+	const void       **ders;
+	size_t            *lens;
+	size_t             nders;
+};
+
+static const char PROOF_TAG[] = "causeway-peer-proof-v1";
+
+/* OUT: *out, the whole file plus a NUL. Returns 0, CW_ENOMEM or
+ * CW_EINVAL (logged). */
+static int
+slurp(const char *path, const char *what, char **out)
+{
+	FILE  *f = fopen(path, "rb");
+	cw_buf b = { 0 };
+	char   chunk[4096];
+	size_t n;
+	*out = NULL;
+	if (f == NULL) {
+		cw_log(CW_LOG_ERROR, "sec", "%s %s: %s", what, path,
+		    strerror(errno));
+		return CW_EINVAL;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (b.len + n > (1u << 20) || cw_buf_put(&b, chunk, n) != 0) {
+			fclose(f);
+			cw_buf_fini(&b);
+			cw_log(CW_LOG_ERROR, "sec", "%s %s: %s", what, path,
+			    b.len + n > (1u << 20) ? "larger than 1 MiB"
+			                           : "out of memory");
+			return CW_EINVAL;
+		}
+	int err = ferror(f);
+	fclose(f);
+	if (err || cw_buf_put(&b, "", 1) != 0) {
+		cw_buf_fini(&b);
+		cw_log(CW_LOG_ERROR, "sec", "%s %s: cannot read", what, path);
+		return CW_EINVAL;
+	}
+	*out = (char *) b.p;
+	return 0;
+}
+
+static void
+log_mbed(const char *what, const char *path, int e)
+{
+	char msg[160];
+	mbedtls_strerror(e, msg, sizeof(msg));
+	cw_log(CW_LOG_ERROR, "sec", "%s %s: %s", what, path, msg);
+}
+
+static int
+rng(void *arg, unsigned char *p, size_t n)
+{
+	(void) arg;
+	return cw_sec_random(p, n) == 0 ? 0 : MBEDTLS_ERR_ERROR_GENERIC_ERROR;
+}
+
+int
+cw_sec_random(void *buf, size_t n)
+{
+	uint8_t *p = buf;
+	while (n > 0) {
+		ssize_t k = getrandom(p, n, 0);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return CW_EIO;
+		p += k;
+		n -= (size_t) k;
+	}
+	return 0;
+}
+
+/* Verifies crt against s's CA, for `name` (NULL: any name). OUT: *flags
+ * (mbedTLS's verification flags). Returns true when it verifies. */
+static bool
+verify(
+    const cw_sec *s, mbedtls_x509_crt *crt, const char *name, uint32_t *flags)
+{
+	*flags = 0;
+	return mbedtls_x509_crt_verify(crt, (mbedtls_x509_crt *) &s->ca, NULL,
+	           name, flags, NULL, NULL) == 0;
+}
+
+int
+cw_sec_load(cw_sec **out, const char *cert_file, const char *key_file,
+    const char *ca_file)
+{
+	cw_sec *s;
+	int     rc, e;
+	*out = NULL;
+	if (cert_file == NULL || key_file == NULL || ca_file == NULL)
+		return CW_EINVAL;
+	if ((s = cw_calloc(1, sizeof(*s))) == NULL)
+		return CW_ENOMEM;
+	mbedtls_x509_crt_init(&s->chain);
+	mbedtls_x509_crt_init(&s->ca);
+	mbedtls_pk_init(&s->key);
+	pthread_mutex_init(&s->sign_mu, NULL);
+	if ((rc = slurp(cert_file, "certificate", &s->cert_pem)) != 0 ||
+	    (rc = slurp(key_file, "key", &s->key_pem)) != 0 ||
+	    (rc = slurp(ca_file, "CA", &s->ca_pem)) != 0)
+		goto fail;
+	rc = CW_EINVAL;
+	if ((e = mbedtls_x509_crt_parse(&s->chain,
+	         (const unsigned char *) s->cert_pem,
+	         strlen(s->cert_pem) + 1)) != 0) {
+		log_mbed("certificate", cert_file, e);
+		goto fail;
+	}
+	if ((e = mbedtls_x509_crt_parse(&s->ca,
+	         (const unsigned char *) s->ca_pem, strlen(s->ca_pem) + 1)) !=
+	    0) {
+		log_mbed("CA", ca_file, e);
+		goto fail;
+	}
+	if ((e = mbedtls_pk_parse_key(&s->key,
+	         (const unsigned char *) s->key_pem, strlen(s->key_pem) + 1,
+	         NULL, 0)) != 0) {
+		log_mbed("key", key_file, e);
+		goto fail;
+	}
+	if ((e = mbedtls_pk_check_pair(&s->chain.pk, &s->key)) != 0) {
+		cw_log(CW_LOG_ERROR, "sec",
+		    "key %s does not belong to certificate %s", key_file,
+		    cert_file);
+		goto fail;
+	}
+	uint32_t flags;
+	if (!verify(s, &s->chain, NULL, &flags)) {
+		char why[256];
+		mbedtls_x509_crt_verify_info(why, sizeof(why), "", flags);
+		why[strcspn(why, "\n")] = '\0';
+		cw_log(CW_LOG_ERROR, "sec",
+		    "certificate %s does not verify against CA %s: %s",
+		    cert_file, ca_file, why);
+		goto fail;
+	}
+	for (const mbedtls_x509_crt *c = &s->chain; c != NULL && c->raw.p;
+	     c                         = c->next)
+                s->nders++;
+	s->ders = cw_calloc(s->nders, sizeof(*s->ders));
+	s->lens = cw_calloc(s->nders, sizeof(*s->lens));
+	if (s->ders == NULL || s->lens == NULL) {
+		rc = CW_ENOMEM;
+		goto fail;
+	}
+	size_t i = 0;
+	for (const mbedtls_x509_crt *c = &s->chain; i < s->nders;
+	     c                         = c->next, i++) {
+		s->ders[i] = c->raw.p;
+		s->lens[i] = c->raw.len;
+	}
+	*out = s;
+	return 0;
+fail:
+	cw_sec_free(s);
+	return rc;
+}
+
+void
+cw_sec_free(cw_sec *s)
+{
+	if (s == NULL)
+		return;
+	mbedtls_x509_crt_free(&s->chain);
+	mbedtls_x509_crt_free(&s->ca);
+	mbedtls_pk_free(&s->key);
+	pthread_mutex_destroy(&s->sign_mu);
+	if (s->key_pem != NULL) /* the key leaves no copy behind */
+		mbedtls_platform_zeroize(s->key_pem, strlen(s->key_pem));
+	cw_free(s->cert_pem);
+	cw_free(s->key_pem);
+	cw_free(s->ca_pem);
+	cw_free(s->ders);
+	cw_free(s->lens);
+	cw_free(s);
+}
+
+bool
+cw_sec_names(const cw_sec *s, const char *name)
+{
+	uint32_t flags;
+	return verify(s, (mbedtls_x509_crt *) &s->chain, name, &flags);
+}
+
+static int
+nng_config(
+    const cw_sec *s, nng_tls_mode mode, const char *server_name, void **out)
+{
+	nng_tls_config *cfg;
+	int             rv;
+	*out = NULL;
+	if ((rv = nng_tls_config_alloc(&cfg, mode)) != 0)
+		return rv == NNG_ENOMEM ? CW_ENOMEM : CW_EINVAL;
+	if ((rv = nng_tls_config_own_cert(
+	         cfg, s->cert_pem, s->key_pem, NULL)) != 0 ||
+	    (rv = nng_tls_config_ca_chain(cfg, s->ca_pem, NULL)) != 0 ||
+	    (rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) !=
+	        0 ||
+	    (server_name != NULL &&
+	        (rv = nng_tls_config_server_name(cfg, server_name)) != 0)) {
+		cw_log(CW_LOG_ERROR, "sec", "TLS configuration: %s",
+		    nng_strerror(rv));
+		nng_tls_config_free(cfg);
+		return rv == NNG_ENOMEM ? CW_ENOMEM : CW_EINVAL;
+	}
+	*out = cfg;
+	return 0;
+}
+
+int
+cw_sec_nng_server(const cw_sec *s, void **cfg)
+{
+	return nng_config(s, NNG_TLS_MODE_SERVER, NULL, cfg);
+}
+
+int
+cw_sec_nng_client(const cw_sec *s, const char *server_name, void **cfg)
+{
+	return nng_config(s, NNG_TLS_MODE_CLIENT, server_name, cfg);
+}
+
+void
+cw_sec_nng_free(void *cfg)
+{
+	if (cfg != NULL)
+		nng_tls_config_free(cfg);
+}
+
+void
+cw_sec_chain(
+    const cw_sec *s, const void *const **ders, const size_t **lens, size_t *n)
+{
+	*ders = s->ders;
+	*lens = s->lens;
+	*n    = s->nders;
+}
+
+/* OUT: h, the SHA-256 of the message a proof signs. */
+static void
+proof_hash(uint64_t fp, uint16_t from, uint16_t to,
+    const uint8_t nonce[CW_SEC_NONCE], uint8_t h[32])
+{
+	uint8_t m[sizeof(PROOF_TAG) + 12 + CW_SEC_NONCE], *p = m;
+	memcpy(p, PROOF_TAG, sizeof(PROOF_TAG)); /* with its NUL */
+	p += sizeof(PROOF_TAG);
+	cw_st_u64(p, fp);
+	cw_st_u16(p + 8, from);
+	cw_st_u16(p + 10, to);
+	memcpy(p + 12, nonce, CW_SEC_NONCE);
+	mbedtls_sha256_ret(m, sizeof(m), h, 0);
+}
+
+int
+cw_sec_proof_make(cw_sec *s, uint64_t fingerprint, uint16_t from, uint16_t to,
+    const uint8_t nonce[CW_SEC_NONCE], cw_buf *sig)
+{
+	uint8_t h[32], out[MBEDTLS_MPI_MAX_SIZE];
+	size_t  n = 0;
+	proof_hash(fingerprint, from, to, nonce, h);
+	pthread_mutex_lock(&s->sign_mu);
+	int e = mbedtls_pk_sign(
+	    &s->key, MBEDTLS_MD_SHA256, h, sizeof(h), out, &n, rng, NULL);
+	pthread_mutex_unlock(&s->sign_mu);
+	if (e != 0) {
+		log_mbed("signing with key", "", e);
+		return CW_EIO;
+	}
+	sig->len = 0;
+	return cw_buf_put(sig, out, n);
+}
+
+int
+cw_sec_proof_check(const cw_sec *s, const void *const *ders,
+    const size_t *lens, size_t n, uint64_t fingerprint, uint16_t from,
+    uint16_t to, const uint8_t nonce[CW_SEC_NONCE], const void *sig,
+    size_t siglen, const char **why)
+{
+	mbedtls_x509_crt chain;
+	uint32_t         flags;
+	uint8_t          h[32];
+	char             name[16];
+	int              rc = CW_EAUTH;
+	*why                = "no certificate";
+	if (n == 0)
+		return CW_EAUTH;
+	mbedtls_x509_crt_init(&chain);
+	for (size_t i = 0; i < n; i++) {
+		int e = mbedtls_x509_crt_parse_der(&chain, ders[i], lens[i]);
+		if (e == MBEDTLS_ERR_X509_ALLOC_FAILED) {
+			rc = CW_ENOMEM;
+			goto out;
+		}
+		if (e != 0) {
+			*why = "a certificate that does not parse";
+			goto out;
+		}
+	}
+	snprintf(name, sizeof(name), "dc-%u", (unsigned) from);
+	if (!verify(s, &chain, name, &flags)) {
+		*why = flags & MBEDTLS_X509_BADCERT_CN_MISMATCH
+		    ? "a certificate that names another DC"
+		    : flags & MBEDTLS_X509_BADCERT_EXPIRED
+		    ? "an expired certificate"
+		    : "a certificate of another CA";
+		goto out;
+	}
+	proof_hash(fingerprint, from, to, nonce, h);
+	if (mbedtls_pk_verify(&chain.pk, MBEDTLS_MD_SHA256, h, sizeof(h), sig,
+	        siglen) != 0) {
+		*why = "a bad signature";
+		goto out;
+	}
+	*why = NULL;
+	rc   = 0;
+out:
+	mbedtls_x509_crt_free(&chain);
+	return rc;
+}

@@ -1,0 +1,92 @@
+/*
+ * sec.h - a DC's identity in its deployment: certificates, TLS
+ * configurations for nng, and the proof that binds a replication
+ * connection to one DC id (DESIGN section 1, guarantee 10;
+ * docs/security.md).
+ *
+ * A deployment has one CA. Each DC holds a certificate signed by it that
+ * names "dc-<ID>" (a DNS subject alternative name, or the common name of
+ * a certificate without SANs: mbedTLS's rule, which the TLS handshake
+ * applies too) and the certificate's private key.
+ *
+ * Between DCs, TLS is mutual (nng's tls+tcp transport): the listener takes
+ * only certificates of the deployment CA, and the dialer takes only a
+ * listener whose certificate names the DC id it dials. nng 1.5 does not
+ * tell a listener which certificate a connection presented, so the
+ * listener learns the sender's id in band: on a new connection it answers
+ * the first batch with CW_EAUTH and a random nonce; the sender's next
+ * batch carries its certificate chain and a signature, with the key of
+ * that certificate, over
+ *
+ *     "causeway-peer-proof-v1" || fingerprint || from || to || nonce
+ *
+ * (fingerprint LE64, ids LE16). cw_sec_proof_check accepts it only if the
+ * chain verifies against the CA, names dc-<from>, and the signature is
+ * good; `to` stops a member from relaying a proof meant for itself, the
+ * nonce stops a replay. The connection is then bound to `from` until it
+ * closes.
+ *
+ * Threading: a cw_sec is immutable after cw_sec_load except for the
+ * signing key's lazily built tables, which sign_mu guards; every function
+ * is thread-safe.
+ */
+#ifndef CW_SEC_H
+#define CW_SEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+typedef struct cw_sec cw_sec;
+
+#define CW_SEC_NONCE 32
+
+/* Loads the certificate chain (PEM, own certificate first), its private
+ * key (PEM, unencrypted) and the deployment CA (PEM). Checks that the key
+ * belongs to the certificate and that the certificate verifies against
+ * the CA now. OUT: *out. Returns 0, CW_ENOMEM, or CW_EINVAL (a file is
+ * missing or unreadable, not PEM, the pair does not match, or the
+ * certificate is expired or of another CA: logged, with the file). */
+int  cw_sec_load(cw_sec **out, const char *cert_file, const char *key_file,
+     const char *ca_file);
+void cw_sec_free(cw_sec *s);
+
+/* True when s's own certificate names `name` (e.g. "dc-2") and verifies
+ * against the CA. */
+bool cw_sec_names(const cw_sec *s, const char *name);
+
+/* nng TLS configurations (nng_tls_config *, returned as void * so that
+ * this header does not need nng's). A server one requires a client
+ * certificate of the CA; a client one requires the server's certificate
+ * to name server_name. OUT: *cfg, released with cw_sec_nng_free once set
+ * on a listener or dialer (they hold their own reference). Returns 0,
+ * CW_ENOMEM or CW_EINVAL (logged). */
+int  cw_sec_nng_server(const cw_sec *s, void **cfg);
+int  cw_sec_nng_client(const cw_sec *s, const char *server_name, void **cfg);
+void cw_sec_nng_free(void *cfg);
+
+/* Fills buf with n bytes from the kernel's CSPRNG. Returns 0 or CW_EIO. */
+int cw_sec_random(void *buf, size_t n);
+
+/* The DER encodings of s's own chain, own certificate first. OUT: *ders,
+ * *lens (borrowed from s), *n. */
+void cw_sec_chain(
+    const cw_sec *s, const void *const **ders, const size_t **lens, size_t *n);
+
+/* OUT: sig (owned by the caller: cw_buf_fini), the proof that s is DC
+ * `from` to DC `to` for the challenge nonce. Returns 0, CW_ENOMEM or
+ * CW_EIO (the key cannot sign). */
+int cw_sec_proof_make(cw_sec *s, uint64_t fingerprint, uint16_t from,
+    uint16_t to, const uint8_t nonce[CW_SEC_NONCE], cw_buf *sig);
+
+/* Checks a proof received by DC `to` (s is its identity): chain
+ * (ders[i], lens[i], own certificate first) verifies against s's CA,
+ * names dc-<from>, and sig is its key's signature. Returns 0, CW_ENOMEM,
+ * or CW_EAUTH (OUT: why, a static string for the log). */
+int cw_sec_proof_check(const cw_sec *s, const void *const *ders,
+    const size_t *lens, size_t n, uint64_t fingerprint, uint16_t from,
+    uint16_t to, const uint8_t nonce[CW_SEC_NONCE], const void *sig,
+    size_t siglen, const char **why);
+
+#endif /* CW_SEC_H */
