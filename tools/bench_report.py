@@ -403,7 +403,10 @@ sections = [
     ("repl.txt", "Replication: apply rate and remote visibility",
      "Three DCs on loopback; writers at DC 0 flat out, then at half that "
      "rate while a probe measures commit-at-DC-0 to readable-at-DC-1 "
-     "through a session clock.", "cw-bench repl --seconds %s"),
+     "through a session clock; then the cost of security: plain and "
+     "mutual-TLS links between the DCs in interleaved pairs, with the "
+     "DCs' CPU per commit (from /proc) beside throughput.",
+     "cw-bench repl --tls --seconds %s"),
     ("escrow.txt", "Escrow: the share of decrements served locally",
      "Three DCs; a bounded counter's rights minted at DC 0, demand skewed "
      "to DC 1.", "cw-bench escrow --seconds %s"),

@@ -754,25 +754,38 @@ stop_dcs(void)
 		}
 }
 
-/* Starts three DCs next to this binary; OUT: their client URLs. */
+/* Starts three DCs next to this binary, their links plain or mutual TLS
+ * (certificates made in base/certs); OUT: their client URLs. */
 static void
-start_dcs(const char *self, const char *base, char urls[RDC][64])
+start_dcs(const char *self, const char *base, char urls[RDC][64], bool tls)
 {
 	char bin[4096], peer[RDC][64], dir[RDC][512], id[RDC][8];
+	char certs[600], crt[RDC][640], key[RDC][640], ca[640];
+	snprintf(certs, sizeof(certs), "%s/certs", base);
+	snprintf(ca, sizeof(ca), "%s/ca.crt", certs);
+	if (tls && lab_certs(certs, RDC, false, NULL) != 0) {
+		fprintf(stderr,
+		    "cw-bench: cannot make certificates "
+		    "(tools/certs.sh, or $CW_CERTS_SH)\n");
+		exit(1);
+	}
 	snprintf(bin, sizeof(bin), "%s", self);
 	char *slash = strrchr(bin, '/');
 	snprintf(slash ? slash + 1 : bin,
 	    sizeof(bin) - (size_t) (slash ? slash + 1 - bin : 0), "causewayd");
 	for (int i = 0; i < RDC; i++) {
 		snprintf(urls[i], 64, "tcp://127.0.0.1:%d", dc_free_port());
-		snprintf(peer[i], 64, "tcp://127.0.0.1:%d", dc_free_port());
+		snprintf(peer[i], 64, "%s://127.0.0.1:%d",
+		    tls ? "tls+tcp" : "tcp", dc_free_port());
 		snprintf(dir[i], sizeof(dir[i]), "%s/dc%d", base, i);
+		snprintf(crt[i], sizeof(crt[i]), "%s/dc-%d.crt", certs, i);
+		snprintf(key[i], sizeof(key[i]), "%s/dc-%d.key", certs, i);
 		snprintf(id[i], sizeof(id[i]), "%d", i);
 	}
 	atexit(stop_dcs);
 	for (int i = 0; i < RDC; i++) {
 		char  pa[RDC][96];
-		char *argv[20];
+		char *argv[32];
 		int   n   = 0;
 		argv[n++] = bin;
 		argv[n++] = "--dc";
@@ -793,6 +806,14 @@ start_dcs(const char *self, const char *base, char urls[RDC][64])
 			snprintf(pa[j], sizeof(pa[j]), "%d=%.60s", j, peer[j]);
 			argv[n++] = "--peer";
 			argv[n++] = pa[j];
+		}
+		if (tls) {
+			argv[n++] = "--tls-cert";
+			argv[n++] = crt[i];
+			argv[n++] = "--tls-key";
+			argv[n++] = key[i];
+			argv[n++] = "--tls-ca";
+			argv[n++] = ca;
 		}
 		argv[n]   = NULL;
 		pid_t pid = fork();
@@ -890,8 +911,79 @@ repl_load(
 	return 0;
 }
 
+typedef struct {
+	double peak;     /* commits/s at DC 0, flat out */
+	double p50, p99; /* ms, commit at DC 0 to readable at DC 1 */
+	double cpu_us;   /* CPU of the three causewayd per peak commit */
+} repl_result;
+
+/* CPU seconds (user + system) that pid has used, from /proc. */
+static double
+proc_cpu_s(pid_t pid)
+{
+	char  path[64], buf[1024];
+	FILE *f;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n]  = '\0';
+	char *p = strrchr(buf, ')'); /* the name may hold spaces */
+	unsigned long long ut = 0, st = 0;
+	if (p == NULL ||
+	    sscanf(p + 2,
+	        "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+	        &st) != 2)
+		return 0;
+	return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
+}
+
+static double
+dcs_cpu_s(void)
+{
+	double s = 0;
+	for (int i = 0; i < RDC; i++)
+		s += proc_cpu_s(repl_pids[i]);
+	return s;
+}
+
+static int bench_repl_one(
+    const char *self, int nthreads, bool tls, repl_result *out);
+
+/* The plain run; with --tls, plain and TLS in interleaved pairs, then the
+ * comparison. */
 static int
-bench_repl(const char *self, int nthreads)
+bench_repl(const char *self, int nthreads, bool tls)
+{
+	repl_result r[4];
+	int         runs = tls ? 4 : 1;
+	for (int i = 0; i < runs; i++)
+		if (bench_repl_one(self, nthreads, i % 2 == 1, &r[i]) != 0)
+			return 1;
+	if (!tls)
+		return 0;
+	printf("\n## plain against TLS links, interleaved pairs (plain, TLS, "
+	       "plain, TLS)\n\n");
+	printf("| pair | plain commits/s | TLS commits/s | TLS/plain | plain "
+	       "CPU us/commit | TLS CPU us/commit | plain p50/p99 ms | TLS "
+	       "p50/p99 ms |\n");
+	printf("|-----:|----------------:|--------------:|----------:|-------"
+	       "-------------:|------------------:|-----------------:|-------"
+	       "---------:|\n");
+	for (int p = 0; p < 2; p++) {
+		repl_result *a = &r[2 * p], *b = &r[2 * p + 1];
+		printf("| %d | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f / %.2f "
+		       "| %.2f / %.2f |\n",
+		    p + 1, a->peak, b->peak,
+		    a->peak > 0 ? b->peak / a->peak : 0, a->cpu_us, b->cpu_us,
+		    a->p50, a->p99, b->p50, b->p99);
+	}
+	return 0;
+}
+
+static int
+bench_repl_one(const char *self, int nthreads, bool tls, repl_result *res)
 {
 	char      urls[RDC][64];
 	char     *base = fresh_dir();
@@ -899,12 +991,13 @@ bench_repl(const char *self, int nthreads)
 	rwriter   w[64];
 	if (nthreads > 64)
 		nthreads = 64;
-	start_dcs(self, base, urls);
-	printf(
-	    "cw-bench repl: three DCs on loopback; %d client threads commit "
-	    "small transactions\n(a counter add, a 100 B register put) at "
-	    "DC 0 for %.1f s; data in %s\n\n",
-	    nthreads, seconds, basedir);
+	start_dcs(self, base, urls, tls);
+	printf("%scw-bench repl: three DCs on loopback, links %s; %d client "
+	       "threads commit small transactions\n(a counter add, a 100 B "
+	       "register put) at DC 0 for %.1f s; data in %s\n\n",
+	    tls ? "\n" : "", tls ? "mutual TLS" : "plain TCP", nthreads,
+	    seconds, basedir);
+	double cpu0 = dcs_cpu_s();
 
 	/* 1: as fast as possible; sample how far DC 1 and 2 trail */
 	uint64_t b0[RDC];
@@ -948,6 +1041,8 @@ bench_repl(const char *self, int nthreads)
 			break;
 	}
 	double peak = total / (t1 - t0);
+	res->peak   = peak;
+	res->cpu_us = total ? (dcs_cpu_s() - cpu0) / (double) total * 1e6 : 0;
 	printf("| run | commits/s at DC 0 | DC 1 trails (mid, end) | DC 2 "
 	       "trails (mid, end) | all applied after |\n");
 	printf("|-----|------------------:|-----------------------:|---------"
@@ -1004,6 +1099,8 @@ bench_repl(const char *self, int nthreads)
 	       "trip)\n",
 	    peak / 2, done / seconds, nl, nl ? lat[nl / 2] * 1e3 : 0,
 	    nl ? lat[(size_t) (nl * 0.99)] * 1e3 : 0);
+	res->p50 = nl ? lat[nl / 2] * 1e3 : 0;
+	res->p99 = nl ? lat[(size_t) (nl * 0.99)] * 1e3 : 0;
 	free(lat);
 	cw_close(a);
 	cw_close(b);
@@ -1200,7 +1297,7 @@ bench_escrow(const char *self)
 	int       at[6] = { 0, 1, 1, 1, 1, 2 }; /* demand skewed to DC 1 */
 	espender  e[6];
 	pthread_t th[6];
-	start_dcs(self, base, urls);
+	start_dcs(self, base, urls, false);
 	cw_client *c;
 	cw_txn    *t;
 	if (cw_connect(&c, urls[0]) != 0 || cw_begin(c, &t) != 0 ||
@@ -1293,7 +1390,10 @@ usage(FILE *f)
 	    "       of the list, default 8) commit at DC 0 flat out, then at\n"
 	    "       half that rate while a probe measures how long a commit "
 	    "at\n"
-	    "       DC 0 takes to be readable at DC 1.\n"
+	    "       DC 0 takes to be readable at DC 1. With --tls: plain\n"
+	    "       and mutually authenticated TLS links in interleaved\n"
+	    "       pairs, and a table of the two side by side (throughput,\n"
+	    "       CPU of the DCs per commit, remote visibility p50/p99).\n"
 	    "\n"
 	    "escrow starts three DCs; 6 client threads (4 at DC 1) decrement\n"
 	    "       a bounded counter whose rights were minted at DC 0; "
@@ -1314,7 +1414,8 @@ main(int argc, char **argv)
 	static struct option lo[]       = { { "seconds", 1, 0, 's' },
 		      { "threads", 1, 0, 't' }, { "no-sync", 0, 0, 'n' },
 		      { "dir", 1, 0, 'd' }, { "rate", 1, 0, 'r' },
-		      { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+		      { "tls", 0, 0, 'T' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+	bool                 tls        = false;
 	double               rate       = 1000;
 	bool                 rate_given = false;
 	const char          *threads    = NULL;
@@ -1347,6 +1448,9 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			sync_commits = 0;
+			break;
+		case 'T':
+			tls = true;
 			break;
 		case 'd':
 			basedir = optarg;
@@ -1395,7 +1499,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "net") == 0)
 		return bench_net(argv[0], list, n, rate_given ? rate : 0);
 	if (strcmp(cmd, "repl") == 0)
-		return bench_repl(argv[0], list[n - 1]);
+		return bench_repl(argv[0], list[n - 1], tls);
 	if (strcmp(cmd, "escrow") == 0)
 		return bench_escrow(argv[0]);
 	if (strcmp(cmd, "lag") == 0)

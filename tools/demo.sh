@@ -13,8 +13,10 @@
 #          processed at most once, stock never below zero or
 #          over-delivered, and all three DCs converged
 #
-# Fresh temporary directories; everything started is stopped by pid,
-# whatever happens.
+# The links between the DCs are mutual TLS with a deployment CA made fresh
+# at the start (tools/certs.sh); clients speak plain TCP on loopback
+# (client TLS and users are still to come, issue 17). Fresh temporary
+# directories; everything started is stopped by pid, whatever happens.
 set -u
 BIN=${BIN:-build/bin}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/cwdemo.XXXXXX")
@@ -32,6 +34,9 @@ free_port() {
 		echo $((20000 + ($$ * 7 + $1 * 131) % 30000))
 }
 for k in 0 1 2; do eval "C$k=$(free_port $k) P$k=$(free_port $((k + 3)))"; done
+sh "${CERTS_SH:-tools/certs.sh}" "$dir/certs" 3 || die "cannot make certificates"
+echo "== certificates: a deployment CA and one per DC in $dir/certs;"
+echo "   the DCs authenticate each other with mutual TLS"
 X02=$(free_port 6) X12=$(free_port 7) X20=$(free_port 8) X21=$(free_port 9)
 
 "$BIN/cw-proxy" "$X02:$P2" "$X12:$P2" "$X20:$P0" "$X21:$P1" \
@@ -43,7 +48,9 @@ start_dc() { # id peer-args...
 	id=$1; shift
 	eval "c=\$C$id p=\$P$id"
 	"$BIN/causewayd" --dc "$id" --data "$dir/dc$id" --listen "tcp://127.0.0.1:$c" \
-		--peer-listen "tcp://127.0.0.1:$p" "$@" --log warn 2>>"$dir/dc$id.log" &
+		--peer-listen "tls+tcp://127.0.0.1:$p" "$@" \
+		--tls-cert "$dir/certs/dc-$id.crt" --tls-key "$dir/certs/dc-$id.key" \
+		--tls-ca "$dir/certs/ca.crt" --log warn 2>>"$dir/dc$id.log" &
 	eval "pid$id=$!"
 	pids="$pids $!"
 	i=0
@@ -52,9 +59,9 @@ start_dc() { # id peer-args...
 		sleep 0.05
 	done
 }
-args0="--peer 1=tcp://127.0.0.1:$P1 --peer 2=tcp://127.0.0.1:$X02"
-args1="--peer 0=tcp://127.0.0.1:$P0 --peer 2=tcp://127.0.0.1:$X12"
-args2="--peer 0=tcp://127.0.0.1:$X20 --peer 1=tcp://127.0.0.1:$X21"
+args0="--peer 1=tls+tcp://127.0.0.1:$P1 --peer 2=tls+tcp://127.0.0.1:$X02"
+args1="--peer 0=tls+tcp://127.0.0.1:$P0 --peer 2=tls+tcp://127.0.0.1:$X12"
+args2="--peer 0=tls+tcp://127.0.0.1:$X20 --peer 1=tls+tcp://127.0.0.1:$X21"
 start_dc 0 $args0
 start_dc 1 $args1
 start_dc 2 $args2

@@ -47,11 +47,11 @@ static struct {
 	uint64_t    seed;
 	unsigned    faults; /* F_* */
 	const char *history, *bug;
-	bool        fmk, quiet;
+	bool        fmk, quiet, tls;
 	int64_t     escrow;   /* bounded-counter units minted at each DC */
 	int         forward;  /* FWD_* */
 	int         converge; /* seconds to wait for the DCs to agree */
-} opt = { 3, 12, 60, 0, 0, NULL, NULL, true, false, 400, 1, 120 };
+} opt = { 3, 12, 60, 0, 0, NULL, NULL, true, false, false, 400, 1, 120 };
 
 /* Forwarding: every DC (causewayd's default), none, or mixed (the
  * default here): DC 1 ships only its own records, so its transactions'
@@ -808,6 +808,10 @@ usage(FILE *f)
 	    "                       --forward no): causal order then rests "
 	    "on the\n"
 	    "                       receivers' dependency checks alone\n"
+	    "  --tls                mutual TLS between the DCs (certificates "
+	    "made\n"
+	    "                       fresh by tools/certs.sh, or "
+	    "$CW_CERTS_SH)\n"
 	    "  --quiet              no progress lines\n");
 }
 
@@ -821,7 +825,8 @@ main(int argc, char **argv)
 		{ "no-fmk", 0, NULL, 'n' }, { "quiet", 0, NULL, 'q' },
 		{ "escrow", 1, NULL, 'e' }, { "no-forward", 0, NULL, 'F' },
 		{ "converge", 1, NULL, 'C' }, { "forward", 1, NULL, 'W' },
-		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+		{ "tls", 0, NULL, 'T' }, { "help", 0, NULL, 'h' },
+		{ NULL, 0, NULL, 0 } };
 	int                        o;
 	opt.faults = F_PARTITION | F_KILL | F_PAUSE | F_DELAY | F_LOSS;
 	opt.seed   = (uint64_t) time(NULL) % 1000000;
@@ -902,6 +907,9 @@ main(int argc, char **argv)
 		case 'q':
 			opt.quiet = true;
 			break;
+		case 'T':
+			opt.tls = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -935,7 +943,7 @@ main(int argc, char **argv)
 		setenv("CW_TEST_BUG", opt.bug, 1);
 	}
 	dc_watchdog((unsigned) opt.duration + 600);
-	if (cluster_start_each(&cl, opt.dcs, extra, per_dc) != 0) {
+	if (cluster_start_full(&cl, opt.dcs, extra, per_dc, opt.tls) != 0) {
 		fprintf(
 		    stderr, "cw-verify: could not start %d DCs\n", opt.dcs);
 		return 3;
@@ -963,9 +971,10 @@ main(int argc, char **argv)
 	hist_write_meta(hf, &meta);
 	make_schedule();
 	printf("cw-verify: %d DCs, %d clients, %.0f s, seed %" PRIu64
-	       "%s%s\nfault schedule (%d):\n",
+	       "%s%s%s\nfault schedule (%d):\n",
 	    opt.dcs, opt.clients, opt.duration, opt.seed,
-	    opt.bug ? ", seeded bug " : "", opt.bug ? opt.bug : "", nsched);
+	    opt.bug ? ", seeded bug " : "", opt.bug ? opt.bug : "",
+	    opt.tls ? ", mutual TLS between the DCs" : "", nsched);
 	for (int i = 0; i < nsched; i++) {
 		char t[128];
 		fault_text(&sched[i], t, sizeof(t));

@@ -94,6 +94,20 @@ short_run_holds_every_guarantee(void **state)
 	unlink(log_path);
 }
 
+/* The same guarantees with mutual TLS between the DCs, under every fault
+ * (kills restart a DC, which proves its identity again on every link). */
+static void
+tls_run_holds_every_guarantee(void **state)
+{
+	char *args[] = { "--tls", "--duration", "20", "--clients", "8",
+		"--seed", "19", "--quiet", NULL };
+	(void) state;
+	int rc = run(args, 400);
+	show();
+	assert_int_equal(rc, 0);
+	unlink(log_path);
+}
+
 static void
 bug_skip_session_wait(void **state)
 {
@@ -172,6 +186,7 @@ main(void)
 	dc_watchdog(1500);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(short_run_holds_every_guarantee),
+		cmocka_unit_test(tls_run_holds_every_guarantee),
 		cmocka_unit_test(bug_skip_session_wait),
 		cmocka_unit_test(bug_ignore_deps),
 		cmocka_unit_test(bug_split_apply),

@@ -35,31 +35,28 @@ links_up(cluster *c, int seconds)
 	return false;
 }
 
-static int start(cluster **out, int n, char *const *extra,
-    char *const *const *per_dc, bool tls);
-
 int
 cluster_start(cluster **out, int n, char *const *extra)
 {
-	return start(out, n, extra, NULL, false);
+	return cluster_start_full(out, n, extra, NULL, false);
 }
 
 int
 cluster_start_tls(cluster **out, int n, char *const *extra)
 {
-	return start(out, n, extra, NULL, true);
+	return cluster_start_full(out, n, extra, NULL, true);
 }
 
 int
 cluster_start_each(
     cluster **out, int n, char *const *extra, char *const *const *per_dc)
 {
-	return start(out, n, extra, per_dc, false);
+	return cluster_start_full(out, n, extra, per_dc, false);
 }
 
-static int
-start(cluster **out, int n, char *const *extra, char *const *const *per_dc,
-    bool tls)
+int
+cluster_start_full(cluster **out, int n, char *const *extra,
+    char *const *const *per_dc, bool tls)
 {
 	cluster    *c;
 	const char *scheme = tls ? "tls+tcp" : "tcp";

@@ -41,6 +41,9 @@ int cluster_start_each(
 /* The same over TLS: certificates made fresh in tmp/certs (lab_certs),
  * tls+tcp:// peer URLs and --tls-* for every DC. */
 int cluster_start_tls(cluster **out, int n, char *const *extra);
+/* Either, with per-DC arguments. */
+int cluster_start_full(cluster **out, int n, char *const *extra,
+    char *const *const *per_dc, bool tls);
 /* Stops every DC (SIGTERM) and proxy, removes the directory (unless
  * $CW_KEEP is set: then it says where it is), frees c.
  * Returns 0, or -1 if a DC did not stop cleanly. */
