@@ -102,6 +102,12 @@ client_new(cw_client **out)
 int
 cw_connect(cw_client **out, const char *url)
 {
+	return cw_connect_opts(out, url, NULL);
+}
+
+int
+cw_connect_opts(cw_client **out, const char *url, const cw_connect_options *o)
+{
 	cw_client *c;
 	int        rc;
 	if (out == NULL)
@@ -111,7 +117,11 @@ cw_connect(cw_client **out, const char *url)
 		return CW_EINVAL;
 	if ((rc = client_new(&c)) != 0)
 		return rc;
-	if ((rc = cw_net_open(&c->net, url)) != 0) {
+	cw_net_tls t = { 0 };
+	if (o != NULL)
+		t = (cw_net_tls) { o->ca_file, o->cert_file, o->key_file,
+			o->server_name };
+	if ((rc = cw_net_open_tls(&c->net, url, o ? &t : NULL)) != 0) {
 		cw_close(c);
 		return rc;
 	}

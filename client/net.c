@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sec.h"
 #include "util.h"
 
 /* Requests larger than this are refused before sending (the server's
@@ -56,6 +57,7 @@
 
 struct conn {
 	int      fd;
+	cw_tls  *tls; /* tls+tcp://: the session on fd */
 	uint32_t gen; /* n->gen when it was dialed */
 	uint32_t id;  /* of the last request sent */
 };
@@ -66,6 +68,8 @@ struct cw_net {
 	char               host[256]; /* tcp:// */
 	char               port[8];
 	int                family; /* AF_UNSPEC, AF_INET or AF_INET6 */
+	cw_tls_conf       *tls;    /* tls+tcp:// */
+	char               server_name[256]; /* what its certificate names */
 	uint64_t           sid;
 	_Atomic uint64_t   rid;
 	_Atomic int        timeout_ms;
@@ -98,10 +102,65 @@ wait_fd(int fd, short ev, uint64_t deadline)
 	}
 }
 
+/* Waits until the TLS session can go on (rc is its CW_TLS_WANT_*).
+ * Returns 0, BROKEN or CW_ETIMEDOUT. */
+static int
+tls_wait(int fd, int rc, uint64_t deadline)
+{
+	return wait_fd(
+	    fd, rc == CW_TLS_WANT_WRITE ? POLLOUT : POLLIN, deadline);
+}
+
+/* Writes p[0..n) into c's TLS session and flushes it. */
+static int
+tls_send(struct conn *c, const uint8_t *p, size_t n, uint64_t deadline)
+{
+	for (;;) {
+		size_t took = 0;
+		int    rc   = n > 0 ? cw_tls_write(c->tls, p, n, &took)
+		                    : cw_tls_flush(c->tls);
+		if (rc == 0) {
+			p += took;
+			n -= took;
+			if (n == 0 && !cw_tls_pending_out(c->tls))
+				return 0;
+			continue;
+		}
+		if (rc != CW_TLS_WANT_WRITE && rc != CW_TLS_WANT_READ)
+			return BROKEN;
+		if ((rc = tls_wait(c->fd, rc, deadline)) != 0)
+			return rc;
+	}
+}
+
 /* Writes every byte of iov[0..n). Returns 0, BROKEN or CW_ETIMEDOUT. */
 static int
-send_all(int fd, struct iovec *iov, int n, uint64_t deadline)
+send_all(struct conn *c, struct iovec *iov, int n, uint64_t deadline)
 {
+	if (c->tls != NULL) {
+		/* one record for a small request: the pieces copied
+		 * together, so a frame's header rides with its body */
+		uint8_t buf[16384];
+		size_t  bl = 0;
+		int     rc;
+		for (int i = 0; i < n; i++) {
+			const uint8_t *p = iov[i].iov_base;
+			size_t         l = iov[i].iov_len;
+			if (bl + l <= sizeof(buf)) {
+				memcpy(buf + bl, p, l);
+				bl += l;
+				continue;
+			}
+			if (bl > 0 &&
+			    (rc = tls_send(c, buf, bl, deadline)) != 0)
+				return rc;
+			bl = 0;
+			if ((rc = tls_send(c, p, l, deadline)) != 0)
+				return rc;
+		}
+		return bl > 0 ? tls_send(c, buf, bl, deadline) : 0;
+	}
+	int fd = c->fd;
 	while (n > 0) {
 		struct msghdr mh = { .msg_iov = iov,
 			.msg_iovlen           = (size_t) n };
@@ -133,10 +192,20 @@ send_all(int fd, struct iovec *iov, int n, uint64_t deadline)
 /* Reads at least 1 and at most cap bytes. OUT: *got. Returns 0, BROKEN
  * (end of stream or an error) or CW_ETIMEDOUT. */
 static int
-recv_some(int fd, void *p, size_t cap, size_t *got, uint64_t deadline)
+recv_some(struct conn *c, void *p, size_t cap, size_t *got, uint64_t deadline)
 {
 	for (;;) {
-		ssize_t r = recv(fd, p, cap, 0);
+		if (c->tls != NULL) {
+			int rc = cw_tls_read(c->tls, p, cap, got);
+			if (rc == 0)
+				return 0;
+			if (rc != CW_TLS_WANT_READ && rc != CW_TLS_WANT_WRITE)
+				return BROKEN;
+			if ((rc = tls_wait(c->fd, rc, deadline)) != 0)
+				return rc;
+			continue;
+		}
+		ssize_t r = recv(c->fd, p, cap, 0);
 		if (r > 0) {
 			*got = (size_t) r;
 			return 0;
@@ -147,18 +216,18 @@ recv_some(int fd, void *p, size_t cap, size_t *got, uint64_t deadline)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return BROKEN;
-		int rc = wait_fd(fd, POLLIN, deadline);
+		int rc = wait_fd(c->fd, POLLIN, deadline);
 		if (rc != 0)
 			return rc;
 	}
 }
 
 static int
-recv_all(int fd, void *p, size_t len, uint64_t deadline)
+recv_all(struct conn *c, void *p, size_t len, uint64_t deadline)
 {
 	for (size_t off = 0, got; off < len; off += got) {
 		int rc =
-		    recv_some(fd, (char *) p + off, len - off, &got, deadline);
+		    recv_some(c, (char *) p + off, len - off, &got, deadline);
 		if (rc != 0)
 			return rc;
 	}
@@ -172,6 +241,7 @@ conn_close(struct conn *c)
 {
 	if (c == NULL)
 		return;
+	cw_tls_free(c->tls);
 	close(c->fd);
 	cw_free(c);
 }
@@ -198,14 +268,14 @@ connect_fd(int fd, const struct sockaddr *sa, socklen_t len, uint64_t deadline)
 /* The SP header exchange. Returns 0, CW_EPROTO (the peer is not an nng
  * rep socket), CW_EUNAVAIL (it closed) or CW_ETIMEDOUT. */
 static int
-handshake(int fd, uint64_t deadline)
+handshake(struct conn *c, uint64_t deadline)
 {
 	uint8_t      mine[8] = { 0, 'S', 'P', 0, 0, PROTO_REQ0, 0, 0 };
 	uint8_t      peer[8];
 	struct iovec iov = { mine, sizeof(mine) };
-	int          rc  = send_all(fd, &iov, 1, deadline);
+	int          rc  = send_all(c, &iov, 1, deadline);
 	if (rc == 0)
-		rc = recv_all(fd, peer, sizeof(peer), deadline);
+		rc = recv_all(c, peer, sizeof(peer), deadline);
 	if (rc != 0)
 		return rc == BROKEN ? CW_EUNAVAIL : rc;
 	if (peer[0] != 0 || peer[1] != 'S' || peer[2] != 'P' || peer[3] != 0 ||
@@ -215,27 +285,52 @@ handshake(int fd, uint64_t deadline)
 	return 0;
 }
 
-/* One attempt at one address. OUT: *fd. */
+/* The TLS handshake on c. Returns 0, CW_EAUTH (the server's certificate
+ * does not verify or name it; logged), CW_EPROTO (no TLS server there),
+ * CW_EUNAVAIL, CW_ETIMEDOUT or CW_ENOMEM. */
 static int
-dial_one(int family, const struct sockaddr *sa, socklen_t len,
-    uint64_t deadline, int *fd)
+tls_start(cw_net *n, struct conn *c, uint64_t deadline)
+{
+	int         rc;
+	const char *why;
+	if ((rc = cw_tls_new(&c->tls, n->tls, c->fd, n->server_name)) != 0)
+		return rc;
+	while ((rc = cw_tls_handshake(c->tls, &why)) == CW_TLS_WANT_READ ||
+	    rc == CW_TLS_WANT_WRITE)
+		if ((rc = tls_wait(c->fd, rc, deadline)) != 0)
+			return rc == BROKEN ? CW_EUNAVAIL : rc;
+	if (rc != 0)
+		cw_log(rc == CW_EAUTH ? CW_LOG_WARN : CW_LOG_INFO, "client",
+		    "TLS with %s: %s", n->server_name,
+		    why ? why : cw_strerror(rc));
+	return rc;
+}
+
+/* One attempt at one address. OUT: *fd, and c's session. */
+static int
+dial_one(cw_net *n, struct conn *c, int family, const struct sockaddr *sa,
+    socklen_t len, uint64_t deadline)
 {
 	int one = 1;
 	int rc;
-	*fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (*fd < 0)
+	c->fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
 		return errno == ENOMEM || errno == ENOBUFS ? CW_ENOMEM
 		                                           : CW_EUNAVAIL;
-	if ((rc = connect_fd(*fd, sa, len, deadline)) != 0)
+	if ((rc = connect_fd(c->fd, sa, len, deadline)) != 0)
 		goto out_close;
 	if (family != AF_UNIX)
-		setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if ((rc = handshake(*fd, deadline)) != 0)
+		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (n->tls != NULL && (rc = tls_start(n, c, deadline)) != 0)
+		goto out_close;
+	if ((rc = handshake(c, deadline)) != 0)
 		goto out_close;
 	return 0;
 out_close:
-	close(*fd);
-	*fd = -1;
+	cw_tls_free(c->tls);
+	c->tls = NULL;
+	close(c->fd);
+	c->fd = -1;
 	return rc;
 }
 
@@ -246,13 +341,14 @@ static int
 dial(cw_net *n, uint64_t deadline, struct conn **out)
 {
 	struct conn *c;
-	int          rc, fd = -1;
+	int          rc;
 	if ((c = cw_calloc(1, sizeof(*c))) == NULL)
 		return CW_ENOMEM;
+	c->fd  = -1;
 	c->gen = atomic_load(&n->gen);
 	if (n->ipc) {
-		rc = dial_one(AF_UNIX, (const struct sockaddr *) &n->un,
-		    sizeof(n->un), deadline, &fd);
+		rc = dial_one(n, c, AF_UNIX, (const struct sockaddr *) &n->un,
+		    sizeof(n->un), deadline);
 	} else {
 		struct addrinfo hints = { .ai_family = n->family,
 			.ai_socktype                 = SOCK_STREAM,
@@ -269,9 +365,10 @@ dial(cw_net *n, uint64_t deadline, struct conn **out)
 		}
 		rc = CW_EUNAVAIL;
 		for (ai = res; ai != NULL; ai = ai->ai_next) {
-			rc = dial_one(ai->ai_family, ai->ai_addr,
-			    ai->ai_addrlen, deadline, &fd);
-			if (rc == 0 || rc == CW_ETIMEDOUT || rc == CW_ENOMEM)
+			rc = dial_one(n, c, ai->ai_family, ai->ai_addr,
+			    ai->ai_addrlen, deadline);
+			if (rc == 0 || rc == CW_ETIMEDOUT || rc == CW_ENOMEM ||
+			    rc == CW_EAUTH)
 				break;
 		}
 		freeaddrinfo(res);
@@ -280,8 +377,7 @@ dial(cw_net *n, uint64_t deadline, struct conn **out)
 		cw_free(c);
 		return rc;
 	}
-	c->fd = fd;
-	*out  = c;
+	*out = c;
 	return 0;
 }
 
@@ -291,7 +387,9 @@ conn_alive(struct conn *c)
 {
 	char    b;
 	ssize_t r = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-	return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+	/* with TLS too: a close_notify, or anything, is bytes to read */
+	return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+	    (c->tls == NULL || cw_tls_pending_in(c->tls) == 0);
 }
 
 /* An idle connection, or NULL. One the server closed while it sat idle
@@ -351,14 +449,14 @@ exchange(cw_net *n, struct conn *c, const void *req, size_t len,
 	h[10]               = (uint8_t) (id >> 8);
 	h[11]               = (uint8_t) id;
 	struct iovec iov[2] = { { hdr, hl }, { (void *) req, len } };
-	if ((rc = send_all(c->fd, iov, len > 0 ? 2 : 1, deadline)) != 0)
+	if ((rc = send_all(c, iov, len > 0 ? 2 : 1, deadline)) != 0)
 		return rc;
 	/* the reply is not there yet: sleep until it is */
 	if ((rc = wait_fd(c->fd, POLLIN, deadline)) != 0)
 		return rc;
 	while (got < hl) {
-		if ((rc = recv_some(c->fd, first + got, sizeof(first) - got,
-		         &more, deadline)) != 0)
+		if ((rc = recv_some(c, first + got, sizeof(first) - got, &more,
+		         deadline)) != 0)
 			return rc;
 		got += more;
 	}
@@ -379,7 +477,7 @@ exchange(cw_net *n, struct conn *c, const void *req, size_t len,
 	if (body == NULL)
 		return CW_ENOMEM;
 	memcpy(body, first + hl, have);
-	if ((rc = recv_all(c->fd, body + have, blen - have, deadline)) != 0) {
+	if ((rc = recv_all(c, body + have, blen - have, deadline)) != 0) {
 		cw_free(body);
 		return rc;
 	}
@@ -496,6 +594,10 @@ parse_hostport(cw_net *n, const char *s)
 static int
 parse_url(cw_net *n, const char *url)
 {
+	if (strncmp(url, "tls+tcp://", 10) == 0) {
+		n->family = AF_UNSPEC;
+		return parse_hostport(n, url + 10);
+	}
 	static const struct {
 		const char *scheme;
 		int         family;
@@ -524,6 +626,12 @@ parse_url(cw_net *n, const char *url)
 int
 cw_net_open(cw_net **out, const char *url)
 {
+	return cw_net_open_tls(out, url, NULL);
+}
+
+int
+cw_net_open_tls(cw_net **out, const char *url, const cw_net_tls *t)
+{
 	cw_net      *n;
 	struct conn *c;
 	int          rc;
@@ -531,9 +639,24 @@ cw_net_open(cw_net **out, const char *url)
 	if ((n = cw_calloc(1, sizeof(*n))) == NULL)
 		return CW_ENOMEM;
 	if ((rc = parse_url(n, url)) != 0) {
-		cw_log(CW_LOG_INFO, "client", "not a tcp:// or ipc:// URL: %s",
-		    url);
+		cw_log(CW_LOG_INFO, "client",
+		    "not a tcp://, tls+tcp:// or ipc:// URL: %s", url);
 		goto out_free;
+	}
+	if (strncmp(url, "tls+tcp://", 10) == 0) {
+		if (t == NULL || t->ca_file == NULL) {
+			cw_log(CW_LOG_ERROR, "client",
+			    "%s: TLS needs the CA file that signed the "
+			    "server's certificate",
+			    url);
+			rc = CW_EINVAL;
+			goto out_free;
+		}
+		if ((rc = cw_tls_conf_client(
+		         &n->tls, t->ca_file, t->cert_file, t->key_file)) != 0)
+			goto out_free;
+		snprintf(n->server_name, sizeof(n->server_name), "%s",
+		    t->server_name ? t->server_name : n->host);
 	}
 	atomic_store(&n->timeout_ms, 5000);
 	if ((rc = dial(n, cw_mono_ms() + 5000, &c)) != 0) {
@@ -549,6 +672,7 @@ cw_net_open(cw_net **out, const char *url)
 	*out                = n;
 	return 0;
 out_free:
+	cw_tls_conf_free(n->tls);
 	cw_free(n);
 	return rc;
 }
@@ -561,6 +685,7 @@ cw_net_close(cw_net *n)
 	for (int i = 0; i < n->nidle; i++)
 		conn_close(n->idle[i]);
 	pthread_mutex_destroy(&n->mu);
+	cw_tls_conf_free(n->tls);
 	cw_free(n);
 }
 

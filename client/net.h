@@ -30,8 +30,13 @@
  * that keeps closing the connection is CW_EUNAVAIL; a peer that does not
  * speak rep0, or a malformed frame, CW_EPROTO.
  *
+ * tls+tcp:// is the same wire inside TLS 1.2 (sec.h's cw_tls, mbedTLS):
+ * the TLS handshake first, then the SP headers, then frames. A call waits
+ * on the socket as above; bytes mbedTLS has already decrypted are read
+ * before it sleeps again.
+ *
  * Threading: thread-safe; mu guards the pool of idle connections. A
- * connection belongs to one call at a time.
+ * connection (and its TLS session) belongs to one call at a time.
  */
 #ifndef CW_NET_H
 #define CW_NET_H
@@ -49,6 +54,18 @@ typedef struct cw_net cw_net;
  * CW_EUNAVAIL (nobody there), CW_EPROTO (not an SP rep0 peer),
  * CW_ETIMEDOUT or CW_ENOMEM. Later calls dial again as needed. */
 int cw_net_open(cw_net **out, const char *url);
+
+/* TLS for a tls+tcp:// URL (sec.h): the CA that the server's certificate
+ * must chain to, a client certificate and key (both or neither), the
+ * name the server's certificate must carry (NULL: the URL's host). */
+typedef struct {
+	const char *ca_file, *cert_file, *key_file, *server_name;
+} cw_net_tls;
+/* cw_net_open, also for tls+tcp://HOST:PORT with t (t may be NULL for
+ * other URLs). Returns what it returns, and CW_EINVAL (no CA file for a
+ * TLS URL, or a file that does not load; logged) or CW_EAUTH (the
+ * server's certificate does not verify or name it). */
+int cw_net_open_tls(cw_net **out, const char *url, const cw_net_tls *t);
 /* Closes every idle connection and frees n; no call may be under way.
  * NULL is a no-op. */
 void cw_net_close(cw_net *n);

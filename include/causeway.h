@@ -88,6 +88,27 @@ typedef struct cw_list cw_list;   /* a list of byte strings, owned */
  * server was not back in time, or kept no outcome that old), may or may
  * not have been applied, and never twice. */
 int cw_connect(cw_client **out, const char *url);
+
+/* How to reach a causewayd over TLS. Every field is optional (NULL). */
+typedef struct {
+	const char *ca_file;     /* PEM: the CA the server's certificate must
+	                          * chain to; required for tls+tcp:// */
+	const char *cert_file;   /* PEM: a client certificate to present, */
+	const char *key_file;    /* with its key */
+	const char *server_name; /* the name the server's certificate must
+	                          * carry (default: the URL's host) */
+} cw_connect_options;
+
+/* cw_connect with options: a "tls+tcp://HOST:PORT" URL speaks TLS 1.2 and
+ * verifies the server's certificate against o->ca_file and its name (a
+ * DNS name of its certificate: mbedTLS 2.28 matches no IP-address SANs,
+ * so tools/certs.sh also writes 127.0.0.1 and ::1 as DNS names). o may be
+ * NULL for the URLs cw_connect takes. Returns what cw_connect returns, and
+ * CW_EINVAL (a TLS URL without a CA file, or a file that does not load;
+ * logged) or CW_EAUTH (the server's certificate does not verify, or the
+ * server refused ours). */
+int cw_connect_opts(
+    cw_client **out, const char *url, const cw_connect_options *o);
 /* Sets the time a network call may take before CW_ETIMEDOUT (default
  * 5,000 ms). No effect on an embedded session. */
 int cw_set_timeout(cw_client *c, int ms);

@@ -8,9 +8,11 @@
 
 #include <errno.h>
 #include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
+#include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 #include <nng/nng.h>
 #include <nng/supplemental/tls/tls.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 
 struct cw_sec {
 	char              *cert_pem, *key_pem, *ca_pem; /* NUL-terminated */
@@ -344,4 +347,309 @@ cw_sec_proof_check(const cw_sec *s, const void *const *ders,
 out:
 	mbedtls_x509_crt_free(&chain);
 	return rc;
+}
+
+/* ---- TLS sessions on the client links ---- */
+
+struct cw_tls_conf {
+	mbedtls_ssl_config conf;
+	/* a client's own (a server's are its cw_sec's, borrowed) */
+	mbedtls_x509_crt   ca, cert;
+	mbedtls_pk_context key;
+};
+
+struct cw_tls {
+	mbedtls_ssl_context ssl;
+	int                 fd;
+	size_t              pend; /* bytes of the record under way, taken */
+};
+
+static int
+bio_send(void *arg, const unsigned char *p, size_t n)
+{
+	cw_tls *t = arg;
+	for (;;) {
+		ssize_t k = send(t->fd, p, n, MSG_NOSIGNAL);
+		if (k >= 0)
+			return (int) k;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return MBEDTLS_ERR_SSL_WANT_WRITE;
+		return errno == EPIPE || errno == ECONNRESET
+		    ? MBEDTLS_ERR_NET_CONN_RESET
+		    : MBEDTLS_ERR_NET_SEND_FAILED;
+	}
+}
+
+static int
+bio_recv(void *arg, unsigned char *p, size_t n)
+{
+	cw_tls *t = arg;
+	for (;;) {
+		ssize_t k = recv(t->fd, p, n, 0);
+		if (k >= 0)
+			return (int) k; /* 0: mbedTLS reports the EOF */
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return MBEDTLS_ERR_SSL_WANT_READ;
+		return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET
+		                           : MBEDTLS_ERR_NET_RECV_FAILED;
+	}
+}
+
+static cw_tls_conf *
+conf_new(int endpoint)
+{
+	cw_tls_conf *c = cw_calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	mbedtls_ssl_config_init(&c->conf);
+	mbedtls_x509_crt_init(&c->ca);
+	mbedtls_x509_crt_init(&c->cert);
+	mbedtls_pk_init(&c->key);
+	if (mbedtls_ssl_config_defaults(&c->conf, endpoint,
+	        MBEDTLS_SSL_TRANSPORT_STREAM,
+	        MBEDTLS_SSL_PRESET_DEFAULT) != 0) {
+		cw_tls_conf_free(c);
+		return NULL;
+	}
+	mbedtls_ssl_conf_rng(&c->conf, rng, NULL);
+	mbedtls_ssl_conf_min_version(&c->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+	    MBEDTLS_SSL_MINOR_VERSION_3); /* TLS 1.2 */
+	return c;
+}
+
+int
+cw_tls_conf_server(cw_tls_conf **out, const cw_sec *s)
+{
+	cw_tls_conf *c = conf_new(MBEDTLS_SSL_IS_SERVER);
+	*out           = NULL;
+	if (c == NULL)
+		return CW_ENOMEM;
+	/* clients are authenticated by the server's own protocol (users),
+	 * not by certificates, so none is asked for */
+	mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_NONE);
+	if (mbedtls_ssl_conf_own_cert(&c->conf, (mbedtls_x509_crt *) &s->chain,
+	        (mbedtls_pk_context *) &s->key) != 0) {
+		cw_tls_conf_free(c);
+		return CW_ENOMEM;
+	}
+	*out = c;
+	return 0;
+}
+
+int
+cw_tls_conf_client(cw_tls_conf **out, const char *ca_file,
+    const char *cert_file, const char *key_file)
+{
+	cw_tls_conf *c = conf_new(MBEDTLS_SSL_IS_CLIENT);
+	int          e;
+	*out = NULL;
+	if (c == NULL)
+		return CW_ENOMEM;
+	if (ca_file == NULL || (cert_file == NULL) != (key_file == NULL)) {
+		cw_log(CW_LOG_ERROR, "sec",
+		    ca_file == NULL ? "TLS: a CA file is needed to verify "
+		                      "the server"
+		                    : "TLS: a certificate goes with its key");
+		goto bad;
+	}
+	if ((e = mbedtls_x509_crt_parse_file(&c->ca, ca_file)) != 0) {
+		log_mbed("CA", ca_file, e);
+		goto bad;
+	}
+	mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
+	mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	if (cert_file != NULL) {
+		if ((e = mbedtls_x509_crt_parse_file(&c->cert, cert_file)) !=
+		    0) {
+			log_mbed("certificate", cert_file, e);
+			goto bad;
+		}
+		if ((e = mbedtls_pk_parse_keyfile(&c->key, key_file, NULL)) !=
+		    0) {
+			log_mbed("key", key_file, e);
+			goto bad;
+		}
+		if (mbedtls_pk_check_pair(&c->cert.pk, &c->key) != 0) {
+			cw_log(CW_LOG_ERROR, "sec",
+			    "key %s does not belong to certificate %s",
+			    key_file, cert_file);
+			goto bad;
+		}
+		if (mbedtls_ssl_conf_own_cert(&c->conf, &c->cert, &c->key) !=
+		    0)
+			goto bad;
+	}
+	*out = c;
+	return 0;
+bad:
+	cw_tls_conf_free(c);
+	return CW_EINVAL;
+}
+
+void
+cw_tls_conf_free(cw_tls_conf *c)
+{
+	if (c == NULL)
+		return;
+	mbedtls_ssl_config_free(&c->conf);
+	mbedtls_x509_crt_free(&c->ca);
+	mbedtls_x509_crt_free(&c->cert);
+	mbedtls_pk_free(&c->key);
+	cw_free(c);
+}
+
+int
+cw_tls_new(cw_tls **out, const cw_tls_conf *c, int fd, const char *name)
+{
+	cw_tls *t = cw_calloc(1, sizeof(*t));
+	*out      = NULL;
+	if (t == NULL)
+		return CW_ENOMEM;
+	t->fd = fd;
+	mbedtls_ssl_init(&t->ssl);
+	if (mbedtls_ssl_setup(&t->ssl, &c->conf) != 0 ||
+	    (name != NULL && mbedtls_ssl_set_hostname(&t->ssl, name) != 0)) {
+		cw_tls_free(t);
+		return CW_ENOMEM;
+	}
+	mbedtls_ssl_set_bio(&t->ssl, t, bio_send, bio_recv, NULL);
+	*out = t;
+	return 0;
+}
+
+void
+cw_tls_free(cw_tls *t)
+{
+	if (t == NULL)
+		return;
+	mbedtls_ssl_free(&t->ssl);
+	cw_free(t);
+}
+
+/* The code of an mbedTLS error on an established or handshaking
+ * session. */
+static int
+tls_rc(int e)
+{
+	switch (e) {
+	case MBEDTLS_ERR_SSL_WANT_READ:
+		return CW_TLS_WANT_READ;
+	case MBEDTLS_ERR_SSL_WANT_WRITE:
+		return CW_TLS_WANT_WRITE;
+	case MBEDTLS_ERR_SSL_ALLOC_FAILED:
+		return CW_ENOMEM;
+	case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
+	case MBEDTLS_ERR_SSL_CONN_EOF:
+	case MBEDTLS_ERR_NET_CONN_RESET:
+	case MBEDTLS_ERR_NET_SEND_FAILED:
+	case MBEDTLS_ERR_NET_RECV_FAILED:
+		return CW_EUNAVAIL;
+	default:
+		return CW_EPROTO;
+	}
+}
+
+int
+cw_tls_handshake(cw_tls *t, const char **why)
+{
+	int e = mbedtls_ssl_handshake(&t->ssl);
+	*why  = NULL;
+	if (e == 0)
+		return 0;
+	if (e == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+		uint32_t f = mbedtls_ssl_get_verify_result(&t->ssl);
+		*why       = f & MBEDTLS_X509_BADCERT_CN_MISMATCH
+		          ? "its certificate does not name the host"
+		          : f & MBEDTLS_X509_BADCERT_EXPIRED
+		          ? "its certificate has expired"
+		          : "its certificate is not of the CA";
+		return CW_EAUTH;
+	}
+	int rc = tls_rc(e);
+	if (rc == CW_EPROTO) {
+		static _Thread_local char msg[128];
+		mbedtls_strerror(e, msg, sizeof(msg));
+		*why = msg;
+		/* an alert from the other side: it refused us */
+		if (e == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE)
+			rc = CW_EAUTH;
+	} else if (rc == CW_EUNAVAIL) {
+		*why = "the connection closed during the handshake";
+	}
+	return rc;
+}
+
+int
+cw_tls_read(cw_tls *t, void *p, size_t cap, size_t *got)
+{
+	int e = mbedtls_ssl_read(&t->ssl, p, cap);
+	*got  = 0;
+	if (e > 0) {
+		*got = (size_t) e;
+		return 0;
+	}
+	return e == 0 ? CW_EUNAVAIL : tls_rc(e);
+}
+
+size_t
+cw_tls_pending_in(const cw_tls *t)
+{
+	return mbedtls_ssl_get_bytes_avail(&t->ssl);
+}
+
+/*
+ * mbedTLS takes a record's bytes on the first mbedtls_ssl_write even when
+ * it returns WANT_WRITE, and wants the call repeated until the record is
+ * out; a repeat only flushes (its buffer is not read) and returns the
+ * length it is given. So a WANT_WRITE here means: took min(n, one
+ * record), the rest of the record is pending; and a flush is a repeat.
+ */
+int
+cw_tls_flush(cw_tls *t)
+{
+	static const unsigned char none[1];
+	if (t->pend == 0)
+		return 0;
+	int e = mbedtls_ssl_write(&t->ssl, none, t->pend);
+	if (e >= 0) {
+		t->pend = 0;
+		return 0;
+	}
+	int rc = tls_rc(e);
+	return rc == CW_TLS_WANT_WRITE ? rc : CW_EUNAVAIL;
+}
+
+bool
+cw_tls_pending_out(const cw_tls *t)
+{
+	return t->pend > 0;
+}
+
+int
+cw_tls_write(cw_tls *t, const void *p, size_t n, size_t *took)
+{
+	int rc;
+	*took = 0;
+	if ((rc = cw_tls_flush(t)) != 0)
+		return rc;
+	if (n == 0)
+		return 0;
+	int e = mbedtls_ssl_write(&t->ssl, p, n);
+	if (e > 0) {
+		*took = (size_t) e;
+		return 0;
+	}
+	if (e == MBEDTLS_ERR_SSL_WANT_WRITE) {
+		int    max = mbedtls_ssl_get_max_out_record_payload(&t->ssl);
+		size_t k   = max > 0 && (size_t) max < n ? (size_t) max : n;
+		t->pend    = k;
+		*took      = k;
+		return 0;
+	}
+	rc = tls_rc(e);
+	return rc == CW_TLS_WANT_READ ? CW_EPROTO : rc;
 }

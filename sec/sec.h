@@ -89,4 +89,62 @@ int cw_sec_proof_check(const cw_sec *s, const void *const *ders,
     uint16_t to, const uint8_t nonce[CW_SEC_NONCE], const void *sig,
     size_t siglen, const char **why);
 
+/*
+ * TLS sessions for the client links (causewayd's server/wire.c and the
+ * SDK's client/net.c), which run their own non-blocking sockets and event
+ * loops: mbedTLS with the socket as its BIO (send with MSG_NOSIGNAL, so a
+ * closed peer never raises SIGPIPE in an application).
+ *
+ * A cw_tls_conf is immutable once made and shared by every session of
+ * it. A cw_tls is used by one thread at a time (the caller's lock).
+ */
+typedef struct cw_tls_conf cw_tls_conf;
+typedef struct cw_tls      cw_tls;
+
+/* Not CW_E* codes: what a session needs before it can go on. */
+enum { CW_TLS_WANT_READ = 1, CW_TLS_WANT_WRITE = 2 };
+
+/* A server configuration with s's certificate and key (TLS 1.2). OUT:
+ * *out. Returns 0, CW_ENOMEM or CW_EINVAL (logged). */
+int cw_tls_conf_server(cw_tls_conf **out, const cw_sec *s);
+/* A client configuration that trusts the CA in ca_file and, when
+ * cert_file and key_file are given, presents that certificate. OUT:
+ * *out. Returns 0, CW_ENOMEM or CW_EINVAL (a file missing or not PEM, the
+ * pair not matching; logged). */
+int  cw_tls_conf_client(cw_tls_conf **out, const char *ca_file,
+     const char *cert_file, const char *key_file);
+void cw_tls_conf_free(cw_tls_conf *c);
+
+/* A session on the connected non-blocking socket fd (which the caller
+ * keeps and closes); a client verifies that the server's certificate
+ * names server_name. OUT: *out. Returns 0 or CW_ENOMEM. */
+int cw_tls_new(
+    cw_tls **out, const cw_tls_conf *c, int fd, const char *server_name);
+void cw_tls_free(cw_tls *t);
+
+/* Advances the handshake. Returns 0 once it is done, CW_TLS_WANT_READ or
+ * CW_TLS_WANT_WRITE (wait for the socket, call again), CW_EAUTH (the
+ * other side's certificate does not verify, or it refused ours),
+ * CW_EUNAVAIL (the peer closed) or CW_EPROTO (it does not speak TLS).
+ * OUT: *why, for the log, on an error. */
+int cw_tls_handshake(cw_tls *t, const char **why);
+/* Reads up to cap bytes of plaintext. OUT: *got > 0 on 0. Returns 0,
+ * CW_TLS_WANT_READ, CW_TLS_WANT_WRITE, CW_EUNAVAIL (the peer closed or
+ * reset) or CW_EPROTO (a bad record). */
+int cw_tls_read(cw_tls *t, void *p, size_t cap, size_t *got);
+/* Bytes already decrypted and waiting for cw_tls_read: the socket may
+ * show nothing to read while these are there. */
+size_t cw_tls_pending_in(const cw_tls *t);
+/* Takes up to n bytes (at most one record) to send. OUT: *took > 0 on 0:
+ * those bytes are the session's now, even if the socket has not taken
+ * all of the record yet (cw_tls_pending_out; cw_tls_flush sends the
+ * rest, and so does the next cw_tls_write). Returns 0, CW_TLS_WANT_WRITE
+ * (a record is still on its way: nothing taken), CW_EUNAVAIL or
+ * CW_EPROTO. */
+int cw_tls_write(cw_tls *t, const void *p, size_t n, size_t *took);
+/* Sends what is left of the last record. Returns 0 (nothing left),
+ * CW_TLS_WANT_WRITE or CW_EUNAVAIL. */
+int  cw_tls_flush(cw_tls *t);
+bool cw_tls_pending_out(const cw_tls *t);
+
 #endif /* CW_SEC_H */

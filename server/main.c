@@ -481,7 +481,8 @@ main(int argc, char **argv)
 	}
 	if (check_exposure(&c) != 0)
 		return 2;
-	cw_sec *sec = NULL;
+	cw_sec      *sec = NULL;
+	cw_tls_conf *tls = NULL;
 	if (ntls == 3) {
 		char name[16];
 		snprintf(name, sizeof(name), "dc-%ld", c.dc);
@@ -492,9 +493,17 @@ main(int argc, char **argv)
 			    "certificate %s does not name %s: peers would "
 			    "refuse it",
 			    c.tls_cert, name);
+			cw_tls_conf_free(tls);
 			cw_sec_free(sec);
 			return 1;
 		}
+		/* the same certificate for clients (tls+tcp:// --listen) */
+		if (cw_tls_conf_server(&tls, sec) != 0) {
+			cw_tls_conf_free(tls);
+			cw_sec_free(sec);
+			return 1;
+		}
+		c.so.tls = tls;
 	}
 
 	/* signals go to sigwait below, not to the worker threads */
@@ -513,6 +522,7 @@ main(int argc, char **argv)
 	if ((rc = cw_db_open(&db, c.data, &o)) != 0) {
 		cw_log(CW_LOG_ERROR, "causewayd", "cannot open %s: %s", c.data,
 		    cw_strerror(rc));
+		cw_tls_conf_free(tls);
 		cw_sec_free(sec);
 		return 1;
 	}
@@ -521,6 +531,7 @@ main(int argc, char **argv)
 		cw_log(
 		    CW_LOG_ERROR, "causewayd", "escrow: %s", cw_strerror(rc));
 		cw_db_close(db);
+		cw_tls_conf_free(tls);
 		cw_sec_free(sec);
 		return 1;
 	}
@@ -530,6 +541,7 @@ main(int argc, char **argv)
 		    CW_LOG_ERROR, "causewayd", "server: %s", cw_strerror(rc));
 		cw_escrow_free(esc);
 		cw_db_close(db);
+		cw_tls_conf_free(tls);
 		cw_sec_free(sec);
 		return 1;
 	}
@@ -557,6 +569,7 @@ main(int argc, char **argv)
 			cw_server_free(srv);
 			cw_escrow_free(esc);
 			cw_db_close(db);
+			cw_tls_conf_free(tls);
 			cw_sec_free(sec);
 			return 1;
 		}
@@ -568,9 +581,17 @@ main(int argc, char **argv)
 			cw_replica_stop(rep);
 			cw_escrow_free(esc);
 			cw_db_close(db);
+			cw_tls_conf_free(tls);
 			cw_sec_free(sec);
 			return 1;
 		}
+		/* the same certificate for clients (tls+tcp:// --listen) */
+		if (cw_tls_conf_server(&tls, sec) != 0) {
+			cw_tls_conf_free(tls);
+			cw_sec_free(sec);
+			return 1;
+		}
+		c.so.tls = tls;
 	}
 	cw_vc S;
 	char  sv[256];
@@ -591,6 +612,7 @@ main(int argc, char **argv)
 	cw_replica_stop(rep);
 	cw_escrow_free(esc);
 	cw_db_close(db);
+	cw_tls_conf_free(tls);
 	cw_sec_free(sec);
 	cw_log(CW_LOG_INFO, "causewayd", "stopped");
 	return 0;

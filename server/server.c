@@ -986,6 +986,7 @@ start_service(cw_server *s)
 	if ((rc = cw_wire_new(&s->wire, s->o.io_threads, s->o.max_msg,
 	         sizeof(struct conn), serve_cb, s)) != 0)
 		return rc;
+	cw_wire_set_tls(s->wire, s->o.tls);
 	return 0;
 }
 

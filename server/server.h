@@ -51,11 +51,13 @@ typedef struct {
 	uint32_t max_txns;   /* open transactions (default 4096) */
 	uint64_t idle_ms;    /* idle timeout (default 10,000) */
 	uint64_t
-	       session_wait_ms; /* begin's wait for a session clock (1,000) */
-	size_t max_msg;         /* bytes in a request (default 16 MiB) */
-	size_t max_ops;         /* operations in one request (100,000) */
-	cw_escrow *escrow;      /* borrowed, outlives the server: its figures
-	                         * go in status replies (NULL: zeros) */
+	       session_wait_ms;  /* begin's wait for a session clock (1,000) */
+	size_t max_msg;          /* bytes in a request (default 16 MiB) */
+	size_t max_ops;          /* operations in one request (100,000) */
+	cw_escrow *escrow;       /* borrowed, outlives the server: its figures
+	                          * go in status replies (NULL: zeros) */
+	struct cw_tls_conf *tls; /* borrowed, outlives the server: for
+	                          * tls+tcp:// client URLs (sec.h) */
 } cw_server_opts;
 
 void cw_server_opts_default(cw_server_opts *o);

@@ -39,6 +39,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "sec.h"
 #include "util.h"
 
 #define PROTO_REQ0 0x30
@@ -63,15 +64,18 @@ struct conn {
 	bool            ipc;
 	pthread_mutex_t mu;
 	/* mu guards: */
+	cw_tls      *tls;   /* tls+tcp://: the session (reads and writes) */
 	int          refs;  /* the owner's (while owned) and each request's */
 	bool         dead;  /* broken or closed: nothing more is written */
 	bool         poked; /* in io->poked */
 	uint32_t     inflight;
 	struct obuf *oq, *oq_tail;
 	/* the owner's alone: */
-	bool         owned;  /* the owner holds its reference */
-	uint32_t     events; /* the epoll interest now */
-	uint8_t      hs[8];  /* the peer's SP header, as it comes */
+	bool         owned;   /* the owner holds its reference */
+	uint32_t     events;  /* the epoll interest now */
+	bool         tls_up;  /* the TLS handshake is done (or no TLS) */
+	int          hs_want; /* what the TLS handshake waits for */
+	uint8_t      hs[8];   /* the peer's SP header, as it comes */
 	size_t       hs_got;
 	uint8_t     *in; /* bytes read, not yet a whole frame */
 	size_t       in_len, in_cap;
@@ -92,7 +96,7 @@ struct io {
 
 struct listener {
 	int  fd;
-	bool ipc;
+	bool ipc, tls;
 	char path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
 };
 
@@ -113,6 +117,7 @@ struct cw_wire {
 	_Atomic uint32_t next_io;
 	_Atomic bool     stopping;
 	int              spare; /* a descriptor held for EMFILE */
+	cw_tls_conf     *tls;   /* borrowed; for tls+tcp:// listeners */
 	struct listener  lis[MAX_LISTENERS];
 	int              nlis;
 	pthread_mutex_t  mu;
@@ -142,6 +147,7 @@ conn_unref(struct conn *c)
 		c->next->prev = c->prev;
 	w->nconns--;
 	pthread_mutex_unlock(&w->mu);
+	cw_tls_free(c->tls);
 	close(c->fd);
 	while (c->oq != NULL) {
 		struct obuf *b = c->oq;
@@ -178,6 +184,25 @@ poke_locked(struct conn *c)
 static bool
 flush_locked(struct conn *c)
 {
+	if (c->tls != NULL) {
+		int rc = 0;
+		while (rc == 0 && c->oq != NULL) {
+			struct obuf *b    = c->oq;
+			size_t       took = 0;
+			rc                = cw_tls_write(
+			                   c->tls, b->p + b->off, b->len - b->off, &took);
+			b->off += took;
+			if (rc == 0 && b->off == b->len) {
+				c->oq = b->next;
+				if (c->oq == NULL)
+					c->oq_tail = NULL;
+				cw_free(b);
+			}
+		}
+		if (rc == 0)
+			rc = cw_tls_flush(c->tls);
+		return rc == 0 || rc == CW_TLS_WANT_WRITE;
+	}
 	while (c->oq != NULL) {
 		struct obuf *b = c->oq;
 		ssize_t      n =
@@ -196,6 +221,14 @@ flush_locked(struct conn *c)
 		cw_free(b);
 	}
 	return true;
+}
+
+/* Whether c has bytes to write: queued replies, or the rest of a TLS
+ * record. Caller holds c->mu. */
+static bool
+queued_locked(const struct conn *c)
+{
+	return c->oq != NULL || (c->tls != NULL && cw_tls_pending_out(c->tls));
 }
 
 /* Marks c dead: nothing more is read or written. Caller holds c->mu. */
@@ -235,8 +268,10 @@ conn_rearm(struct conn *c)
 	uint32_t want = 0;
 	if (!c->dead && c->inflight < WIRE_INFLIGHT)
 		want |= EPOLLIN;
-	if (!c->dead && c->oq != NULL)
+	if (!c->dead && queued_locked(c))
 		want |= EPOLLOUT;
+	if (!c->dead && !c->tls_up) /* the handshake decides */
+		want = c->hs_want == CW_TLS_WANT_WRITE ? EPOLLOUT : EPOLLIN;
 	pthread_mutex_unlock(&c->mu);
 	if (want == c->events)
 		return;
@@ -291,7 +326,7 @@ cw_wire_reply(cw_wire_req *r, const void *p, size_t len)
 	pthread_mutex_lock(&c->mu);
 	if (c->dead)
 		goto out;
-	if (c->oq == NULL) { /* straight into the socket */
+	if (c->oq == NULL && c->tls == NULL) { /* straight into the socket */
 		for (;;) {
 			struct iovec v[3];
 			int          nv = 0;
@@ -353,7 +388,14 @@ cw_wire_reply(cw_wire_req *r, const void *p, size_t len)
 		else
 			c->oq = b;
 		c->oq_tail = b;
-		poke_locked(c);
+		/* TLS: the whole reply is one buffer, which goes into
+		 * records now, as far as the socket takes them */
+		if (c->tls != NULL && !flush_locked(c)) {
+			kill_locked(c); /* the owner sees the error too */
+			goto out;
+		}
+		if (queued_locked(c))
+			poke_locked(c);
 	}
 out:
 	pthread_mutex_unlock(&c->mu);
@@ -468,14 +510,88 @@ in_room(struct conn *c)
 	return true;
 }
 
+/* recv() on c, through its TLS session if it has one: > 0 bytes, 0 at
+ * the end, -1 with errno (EAGAIN: nothing now). */
+static ssize_t
+conn_recv(struct conn *c, void *p, size_t n)
+{
+	if (c->tls == NULL)
+		return recv(c->fd, p, n, 0);
+	size_t got = 0;
+	pthread_mutex_lock(&c->mu);
+	int rc = cw_tls_read(c->tls, p, n, &got);
+	pthread_mutex_unlock(&c->mu);
+	if (rc == 0)
+		return (ssize_t) got;
+	if (rc == CW_TLS_WANT_READ || rc == CW_TLS_WANT_WRITE) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (rc == CW_EUNAVAIL)
+		return 0;
+	errno = EPROTO;
+	return -1;
+}
+
+static bool
+tls_pending_in(struct conn *c)
+{
+	if (c->tls == NULL)
+		return false;
+	pthread_mutex_lock(&c->mu);
+	bool more = cw_tls_pending_in(c->tls) > 0;
+	pthread_mutex_unlock(&c->mu);
+	return more;
+}
+
+/* Drives c's TLS handshake; once it is done, sends our SP header inside
+ * it. Returns 1 when done, 0 while it goes on (c->hs_want says for
+ * what), -1 if the peer must go (logged once, at warn: a client with
+ * the wrong CA, plain TCP, garbage). */
+static int
+tls_step(struct conn *c)
+{
+	static const uint8_t rep0[8] = { 0, 'S', 'P', 0, 0, PROTO_REP0, 0, 0 };
+	const char          *why     = NULL;
+	pthread_mutex_lock(&c->mu);
+	int rc = cw_tls_handshake(c->tls, &why);
+	if (rc == 0) {
+		struct obuf *b = cw_malloc(sizeof(*b) + sizeof(rep0));
+		if (b == NULL) {
+			rc = CW_ENOMEM;
+		} else {
+			b->next = NULL;
+			b->len  = sizeof(rep0);
+			b->off  = 0;
+			memcpy(b->p, rep0, sizeof(rep0));
+			c->oq = c->oq_tail =
+			    b; /* nothing else is queued yet */
+			c->tls_up = true;
+			if (!flush_locked(c))
+				rc = CW_EUNAVAIL;
+		}
+	} else if (rc == CW_TLS_WANT_READ || rc == CW_TLS_WANT_WRITE) {
+		c->hs_want = rc;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (rc == 0)
+		return 1;
+	if (rc == CW_TLS_WANT_READ || rc == CW_TLS_WANT_WRITE)
+		return 0;
+	cw_log(rc == CW_EUNAVAIL ? CW_LOG_INFO : CW_LOG_WARN, "wire",
+	    "TLS handshake with a client failed: %s",
+	    why ? why : cw_strerror(rc));
+	return -1;
+}
+
 /* The peer's SP header. Returns 1 once it is whole and right, 0 while it
  * is still coming, -1 if the peer must go. */
 static int
 handshake(struct conn *c)
 {
 	while (c->hs_got < sizeof(c->hs)) {
-		ssize_t n = recv(
-		    c->fd, c->hs + c->hs_got, sizeof(c->hs) - c->hs_got, 0);
+		ssize_t n =
+		    conn_recv(c, c->hs + c->hs_got, sizeof(c->hs) - c->hs_got);
 		if (n > 0) {
 			c->hs_got += (size_t) n;
 			continue;
@@ -500,16 +616,31 @@ handshake(struct conn *c)
 static void
 conn_read(struct conn *c, bool hup)
 {
+	if (!c->tls_up) {
+		int h = tls_step(c);
+		if (h < 0) {
+			conn_close(c);
+			return;
+		}
+		if (h == 0) {
+			conn_rearm(c);
+			return;
+		}
+	}
 	if (c->hs_got < sizeof(c->hs)) {
 		int h = handshake(c);
 		if (h < 0) {
 			conn_close(c);
 			return;
 		}
-		if (h == 0)
+		if (h == 0) {
+			conn_rearm(c);
 			return;
+		}
 	}
-	for (int i = 0; i < READS_PER_WAKE; i++) {
+	/* TLS: mbedTLS may hold decrypted bytes the socket no longer shows;
+	 * they are read before this connection waits again */
+	for (int i = 0; i < READS_PER_WAKE || tls_pending_in(c); i++) {
 		pthread_mutex_lock(&c->mu);
 		bool full = c->inflight >= WIRE_INFLIGHT;
 		pthread_mutex_unlock(&c->mu);
@@ -527,7 +658,7 @@ conn_read(struct conn *c, bool hup)
 			return;
 		}
 		size_t  room = c->in_cap - c->in_len;
-		ssize_t n    = recv(c->fd, c->in + c->in_len, room, 0);
+		ssize_t n    = conn_recv(c, c->in + c->in_len, room);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -541,7 +672,7 @@ conn_read(struct conn *c, bool hup)
 			conn_close(c);
 			return;
 		}
-		if ((size_t) n < room)
+		if ((size_t) n < room && c->tls == NULL)
 			break; /* the socket had no more */
 	}
 	conn_rearm(c);
@@ -550,29 +681,33 @@ conn_read(struct conn *c, bool hup)
 /* ---- accepting ---- */
 
 static void
-conn_new(cw_wire *w, int fd, bool ipc)
+conn_new(cw_wire *w, int fd, bool ipc, bool tls)
 {
 	static const uint8_t rep0[8] = { 0, 'S', 'P', 0, 0, PROTO_REP0, 0, 0 };
 	int                  one     = 1;
 	if (!ipc)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	/* an empty socket takes 8 bytes at once */
-	if (send(fd, rep0, sizeof(rep0), MSG_NOSIGNAL) != sizeof(rep0)) {
+	/* an empty socket takes 8 bytes at once (with TLS, they go once the
+	 * handshake is done) */
+	if (!tls &&
+	    send(fd, rep0, sizeof(rep0), MSG_NOSIGNAL) != sizeof(rep0)) {
 		close(fd);
 		return;
 	}
 	struct conn *c = cw_calloc(1, sizeof(*c));
-	if (c == NULL) {
+	if (c == NULL || (tls && cw_tls_new(&c->tls, w->tls, fd, NULL) != 0)) {
 		cw_log(CW_LOG_ERROR, "wire", "no memory for a connection");
+		cw_free(c);
 		close(fd);
 		return;
 	}
-	c->w     = w;
-	c->fd    = fd;
-	c->ipc   = ipc;
-	c->refs  = 1;
-	c->owned = true;
-	c->io    = &w->io[atomic_fetch_add(&w->next_io, 1) % w->nio];
+	c->w      = w;
+	c->fd     = fd;
+	c->ipc    = ipc;
+	c->tls_up = !tls;
+	c->refs   = 1;
+	c->owned  = true;
+	c->io     = &w->io[atomic_fetch_add(&w->next_io, 1) % w->nio];
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_lock(&w->mu);
 	bool full = w->nconns >= WIRE_MAX_CONNS;
@@ -588,6 +723,7 @@ conn_new(cw_wire *w, int fd, bool ipc)
 		cw_log(CW_LOG_WARN, "wire",
 		    "%d connections open: refusing another", WIRE_MAX_CONNS);
 		pthread_mutex_destroy(&c->mu);
+		cw_tls_free(c->tls);
 		cw_free(c);
 		close(fd);
 		return;
@@ -609,7 +745,7 @@ accept_all(cw_wire *w, struct listener *l)
 		int fd =
 		    accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
-			conn_new(w, fd, l->ipc);
+			conn_new(w, fd, l->ipc, l->tls);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
@@ -647,9 +783,14 @@ take_pokes(struct io *io)
 		struct conn *c = list;
 		list           = c->poke_next;
 		pthread_mutex_lock(&c->mu);
-		c->poked = false;
+		c->poked  = false;
+		bool dead = c->dead;
 		pthread_mutex_unlock(&c->mu);
 		conn_rearm(c);
+		/* room again, and mbedTLS holds bytes the socket will not
+		 * announce: read them now */
+		if (!dead && c->owned && tls_pending_in(c))
+			conn_read(c, false);
 		conn_unref(c);
 	}
 }
@@ -679,6 +820,13 @@ io_main(void *arg)
 				continue;
 			}
 			struct conn *c = p;
+			if (!c->tls_up) { /* the TLS handshake, either way */
+				if (ev[i].events & EPOLLERR)
+					conn_close(c);
+				else
+					conn_read(c, false);
+				continue;
+			}
 			if (ev[i].events & (EPOLLOUT | EPOLLERR)) {
 				pthread_mutex_lock(&c->mu);
 				bool ok = c->dead || flush_locked(c);
@@ -791,12 +939,19 @@ cw_wire_listen(cw_wire *w, const char *url)
 		const char *scheme;
 		int         family;
 	} tcp[] = { { "tcp://", AF_UNSPEC }, { "tcp4://", AF_INET },
-		{ "tcp6://", AF_INET6 } };
+		{ "tcp6://", AF_INET6 }, { "tls+tcp://", AF_UNSPEC } };
 	if (url == NULL || w->nlis == MAX_LISTENERS)
 		return CW_EINVAL;
 	struct listener *l  = &w->lis[w->nlis];
 	int              fd = CW_EINVAL;
 	memset(l, 0, sizeof(*l));
+	l->tls = strncmp(url, "tls+tcp://", 10) == 0;
+	if (l->tls && w->tls == NULL) {
+		cw_log(CW_LOG_ERROR, "wire",
+		    "%s: a tls+tcp:// URL needs a certificate (--tls-cert)",
+		    url);
+		return CW_EINVAL;
+	}
 	for (size_t i = 0; i < sizeof(tcp) / sizeof(tcp[0]); i++) {
 		size_t sl = strlen(tcp[i].scheme);
 		if (strncmp(url, tcp[i].scheme, sl) == 0)
@@ -812,7 +967,7 @@ cw_wire_listen(cw_wire *w, const char *url)
 	if (fd < 0) {
 		if (fd == CW_EINVAL)
 			cw_log(CW_LOG_ERROR, "wire",
-			    "not a tcp:// or ipc:// URL: %s", url);
+			    "not a tcp://, tls+tcp:// or ipc:// URL: %s", url);
 		return fd;
 	}
 	l->fd                 = fd;
@@ -847,6 +1002,12 @@ cw_wire_port(cw_wire *w)
 }
 
 /* ---- life ---- */
+
+void
+cw_wire_set_tls(cw_wire *w, cw_tls_conf *tls)
+{
+	w->tls = tls;
+}
 
 int
 cw_wire_new(cw_wire **out, uint32_t threads, size_t max_msg, size_t user,
@@ -937,8 +1098,8 @@ cw_wire_free(cw_wire *w)
 	pthread_mutex_lock(&w->mu);
 	for (struct conn *c = w->conns; c != NULL; c = c->next) {
 		pthread_mutex_lock(&c->mu);
-		while (!c->dead && c->oq != NULL && flush_locked(c) &&
-		    c->oq != NULL && cw_mono_ms() < deadline) {
+		while (!c->dead && queued_locked(c) && flush_locked(c) &&
+		    queued_locked(c) && cw_mono_ms() < deadline) {
 			struct pollfd p = { .fd = c->fd, .events = POLLOUT };
 			poll(&p, 1, (int) (deadline - cw_mono_ms()));
 		}

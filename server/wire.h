@@ -29,6 +29,13 @@
  * socket drains. A connection has at most WIRE_INFLIGHT requests
  * unanswered; past that it is not read (back-pressure through TCP).
  *
+ * tls+tcp:// is the same wire inside TLS 1.2 (sec.h, mbedTLS with the
+ * socket as its BIO): the handshake first (its failure is logged at
+ * warn and closes the connection), then the SP headers, then frames. A
+ * connection's session is used under its mutex, by the owner's reads and
+ * by whoever writes a reply; a reply goes into the session whole, as one
+ * buffer, so its frame is one record when it fits in one.
+ *
  * Threading: cw_wire_reply and cw_wire_drop may be called from any
  * thread, once per request. The handler runs on an I/O thread and must
  * not block for long: it holds up that thread's other connections.
@@ -61,9 +68,14 @@ typedef void (*cw_wire_fn)(
  * Returns 0, CW_EINVAL or CW_ENOMEM. */
 int cw_wire_new(cw_wire **out, uint32_t threads, size_t max_msg, size_t user,
     cw_wire_fn fn, void *arg);
+struct cw_tls_conf;
+/* The TLS configuration of tls+tcp:// listeners (sec.h; borrowed, it
+ * outlives w). Before the first cw_wire_listen. */
+void cw_wire_set_tls(cw_wire *w, struct cw_tls_conf *tls);
 /* Listens on url: tcp://HOST:PORT (HOST may be * or empty for every
- * address, or [V6]), tcp4://, tcp6://, ipc://PATH. Returns 0, CW_EINVAL
- * (bad URL) or CW_EUNAVAIL (cannot listen; logged). */
+ * address, or [V6]), tcp4://, tcp6://, tls+tcp://HOST:PORT (with
+ * cw_wire_set_tls), ipc://PATH. Returns 0, CW_EINVAL (bad URL, or TLS
+ * without a configuration) or CW_EUNAVAIL (cannot listen; logged). */
 int cw_wire_listen(cw_wire *w, const char *url);
 /* The port the newest tcp:// listener is bound to (its URL may say port
  * 0: any free one), or 0 if there is none. */

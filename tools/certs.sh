@@ -10,8 +10,8 @@
 # add certificates signed by the same CA), dc-<i>.crt and dc-<i>.key for
 # i in 0..NDC-1, client.crt and client.key, and NAME.crt/NAME.key for each
 # extra NAME (e.g. dc-9). Every certificate names itself in its CN and in
-# a DNS SAN (a DC's also names localhost and 127.0.0.1, so clients on the
-# same machine verify it), with EC P-256 keys. Existing certificates are
+# a DNS SAN (a DC's also names localhost, 127.0.0.1 and ::1, so clients on
+# the same machine verify it), with EC P-256 keys. Existing certificates are
 # kept. --expired makes the new ones already expired (for tests); --days
 # sets their lifetime (default 825).
 set -eu
@@ -80,13 +80,20 @@ EOF
 	rm -f "$ext" "$dir/$name.csr"
 }
 
+# A DC's names: its id, and this machine for clients. mbedTLS 2.28 (which
+# the SDK and nng use) matches no IP-address SANs, so the loopback
+# addresses are written as DNS names too.
+dc_san() {
+	echo "DNS:$1,DNS:localhost,IP:127.0.0.1,IP:::1,DNS:127.0.0.1,DNS:::1"
+}
+
 i=0
 while [ "$i" -lt "$ndc" ]; do
-	cert "dc-$i" "DNS:dc-$i,DNS:localhost,IP:127.0.0.1,IP:::1"
+	cert "dc-$i" "$(dc_san "dc-$i")"
 	i=$((i + 1))
 done
 cert client "DNS:client"
 for n in "$@"; do
-	cert "$n" "DNS:$n,DNS:localhost,IP:127.0.0.1,IP:::1"
+	cert "$n" "$(dc_san "$n")"
 done
 chmod 644 "$dir"/*.crt

@@ -48,7 +48,12 @@ usage(FILE *f)
 	    "  --url URL      causewayd to talk to (default $CW_URL or\n"
 	    "                 tcp://127.0.0.1:7400)\n"
 	    "  --json         JSON output\n"
-	    "  --timeout MS   per-call timeout (default 5000)\n");
+	    "  --timeout MS   per-call timeout (default 5000)\n"
+	    "  --ca FILE      for tls+tcp:// URLs: the CA that signed the\n"
+	    "                 server's certificate (default $CW_CA)\n"
+	    "  --cert FILE    a client certificate to present (default\n"
+	    "                 $CW_CERT), with\n"
+	    "  --key FILE     its key (default $CW_KEY)\n");
 }
 
 static void
@@ -331,12 +336,17 @@ main(int argc, char **argv)
 		{ "url", 1, 0, 'u' },
 		{ "json", 0, 0, 'j' },
 		{ "timeout", 1, 0, 't' },
+		{ "ca", 1, 0, 'C' },
+		{ "cert", 1, 0, 'E' },
+		{ "key", 1, 0, 'K' },
 		{ "help", 0, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
-	const char *url     = getenv("CW_URL");
-	int         timeout = 5000;
-	int         ch;
+	cw_connect_options co      = { getenv("CW_CA"), getenv("CW_CERT"),
+		     getenv("CW_KEY"), NULL };
+	const char        *url     = getenv("CW_URL");
+	int                timeout = 5000;
+	int                ch;
 	while ((ch = getopt_long(argc, argv, "+u:jt:h", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'u':
@@ -344,6 +354,15 @@ main(int argc, char **argv)
 			break;
 		case 'j':
 			json = 1;
+			break;
+		case 'C':
+			co.ca_file = optarg;
+			break;
+		case 'E':
+			co.cert_file = optarg;
+			break;
+		case 'K':
+			co.key_file = optarg;
 			break;
 		case 't':
 			timeout = atoi(optarg);
@@ -401,7 +420,7 @@ main(int argc, char **argv)
 
 	cw_client *c;
 	int        rc;
-	if ((rc = cw_connect(&c, url)) != 0) {
+	if ((rc = cw_connect_opts(&c, url, &co)) != 0) {
 		fprintf(stderr, "cw: cannot connect to %s: %s (%s)\n", url,
 		    cw_strerror(rc), cw_errname(rc));
 		return 1;

@@ -29,6 +29,11 @@
 typedef struct {
 	char  *tmp;
 	dcproc d;
+	bool   tls; /* sessions go to tls_url, verifying with ca */
+	char   tls_url[64];
+	char   ca[300];
+	char   args[6][300];
+	char  *argv[12];
 } fx;
 
 static int
@@ -46,6 +51,39 @@ static int
 setup(void **state)
 {
 	return start_with(state, NULL);
+}
+
+/* The same server, and the tests' sessions over TLS: causewayd also
+ * listens on tls+tcp:// with a certificate of a fresh CA (the plain URL
+ * stays, for dcproc's readiness check). */
+static int
+setup_tls(void **state)
+{
+	fx  *f = calloc(1, sizeof(*f));
+	char dir[300], certs[256];
+	f->tmp = lab_tmpdir("cwtest");
+	f->tls = true;
+	*state = f;
+	snprintf(certs, sizeof(certs), "%s/certs", f->tmp);
+	if (lab_certs(certs, 1, false, NULL) != 0)
+		return -1;
+	snprintf(f->tls_url, sizeof(f->tls_url), "tls+tcp://127.0.0.1:%d",
+	    dc_free_port());
+	snprintf(f->ca, sizeof(f->ca), "%s/ca.crt", certs);
+	static const char *flag[] = { "--listen", "--tls-cert", "--tls-key",
+		"--tls-ca" };
+	snprintf(f->args[0], 300, "%s", f->tls_url);
+	snprintf(f->args[1], 300, "%s/dc-0.crt", certs);
+	snprintf(f->args[2], 300, "%s/dc-0.key", certs);
+	snprintf(f->args[3], 300, "%s", f->ca);
+	int k = 0;
+	for (int i = 0; i < 4; i++) {
+		f->argv[k++] = (char *) flag[i];
+		f->argv[k++] = f->args[i];
+	}
+	f->argv[k] = NULL;
+	snprintf(dir, sizeof(dir), "%s/dc0", f->tmp);
+	return dc_start(&f->d, dir, f->argv);
 }
 
 static int
@@ -89,7 +127,12 @@ static cw_client *
 connect_to(fx *f)
 {
 	cw_client *c;
-	assert_int_equal(cw_connect(&c, f->d.url), 0);
+	if (f->tls) {
+		cw_connect_options o = { .ca_file = f->ca };
+		assert_int_equal(cw_connect_opts(&c, f->tls_url, &o), 0);
+	} else {
+		assert_int_equal(cw_connect(&c, f->d.url), 0);
+	}
 	return c;
 }
 
@@ -1033,6 +1076,72 @@ sigterm_under_commit_load_keeps_every_acknowledged_commit(void **state)
 	assert_true(x >= acked && x <= acked + unknown);
 }
 
+/* Over TLS: values of many records each way, and a reply that leaves
+ * part of a record in mbedTLS when the socket shows nothing more. */
+static void
+large_values_cross_tls_whole(void **state)
+{
+	fx        *f  = *state;
+	cw_client *c  = connect_to(f);
+	size_t     n  = 1u << 20;
+	char      *v  = malloc(n), *got;
+	size_t     gl = 0;
+	cw_txn    *t;
+	for (size_t i = 0; i < n; i++)
+		v[i] = (char) (i * 7 + i / 4096);
+	for (int round = 0; round < 3; round++) {
+		v[round] ^= 1;
+		assert_int_equal(cw_begin(c, &t), 0);
+		assert_int_equal(cw_reg_put(t, "big", 3, v, n), 0);
+		assert_int_equal(cw_commit(t), 0);
+		assert_int_equal(cw_begin(c, &t), 0);
+		assert_int_equal(
+		    cw_reg_get(t, "big", 3, (void **) &got, &gl), 0);
+		cw_abort(t);
+		assert_int_equal(gl, n);
+		assert_memory_equal(got, v, n);
+		free(got);
+	}
+	free(v);
+	cw_close(c);
+}
+
+/* What a client gets from a TLS port when it is wrong: no CA, another CA,
+ * another name, plain TCP; and a TLS client at the plain port. */
+static void
+tls_clients_that_do_not_fit_are_refused(void **state)
+{
+	fx                *f     = *state;
+	cw_client         *c     = NULL;
+	char              *other = lab_tmpdir("cwother"), oca[300];
+	cw_connect_options o     = { .ca_file = f->ca };
+	assert_int_equal(lab_certs(other, 1, false, NULL), 0);
+	snprintf(oca, sizeof(oca), "%s/ca.crt", other);
+	assert_int_equal(cw_connect(&c, f->tls_url), CW_EINVAL);
+	cw_connect_options wrong = { .ca_file = oca };
+	assert_int_equal(cw_connect_opts(&c, f->tls_url, &wrong), CW_EAUTH);
+	cw_connect_options name = { .ca_file = f->ca, .server_name = "dc-7" };
+	assert_int_equal(cw_connect_opts(&c, f->tls_url, &name), CW_EAUTH);
+	cw_connect_options nofile = { .ca_file = "/nonexistent/ca.crt" };
+	assert_int_equal(cw_connect_opts(&c, f->tls_url, &nofile), CW_EINVAL);
+	char plain[64];
+	snprintf(plain, sizeof(plain), "tcp://%s", f->tls_url + 10);
+	assert_int_not_equal(cw_connect(&c, plain), 0);
+	char at_plain[64];
+	snprintf(at_plain, sizeof(at_plain), "tls+tcp://%s", f->d.url + 6);
+	assert_int_equal(cw_connect_opts(&c, at_plain, &o), CW_EPROTO);
+	assert_null(c);
+	/* and the right one works, by address and by name */
+	assert_int_equal(cw_connect_opts(&c, f->tls_url, &o), 0);
+	cw_close(c);
+	cw_connect_options byname = { .ca_file = f->ca,
+		.server_name                   = "localhost" };
+	assert_int_equal(cw_connect_opts(&c, f->tls_url, &byname), 0);
+	cw_close(c);
+	lab_rmrf(other);
+	free(other);
+}
+
 int
 main(void)
 {
@@ -1041,6 +1150,32 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 		    every_call_works_over_the_network, setup, teardown),
+		/* the SDK's cases again, over TLS */
+		{ "tls: every_call_works_over_the_network",
+		    every_call_works_over_the_network, setup_tls, teardown,
+		    NULL },
+		{ "tls: read_many_is_one_request", read_many_is_one_request,
+		    setup_tls, teardown, NULL },
+		{ "tls: two_clients_first_committer_wins",
+		    two_clients_first_committer_wins, setup_tls, teardown,
+		    NULL },
+		{ "tls: sixteen_threads_lose_no_update",
+		    sixteen_threads_lose_no_update, setup_tls, teardown,
+		    NULL },
+		{ "tls: killed_server_keeps_commits_and_client_reconnects",
+		    killed_server_keeps_commits_and_client_reconnects,
+		    setup_tls, teardown, NULL },
+		{ "tls: a_restart_under_load_applies_no_commit_twice",
+		    a_restart_under_load_applies_no_commit_twice, setup_tls,
+		    teardown, NULL },
+		{ "tls: an_idle_session_is_served_by_its_restarted_server",
+		    an_idle_session_is_served_by_its_restarted_server,
+		    setup_tls, teardown, NULL },
+		cmocka_unit_test_setup_teardown(
+		    large_values_cross_tls_whole, setup_tls, teardown),
+		cmocka_unit_test_setup_teardown(
+		    tls_clients_that_do_not_fit_are_refused, setup_tls,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    read_many_is_one_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(
