@@ -270,7 +270,7 @@ done
 
 log "engine: cw-bench local, net, repl, escrow, lag"
 "$BIN/cw-bench" local --seconds "$ENGINE_SECS" --threads 1,4 >"$res/local.txt" 2>&1 || die "cw-bench local failed"
-"$BIN/cw-bench" net --seconds "$ENGINE_SECS" >"$res/net.txt" 2>&1 || die "cw-bench net failed"
+"$BIN/cw-bench" net --tls --seconds "$ENGINE_SECS" >"$res/net.txt" 2>&1 || die "cw-bench net failed"
 "$BIN/cw-bench" repl --tls --seconds "$ENGINE_SECS" >"$res/repl.txt" 2>&1 || die "cw-bench repl failed"
 "$BIN/cw-bench" escrow --seconds $((ENGINE_SECS * 2)) >"$res/escrow.txt" 2>&1 || die "cw-bench escrow failed"
 "$BIN/cw-bench" lag --seconds "$LAG_SECS" >"$res/lag.tsv" 2>"$dir/lag.err" || die "cw-bench lag failed"

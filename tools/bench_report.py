@@ -398,8 +398,10 @@ sections = [
      "than latency from run to run but still follow the machine's load "
      "(causewayd's at 16 threads: 92-124 µs in three runs in a row on "
      "2026-12-02), and they fall as a higher rate packs more commits "
-     "into each sync.",
-     "cw-bench net --seconds %s"),
+     "into each sync. Then the cost of TLS: the same causewayd's plain "
+     "and TLS ports in interleaved pairs at each thread count (the bar: "
+     "TLS at least 0.8x plain at 16 threads).",
+     "cw-bench net --tls --seconds %s"),
     ("repl.txt", "Replication: apply rate and remote visibility",
      "Three DCs on loopback; writers at DC 0 flat out, then at half that "
      "rate while a probe measures commit-at-DC-0 to readable-at-DC-1 "

@@ -46,7 +46,19 @@
 #include "dcproc.h"
 #include "lab.h"
 
-static double      seconds      = 3.0;
+static double seconds = 3.0;
+/* --tls: the CA that verifies causewayd's tls+tcp:// listener */
+static char tls_ca[700];
+
+/* cw_connect, or over TLS for a tls+tcp:// URL (with tls_ca). */
+static int
+bench_connect(cw_client **c, const char *url)
+{
+	cw_connect_options o = { .ca_file = tls_ca };
+	return strncmp(url, "tls+tcp://", 10) == 0
+	    ? cw_connect_opts(c, url, &o)
+	    : cw_connect(c, url);
+}
 static int         sync_commits = 1;
 static const char *basedir      = NULL;
 
@@ -407,7 +419,7 @@ run_mix_threads(const char *url, const char *dir, int n, double rate)
 		w[i].rate     = rate / n;
 		w[i].nthreads = n;
 		w[i].c        = local;
-		if (url != NULL && cw_connect(&w[i].c, url) != 0) {
+		if (url != NULL && bench_connect(&w[i].c, url) != 0) {
 			fprintf(
 			    stderr, "cw-bench: cannot connect to %s\n", url);
 			exit(1);
@@ -523,10 +535,26 @@ stop_server(void)
 	}
 }
 
-/* Starts causewayd (next to this binary) on a free port in dir. */
+/* Starts causewayd (next to this binary) on a free port in dir; with
+ * tls_url, also on a tls+tcp:// port with certificates made in
+ * dir/certs. */
 static void
-start_server(const char *self, const char *dir, char *url, size_t cap)
+start_server(
+    const char *self, const char *dir, char *url, size_t cap, char *tls_url)
 {
+	char certs[600], crt[700], key[700];
+	if (tls_url != NULL) {
+		snprintf(certs, sizeof(certs), "%s/certs", dir);
+		if (lab_certs(certs, 1, false, NULL) != 0) {
+			fprintf(stderr,
+			    "cw-bench: cannot make certificates "
+			    "(tools/certs.sh, or $CW_CERTS_SH)\n");
+			exit(1);
+		}
+		snprintf(tls_ca, sizeof(tls_ca), "%s/ca.crt", certs);
+		snprintf(crt, sizeof(crt), "%s/dc-0.crt", certs);
+		snprintf(key, sizeof(key), "%s/dc-0.key", certs);
+	}
 	char bin[4096];
 	snprintf(bin, sizeof(bin), "%s", self);
 	char *slash = strrchr(bin, '/');
@@ -536,12 +564,21 @@ start_server(const char *self, const char *dir, char *url, size_t cap)
 	for (int tries = 0; tries < 5 && server_pid == 0; tries++) {
 		/* a port free a moment ago; if taken since, try another */
 		snprintf(url, cap, "tcp://127.0.0.1:%d", dc_free_port());
+		if (tls_url != NULL)
+			snprintf(tls_url, 64, "tls+tcp://127.0.0.1:%d",
+			    dc_free_port());
 		pid_t pid = fork();
 		if (pid == 0) {
 			int fd = open("/dev/null", O_WRONLY);
 			dup2(fd, 2);
-			execl(bin, bin, "--data", dir, "--listen", url,
-			    "--log", "error", (char *) NULL);
+			if (tls_url != NULL)
+				execl(bin, bin, "--data", dir, "--listen", url,
+				    "--listen", tls_url, "--tls-cert", crt,
+				    "--tls-key", key, "--tls-ca", tls_ca,
+				    "--log", "error", (char *) NULL);
+			else
+				execl(bin, bin, "--data", dir, "--listen", url,
+				    "--log", "error", (char *) NULL);
 			_exit(127);
 		}
 		server_pid = pid;
@@ -624,11 +661,11 @@ out:
 }
 
 static int
-bench_net(const char *self, int *list, int n, double open_rate)
+bench_net(const char *self, int *list, int n, double open_rate, bool tls)
 {
-	char  url[64];
+	char  url[64], tls_url[64];
 	char *sdir = fresh_dir(), *ldir = fresh_dir();
-	start_server(self, sdir, url, sizeof(url));
+	start_server(self, sdir, url, sizeof(url), tls ? tls_url : NULL);
 	printf("cw-bench net: transactions of a register read, a counter add "
 	       "and a 100 B\nregister put, durable; causewayd on %s against "
 	       "the embedded engine;\n%.1f s per run, data in %s\n\n",
@@ -668,6 +705,34 @@ bench_net(const char *self, int *list, int n, double open_rate)
 	    open_rate > 0 ? "the rate given" : "half the network peak", half,
 	    peak_threads, h.rate, h.p50, h.p99, h.server_us, h.cpu_us);
 	errors += (int) h.errors;
+	if (tls) {
+		/* the same server, its plain and TLS ports in interleaved
+		 * pairs, so both runs see the same machine */
+		printf("\n## plain against TLS sessions: the same causewayd, "
+		       "interleaved pairs\n\n");
+		printf("| threads | plain txn/s | TLS txn/s | TLS/plain | "
+		       "plain p50/p99 ms | TLS p50/p99 ms | causewayd CPU "
+		       "µs/txn plain | TLS | clients CPU µs/txn plain | TLS "
+		       "|\n");
+		printf(
+		    "|--------:|------------:|----------:|----------:|------"
+		    "-----------:|---------------:|------------------------"
+		    "--:|----:|------------------------:|----:|\n");
+		for (int i = 0; i < n; i++) {
+			mix_result a = run_mix_threads(url, NULL, list[i], 0);
+			mix_result b =
+			    run_mix_threads(tls_url, NULL, list[i], 0);
+			printf("| %7d | %11.0f | %9.0f | %9.2f | %6.2f / "
+			       "%-6.2f | %6.2f / %-6.2f | %25.0f | %3.0f | "
+			       "%24.0f | %3.0f |\n",
+			    list[i], a.rate, b.rate,
+			    a.rate > 0 ? b.rate / a.rate : 0, a.p50, a.p99,
+			    b.p50, b.p99, a.server_us, b.server_us, a.cpu_us,
+			    b.cpu_us);
+			fflush(stdout);
+			errors += (int) (a.errors + b.errors);
+		}
+	}
 	stop_server();
 	disk_alone(sdir, seconds);
 
@@ -1376,7 +1441,9 @@ usage(FILE *f)
 	    "       starts on loopback, and against the embedded engine: "
 	    "rate,\n"
 	    "       p50 and p99 latency; then the network at half its peak\n"
-	    "       (or at --rate R txn/s, open loop).\n"
+	    "       (or at --rate R txn/s, open loop). With --tls: then\n"
+	    "       the same server's plain and TLS ports in interleaved\n"
+	    "       pairs at each thread count.\n"
 	    "\n"
 	    "  --seconds S   length of each run (default 3)\n"
 	    "  --threads L   comma-separated thread counts (default 1,4;\n"
@@ -1497,7 +1564,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(cmd, "net") == 0)
-		return bench_net(argv[0], list, n, rate_given ? rate : 0);
+		return bench_net(argv[0], list, n, rate_given ? rate : 0, tls);
 	if (strcmp(cmd, "repl") == 0)
 		return bench_repl(argv[0], list[n - 1], tls);
 	if (strcmp(cmd, "escrow") == 0)
