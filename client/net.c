@@ -300,9 +300,8 @@ tls_start(cw_net *n, struct conn *c, uint64_t deadline)
 		if ((rc = tls_wait(c->fd, rc, deadline)) != 0)
 			return rc == BROKEN ? CW_EUNAVAIL : rc;
 	if (rc != 0)
-		cw_log(rc == CW_EAUTH ? CW_LOG_WARN : CW_LOG_INFO, "client",
-		    "TLS with %s: %s", n->server_name,
-		    why ? why : cw_strerror(rc));
+		cw_log(CW_LOG_INFO, "client", "TLS with %s: %s",
+		    n->server_name, why ? why : cw_strerror(rc));
 	return rc;
 }
 

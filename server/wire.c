@@ -578,9 +578,25 @@ tls_step(struct conn *c)
 		return 1;
 	if (rc == CW_TLS_WANT_READ || rc == CW_TLS_WANT_WRITE)
 		return 0;
+	/* one line a second at most: a storm of bad clients must not
+	 * drown the log (the count of those left out goes in the next) */
+	static _Atomic uint64_t last_ms, quiet;
+	uint64_t now = cw_mono_ms(), last = atomic_load(&last_ms);
+	if (now - last < 1000 ||
+	    !atomic_compare_exchange_strong(&last_ms, &last, now)) {
+		atomic_fetch_add(&quiet, 1);
+		return -1;
+	}
+	char     more[64] = "";
+	uint64_t q        = atomic_exchange(&quiet, 0);
+	if (q > 0)
+		snprintf(more, sizeof(more),
+		    " (and %llu more since the last "
+		    "such line)",
+		    (unsigned long long) q);
 	cw_log(rc == CW_EUNAVAIL ? CW_LOG_INFO : CW_LOG_WARN, "wire",
-	    "TLS handshake with a client failed: %s",
-	    why ? why : cw_strerror(rc));
+	    "TLS handshake with a client failed: %s%s",
+	    why ? why : cw_strerror(rc), more);
 	return -1;
 }
 

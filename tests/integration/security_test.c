@@ -17,6 +17,8 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -614,6 +616,134 @@ garbage_and_truncated_handshakes_leave_the_dc_up(void **state)
 	assert_int_equal(has(c, 0, "and", "replicating"), 1);
 }
 
+/* ---- the client port over TLS ---- */
+
+struct storm {
+	int          port;
+	const char  *url, *other_ca;
+	int          n, refused;
+	_Atomic bool done;
+};
+
+/* Opens a connection to port, writes p[0..n) and closes it at once. */
+static void
+hit(int port, const void *p, size_t n)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int                s = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
+	a.sin_port           = htons((uint16_t) port);
+	if (s < 0)
+		return;
+	if (connect(s, (struct sockaddr *) &a, sizeof(a)) == 0 && n > 0 &&
+	    write(s, p, n) < 0) {
+		/* the server may have closed first */
+	}
+	close(s);
+}
+
+static void *
+storm_main(void *arg)
+{
+	struct storm        *st      = arg;
+	static const uint8_t hello[] = { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01,
+		0x00, 0x01, 0xfc, 0x03, 0x03 };
+	static const uint8_t sp[] = { 0x00, 'S', 'P', 0x00, 0x00, 0x30, 0x00,
+		0x00 };
+	char                 noise[512];
+	for (size_t i = 0; i < sizeof(noise); i++)
+		noise[i] = (char) (i * 131 + 7);
+	cw_connect_options wrong = { .ca_file = st->other_ca };
+	for (int i = 0; i < st->n; i++) {
+		switch (i % 4) {
+		case 0:
+			hit(st->port, hello, sizeof(hello));
+			break;
+		case 1:
+			hit(st->port, sp, sizeof(sp));
+			break;
+		case 2:
+			hit(st->port, noise, sizeof(noise));
+			break;
+		default: {
+			cw_client *c = NULL;
+			st->refused +=
+			    cw_connect_opts(&c, st->url, &wrong) == CW_EAUTH;
+			cw_close(c);
+		}
+		}
+	}
+	atomic_store(&st->done, true);
+	return NULL;
+}
+
+static void
+a_storm_of_bad_tls_clients_leaves_the_others_served(void **state)
+{
+	(void) state;
+	char  *tmp = lab_tmpdir("cwstorm");
+	char   certs[200], other[200], url[64], dir[300], a[4][300];
+	dcproc d = { 0 };
+	snprintf(certs, sizeof(certs), "%s/certs", tmp);
+	snprintf(other, sizeof(other), "%s/other", tmp);
+	assert_int_equal(lab_certs(certs, 1, false, NULL), 0);
+	assert_int_equal(lab_certs(other, 1, false, NULL), 0);
+	int port = dc_free_port();
+	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", port);
+	snprintf(a[0], 300, "%s/dc-0.crt", certs);
+	snprintf(a[1], 300, "%s/dc-0.key", certs);
+	snprintf(a[2], 300, "%s/ca.crt", certs);
+	snprintf(a[3], 300, "%s/ca.crt", other);
+	char *args[] = { "--listen", url, "--tls-cert", a[0], "--tls-key",
+		a[1], "--tls-ca", a[2], NULL };
+	snprintf(dir, sizeof(dir), "%s/dc0", tmp);
+	assert_int_equal(dc_start(&d, dir, args), 0);
+	struct storm st = { port, url, a[3], 1000, 0, false };
+	pthread_t    th;
+	double       t0 = lab_now_s();
+	assert_int_equal(pthread_create(&th, NULL, storm_main, &st), 0);
+	/* meanwhile a good client commits, each call within its timeout */
+	cw_connect_options o  = { .ca_file = a[2] };
+	int                ok = 0;
+	while (!atomic_load(&st.done) || ok < 200) {
+		cw_client *c;
+		cw_txn    *t;
+		assert_int_equal(cw_connect_opts(&c, url, &o), 0);
+		assert_int_equal(cw_begin(c, &t), 0);
+		assert_int_equal(cw_counter_add(t, "n", 1, 1), 0);
+		assert_int_equal(cw_commit(t), 0);
+		cw_close(c);
+		ok++;
+	}
+	pthread_join(th, NULL);
+	double secs = lab_now_s() - t0;
+	assert_int_equal(st.refused, 250);
+	/* nothing else was applied, and the server is up */
+	cw_client *c;
+	cw_txn    *t;
+	int64_t    n;
+	assert_int_equal(cw_connect_opts(&c, url, &o), 0);
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_counter_get(t, "n", 1, &n), 0);
+	assert_int_equal(n, ok);
+	cw_abort(t);
+	cw_close(c);
+	/* a line a second at most about the failures, not a thousand */
+	FILE *f = fopen(d.log, "r");
+	char  line[1024];
+	int   lines = 0;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		lines +=
+		    strstr(line, "TLS handshake with a client failed") != NULL;
+	fclose(f);
+	assert_true(lines >= 1);
+	assert_true(lines <= (int) secs + 2);
+	assert_int_equal(dc_stop(&d), 0);
+	lab_rmrf(tmp);
+	free(tmp);
+}
+
 /* ---- causewayd's start-up checks ---- */
 
 /* Runs causewayd with args; returns its exit status and leaves its
@@ -780,6 +910,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    garbage_and_truncated_handshakes_leave_the_dc_up, setup2,
 		    teardown),
+		cmocka_unit_test(
+		    a_storm_of_bad_tls_clients_leaves_the_others_served),
 		cmocka_unit_test(
 		    causewayd_refuses_exposed_plain_links_and_bad_certificates),
 	};
