@@ -14,8 +14,8 @@
 #          over-delivered, and all three DCs converged
 #
 # The links between the DCs are mutual TLS with a deployment CA made fresh
-# at the start (tools/certs.sh); clients speak plain TCP on loopback
-# (client TLS and users are still to come, issue 17). Fresh temporary
+# at the start (tools/certs.sh), and clients reach the DCs over TLS too
+# (users and passwords are still to come, issue 17). Fresh temporary
 # directories; everything started is stopped by pid, whatever happens.
 set -u
 BIN=${BIN:-build/bin}
@@ -35,8 +35,10 @@ free_port() {
 }
 for k in 0 1 2; do eval "C$k=$(free_port $k) P$k=$(free_port $((k + 3)))"; done
 sh "${CERTS_SH:-tools/certs.sh}" "$dir/certs" 3 || die "cannot make certificates"
+export CW_CA="$dir/certs/ca.crt" # cw and fmk verify the DCs with it
 echo "== certificates: a deployment CA and one per DC in $dir/certs;"
-echo "   the DCs authenticate each other with mutual TLS"
+echo "   the DCs authenticate each other with mutual TLS, and every"
+echo "   client (cw, fmk) speaks TLS and checks the DC's certificate"
 X02=$(free_port 6) X12=$(free_port 7) X20=$(free_port 8) X21=$(free_port 9)
 
 "$BIN/cw-proxy" "$X02:$P2" "$X12:$P2" "$X20:$P0" "$X21:$P1" \
@@ -47,14 +49,14 @@ pids="$pids $proxy"
 start_dc() { # id peer-args...
 	id=$1; shift
 	eval "c=\$C$id p=\$P$id"
-	"$BIN/causewayd" --dc "$id" --data "$dir/dc$id" --listen "tcp://127.0.0.1:$c" \
+	"$BIN/causewayd" --dc "$id" --data "$dir/dc$id" --listen "tls+tcp://127.0.0.1:$c" \
 		--peer-listen "tls+tcp://127.0.0.1:$p" "$@" \
 		--tls-cert "$dir/certs/dc-$id.crt" --tls-key "$dir/certs/dc-$id.key" \
 		--tls-ca "$dir/certs/ca.crt" --log warn 2>>"$dir/dc$id.log" &
 	eval "pid$id=$!"
 	pids="$pids $!"
 	i=0
-	until "$BIN/cw" --url "tcp://127.0.0.1:$c" status >/dev/null 2>&1; do
+	until "$BIN/cw" --url "tls+tcp://127.0.0.1:$c" status >/dev/null 2>&1; do
 		i=$((i + 1)); [ $i -gt 100 ] && die "DC $id did not start"
 		sleep 0.05
 	done
@@ -70,14 +72,14 @@ at() { # dc args...: run cw at a DC, echoing the command
 	d=$1; shift
 	eval "c=\$C$d"
 	echo "[DC $d] \$ cw $*"
-	"$BIN/cw" --url "tcp://127.0.0.1:$c" "$@"
+	"$BIN/cw" --url "tls+tcp://127.0.0.1:$c" "$@"
 }
 converge() {
 	i=0
 	while :; do
-		d0=$("$BIN/cw" --url tcp://127.0.0.1:$C0 status | grep digest)
-		d1=$("$BIN/cw" --url tcp://127.0.0.1:$C1 status | grep digest)
-		d2=$("$BIN/cw" --url tcp://127.0.0.1:$C2 status | grep digest)
+		d0=$("$BIN/cw" --url tls+tcp://127.0.0.1:$C0 status | grep digest)
+		d1=$("$BIN/cw" --url tls+tcp://127.0.0.1:$C1 status | grep digest)
+		d2=$("$BIN/cw" --url tls+tcp://127.0.0.1:$C2 status | grep digest)
 		[ "$d0" = "$d1" ] && [ "$d1" = "$d2" ] && break
 		i=$((i + 1)); [ $i -gt 200 ] && die "no convergence"
 		sleep 0.05
@@ -86,15 +88,15 @@ converge() {
 }
 
 FMK="$BIN/fmk"
-URLS="tcp://127.0.0.1:$C0,tcp://127.0.0.1:$C1,tcp://127.0.0.1:$C2"
+URLS="tls+tcp://127.0.0.1:$C0,tls+tcp://127.0.0.1:$C1,tls+tcp://127.0.0.1:$C2"
 
 echo "== act 1: three DCs up; the FMKe dataset written at DC 0"
-"$FMK" --url "tcp://127.0.0.1:$C0" populate --patients 1000 --pharmacies 50 \
+"$FMK" --url "tls+tcp://127.0.0.1:$C0" populate --patients 1000 --pharmacies 50 \
 	--staff 100 --facilities 10 --prescriptions 500 --stock 40 || die "populate failed"
 converge
 at 2 status | head -3
 echo "[DC 2] \$ fmk get patient 1"
-"$FMK" --url "tcp://127.0.0.1:$C2" get patient 1
+"$FMK" --url "tls+tcp://127.0.0.1:$C2" get patient 1
 
 echo
 echo "== act 2: the FMKe workload on all three DCs, 30 s: DC 2 cut off at 8 s,"

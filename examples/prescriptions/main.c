@@ -52,6 +52,9 @@ usage(FILE *f)
 	    " and\n"
 	    "                      get): postgresql://... or "
 	    "redis://HOST:PORT\n"
+	    "  --ca FILE           for tls+tcp:// URLs: the CA of the DCs'\n"
+	    "                      certificates (default $CW_CA); --cert\n"
+	    "                      FILE --key FILE: a client certificate\n"
 	    "populate:\n"
 	    "  --patients N (10000)  --pharmacies N (300)  --staff N (1000)\n"
 	    "  --facilities N (50)   --prescriptions N (5000)\n"
@@ -143,6 +146,10 @@ connect_peer(const char *url, fmk **f, const fmk_opts *o, int *rc)
 	return 0;
 }
 
+/* --ca, --cert, --key (or $CW_CA, $CW_CERT, $CW_KEY): for tls+tcp://
+ * URLs */
+static cw_connect_options conn_opts;
+
 static int
 connect_to(const char *url, cw_client **c, fmk **f, const fmk_opts *o)
 {
@@ -150,7 +157,7 @@ connect_to(const char *url, cw_client **c, fmk **f, const fmk_opts *o)
 	*c = NULL;
 	if (connect_peer(url, f, o, &rc) == 0)
 		return rc;
-	rc = cw_connect(c, url);
+	rc = cw_connect_opts(c, url, &conn_opts);
 	if (rc != 0) {
 		fprintf(stderr, "fmk: %s: %s\n", url, cw_strerror(rc));
 		return rc;
@@ -933,10 +940,16 @@ main(int argc, char **argv)
 		O_AUDIT,
 		O_EVERY,
 		O_BROKEN,
-		O_CONVERGE
+		O_CONVERGE,
+		O_CA,
+		O_CERT,
+		O_KEY
 	};
 	static const struct option lo[] = {
 		{ "url", required_argument, NULL, 'u' },
+		{ "ca", required_argument, NULL, O_CA },
+		{ "cert", required_argument, NULL, O_CERT },
+		{ "key", required_argument, NULL, O_KEY },
 		{ "help", no_argument, NULL, 'h' },
 		{ "patients", required_argument, NULL, O_PATIENTS },
 		{ "pharmacies", required_argument, NULL, O_PHARMACIES },
@@ -965,6 +978,8 @@ main(int argc, char **argv)
 	bool        audit = false;
 	const char *env   = getenv("CW_URL");
 	R.o               = (fmk_opts) { .wait_ms = 500, .retries = 3 };
+	conn_opts = (cw_connect_options) { getenv("CW_CA"), getenv("CW_CERT"),
+		getenv("CW_KEY"), NULL };
 	if (parse_urls(env ? env : "tcp://127.0.0.1:7400") != 0)
 		goto bad;
 	int o, li = 0;
@@ -981,6 +996,15 @@ main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case O_CA:
+			conn_opts.ca_file = optarg;
+			continue;
+		case O_CERT:
+			conn_opts.cert_file = optarg;
+			continue;
+		case O_KEY:
+			conn_opts.key_file = optarg;
+			continue;
 		case O_AUDIT:
 			audit = true;
 			continue;

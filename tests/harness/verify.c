@@ -295,7 +295,7 @@ hexclock(cw_client *c, char *out, size_t n)
 static int
 connect_dc(client *x, int dc)
 {
-	int rc = cw_connect(&x->c, cl->d[dc].url);
+	int rc = cluster_connect(cl, dc, &x->c);
 	if (rc != 0)
 		return rc;
 	cw_set_timeout(x->c, 3000);
@@ -586,7 +586,7 @@ setup_data(void)
 	for (int d = 0; d < opt.dcs; d++) {
 		cw_client *c;
 		cw_txn    *t;
-		int        rc = cw_connect(&c, cl->d[d].url);
+		int        rc = cluster_connect(cl, d, &c);
 		if (rc != 0)
 			return rc;
 		if ((rc = cw_begin(c, &t)) == 0) {
@@ -638,7 +638,7 @@ final_reads(void)
 		bool same = true;
 		for (int d = 0; d < opt.dcs; d++) {
 			cw_client *c;
-			if (cw_connect(&c, cl->d[d].url) != 0) {
+			if (cluster_connect(cl, d, &c) != 0) {
 				same = false;
 				continue;
 			}
@@ -669,7 +669,7 @@ final_reads(void)
 		cw_txn    *t;
 		hop        o;
 		char       kb[32];
-		int        rc = cw_connect(&c, cl->d[d].url);
+		int        rc = cluster_connect(cl, d, &c);
 		if (rc != 0)
 			return rc;
 		cw_set_timeout(c, 30000);
@@ -808,10 +808,10 @@ usage(FILE *f)
 	    "                       --forward no): causal order then rests "
 	    "on the\n"
 	    "                       receivers' dependency checks alone\n"
-	    "  --tls                mutual TLS between the DCs (certificates "
-	    "made\n"
-	    "                       fresh by tools/certs.sh, or "
-	    "$CW_CERTS_SH)\n"
+	    "  --tls                mutual TLS between the DCs and TLS for "
+	    "every\n"
+	    "                       client (certificates made fresh by\n"
+	    "                       tools/certs.sh, or $CW_CERTS_SH)\n"
 	    "  --quiet              no progress lines\n");
 }
 
@@ -974,7 +974,7 @@ main(int argc, char **argv)
 	       "%s%s%s\nfault schedule (%d):\n",
 	    opt.dcs, opt.clients, opt.duration, opt.seed,
 	    opt.bug ? ", seeded bug " : "", opt.bug ? opt.bug : "",
-	    opt.tls ? ", mutual TLS between the DCs" : "", nsched);
+	    opt.tls ? ", TLS on every link" : "", nsched);
 	for (int i = 0; i < nsched; i++) {
 		char t[128];
 		fault_text(&sched[i], t, sizeof(t));

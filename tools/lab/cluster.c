@@ -96,6 +96,12 @@ cluster_start_full(cluster **out, int n, char *const *extra,
 			c->argv[i][k++] = "--peer";
 			c->argv[i][k++] = c->args[i][a++];
 		}
+		if (tls) {
+			snprintf(c->tls_url[i], sizeof(c->tls_url[i]),
+			    "tls+tcp://127.0.0.1:%d", dc_free_port());
+			c->argv[i][k++] = "--listen";
+			c->argv[i][k++] = c->tls_url[i];
+		}
 		static const char *const flag[] = { "--tls-cert", "--tls-key",
 			"--tls-ca" };
 		for (int f = 0; tls && f < 3; f++) {
@@ -139,6 +145,17 @@ cluster_start_full(cluster **out, int n, char *const *extra,
 fail:
 	cluster_stop(c);
 	return -1;
+}
+
+int
+cluster_connect(cluster *c, int i, cw_client **out)
+{
+	char ca[300];
+	if (!c->tls)
+		return cw_connect(out, c->d[i].url);
+	snprintf(ca, sizeof(ca), "%s/ca.crt", c->certs);
+	cw_connect_options o = { .ca_file = ca };
+	return cw_connect_opts(out, c->tls_url[i], &o);
 }
 
 int

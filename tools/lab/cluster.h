@@ -25,8 +25,10 @@ typedef struct {
 	tproxy *x[CL_MAX][CL_MAX]; /* x[i][j]: DC i's link to DC j */
 	char    args[CL_MAX][CL_MAX + 24][300];
 	char   *argv[CL_MAX][64];
-	bool    tls;        /* mutual TLS between the DCs */
-	char    certs[256]; /* then: tmp/certs, made by lab_certs */
+	bool    tls;     /* mutual TLS between the DCs, and each DC also
+	                  * serves clients on tls_url[i] */
+	char certs[256]; /* then: tmp/certs, made by lab_certs */
+	char tls_url[CL_MAX][64];
 } cluster;
 
 /* Starts n DCs (1..CL_MAX) in a new temporary directory, each with the
@@ -41,6 +43,10 @@ int cluster_start_each(
 /* The same over TLS: certificates made fresh in tmp/certs (lab_certs),
  * tls+tcp:// peer URLs and --tls-* for every DC. */
 int cluster_start_tls(cluster **out, int n, char *const *extra);
+/* A session at DC i: over TLS (tls_url, verified with the cluster's CA)
+ * in a TLS cluster, else at its plain URL. Returns what cw_connect
+ * does. */
+int cluster_connect(cluster *c, int i, cw_client **out);
 /* Either, with per-DC arguments. */
 int cluster_start_full(cluster **out, int n, char *const *extra,
     char *const *const *per_dc, bool tls);
