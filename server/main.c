@@ -585,13 +585,6 @@ main(int argc, char **argv)
 			cw_sec_free(sec);
 			return 1;
 		}
-		/* the same certificate for clients (tls+tcp:// --listen) */
-		if (cw_tls_conf_server(&tls, sec) != 0) {
-			cw_tls_conf_free(tls);
-			cw_sec_free(sec);
-			return 1;
-		}
-		c.so.tls = tls;
 	}
 	cw_vc S;
 	char  sv[256];
