@@ -8,8 +8,10 @@
 
 #include <errno.h>
 #include <mbedtls/error.h>
+#include <mbedtls/md.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/pkcs5.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
@@ -652,4 +654,106 @@ cw_tls_write(cw_tls *t, const void *p, size_t n, size_t *took)
 	}
 	rc = tls_rc(e);
 	return rc == CW_TLS_WANT_READ ? CW_EPROTO : rc;
+}
+
+/* ---- password hashes ---- */
+
+#define PW_SALT 16
+#define PW_HASH 32
+
+/* OUT: out[0..32), PBKDF2-HMAC-SHA256 of pw with salt. */
+static int
+pbkdf2(const char *pw, size_t len, const uint8_t *salt, size_t sl,
+    uint32_t iter, uint8_t out[PW_HASH])
+{
+	mbedtls_md_context_t md;
+	mbedtls_md_init(&md);
+	int e = mbedtls_md_setup(
+	    &md, mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), 1);
+	if (e == 0)
+		e = mbedtls_pkcs5_pbkdf2_hmac(&md, (const unsigned char *) pw,
+		    len, salt, sl, iter, PW_HASH, out);
+	mbedtls_md_free(&md);
+	return e == 0                          ? 0
+	    : e == MBEDTLS_ERR_MD_ALLOC_FAILED ? CW_ENOMEM
+	                                       : CW_EIO;
+}
+
+static void
+hex(const uint8_t *p, size_t n, char *out)
+{
+	static const char d[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i]     = d[p[i] >> 4];
+		out[2 * i + 1] = d[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* Parses exactly 2n hex digits at s. */
+static bool
+unhex(const char *s, size_t n, uint8_t *out)
+{
+	for (size_t i = 0; i < 2 * n; i++) {
+		char c = s[i];
+		int  v = c >= '0' && c <= '9' ? c - '0'
+		     : c >= 'a' && c <= 'f'   ? c - 'a' + 10
+		                              : -1;
+		if (v < 0)
+			return false;
+		if (i % 2 == 0)
+			out[i / 2] = (uint8_t) (v << 4);
+		else
+			out[i / 2] |= (uint8_t) v;
+	}
+	return true;
+}
+
+int
+cw_pw_hash(const char *pw, size_t len, uint32_t iter, char out[CW_PW_MAX])
+{
+	uint8_t salt[PW_SALT], h[PW_HASH];
+	char    sh[2 * PW_SALT + 1], hh[2 * PW_HASH + 1];
+	int     rc;
+	out[0] = '\0';
+	if (iter == 0)
+		iter = CW_PW_ITER;
+	if (iter > 10000000)
+		return CW_EINVAL;
+	if ((rc = cw_sec_random(salt, sizeof(salt))) != 0 ||
+	    (rc = pbkdf2(pw, len, salt, sizeof(salt), iter, h)) != 0)
+		return rc;
+	hex(salt, sizeof(salt), sh);
+	hex(h, sizeof(h), hh);
+	snprintf(
+	    out, CW_PW_MAX, "pbkdf2-sha256$%u$%s$%s", (unsigned) iter, sh, hh);
+	mbedtls_platform_zeroize(h, sizeof(h));
+	return 0;
+}
+
+int
+cw_pw_verify(const char *pw, size_t len, const char *enc)
+{
+	static const char tag[] = "pbkdf2-sha256$";
+	uint8_t           salt[PW_SALT], want[PW_HASH], got[PW_HASH];
+	char             *end;
+	if (strncmp(enc, tag, sizeof(tag) - 1) != 0)
+		return CW_EINVAL;
+	const char   *p    = enc + sizeof(tag) - 1;
+	unsigned long iter = strtoul(p, &end, 10);
+	if (end == p || *end != '$' || iter < 1 || iter > 10000000)
+		return CW_EINVAL;
+	p = end + 1;
+	if (strlen(p) != 2 * PW_SALT + 1 + 2 * PW_HASH ||
+	    !unhex(p, PW_SALT, salt) || p[2 * PW_SALT] != '$' ||
+	    !unhex(p + 2 * PW_SALT + 1, PW_HASH, want))
+		return CW_EINVAL;
+	int rc = pbkdf2(pw, len, salt, sizeof(salt), (uint32_t) iter, got);
+	if (rc != 0)
+		return rc;
+	uint8_t diff = 0; /* every byte compared, whatever the first says */
+	for (size_t i = 0; i < PW_HASH; i++)
+		diff |= (uint8_t) (got[i] ^ want[i]);
+	mbedtls_platform_zeroize(got, sizeof(got));
+	return diff == 0 ? 0 : CW_EAUTH;
 }

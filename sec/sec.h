@@ -147,4 +147,23 @@ int cw_tls_write(cw_tls *t, const void *p, size_t n, size_t *took);
 int  cw_tls_flush(cw_tls *t);
 bool cw_tls_pending_out(const cw_tls *t);
 
+/*
+ * Password hashes, for the users of issue 17 (docs/security.md): PBKDF2-
+ * HMAC-SHA256 (mbedTLS) with a 16-byte random salt, written as
+ *
+ *     pbkdf2-sha256$ITERATIONS$SALT$HASH     (salt and hash in hex)
+ *
+ * Nothing stores or compares a password in the clear; cw_pw_verify
+ * compares in constant time.
+ */
+#define CW_PW_ITER 600000 /* OWASP's figure for PBKDF2-HMAC-SHA256 */
+#define CW_PW_MAX 160     /* bytes of an encoded hash, with its NUL */
+/* OUT: out[0..CW_PW_MAX), the encoded hash of pw[0..len) with iter
+ * iterations (0: CW_PW_ITER). Returns 0, CW_EINVAL (iter above
+ * 10,000,000) or CW_EIO (no randomness). */
+int cw_pw_hash(const char *pw, size_t len, uint32_t iter, char out[CW_PW_MAX]);
+/* Returns 0 when pw matches the encoded hash, CW_EAUTH when it does not,
+ * CW_EINVAL when `encoded` is not a hash of this format. */
+int cw_pw_verify(const char *pw, size_t len, const char *encoded);
+
 #endif /* CW_SEC_H */

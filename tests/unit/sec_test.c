@@ -226,6 +226,59 @@ an_expired_certificate_proves_nothing(void **state)
 	cw_sec_free(me);
 }
 
+static void
+password_hashes_verify_only_their_password(void **state)
+{
+	(void) state;
+	char a[CW_PW_MAX], b[CW_PW_MAX];
+	assert_int_equal(cw_pw_hash("s3cret", 6, 1000, a), 0);
+	assert_int_equal(cw_pw_hash("s3cret", 6, 1000, b), 0);
+	assert_string_not_equal(a, b); /* salted */
+	assert_int_equal(strncmp(a, "pbkdf2-sha256$1000$", 19), 0);
+	assert_null(strstr(a, "s3cret"));
+	assert_int_equal(cw_pw_verify("s3cret", 6, a), 0);
+	assert_int_equal(cw_pw_verify("s3cret", 6, b), 0);
+	assert_int_equal(cw_pw_verify("s3creT", 6, a), CW_EAUTH);
+	assert_int_equal(cw_pw_verify("s3cre", 5, a), CW_EAUTH);
+	assert_int_equal(cw_pw_verify("", 0, a), CW_EAUTH);
+	/* a password with a NUL in it is all of its bytes */
+	assert_int_equal(cw_pw_hash("a\0b", 3, 1000, a), 0);
+	assert_int_equal(cw_pw_verify("a\0b", 3, a), 0);
+	assert_int_equal(cw_pw_verify("a", 1, a), CW_EAUTH);
+	/* malformed: another scheme, a bad count, short or non-hex parts */
+	const char *bad[] = { "", "sha1$1$00$00", "pbkdf2-sha256$0$",
+		"pbkdf2-sha256$x$", "pbkdf2-sha256$1000$00$00",
+		"pbkdf2-sha256$99999999999$", NULL };
+	for (int i = 0; bad[i] != NULL; i++)
+		assert_int_equal(cw_pw_verify("x", 1, bad[i]), CW_EINVAL);
+	char m[CW_PW_MAX];
+	snprintf(m, sizeof(m), "%s", a);
+	m[strlen(m) - 1] = 'g';
+	assert_int_equal(cw_pw_verify("a\0b", 3, m), CW_EINVAL);
+	assert_int_equal(cw_pw_hash("x", 1, 20000000, a), CW_EINVAL);
+}
+
+/* A known answer, computed apart from mbedTLS (Python's
+ * hashlib.pbkdf2_hmac("sha256", b"correct horse", bytes(range(16)),
+ * 1000)): the format's hash is PBKDF2-HMAC-SHA256 with that count. */
+static void
+pbkdf2_gives_the_known_answer(void **state)
+{
+	(void) state;
+	const char *e =
+	    "pbkdf2-sha256$1000$000102030405060708090a0b0c0d0e0f$"
+	    "c914cc4f06cc6e8f46d157e3a1b5aa7abceebb17bb0444cd4c4ac16c"
+	    "a2ae9864";
+	assert_int_equal(cw_pw_verify("correct horse", 13, e), 0);
+	assert_int_equal(cw_pw_verify("correct horsf", 13, e), CW_EAUTH);
+	/* the same bytes with another count are another hash */
+	const char *e2 =
+	    "pbkdf2-sha256$999$000102030405060708090a0b0c0d0e0f$"
+	    "c914cc4f06cc6e8f46d157e3a1b5aa7abceebb17bb0444cd4c4ac1"
+	    "6ca2ae9864";
+	assert_int_equal(cw_pw_verify("correct horse", 13, e2), CW_EAUTH);
+}
+
 int
 main(void)
 {
@@ -235,6 +288,8 @@ main(void)
 		cmocka_unit_test(
 		    a_proof_holds_for_its_signer_receiver_nonce_and_deployment),
 		cmocka_unit_test(an_expired_certificate_proves_nothing),
+		cmocka_unit_test(password_hashes_verify_only_their_password),
+		cmocka_unit_test(pbkdf2_gives_the_known_answer),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
