@@ -48,6 +48,7 @@
 #define READ_CHUNK 4096  /* the least a read asks for */
 #define READS_PER_WAKE 8 /* then other connections get their turn */
 #define MAX_LISTENERS 16
+#define TLS_DIRECT 16384 /* a TLS reply this small skips the queue */
 
 struct obuf { /* reply bytes the socket did not take yet */
 	struct obuf *next;
@@ -326,6 +327,26 @@ cw_wire_reply(cw_wire_req *r, const void *p, size_t len)
 	pthread_mutex_lock(&c->mu);
 	if (c->dead)
 		goto out;
+	if (c->oq == NULL && c->tls != NULL && !cw_tls_pending_out(c->tls) &&
+	    total <= TLS_DIRECT) {
+		/* a small reply: one record straight into the session, no
+		 * queue (what the socket does not take of the record, the
+		 * session keeps: cw_tls_pending_out) */
+		uint8_t buf[TLS_DIRECT];
+		size_t  at = 0, took = 0;
+		for (int i = 0; i < 3; i++) {
+			memcpy(buf + at, iov[i].iov_base, iov[i].iov_len);
+			at += iov[i].iov_len;
+		}
+		int rc = cw_tls_write(c->tls, buf, total, &took);
+		if (rc != 0 && rc != CW_TLS_WANT_WRITE) {
+			kill_locked(c); /* the owner sees the error too */
+			goto out;
+		}
+		sent = took;
+		if (sent == total && cw_tls_pending_out(c->tls))
+			poke_locked(c); /* the owner flushes the rest */
+	}
 	if (c->oq == NULL && c->tls == NULL) { /* straight into the socket */
 		for (;;) {
 			struct iovec v[3];
