@@ -31,9 +31,12 @@ struct link {
 	bool     sock_open;
 	uint64_t dialed_ms; /* when sock was opened */
 	/* TLS: the peer's challenge to answer in the next batch */
-	bool            challenged;
-	uint8_t         nonce[CW_SEC_NONCE];
-	bool            proof_refused_logged;
+	bool    challenged;
+	uint8_t nonce[CW_SEC_NONCE];
+	bool    proof_refused_logged;
+	bool    unproved; /* no call succeeded since the link (re)started: the
+	                   * connection may be new, so the next batch is a
+	                   * heartbeat (a challenge refuses it) */
 	pthread_mutex_t link_mu;
 	/* link_mu guards: */
 	bool     known; /* acked holds an ack */
@@ -425,7 +428,11 @@ ship_once(struct link *l, size_t *shipped, bool *proved)
 		next[k] = mine ? D.v[k] + 1 : A.v[k] + 1;
 		npend += !mine;
 	}
-	for (int pass = 0; known && npend > 0 && pass < 2 && rc == 0; pass++)
+	/* TLS: on what may be a new connection, no records until it is
+	 * proved (the challenge would refuse them and they would go twice) */
+	bool hold = r->o.sec != NULL && l->unproved && !l->challenged;
+	for (int pass = 0; known && !hold && npend > 0 && pass < 2 && rc == 0;
+	     pass++)
 		for (uint32_t k = 0; k < r->ndc && rc == 0; k++) {
 			size_t room = r->o.batch_bytes - c.arena.len;
 			if (next[k] > D.v[k] ||
@@ -525,6 +532,8 @@ ship_once(struct link *l, size_t *shipped, bool *proved)
 		}
 		if (rc == 0 && *proved)
 			l->proof_refused_logged = false;
+		if (rc == 0)
+			l->unproved = false;
 		if (rc == 0) {
 			uint64_t now    = cw_mono_ms();
 			uint64_t behind = 0;
@@ -576,6 +585,7 @@ link_dial(struct link *l)
 	if ((rv = nng_req0_open(&l->sock)) != 0)
 		return rv;
 	l->sock_open = true;
+	l->unproved  = true;
 	l->dialed_ms = cw_mono_ms();
 	nng_socket_set_ms(l->sock, NNG_OPT_RECVTIMEO, (int) o->timeout_ms);
 	nng_socket_set_ms(l->sock, NNG_OPT_SENDTIMEO, (int) o->timeout_ms);
@@ -665,6 +675,7 @@ sender(void *arg)
 				    cw_strerror(rc));
 			l->up = false;
 			pthread_mutex_unlock(&l->link_mu);
+			l->unproved = true;
 			sleep_ms(r->o.heartbeat_ms); /* nng redials */
 			redial_if_stuck(l);
 		}
