@@ -653,27 +653,17 @@ handshake(struct conn *c)
 static void
 conn_read(struct conn *c, bool hup)
 {
-	if (!c->tls_up) {
-		int h = tls_step(c);
-		if (h < 0) {
-			conn_close(c);
-			return;
-		}
-		if (h == 0) {
-			conn_rearm(c);
-			return;
-		}
+	/* the TLS handshake (if any), then the peer's SP header */
+	int h = c->tls_up ? 1 : tls_step(c);
+	if (h > 0 && c->hs_got < sizeof(c->hs))
+		h = handshake(c);
+	if (h < 0) {
+		conn_close(c);
+		return;
 	}
-	if (c->hs_got < sizeof(c->hs)) {
-		int h = handshake(c);
-		if (h < 0) {
-			conn_close(c);
-			return;
-		}
-		if (h == 0) {
-			conn_rearm(c);
-			return;
-		}
+	if (h == 0) {
+		conn_rearm(c);
+		return;
 	}
 	/* TLS: mbedTLS may hold decrypted bytes the socket no longer shows;
 	 * they are read before this connection waits again */
