@@ -291,6 +291,8 @@ install: all
 	install -m 644 $(BUILD)/lib/libcauseway.a $(BUILD)/lib/libcauseway.so $(PREFIX)/lib/
 	sed 's|@PREFIX@|$(PREFIX)|' tools/causeway.pc.in > $(PREFIX)/lib/pkgconfig/causeway.pc
 	install -m 755 $(BINS) $(PREFIX)/bin/
+	install -d $(PREFIX)/share/causeway
+	install -m 755 tools/certs.sh $(PREFIX)/share/causeway/certs.sh
 
 FORMATTED := $(shell git ls-files '*.c' '*.h' '*.cc' 2>/dev/null)
 
