@@ -58,7 +58,8 @@ UNIT     := causal_test crdt_test schema_test txn_test client_test transport_tes
             server_test replycache_test escrow_test sec_test \
             crash_test fmk_test
 UNIT_BIN := $(UNIT:%=$(BUILD)/tests/%) $(BUILD)/tests/fuzz_replay \
-            $(BUILD)/tests/fuzz_seed
+            $(BUILD)/tests/fuzz_seed $(BUILD)/tests/fuzz_peer_replay \
+            $(BUILD)/tests/fuzz_peer_seed
 INTEG    := net_test repl_test fmk_run_test peers_test verify_test security_test
 INTEG_BIN := $(INTEG:%=$(BUILD)/tests/%)
 BINS     := $(BUILD)/bin/cw-bench $(BUILD)/bin/causewayd $(BUILD)/bin/cw \
@@ -206,6 +207,15 @@ $(BUILD)/tests/fuzz_seed: $(BUILD)/obj/tests/fuzz/seed.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/tests/fuzz_peer_replay: $(BUILD)/obj/tests/fuzz/replay.o \
+                                $(BUILD)/obj/tests/fuzz/peer_fuzz.o $(TEST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/fuzz_peer_seed: $(BUILD)/obj/tests/fuzz/peer_seed.o $(TEST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/fmk_test: $(BUILD)/obj/tests/unit/fmk_test.o $(FMK_OBJ) $(TU) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
@@ -229,6 +239,10 @@ test: all format-check
 	    $(BUILD)/tests/fuzz_seed $(BUILD)/seeds && \
 	    $(BUILD)/tests/fuzz_replay $(BUILD)/seeds/* \
 	    $$(ls tests/fuzz/corpus/* tests/fuzz/regress/* 2>/dev/null)
+	@rm -rf $(BUILD)/peer-seeds && mkdir -p $(BUILD)/peer-seeds && \
+	    $(BUILD)/tests/fuzz_peer_seed $(BUILD)/peer-seeds && \
+	    $(BUILD)/tests/fuzz_peer_replay $(BUILD)/peer-seeds/* \
+	    $$(ls tests/fuzz/peer-corpus/* 2>/dev/null)
 	@CAUSEWAYD=$(BUILD)/bin/causewayd CW_CLI=$(BUILD)/bin/cw FMK=$(BUILD)/bin/fmk \
 	    CW_VERIFY=$(BUILD)/bin/cw-verify \
 	    sh tests/run.sh $(BUILD)/tests $(UNIT) $(INTEG)
@@ -257,6 +271,17 @@ fuzz:
 	cd build/fuzz && ./request_fuzz -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=4096 -timeout=10 -rss_limit_mb=4096 \
 	    ../../tests/fuzz/corpus seeds ../../tests/fuzz/regress
+	$(MAKE) BUILD=build/fuzz CC=clang CXX=clang++ OPT=-O1 \
+	    SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
+	    build/fuzz/obj/tests/fuzz/peer_fuzz.o build/fuzz/tests/fuzz_peer_seed
+	clang++ -fsanitize=fuzzer,address,undefined -o build/fuzz/peer_fuzz \
+	    build/fuzz/obj/tests/fuzz/peer_fuzz.o build/fuzz/lib/liblab.a \
+	    build/fuzz/lib/libcwserver.a build/fuzz/lib/libcauseway.a $(LDLIBS)
+	rm -rf build/fuzz/peer-seeds && mkdir -p build/fuzz/peer-seeds tests/fuzz/peer-corpus && \
+	    build/fuzz/tests/fuzz_peer_seed build/fuzz/peer-seeds
+	cd build/fuzz && CW_CERTS_SH=$(CURDIR)/tools/certs.sh ./peer_fuzz \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
+	    -rss_limit_mb=4096 ../../tests/fuzz/peer-corpus peer-seeds
 
 # ThreadSanitizer over the threaded tests; tests/tsan_filter.py leaves out
 # the reports inside (uninstrumented) RocksDB.
