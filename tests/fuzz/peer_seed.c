@@ -38,12 +38,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: fuzz_peer_seed DIR\n");
 		return 2;
 	}
-	char    *tmp = lab_tmpdir("cwpeerseed"), crt[300], key[300], ca[300];
-	cw_sec  *s   = NULL;
-	uint64_t st[3] = { 4, 1, 7 }, fp = cw_replica_fingerprint("causeway", 3);
-	uint8_t  nonce[CW_SEC_NONCE] = { 9 };
-	cw_buf   b = { 0 }, sig = { 0 };
-	int      bad = 0;
+	char    *tmp   = lab_tmpdir("cwpeerseed"), crt[300], key[300], ca[300];
+	cw_sec  *s     = NULL;
+	uint64_t st[3] = { 4, 1, 7 },
+	         fp    = cw_replica_fingerprint("causeway", 3);
+	uint8_t nonce[CW_SEC_NONCE] = { 9 };
+	cw_buf  b = { 0 }, sig = { 0 };
+	int     bad = 0;
 	snprintf(crt, sizeof(crt), "%s/dc-1.crt", tmp);
 	snprintf(key, sizeof(key), "%s/dc-1.key", tmp);
 	snprintf(ca, sizeof(ca), "%s/ca.crt", tmp);
@@ -55,12 +56,12 @@ main(int argc, char **argv)
 	const void   *rec = "not really a record";
 	size_t        rl  = 19;
 	cw_batch_want w   = { "stock", 5, 3, 42, false };
-	bad |= cw_schema_batch_encode(1, fp, st, 3, NULL, NULL, 0, NULL, 0,
-	           NULL, &b) ||
+	bad |= cw_schema_batch_encode(
+	           1, fp, st, 3, NULL, NULL, 0, NULL, 0, NULL, &b) ||
 	    emit(argv[1], "heartbeat", &b);
 	b.len = 0;
-	bad |= cw_schema_batch_encode(1, fp, st, 3, &rec, &rl, 1, &w, 1, NULL,
-	           &b) ||
+	bad |= cw_schema_batch_encode(
+	           1, fp, st, 3, &rec, &rl, 1, &w, 1, NULL, &b) ||
 	    emit(argv[1], "records", &b);
 	cw_batch_auth auth;
 	cw_sec_chain(s, &auth.ders, &auth.lens, &auth.n);
@@ -68,8 +69,8 @@ main(int argc, char **argv)
 	auth.sig    = sig.p;
 	auth.siglen = sig.len;
 	b.len       = 0;
-	bad |= cw_schema_batch_encode(1, fp, st, 3, &rec, &rl, 1, NULL, 0,
-	           &auth, &b) ||
+	bad |= cw_schema_batch_encode(
+	           1, fp, st, 3, &rec, &rl, 1, NULL, 0, &auth, &b) ||
 	    emit(argv[1], "proof", &b);
 	b.len = 0;
 	bad |= cw_schema_ack_encode(0, 2, st, 3, NULL, &b) ||
