@@ -54,7 +54,8 @@ struct pipes {
 	pthread_mutex_t auth_mu;
 	/* auth_mu guards: */
 	struct pipe_auth {
-		uint32_t    id; /* nng's pipe id; 0: a free slot */
+		uint32_t    id;    /* nng's pipe id; 0: a free slot */
+		uint64_t    since; /* when it was first seen (monotonic ms) */
 		bool        bound;
 		uint16_t    dc;
 		bool        challenged;
@@ -151,8 +152,9 @@ pipe_gone(nng_pipe p, nng_pipe_ev ev, void *arg)
 }
 
 /* The slot of pipe id, made if new: a new connection may take the slot
- * of one that never proved itself. Call with auth_mu held. NULL: the
- * table is full of bound connections. */
+ * of the oldest one that never proved itself (a member proves itself in
+ * one round trip; a slot unproved for long is a stranger's). Call with
+ * auth_mu held. NULL: the table is full of bound connections. */
 static struct pipe_auth *
 pipe_slot(struct pipes *t, uint32_t id)
 {
@@ -163,13 +165,15 @@ pipe_slot(struct pipes *t, uint32_t id)
 			return a;
 		if (a->id == 0 && free_slot == NULL)
 			free_slot = a;
-		else if (a->id != 0 && !a->bound && unbound == NULL)
+		else if (a->id != 0 && !a->bound &&
+		    (unbound == NULL || a->since < unbound->since))
 			unbound = a;
 	}
 	struct pipe_auth *a = free_slot ? free_slot : unbound;
 	if (a != NULL) {
 		memset(a, 0, sizeof(*a));
-		a->id = id;
+		a->id    = id;
+		a->since = cw_mono_ms();
 	}
 	return a;
 }
