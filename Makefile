@@ -40,7 +40,8 @@ LIB_CXX  := schema/schema.cc txn/rocks_log.cc
 LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/obj/%.o) $(LIB_CXX:%.cc=$(BUILD)/obj/%.o)
 # libcwserver (internal, never installed): causewayd's server, transport
 # and replication; causewayd, cw-echo and the tests link it.
-SRV_C    := server/server.c server/replycache.c server/wire.c replica/replica.c
+SRV_C    := server/server.c server/replycache.c server/users.c server/wire.c \
+            replica/replica.c
 SRV_OBJ  := $(SRV_C:%.c=$(BUILD)/obj/%.o)
 SRV_LIB  := $(BUILD)/lib/libcwserver.a
 # liblab (internal): temporary directories, causewayd processes, clusters

@@ -37,7 +37,9 @@
  * cw_txn is used by one thread at a time.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "causeway.h"
 #include "escrow.h"
@@ -124,6 +126,23 @@ cw_connect_opts(cw_client **out, const char *url, const cw_connect_options *o)
 	if ((rc = cw_net_open_tls(&c->net, url, o ? &t : NULL)) != 0) {
 		cw_close(c);
 		return rc;
+	}
+	if (o != NULL &&
+	    (o->user != NULL || o->password != NULL ||
+	        o->password_file != NULL)) {
+		char pw[1025];
+		if (o->user == NULL)
+			rc = CW_EINVAL;
+		else if (o->password != NULL)
+			rc = cw_net_login(c->net, o->user, o->password);
+		else if ((rc = cw_read_secret(
+		              o->password_file, pw, sizeof(pw))) == 0)
+			rc = cw_net_login(c->net, o->user, pw);
+		explicit_bzero(pw, sizeof(pw));
+		if (rc != 0) {
+			cw_close(c);
+			return rc;
+		}
 	}
 	*out = c;
 	return 0;
@@ -913,4 +932,113 @@ cw_dc_status(cw_client *c, cw_dc_info *out)
 	}
 	cw_net_reply_fini(&rep);
 	return rc;
+}
+
+/* ---- users ---- */
+
+static const char *const role_names[] = { NULL, "readonly", "readwrite",
+	"admin" };
+
+const char *
+cw_role_name(int role)
+{
+	return role >= CW_ROLE_READONLY && role <= CW_ROLE_ADMIN
+	    ? role_names[role]
+	    : NULL;
+}
+
+int
+cw_role_of(const char *name)
+{
+	for (int r = CW_ROLE_READONLY; name != NULL && r <= CW_ROLE_ADMIN; r++)
+		if (strcmp(name, role_names[r]) == 0)
+			return r;
+	return 0;
+}
+
+/* One user request h; OUT: *rep when rep is non-NULL (else finished
+ * here). Returns its error. */
+static int
+user_call(cw_client *c, cw_req *h, cw_net_reply *rep)
+{
+	cw_net_reply mine;
+	if (c == NULL || c->net == NULL)
+		return CW_EINVAL; /* an embedded session has no users */
+	if (rep == NULL)
+		rep = &mine;
+	int rc = cw_net_call(c->net, h, NULL, 0, NULL, 0, rep);
+	if (rc == 0)
+		rc = rep->rep.err;
+	if (rep == &mine || rc != 0)
+		cw_net_reply_fini(rep);
+	return rc;
+}
+
+int
+cw_user_add(cw_client *c, const char *name, const char *password, int role,
+    const char *prefix)
+{
+	if (name == NULL || password == NULL || cw_role_name(role) == NULL)
+		return CW_EINVAL;
+	cw_req h = { .kind = CW_REQ_USER,
+		.uop       = CW_UOP_ADD,
+		.user      = name,
+		.userlen   = strlen(name),
+		.password  = password,
+		.pwlen     = strlen(password),
+		.role      = (uint8_t) role,
+		.prefix    = prefix,
+		.prefixlen = prefix ? strlen(prefix) : 0 };
+	return user_call(c, &h, NULL);
+}
+
+int
+cw_user_del(cw_client *c, const char *name)
+{
+	if (name == NULL)
+		return CW_EINVAL;
+	cw_req h = { .kind = CW_REQ_USER,
+		.uop       = CW_UOP_DEL,
+		.user      = name,
+		.userlen   = strlen(name) };
+	return user_call(c, &h, NULL);
+}
+
+int
+cw_user_list(cw_client *c, cw_user_info **out, size_t *n)
+{
+	cw_net_reply rep;
+	if (out == NULL || n == NULL)
+		return CW_EINVAL;
+	*out      = NULL;
+	*n        = 0;
+	cw_req h  = { .kind = CW_REQ_USER, .uop = CW_UOP_LIST };
+	int    rc = user_call(c, &h, &rep);
+	if (rc != 0)
+		return rc;
+	size_t        m = rep.rep.nresults;
+	cw_user_info *u = calloc(m + 1, sizeof(*u));
+	if (u == NULL) {
+		cw_net_reply_fini(&rep);
+		return CW_ENOMEM;
+	}
+	for (size_t i = 0; i < m; i++) {
+		cw_rep_result x;
+		const void   *p;
+		size_t        pl = 0;
+		cw_schema_rep_result(&rep.rep, i, &x);
+		snprintf(u[i].name, sizeof(u[i].name), "%.*s",
+		    (int) (x.vl < CW_USER_NAME_MAX ? x.vl : CW_USER_NAME_MAX),
+		    (const char *) x.v);
+		u[i].role = (int) x.n;
+		if (x.nitems > 0)
+			cw_schema_rep_item(&rep.rep, i, 0, &p, &pl);
+		snprintf(u[i].prefix, sizeof(u[i].prefix), "%.*s",
+		    (int) (pl < CW_USER_PREFIX_MAX ? pl : CW_USER_PREFIX_MAX),
+		    pl ? (const char *) p : "");
+	}
+	cw_net_reply_fini(&rep);
+	*out = u;
+	*n   = m;
+	return 0;
 }

@@ -75,10 +75,17 @@ struct cw_net {
 	_Atomic int        timeout_ms;
 	_Atomic uint32_t   gen;   /* connections broken so far */
 	_Atomic uint64_t   epoch; /* the server's, from its last reply */
+	char              *user;  /* cw_net_login's, or NULL; then fixed */
+	char              *pw;
+	size_t             pwlen;
+	pthread_mutex_t    login_mu; /* one login at a time */
 	pthread_mutex_t    mu;
 	/* mu guards: */
 	struct conn *idle[POOL];
 	int          nidle;
+	uint8_t      token[CW_TOKEN_LEN]; /* of the last login */
+	bool         has_token;
+	uint32_t     logins; /* so far */
 };
 
 /* ---- waiting on a socket, bounded by a deadline (cw_mono_ms) ---- */
@@ -667,6 +674,7 @@ cw_net_open_tls(cw_net **out, const char *url, const cw_net_tls *t)
 		n->sid = cw_now_ms() ^ (uint64_t) (uintptr_t) n;
 	n->sid |= 1; /* 0 means "no session" */
 	pthread_mutex_init(&n->mu, NULL);
+	pthread_mutex_init(&n->login_mu, NULL);
 	n->idle[n->nidle++] = c;
 	*out                = n;
 	return 0;
@@ -684,7 +692,13 @@ cw_net_close(cw_net *n)
 	for (int i = 0; i < n->nidle; i++)
 		conn_close(n->idle[i]);
 	pthread_mutex_destroy(&n->mu);
+	pthread_mutex_destroy(&n->login_mu);
 	cw_tls_conf_free(n->tls);
+	cw_free(n->user);
+	if (n->pw != NULL)
+		explicit_bzero(n->pw, n->pwlen);
+	cw_free(n->pw);
+	explicit_bzero(n->token, sizeof(n->token));
 	cw_free(n);
 }
 
@@ -694,8 +708,9 @@ cw_net_set_timeout(cw_net *n, int ms)
 	atomic_store(&n->timeout_ms, ms);
 }
 
-int
-cw_net_call(cw_net *n, cw_req *h, const cw_op *w, size_t nw, const cw_op *r,
+/* One call: the request as it is, with the session's token. */
+static int
+call_once(cw_net *n, cw_req *h, const cw_op *w, size_t nw, const cw_op *r,
     size_t nr, cw_net_reply *out)
 {
 	cw_buf       req = { 0 };
@@ -725,6 +740,80 @@ cw_net_call(cw_net *n, cw_req *h, const cw_op *w, size_t nw, const cw_op *r,
 		atomic_store(&n->epoch, out->rep.epoch);
 	}
 	return rc;
+}
+
+/* Logs in with the session's user and password, unless another call did
+ * since login number `seen`. Returns 0, CW_EAUTH or a transport error. */
+static int
+relogin(cw_net *n, uint32_t seen)
+{
+	cw_net_reply rep;
+	pthread_mutex_lock(&n->login_mu);
+	pthread_mutex_lock(&n->mu);
+	bool done = n->logins != seen;
+	pthread_mutex_unlock(&n->mu);
+	if (done) {
+		pthread_mutex_unlock(&n->login_mu);
+		return 0;
+	}
+	cw_req h  = { .kind = CW_REQ_AUTH,
+		 .user      = n->user,
+		 .userlen   = strlen(n->user),
+		 .password  = n->pw,
+		 .pwlen     = n->pwlen };
+	int    rc = call_once(n, &h, NULL, 0, NULL, 0, &rep);
+	if (rc == 0 && (rc = rep.rep.err) == 0 &&
+	    rep.rep.tokenlen != CW_TOKEN_LEN)
+		rc = CW_EPROTO;
+	pthread_mutex_lock(&n->mu);
+	if (rc == 0) {
+		memcpy(n->token, rep.rep.token, CW_TOKEN_LEN);
+		n->has_token = true;
+	}
+	n->logins++;
+	pthread_mutex_unlock(&n->mu);
+	pthread_mutex_unlock(&n->login_mu);
+	cw_net_reply_fini(&rep);
+	return rc;
+}
+
+int
+cw_net_login(cw_net *n, const char *user, const char *pw)
+{
+	if (user == NULL || pw == NULL || n->user != NULL)
+		return CW_EINVAL;
+	if ((n->user = cw_memdup(user, strlen(user) + 1)) == NULL ||
+	    (n->pw = cw_memdup(pw, strlen(pw) + 1)) == NULL)
+		return CW_ENOMEM;
+	n->pwlen = strlen(pw);
+	return relogin(n, 0);
+}
+
+int
+cw_net_call(cw_net *n, cw_req *h, const cw_op *w, size_t nw, const cw_op *r,
+    size_t nr, cw_net_reply *out)
+{
+	uint8_t tok[CW_TOKEN_LEN];
+	for (int attempt = 0;; attempt++) {
+		pthread_mutex_lock(&n->mu);
+		uint32_t seen = n->logins;
+		bool     has  = n->has_token;
+		memcpy(tok, n->token, sizeof(tok));
+		pthread_mutex_unlock(&n->mu);
+		h->token    = has ? tok : NULL;
+		h->tokenlen = has ? sizeof(tok) : 0;
+		int rc      = call_once(n, h, w, nw, r, nr, out);
+		/* refused for want of a login that this DC knows (it
+		 * restarted, the session moved, or it ended the session):
+		 * nothing of the request ran; log in again and send it anew
+		 */
+		if (rc != 0 || out->rep.err != CW_EAUTH || n->user == NULL ||
+		    attempt > 0)
+			return rc;
+		if ((rc = relogin(n, seen)) != 0)
+			return rc; /* out holds the CW_EAUTH reply */
+		cw_net_reply_fini(out);
+	}
 }
 
 void

@@ -69,6 +69,11 @@ int cw_net_open_tls(cw_net **out, const char *url, const cw_net_tls *t);
 /* Closes every idle connection and frees n; no call may be under way.
  * NULL is a no-op. */
 void cw_net_close(cw_net *n);
+/* Logs in as user with pw (copied, kept for logins again: every call
+ * carries the login's token, and one refused with CW_EAUTH logs in again
+ * once and is sent anew, as nothing of it ran). Once, before calls.
+ * Returns 0, CW_EAUTH, CW_EINVAL, CW_ENOMEM or a transport error. */
+int cw_net_login(cw_net *n, const char *user, const char *pw);
 /* Sets the per-call timeout in milliseconds (default 5,000). */
 void cw_net_set_timeout(cw_net *n, int ms);
 

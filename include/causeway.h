@@ -91,12 +91,15 @@ int cw_connect(cw_client **out, const char *url);
 
 /* How to reach a causewayd over TLS. Every field is optional (NULL). */
 typedef struct {
-	const char *ca_file;     /* PEM: the CA the server's certificate must
-	                          * chain to; required for tls+tcp:// */
-	const char *cert_file;   /* PEM: a client certificate to present, */
-	const char *key_file;    /* with its key */
-	const char *server_name; /* the name the server's certificate must
-	                          * carry (default: the URL's host) */
+	const char *ca_file;       /* PEM: the CA the server's certificate must
+	                            * chain to; required for tls+tcp:// */
+	const char *cert_file;     /* PEM: a client certificate to present, */
+	const char *key_file;      /* with its key */
+	const char *server_name;   /* the name the server's certificate must
+	                            * carry (default: the URL's host) */
+	const char *user;          /* log in as this user, */
+	const char *password;      /* with this password, */
+	const char *password_file; /* or the first line of this file */
 } cw_connect_options;
 
 /* cw_connect with options: a "tls+tcp://HOST:PORT" URL speaks TLS 1.2 and
@@ -106,7 +109,16 @@ typedef struct {
  * NULL for the URLs cw_connect takes. Returns what cw_connect returns, and
  * CW_EINVAL (a TLS URL without a CA file, or a file that does not load;
  * logged) or CW_EAUTH (the server's certificate does not verify, or the
- * server refused ours). */
+ * server refused ours, or o->user and o->password did not log in).
+ *
+ * With o->user, the session logs in (the server says CW_EAUTH whether the
+ * user or the password was wrong, and makes a failed address wait up to
+ * 2 s before its next try); its calls carry the login's token, and a call
+ * refused for want of one (a restarted DC, one the session moved to, a
+ * session the DC ended) logs in again with the same password and runs.
+ * A DC with users refuses every call of a session that did not log in
+ * with CW_EAUTH, and calls its user may not make with CW_EPERM, nothing
+ * of them done. */
 int cw_connect_opts(
     cw_client **out, const char *url, const cw_connect_options *o);
 /* Sets the time a network call may take before CW_ETIMEDOUT (default
@@ -264,6 +276,42 @@ typedef struct {
 /* OUT: *out, the status of the session's DC. Returns 0, CW_ETIMEDOUT,
  * CW_EUNAVAIL or CW_EPROTO. */
 int cw_dc_status(cw_client *c, cw_dc_info *out);
+
+/* Roles of users. */
+enum {
+	CW_ROLE_READONLY  = 1, /* begin, read, commit without writes, status */
+	CW_ROLE_READWRITE = 2, /* also writes */
+	CW_ROLE_ADMIN = 3, /* also cw_user_add, cw_user_del, cw_user_list */
+};
+/* The role's name ("readonly", "readwrite", "admin"), or NULL. */
+const char *cw_role_name(int role);
+/* The role of a name, or 0. */
+int cw_role_of(const char *name);
+
+#define CW_USER_NAME_MAX 64 /* letters, digits and "._@-" */
+#define CW_USER_PREFIX_MAX 256
+
+typedef struct {
+	char name[CW_USER_NAME_MAX + 1];
+	int  role;
+	char prefix[CW_USER_PREFIX_MAX + 1]; /* "" : every key */
+} cw_user_info;
+
+/* Adds a user, or replaces the one of that name, at the session's DC;
+ * users replicate to every DC like any transaction. password: 1 to 1,024
+ * bytes. prefix: NULL or "" for every key, else the user may name only
+ * keys that begin with it. Needs an admin's session. Returns 0, CW_EINVAL,
+ * CW_EPERM, CW_EAUTH, or a network error. Slow on purpose: the server
+ * hashes the password (PBKDF2, about half a second). */
+int cw_user_add(cw_client *c, const char *name, const char *password, int role,
+    const char *prefix);
+/* Deletes a user; its sessions end within about a second at every DC it
+ * has reached. Returns 0, CW_EINVAL (no such user), CW_EPERM, CW_EAUTH,
+ * or a network error. */
+int cw_user_del(cw_client *c, const char *name);
+/* OUT: *out (free()), *n: the users, by name. Returns 0, CW_EPERM,
+ * CW_EAUTH, CW_ENOMEM or a network error. */
+int cw_user_list(cw_client *c, cw_user_info **out, size_t *n);
 
 size_t cw_list_len(const cw_list *l);
 /* Element i, borrowed until cw_list_free(l). OUT: *len. NULL if i is out

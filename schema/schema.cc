@@ -233,8 +233,13 @@ cw_schema_req_encode(const cw_req *h, const cw_op *writes, size_t nw,
 		auto rel = h->nrelease > 0
 		    ? fb.CreateVector(h->release, h->nrelease)
 		    : 0;
+		auto tok = bytes(fb, h->token, h->tokenlen);
+		auto usr = bytes(fb, h->user, h->userlen);
+		auto pw  = bytes(fb, h->password, h->pwlen);
+		auto pfx = bytes(fb, h->prefix, h->prefixlen);
 		auto q = P::CreateRequest(fb, h->kind, h->sid, h->rid, h->txid,
-		    c, w, r, rel, h->epoch, h->resent, h->age_ms);
+		    c, w, r, rel, h->epoch, h->resent, h->age_ms, tok, usr, pw,
+		    h->role, pfx, h->uop);
 		P::FinishRequestBuffer(fb, q);
 	});
 }
@@ -262,6 +267,12 @@ cw_schema_req_decode(const void *buf, size_t len, cw_req *r)
 	r->resent           = q->resent();
 	r->age_ms           = q->age_ms();
 	vec(q->clock(), &r->clock, &r->clocklen);
+	vec(q->token(), &r->token, &r->tokenlen);
+	vec(q->user(), &r->user, &r->userlen);
+	vec(q->password(), &r->password, &r->pwlen);
+	vec(q->prefix(), &r->prefix, &r->prefixlen);
+	r->role    = q->role();
+	r->uop     = q->uop();
 	r->nwrites = q->writes() ? q->writes()->size() : 0;
 	r->nreads  = q->reads() ? q->reads()->size() : 0;
 	if (q->release() != nullptr) {
@@ -339,9 +350,11 @@ cw_schema_rep_encode(
 		}
 		auto peers = h->npeers ? fb.CreateVector(pv) : 0;
 		auto esc   = fb.CreateVector(h->escrow, 4);
+		auto tok   = bytes(fb, h->token, h->tokenlen);
+		auto pfx   = bytes(fb, h->prefix, h->prefixlen);
 		auto rep   = P::CreateReply(fb, h->err, h->failed, h->txid, c,
 		      results, h->dc, h->ndc, st, h->digest, peers, esc,
-		      h->requests, h->epoch, du);
+		      h->requests, h->epoch, du, tok, h->role, pfx);
 		fb.Finish(rep, P::RequestIdentifier());
 	});
 }
@@ -363,6 +376,9 @@ cw_schema_rep_decode(const void *buf, size_t len, cw_rep *r)
 		r->failed         = q->failed();
 		r->txid           = q->txid();
 		vec(q->clock(), &r->clock, &r->clocklen);
+		vec(q->token(), &r->token, &r->tokenlen);
+		vec(q->prefix(), &r->prefix, &r->prefixlen);
+		r->role     = q->role();
 		r->nresults = q->results() ? q->results()->size() : 0;
 		r->dc       = q->dc();
 		r->ndc      = q->ndc();

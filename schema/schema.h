@@ -124,7 +124,18 @@ enum {
 	CW_REQ_COMMIT = 3,
 	CW_REQ_ABORT  = 4,
 	CW_REQ_STATUS = 5,
+	CW_REQ_AUTH   = 6,
+	CW_REQ_USER   = 7,
 };
+
+/* User requests (uop). */
+enum {
+	CW_UOP_ADD  = 1,
+	CW_UOP_DEL  = 2,
+	CW_UOP_LIST = 3,
+};
+
+#define CW_TOKEN_LEN 16 /* bytes of a session token */
 
 #define CW_MAX_RELEASE 32 /* transaction ids a request may release */
 
@@ -141,8 +152,18 @@ typedef struct {
 	uint64_t    epoch;  /* the server incarnation known at first send */
 	bool        resent; /* sent again after a broken connection */
 	uint64_t    age_ms; /* resent: ms since the first send (0: unknown) */
-	const void *root_;  /* private */
-	void       *own_;   /* private */
+	const void *token;  /* the session's token (users on), borrowed */
+	size_t      tokenlen;
+	const void *user; /* Auth, User: a user name (not NUL-terminated) */
+	size_t      userlen;
+	const void *password; /* Auth, User add */
+	size_t      pwlen;
+	uint8_t     role; /* User add */
+	const void *prefix;
+	size_t      prefixlen;
+	uint8_t     uop;   /* User: CW_UOP_* */
+	const void *root_; /* private */
+	void       *own_;  /* private */
 } cw_req;
 
 /* Encodes a request. Returns 0, CW_EINVAL or CW_ENOMEM. */
@@ -185,6 +206,11 @@ typedef struct {
 	uint64_t              epoch;     /* the server's incarnation */
 	const cw_schema_peer *peers;     /* encoding: npeers links, borrowed */
 	size_t                npeers;
+	const void           *token; /* Auth: the session's token */
+	size_t                tokenlen;
+	uint8_t               role; /* Auth: the user's role */
+	const void           *prefix;
+	size_t                prefixlen;
 	const void           *root_; /* private */
 	void                 *own_;  /* private */
 } cw_rep;

@@ -751,9 +751,30 @@ cw_pw_verify(const char *pw, size_t len, const char *enc)
 	int rc = pbkdf2(pw, len, salt, sizeof(salt), (uint32_t) iter, got);
 	if (rc != 0)
 		return rc;
-	uint8_t diff = 0; /* every byte compared, whatever the first says */
-	for (size_t i = 0; i < PW_HASH; i++)
-		diff |= (uint8_t) (got[i] ^ want[i]);
+	bool same = cw_sec_equal(got, want, PW_HASH);
 	mbedtls_platform_zeroize(got, sizeof(got));
-	return diff == 0 ? 0 : CW_EAUTH;
+	return same ? 0 : CW_EAUTH;
+}
+
+bool
+cw_sec_equal(const void *a, const void *b, size_t n)
+{
+	const volatile uint8_t *x    = a;
+	const volatile uint8_t *y    = b;
+	uint8_t                 diff = 0;
+	/* every byte compared, whatever the first says */
+	for (size_t i = 0; i < n; i++)
+		diff |= (uint8_t) (x[i] ^ y[i]);
+	return diff == 0;
+}
+
+int
+cw_sec_hmac(const uint8_t key[CW_SEC_MAC], const void *p, size_t n,
+    uint8_t out[CW_SEC_MAC])
+{
+	const mbedtls_md_info_t *md =
+	    mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+	if (md == NULL || mbedtls_md_hmac(md, key, CW_SEC_MAC, p, n, out) != 0)
+		return CW_EIO;
+	return 0;
 }

@@ -33,6 +33,7 @@
 #ifndef CW_SEC_H
 #define CW_SEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -165,5 +166,12 @@ int cw_pw_hash(const char *pw, size_t len, uint32_t iter, char out[CW_PW_MAX]);
 /* Returns 0 when pw matches the encoded hash, CW_EAUTH when it does not,
  * CW_EINVAL when `encoded` is not a hash of this format. */
 int cw_pw_verify(const char *pw, size_t len, const char *encoded);
+
+#define CW_SEC_MAC 32 /* bytes of an HMAC-SHA256 and of its key */
+/* OUT: out, HMAC-SHA256 of p[0..n) under key. Returns 0 or CW_EIO. */
+int cw_sec_hmac(const uint8_t key[CW_SEC_MAC], const void *p, size_t n,
+    uint8_t out[CW_SEC_MAC]);
+/* Whether a[0..n) equals b[0..n), in time that depends on n only. */
+bool cw_sec_equal(const void *a, const void *b, size_t n);
 
 #endif /* CW_SEC_H */

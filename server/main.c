@@ -3,12 +3,15 @@
  *
  *   causewayd --dc ID --data DIR --listen URL [--listen URL ...]
  *             [--peer-listen URL] [--peer ID=URL ...] [--config FILE]
- *             [--tls-cert FILE --tls-key FILE --tls-ca FILE] [--insecure]
+ *             [--tls-cert FILE --tls-key FILE --tls-ca FILE]
+ *             [--admin-password-file FILE] [--insecure]
  *
  * Security (docs/security.md): links between DCs are mutual TLS with the
- * deployment CA when --tls-* are given. A plain (unauthenticated) link is
- * allowed only on loopback or ipc:// addresses, unless --insecure says
- * so explicitly; causewayd refuses to start otherwise, and says why.
+ * deployment CA when --tls-* are given; clients log in as users once the
+ * DC has one (the first admin comes from --admin-password-file). A plain
+ * link, or a client link without users, is allowed only on loopback or
+ * ipc:// addresses, unless --insecure says so explicitly; causewayd
+ * refuses to start otherwise, and says why.
  *
  * Logs to stderr with levels and timestamps; SIGTERM or SIGINT stop it
  * cleanly: requests in flight finish, open transactions abort, RocksDB
@@ -46,7 +49,9 @@ struct conf {
 	bool           margin_set;
 	bool           no_forward;
 	const char    *tls_cert, *tls_key, *tls_ca;
+	const char    *admin_pw_file;
 	bool           insecure;
+	bool           need_users; /* a client URL off this machine */
 	long           peer_id[CW_MAX_DC];
 	const char    *peer_url[CW_MAX_DC];
 	int            npeers;
@@ -100,6 +105,11 @@ usage(FILE *f)
 	    "  --tls-ca FILE        the deployment CA (PEM): peers must "
 	    "present\n"
 	    "                       a certificate it signed\n"
+	    "  --admin-password-file FILE\n"
+	    "                       the password of the first admin user\n"
+	    "                       (\"admin\"), made at a start that finds "
+	    "no\n"
+	    "                       users; with users, every client logs in\n"
 	    "  --insecure           allow plain, unauthenticated links on\n"
 	    "                       addresses other than loopback and ipc://\n"
 	    "  --log LEVEL          error, warn, info (default) or debug\n"
@@ -156,13 +166,17 @@ url_is_local(const char *url)
 /* The rule of DESIGN 1.10: no plain link off this machine unless asked
  * for. Returns 0, or -1 after printing why. */
 static int
-check_exposure(const struct conf *c)
+check_exposure(struct conf *c)
 {
 	const char *bad = NULL, *what = NULL;
-	/* clients have no TLS or users yet (issue 17): every client URL
-	 * off this machine is a plain one */
+	/* a client URL off this machine: TLS, and users (checked once the
+	 * data is open: c->need_users) */
 	for (int i = 0; i < c->nlisten && bad == NULL; i++)
-		if (!url_is_local(c->listen[i])) {
+		if (url_is_local(c->listen[i]))
+			continue;
+		else if (strncmp(c->listen[i], "tls+tcp://", 10) == 0)
+			c->need_users = true;
+		else {
 			bad  = c->listen[i];
 			what = "--listen";
 		}
@@ -185,10 +199,9 @@ check_exposure(const struct conf *c)
 	    "or --insecure to run it so anyway.\n",
 	    what, bad,
 	    strcmp(what, "--listen") == 0
-	        ? "read and write every key (clients have no TLS or users "
-	          "yet)"
+	        ? "read every password and key on the way"
 	        : "send this DC forged transactions or read what it ships",
-	    strcmp(what, "--listen") == 0 ? "a loopback address"
+	    strcmp(what, "--listen") == 0 ? "a tls+tcp:// URL (with --tls-*)"
 	                                  : "--tls-cert, --tls-key and "
 	                                    "--tls-ca");
 	return -1;
@@ -253,6 +266,10 @@ apply(struct conf *c, const char *name, const char *v)
 	}
 	if (strcmp(name, "tls-ca") == 0) {
 		c->tls_ca = v;
+		return 0;
+	}
+	if (strcmp(name, "admin-password-file") == 0) {
+		c->admin_pw_file = v;
 		return 0;
 	}
 	if (strcmp(name, "insecure") == 0) {
@@ -404,6 +421,7 @@ main(int argc, char **argv)
 		{ "tls-cert", 1, 0, 0 },
 		{ "tls-key", 1, 0, 0 },
 		{ "tls-ca", 1, 0, 0 },
+		{ "admin-password-file", 1, 0, 0 },
 		{ "insecure", 0, 0, 'I' },
 		{ "help", 0, 0, 'h' },
 		{ 0, 0, 0, 0 },
@@ -545,6 +563,45 @@ main(int argc, char **argv)
 		cw_sec_free(sec);
 		return 1;
 	}
+	if (c.admin_pw_file != NULL) {
+		char pw[1025];
+		if (cw_read_secret(c.admin_pw_file, pw, sizeof(pw)) != 0)
+			rc = CW_EINVAL;
+		else if ((rc = cw_server_add_admin(srv, pw, strlen(pw))) == 1)
+			cw_log(CW_LOG_INFO, "causewayd",
+			    "no users yet: user \"admin\" made with the "
+			    "password of %s",
+			    c.admin_pw_file);
+		else if (rc == 0)
+			cw_log(CW_LOG_INFO, "causewayd",
+			    "users exist: %s is not needed now",
+			    c.admin_pw_file);
+		explicit_bzero(pw, sizeof(pw));
+		if (rc < 0) {
+			cw_log(CW_LOG_ERROR, "causewayd",
+			    "the first admin: %s", cw_strerror(rc));
+			cw_server_free(srv);
+			cw_escrow_free(esc);
+			cw_db_close(db);
+			cw_tls_conf_free(tls);
+			cw_sec_free(sec);
+			return 1;
+		}
+	}
+	if (c.need_users && !c.insecure && !cw_server_users_on(srv)) {
+		fprintf(stderr,
+		    "causewayd: a --listen URL is not a loopback or ipc:// "
+		    "address, and this DC has no users: anyone who reaches it "
+		    "could read and write every key. Give "
+		    "--admin-password-file, or --insecure to run it so "
+		    "anyway.\n");
+		cw_server_free(srv);
+		cw_escrow_free(esc);
+		cw_db_close(db);
+		cw_tls_conf_free(tls);
+		cw_sec_free(sec);
+		return 2;
+	}
 	if (c.npeers > 0) {
 		cw_replica_opts ro;
 		cw_replica_opts_default(&ro);
@@ -591,11 +648,13 @@ main(int argc, char **argv)
 	cw_db_state(db, &S);
 	cw_causal_vc_format(&S, sv, sizeof(sv));
 	cw_log(CW_LOG_INFO, "causewayd",
-	    "DC %ld of %u ready: data %s, state %s, %u workers%s", c.dc, o.ndc,
-	    c.data, sv, c.so.workers,
+	    "DC %ld of %u ready: data %s, state %s, %u workers%s, %s", c.dc,
+	    o.ndc, c.data, sv, c.so.workers,
 	    c.npeers == 0     ? ""
 	        : sec != NULL ? ", peer links mutual TLS"
-	                      : ", peer links plain (no TLS)");
+	                      : ", peer links plain (no TLS)",
+	    cw_server_users_on(srv) ? "users on (clients log in)"
+	                            : "no users (clients need no login)");
 
 	int sig = 0;
 	sigwait(&sigs, &sig);

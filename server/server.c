@@ -31,9 +31,12 @@
 #include "causal.h"
 #include "replycache.h"
 #include "schema.h"
+#include "users.h"
 #include "wire.h"
 
 #define SLOT_BITS 16
+#define AUTH_THREADS 2 /* logins and user changes: each hashes a password */
+#define AUTH_QUEUE 64  /* waiting for them; more are refused, CW_EUNAVAIL */
 
 /* How far serving a request got, where a function returns it instead of
  * 0 or a (negative) CW_E code: never an error, never on the wire. */
@@ -56,7 +59,8 @@ enum serve_state {
 struct slot {
 	pthread_mutex_t mu;
 	/* mu guards: */
-	uint64_t id; /* 0: free */
+	uint64_t id;    /* 0: free */
+	uint64_t owner; /* the session that opened it (users.h), or 0 */
 	cw_tx   *tx;
 	uint64_t last_ms;
 };
@@ -85,13 +89,16 @@ struct prior {
  * wire's I/O thread and, if that would wait, by a worker, which carries on
  * from where it stopped. */
 struct job {
-	cw_req   r;
-	bool     released; /* r.release done */
-	bool     deduped;  /* looked up in the reply cache */
-	bool     claimed;  /* and owns its entry there */
-	uint64_t sid, rid; /* of r, kept past cw_schema_req_fini */
-	uint64_t ticket;   /* with DURABLE_WAIT: the commit to wait for */
-	size_t   start;    /* where its reply begins in the output */
+	cw_req       r;
+	const char  *addr;   /* the client's (cw_wire_peer) */
+	bool         authed; /* who is known and may run r */
+	cw_principal who;
+	bool         released; /* r.release done */
+	bool         deduped;  /* looked up in the reply cache */
+	bool         claimed;  /* and owns its entry there */
+	uint64_t     sid, rid; /* of r, kept past cw_schema_req_fini */
+	uint64_t     ticket;   /* with DURABLE_WAIT: the commit to wait for */
+	size_t       start;    /* where its reply begins in the output */
 };
 
 /* One request from the wire, in its room there (cw_wire_user): received
@@ -112,6 +119,7 @@ struct connq {
 	pthread_mutex_t mu;
 	pthread_cond_t  cv;
 	struct conn    *head, *tail;
+	size_t          n, max; /* queued; at most max (0: no bound) */
 	bool            closed;
 };
 
@@ -128,6 +136,7 @@ struct cw_server {
 	uint64_t  gen;
 
 	cw_rcache *rcache; /* the reply cache (thread-safe) */
+	cw_users  *users;  /* users and sessions (thread-safe) */
 
 	pthread_mutex_t stop_mu;
 	pthread_cond_t  stop_cv;
@@ -146,6 +155,9 @@ struct cw_server {
 	uint32_t   nthreads;
 
 	struct connq work_q; /* requests that wait for a worker */
+	struct connq auth_q; /* logins and user changes, for the authers */
+	pthread_t    authers[AUTH_THREADS];
+	uint32_t     nauthers;
 	struct connq sync_q; /* replies that wait for a sync */
 	pthread_t    syncer;
 	bool         syncer_started;
@@ -169,7 +181,8 @@ cw_server_opts_default(cw_server_opts *o)
 /* Allocates a slot for tx. OUT: *id. Returns 0 or CW_EUNAVAIL (full). The
  * slot is returned locked. */
 static int
-slot_alloc(cw_server *s, cw_tx *tx, uint64_t *id, struct slot **out)
+slot_alloc(
+    cw_server *s, cw_tx *tx, uint64_t owner, uint64_t *id, struct slot **out)
 {
 	pthread_mutex_lock(&s->tbl_mu);
 	if (s->nfree == 0) {
@@ -184,6 +197,7 @@ slot_alloc(cw_server *s, cw_tx *tx, uint64_t *id, struct slot **out)
 	struct slot *sl = &s->slots[i];
 	pthread_mutex_lock(&sl->mu);
 	sl->id      = (g << SLOT_BITS) | i;
+	sl->owner   = owner;
 	sl->tx      = tx;
 	sl->last_ms = cw_mono_ms();
 	*id         = sl->id;
@@ -191,11 +205,11 @@ slot_alloc(cw_server *s, cw_tx *tx, uint64_t *id, struct slot **out)
 	return 0;
 }
 
-/* Finds and locks the slot of id. Returns NULL if there is none. With
- * nowait, a slot busy with another request is not waited for: NULL and
- * *busy. */
+/* Finds and locks the slot of id, opened by owner. Returns NULL if there
+ * is none. With nowait, a slot busy with another request is not waited
+ * for: NULL and *busy. */
 static struct slot *
-slot_find(cw_server *s, uint64_t id, bool nowait, bool *busy)
+slot_find(cw_server *s, uint64_t id, uint64_t owner, bool nowait, bool *busy)
 {
 	uint64_t i = id & ((1u << SLOT_BITS) - 1);
 	*busy      = false;
@@ -208,7 +222,7 @@ slot_find(cw_server *s, uint64_t id, bool nowait, bool *busy)
 		*busy = true;
 		return NULL;
 	}
-	if (sl->id != id) {
+	if (sl->id != id || sl->owner != owner) {
 		pthread_mutex_unlock(&sl->mu);
 		return NULL;
 	}
@@ -282,6 +296,11 @@ reaper(void *arg)
 				pthread_mutex_unlock(&sl->mu);
 			}
 		}
+		/* users replicated from other DCs, deleted ones */
+		int rc = cw_users_refresh(s->users);
+		if (rc != 0)
+			cw_log(CW_LOG_ERROR, "server",
+			    "cannot read the users: %s", cw_strerror(rc));
 		pthread_mutex_lock(&s->stop_mu);
 	}
 	pthread_mutex_unlock(&s->stop_mu);
@@ -506,13 +525,18 @@ status_peers(cw_server *s, cw_rep *h, cw_schema_peer **peers)
  * nothing and written nothing, where it would wait. OUT: *ticket: a
  * commit ticket that must be durable before the reply goes out, or 0. */
 static int
-handle(
-    cw_server *s, const cw_req *r, bool nowait, cw_buf *out, uint64_t *ticket)
+handle(cw_server *s, struct job *j, bool nowait, cw_buf *out, uint64_t *ticket)
 {
-	cw_rep          h   = { .epoch = s->epoch };
-	cw_result      *res = NULL;
-	cw_tx          *tx  = NULL;
-	struct slot    *sl  = NULL;
+	const cw_req   *r     = &j->r;
+	uint64_t        own   = j->who.owner;
+	cw_rep          h     = { .epoch = s->epoch };
+	cw_result      *res   = NULL;
+	cw_result      *ures  = NULL; /* a user list */
+	size_t          nures = 0;
+	uint8_t         tok[CW_TOKEN_LEN];
+	cw_principal    who;
+	cw_tx          *tx = NULL;
+	struct slot    *sl = NULL;
 	uint8_t         clk[1 + 8 * CW_MAX_DC];
 	cw_vc           vc;
 	size_t          n;
@@ -555,11 +579,12 @@ handle(
 					goto would_wait;
 				break;
 			}
-			if ((h.err = slot_alloc(s, tx, &h.txid, &sl)) != 0) {
+			if ((h.err = slot_alloc(s, tx, own, &h.txid, &sl)) !=
+			    0) {
 				cw_tx_free(tx);
 				break;
 			}
-		} else if ((sl = slot_find(s, r->txid, nowait, &busy)) ==
+		} else if ((sl = slot_find(s, r->txid, own, nowait, &busy)) ==
 		    NULL) {
 			if (busy)
 				goto would_wait;
@@ -587,7 +612,7 @@ handle(
 					goto would_wait;
 				break;
 			}
-		} else if ((sl = slot_find(s, r->txid, nowait, &busy)) ==
+		} else if ((sl = slot_find(s, r->txid, own, nowait, &busy)) ==
 		    NULL) {
 			if (busy)
 				goto would_wait;
@@ -613,12 +638,40 @@ handle(
 			cw_tx_free(tx);
 		break;
 	case CW_REQ_ABORT:
-		if ((sl = slot_find(s, r->txid, nowait, &busy)) != NULL)
+		if ((sl = slot_find(s, r->txid, own, nowait, &busy)) != NULL)
 			slot_release(s, sl);
 		else if (busy)
 			goto would_wait;
 		else
 			h.err = CW_ESTATE;
+		break;
+	case CW_REQ_AUTH:
+		h.err = cw_users_login(s->users, j->addr, r->user, r->userlen,
+		    r->password, r->pwlen, tok, &who);
+		if (h.err == 0) {
+			h.token     = tok;
+			h.tokenlen  = sizeof(tok);
+			h.role      = who.role;
+			h.prefix    = who.prefix;
+			h.prefixlen = who.plen;
+		}
+		break;
+	case CW_REQ_USER:
+		switch (r->uop) {
+		case CW_UOP_ADD:
+			h.err = cw_users_add(s->users, r->user, r->userlen,
+			    r->password, r->pwlen, r->role, r->prefix,
+			    r->prefixlen);
+			break;
+		case CW_UOP_DEL:
+			h.err = cw_users_del(s->users, r->user, r->userlen);
+			break;
+		case CW_UOP_LIST:
+			h.err = cw_users_list(s->users, &ures, &nures);
+			break;
+		default:
+			h.err = CW_EPROTO;
+		}
 		break;
 	default:
 		h.err = CW_EPROTO;
@@ -627,7 +680,12 @@ reply:
 	/* results go with success, and with a READ (each has its error) */
 	n  = res != NULL && (h.err == 0 || r->kind == CW_REQ_READ) ? r->nreads
 	                                                           : 0;
-	rc = cw_schema_rep_encode(&h, res, n, out);
+	rc = ures != NULL ? cw_schema_rep_encode(&h, ures, nures, out)
+	                  : cw_schema_rep_encode(&h, res, n, out);
+	for (size_t i = 0; i < nures; i++)
+		cw_result_fini(&ures[i]);
+	cw_free(ures);
+	memset(tok, 0, sizeof(tok));
 	cw_free(peers);
 	for (size_t i = 0; res != NULL && i < r->nreads; i++)
 		cw_result_fini(&res[i]);
@@ -680,13 +738,28 @@ job_serve(cw_server *s, struct job *j, bool nowait, cw_buf *out)
 {
 	cw_req *r = &j->r;
 	int     rc;
+	if (!j->authed) {
+		/* who asks, and whether they may: before anything runs */
+		if (r->kind == CW_REQ_AUTH)
+			rc = 0;
+		else if ((rc = cw_users_check(
+		              s->users, r->token, r->tokenlen, &j->who)) == 0)
+			rc = cw_users_allows(&j->who, r);
+		if (rc != 0) {
+			if ((rc = error_reply(rc, out)) != 0)
+				return rc;
+			return ANSWERED;
+		}
+		j->authed = true;
+	}
 	if (nowait && !req_nowait(r))
 		return WOULD_WAIT;
 	/* read-only transactions the client ended without a round trip;
 	 * an id already gone (reaped, or a resent request) is ignored */
 	for (size_t i = 0; !j->released && i < r->nrelease; i++) {
 		bool         busy;
-		struct slot *sl = slot_find(s, r->release[i], nowait, &busy);
+		struct slot *sl =
+		    slot_find(s, r->release[i], j->who.owner, nowait, &busy);
 		if (sl != NULL)
 			slot_release(s, sl);
 		else if (busy)
@@ -695,7 +768,7 @@ job_serve(cw_server *s, struct job *j, bool nowait, cw_buf *out)
 	j->released  = true;
 	bool mutates = r->kind == CW_REQ_COMMIT || r->nwrites > 0 ||
 	    (r->kind != CW_REQ_STATUS && r->kind != CW_REQ_ABORT &&
-	        r->txid == 0);
+	        r->kind != CW_REQ_AUTH && r->txid == 0);
 	j->sid   = r->sid;
 	j->rid   = r->rid;
 	j->start = out->len; /* where this request's reply begins */
@@ -750,7 +823,7 @@ job_serve(cw_server *s, struct job *j, bool nowait, cw_buf *out)
 		}
 	}
 	j->ticket = 0;
-	if ((rc = handle(s, r, nowait, out, &j->ticket)) == WOULD_WAIT)
+	if ((rc = handle(s, j, nowait, out, &j->ticket)) == WOULD_WAIT)
 		return rc;
 	if (rc == 0 && !cw_db_ticket_durable(s->db, j->ticket))
 		return DURABLE_WAIT;
@@ -782,7 +855,9 @@ cw_server_handle(cw_server *s, const void *buf, size_t len, cw_buf *out)
 	int        rc = job_decode(s, &j, buf, len, out);
 	if (rc != 0)
 		return rc == ANSWERED ? 0 : rc;
-	rc = job_serve(s, &j, false, out);
+	j.addr = "local";
+	if ((rc = job_serve(s, &j, false, out)) == ANSWERED)
+		rc = 0;
 	if (rc == DURABLE_WAIT)
 		rc = job_done(s, &j, out, cw_db_wait_ticket(s->db, j.ticket));
 	cw_schema_req_fini(&j.r);
@@ -819,13 +894,14 @@ connq_fini(struct connq *q)
 	pthread_cond_destroy(&q->cv);
 }
 
-/* Appends c. Returns false if q is closed. */
+/* Appends c. Returns false if q is closed or full. */
 static bool
 connq_push(struct connq *q, struct conn *c)
 {
 	pthread_mutex_lock(&q->mu);
-	bool ok = !q->closed;
+	bool ok = !q->closed && (q->max == 0 || q->n < q->max);
 	if (ok) {
+		q->n++;
 		c->next = NULL;
 		if (q->tail != NULL)
 			q->tail->next = c;
@@ -848,6 +924,7 @@ connq_take(struct connq *q, bool all)
 		pthread_cond_wait(&q->cv, &q->mu);
 	struct conn *c = q->head;
 	if (c != NULL) {
+		q->n    = all ? 0 : q->n - 1;
 		q->head = all ? NULL : c->next;
 		if (q->head == NULL)
 			q->tail = NULL;
@@ -928,13 +1005,25 @@ serve_cb(void *arg, cw_wire_req *wr, const uint8_t *body, size_t len)
 	cw_buf reply   = { 0 };
 	int    rc      = job_decode(s, &c->job, body, len, &reply);
 	if (rc == 0) {
-		rc = job_serve(s, &c->job, true, &reply);
+		c->job.addr = cw_wire_peer(wr);
+		rc          = job_serve(s, &c->job, true, &reply);
 		if (rc == DURABLE_WAIT) {
 			cw_schema_req_fini(&c->job.r);
 			sync_push(c, &reply);
 			return;
 		}
-		if (rc == WOULD_WAIT) {
+		uint8_t kind = c->job.r.kind;
+		if (rc == WOULD_WAIT &&
+		    (kind == CW_REQ_AUTH || kind == CW_REQ_USER)) {
+			/* a password to hash: never on the workers, which
+			 * serve everyone else meanwhile */
+			if (connq_push(&s->auth_q, c))
+				return;
+			cw_log(CW_LOG_WARN, "server",
+			    "%d logins waiting: one from %s refused",
+			    AUTH_QUEUE, c->job.addr);
+			rc = error_reply(CW_EUNAVAIL, &reply);
+		} else if (rc == WOULD_WAIT) {
 			if (connq_push(&s->work_q, c))
 				return;
 			/* stopping: dropped unserved */
@@ -948,20 +1037,35 @@ serve_cb(void *arg, cw_wire_req *wr, const uint8_t *body, size_t len)
 	conn_reply(c, &reply, rc == ANSWERED ? 0 : rc);
 }
 
-static void *
-work(void *arg)
+/* Serves what q hands out until it closes. */
+static void
+serve_queue(cw_server *s, struct connq *q)
 {
-	cw_server   *s = arg;
 	struct conn *c;
-	while ((c = connq_take(&s->work_q, false)) != NULL) {
+	while ((c = connq_take(q, false)) != NULL) {
 		cw_buf reply = { 0 };
 		int    rc    = job_serve(s, &c->job, false, &reply);
 		cw_schema_req_fini(&c->job.r);
 		if (rc == DURABLE_WAIT)
 			sync_push(c, &reply); /* the worker is free now */
 		else
-			conn_reply(c, &reply, rc);
+			conn_reply(c, &reply, rc == ANSWERED ? 0 : rc);
 	}
+}
+
+static void *
+work(void *arg)
+{
+	cw_server *s = arg;
+	serve_queue(s, &s->work_q);
+	return NULL;
+}
+
+static void *
+auth_work(void *arg)
+{
+	cw_server *s = arg;
+	serve_queue(s, &s->auth_q);
 	return NULL;
 }
 
@@ -979,6 +1083,11 @@ start_service(cw_server *s)
 		if (pthread_create(&s->threads[i], NULL, work, s) != 0)
 			return CW_ENOMEM;
 		s->nthreads++;
+	}
+	for (uint32_t i = 0; i < AUTH_THREADS; i++) {
+		if (pthread_create(&s->authers[i], NULL, auth_work, s) != 0)
+			return CW_ENOMEM;
+		s->nauthers++;
 	}
 	if (pthread_create(&s->syncer, NULL, syncer, s) != 0)
 		return CW_ENOMEM;
@@ -1024,6 +1133,7 @@ cw_server_new(cw_server **out, cw_db *db, const cw_server_opts *o)
 	s->free  = cw_calloc(o->max_txns, sizeof(*s->free));
 	if (s->slots == NULL || s->free == NULL ||
 	    cw_rcache_new(&s->rcache) != 0) {
+		cw_rcache_free(s->rcache);
 		cw_free(s->slots);
 		cw_free(s->free);
 		cw_free(s);
@@ -1036,9 +1146,13 @@ cw_server_new(cw_server **out, cw_db *db, const cw_server_opts *o)
 	pthread_mutex_init(&s->tbl_mu, NULL);
 	pthread_mutex_init(&s->stop_mu, NULL);
 	connq_init(&s->work_q);
+	connq_init(&s->auth_q);
 	connq_init(&s->sync_q);
+	s->auth_q.max = AUTH_QUEUE;
 	cw_cond_init_mono(&s->stop_cv);
 	int rc = prior_load(s);
+	if (rc == 0)
+		rc = cw_users_new(&s->users, db);
 	if (rc == 0 && pthread_create(&s->reaper, NULL, reaper, s) == 0)
 		s->reaper_started = true;
 	else if (rc == 0)
@@ -1061,9 +1175,13 @@ cw_server_stop(cw_server *s)
 	 * the wire writes out what replies are left and closes. */
 	cw_wire_stop(s->wire);
 	connq_close(&s->work_q);
+	connq_close(&s->auth_q);
 	for (uint32_t i = 0; i < s->nthreads; i++)
 		pthread_join(s->threads[i], NULL);
 	s->nthreads = 0;
+	for (uint32_t i = 0; i < s->nauthers; i++)
+		pthread_join(s->authers[i], NULL);
+	s->nauthers = 0;
 	connq_close(&s->sync_q);
 	if (s->syncer_started) {
 		pthread_join(s->syncer, NULL);
@@ -1101,13 +1219,27 @@ cw_server_free(cw_server *s)
 		cw_log(CW_LOG_INFO, "server", "aborted %u open transactions",
 		    aborted);
 	cw_rcache_free(s->rcache);
+	cw_users_free(s->users);
 	prior_fini(&s->prior);
 	cw_free(s->slots);
 	cw_free(s->free);
 	pthread_mutex_destroy(&s->tbl_mu);
 	pthread_mutex_destroy(&s->stop_mu);
 	connq_fini(&s->work_q);
+	connq_fini(&s->auth_q);
 	connq_fini(&s->sync_q);
 	pthread_cond_destroy(&s->stop_cv);
 	cw_free(s);
+}
+
+int
+cw_server_add_admin(cw_server *s, const char *pw, size_t len)
+{
+	return cw_users_bootstrap(s->users, pw, len);
+}
+
+bool
+cw_server_users_on(cw_server *s)
+{
+	return cw_users_on(s->users);
 }

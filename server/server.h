@@ -85,6 +85,13 @@ void cw_server_free(cw_server *s);
  * listening. */
 void cw_server_set_replica(cw_server *s, cw_replica *r);
 
+/* Adds the first admin (users.h, CW_ADMIN_USER) with password
+ * pw[0..len) if the DC has no user yet. Returns 1 (added), 0 (there were
+ * users) or an error (CW_EINVAL: not a password; or a commit's). */
+int cw_server_add_admin(cw_server *s, const char *pw, size_t len);
+/* Whether users are on: every request needs a login. */
+bool cw_server_users_on(cw_server *s);
+
 /* Open transactions now (for tests and status). */
 uint32_t cw_server_open_txns(cw_server *s);
 

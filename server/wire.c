@@ -63,6 +63,7 @@ struct conn {
 	struct io      *io; /* the owner */
 	int             fd;
 	bool            ipc;
+	char            peer[48]; /* the client's address, as text */
 	pthread_mutex_t mu;
 	/* mu guards: */
 	cw_tls      *tls;   /* tls+tcp://: the session (reads and writes) */
@@ -282,6 +283,12 @@ conn_rearm(struct conn *c)
 }
 
 /* ---- requests ---- */
+
+const char *
+cw_wire_peer(cw_wire_req *r)
+{
+	return r->c->peer;
+}
 
 void *
 cw_wire_user(cw_wire_req *r)
@@ -707,6 +714,21 @@ conn_read(struct conn *c, bool hup)
 
 /* ---- accepting ---- */
 
+/* The address of fd's peer, without its port: what counts failed logins
+ * (users.h). */
+static void
+peer_name(int fd, bool ipc, char *out, size_t n)
+{
+	struct sockaddr_storage ss;
+	socklen_t               sl = sizeof(ss);
+	snprintf(out, n, "local");
+	if (ipc || getpeername(fd, (struct sockaddr *) &ss, &sl) != 0)
+		return;
+	if (getnameinfo((struct sockaddr *) &ss, sl, out, (socklen_t) n, NULL,
+	        0, NI_NUMERICHOST) != 0)
+		snprintf(out, n, "unknown");
+}
+
 static void
 conn_new(cw_wire *w, int fd, bool ipc, bool tls)
 {
@@ -728,9 +750,10 @@ conn_new(cw_wire *w, int fd, bool ipc, bool tls)
 		close(fd);
 		return;
 	}
-	c->w      = w;
-	c->fd     = fd;
-	c->ipc    = ipc;
+	c->w   = w;
+	c->fd  = fd;
+	c->ipc = ipc;
+	peer_name(fd, ipc, c->peer, sizeof(c->peer));
 	c->tls_up = !tls;
 	c->refs   = 1;
 	c->owned  = true;

@@ -80,6 +80,9 @@ int cw_wire_listen(cw_wire *w, const char *url);
 /* The port the newest tcp:// listener is bound to (its URL may say port
  * 0: any free one), or 0 if there is none. */
 int cw_wire_port(cw_wire *w);
+/* The address of r's client, without its port ("local" for ipc://),
+ * valid until r is answered. */
+const char *cw_wire_peer(cw_wire_req *r);
 /* The handler's room in r (`user` bytes). */
 void *cw_wire_user(cw_wire_req *r);
 /* Sends p[0..len) as r's reply (or nothing, if the connection is gone)

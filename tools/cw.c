@@ -7,6 +7,12 @@
  * by a lone ",", in one transaction. Human output by default, one line per
  * read; --json prints one JSON document. On failure: a one-line error on
  * stderr and exit status 1 (2 for a usage error).
+ *
+ *   cw user add NAME --role ROLE [--password-file FILE] [--keys PREFIX]
+ *   cw user del NAME
+ *   cw user list
+ *
+ * manage the users (an admin's login: --user, --password-file).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "causeway.h"
 
@@ -44,6 +51,14 @@ usage(FILE *f)
 	    "  txn OP ARGS , OP ARGS ...  several operations, one "
 	    "transaction\n"
 	    "  status                   the DC's id and state vector\n"
+	    "  user add NAME --role ROLE [--password-file FILE] [--keys "
+	    "PREFIX]\n"
+	    "                           add a user (ROLE: readonly,\n"
+	    "                           readwrite or admin; the password is\n"
+	    "                           the file's first line, or stdin's;\n"
+	    "                           PREFIX: the only keys it may name)\n"
+	    "  user del NAME            delete a user\n"
+	    "  user list                the users\n"
 	    "\n"
 	    "  --url URL      causewayd to talk to (default $CW_URL or\n"
 	    "                 tcp://127.0.0.1:7400)\n"
@@ -53,7 +68,11 @@ usage(FILE *f)
 	    "                 server's certificate (default $CW_CA)\n"
 	    "  --cert FILE    a client certificate to present (default\n"
 	    "                 $CW_CERT), with\n"
-	    "  --key FILE     its key (default $CW_KEY)\n");
+	    "  --key FILE     its key (default $CW_KEY)\n"
+	    "  --user NAME    log in as this user (default $CW_USER), with\n"
+	    "  --password-file FILE\n"
+	    "                 the password on its first line (default:\n"
+	    "                 $CW_PASSWORD)\n");
 }
 
 static void
@@ -329,6 +348,137 @@ status(cw_client *c)
 	return 0;
 }
 
+/* The first line of stdin, for `user add` without --password-file. */
+static int
+password_stdin(char *pw, size_t n)
+{
+	if (isatty(0))
+		fprintf(stderr, "password: ");
+	if (fgets(pw, (int) n, stdin) == NULL)
+		return -1;
+	pw[strcspn(pw, "\r\n")] = '\0';
+	return pw[0] != '\0' ? 0 : -1;
+}
+
+/* cw user add|del|list. */
+static int
+user_cmd(const char *url, const cw_connect_options *co, int timeout, int argc,
+    char **argv)
+{
+	const char *sub = argc > 0 ? argv[0] : "", *name = NULL;
+	const char *role = NULL, *pwfile = NULL, *keys = NULL;
+	char        pw[1025] = "";
+	int         rc;
+	bool        add = !strcmp(sub, "add"), del = !strcmp(sub, "del");
+	if (!add && !del && strcmp(sub, "list") != 0) {
+		fprintf(stderr, "cw: user add|del|list (see --help)\n");
+		return 2;
+	}
+	int i = 1;
+	if (add || del) {
+		if (argc < 2 || argv[1][0] == '-') {
+			fprintf(stderr, "cw: user %s NAME\n", sub);
+			return 2;
+		}
+		name = argv[i++];
+	}
+	for (; i < argc; i++) {
+		const char **to = NULL;
+		if (add && !strcmp(argv[i], "--role"))
+			to = &role;
+		else if (add && !strcmp(argv[i], "--password-file"))
+			to = &pwfile;
+		else if (add && !strcmp(argv[i], "--keys"))
+			to = &keys;
+		if (to == NULL || i + 1 >= argc) {
+			fprintf(stderr, "cw: user %s: unexpected '%s'\n", sub,
+			    argv[i]);
+			return 2;
+		}
+		*to = argv[++i];
+	}
+	if (add && cw_role_of(role) == 0) {
+		fprintf(stderr,
+		    "cw: user add needs --role readonly, readwrite or "
+		    "admin\n");
+		return 2;
+	}
+	if (add) {
+		FILE *f = pwfile ? fopen(pwfile, "r") : NULL;
+		if (pwfile != NULL && f == NULL) {
+			fprintf(stderr, "cw: cannot read %s: %s\n", pwfile,
+			    strerror(errno));
+			return 1;
+		}
+		if (f != NULL) {
+			if (fgets(pw, sizeof(pw), f) == NULL)
+				pw[0] = '\0';
+			pw[strcspn(pw, "\r\n")] = '\0';
+			fclose(f);
+		} else if (password_stdin(pw, sizeof(pw)) != 0) {
+			pw[0] = '\0';
+		}
+		if (pw[0] == '\0') {
+			fprintf(stderr, "cw: user add: no password\n");
+			return 1;
+		}
+	}
+	cw_client *c;
+	if ((rc = cw_connect_opts(&c, url, co)) != 0) {
+		fprintf(stderr, "cw: cannot connect to %s: %s (%s)\n", url,
+		    cw_strerror(rc), cw_errname(rc));
+		return 1;
+	}
+	/* a user add hashes the password at the server: half a second */
+	cw_set_timeout(c, timeout < 30000 ? 30000 : timeout);
+	if (add) {
+		rc = cw_user_add(c, name, pw, cw_role_of(role), keys);
+		memset(pw, 0, sizeof(pw));
+		if (rc == 0 && !json)
+			printf("user %s added (%s%s%s)\n", name, role,
+			    keys ? ", keys " : "", keys ? keys : "");
+	} else if (del) {
+		rc = cw_user_del(c, name);
+		if (rc == 0 && !json)
+			printf("user %s deleted\n", name);
+	} else {
+		cw_user_info *u;
+		size_t        n;
+		if ((rc = cw_user_list(c, &u, &n)) == 0) {
+			if (json)
+				printf("[");
+			for (size_t k = 0; k < n; k++) {
+				if (json) {
+					printf("%s{\"name\":", k ? "," : "");
+					print_bytes(stdout, u[k].name,
+					    strlen(u[k].name));
+					printf(",\"role\":\"%s\",\"keys\":",
+					    cw_role_name(u[k].role));
+					print_bytes(stdout, u[k].prefix,
+					    strlen(u[k].prefix));
+					printf("}");
+				} else {
+					printf("%-20s %-10s %s\n", u[k].name,
+					    cw_role_name(u[k].role)
+					        ? cw_role_name(u[k].role)
+					        : "?",
+					    u[k].prefix[0] ? u[k].prefix
+					                   : "(every key)");
+				}
+			}
+			if (json)
+				printf("]\n");
+			free(u);
+		}
+	}
+	cw_close(c);
+	if (rc != 0)
+		return fail("user", rc);
+	if (json && (add || del))
+		printf("{\"ok\":true}\n");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -339,11 +489,16 @@ main(int argc, char **argv)
 		{ "ca", 1, 0, 'C' },
 		{ "cert", 1, 0, 'E' },
 		{ "key", 1, 0, 'K' },
+		{ "user", 1, 0, 'U' },
+		{ "password-file", 1, 0, 'P' },
 		{ "help", 0, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
-	cw_connect_options co      = { getenv("CW_CA"), getenv("CW_CERT"),
-		     getenv("CW_KEY"), NULL };
+	cw_connect_options co      = { .ca_file = getenv("CW_CA"),
+		     .cert_file                 = getenv("CW_CERT"),
+		     .key_file                  = getenv("CW_KEY"),
+		     .user                      = getenv("CW_USER"),
+		     .password                  = getenv("CW_PASSWORD") };
 	const char        *url     = getenv("CW_URL");
 	int                timeout = 5000;
 	int                ch;
@@ -363,6 +518,13 @@ main(int argc, char **argv)
 			break;
 		case 'K':
 			co.key_file = optarg;
+			break;
+		case 'U':
+			co.user = optarg;
+			break;
+		case 'P':
+			co.password_file = optarg;
+			co.password      = NULL;
 			break;
 		case 't':
 			timeout = atoi(optarg);
@@ -390,6 +552,15 @@ main(int argc, char **argv)
 	const char *cmd  = argv[optind];
 	int         from = optind, to = argc;
 	bool        txn = !strcmp(cmd, "txn");
+	if (!strcmp(cmd, "user"))
+		return user_cmd(
+		    url, &co, timeout, argc - optind - 1, argv + optind + 1);
+	if (co.password != NULL || co.password_file != NULL) {
+		if (co.user == NULL) {
+			fprintf(stderr, "cw: a password needs --user\n");
+			return 2;
+		}
+	}
 	if (txn)
 		from++;
 	else if (strcmp(cmd, "status") != 0 && find(cmd) == NULL) {

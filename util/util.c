@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static atomic_long fail_after = -1;
@@ -530,5 +531,33 @@ cw_split_hostport(
 	memcpy(host, h, hl);
 	host[hl] = '\0';
 	memcpy(port, p, pl + 1);
+	return 0;
+}
+
+int
+cw_read_secret(const char *path, char *out, size_t n)
+{
+	FILE *f = path != NULL ? fopen(path, "r") : NULL;
+	out[0]  = '\0';
+	if (f == NULL) {
+		cw_log(CW_LOG_ERROR, "util",
+		    "cannot read a password from %s: %s",
+		    path ? path : "(none)",
+		    path ? strerror(errno) : "no file");
+		return CW_EINVAL;
+	}
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
+		cw_log(CW_LOG_WARN, "util",
+		    "%s can be read by others than its owner (mode %o)", path,
+		    (unsigned) (st.st_mode & 0777));
+	bool ok = fgets(out, (int) n, f) != NULL;
+	fclose(f);
+	if (ok)
+		out[strcspn(out, "\r\n")] = '\0';
+	if (!ok || out[0] == '\0') {
+		cw_log(CW_LOG_ERROR, "util", "%s holds no password", path);
+		return CW_EINVAL;
+	}
 	return 0;
 }

@@ -163,6 +163,12 @@ cw_fnv1a(uint64_t h, const void *p, size_t n)
 /* Compares two byte strings: memcmp order, shorter first on a tie. */
 int cw_bytes_cmp(const void *a, size_t al, const void *b, size_t bl);
 
+/* Reads a secret (a password): the first line of path, without its line
+ * end; warns if others than the owner may read the file. OUT:
+ * out[0..n), NUL-terminated. Returns 0 or CW_EINVAL (no file, or an empty
+ * line; logged). */
+int cw_read_secret(const char *path, char *out, size_t n);
+
 /* Lists returned to SDK users (cw_list of causeway.h). */
 /* OUT: *out, an empty list. Returns 0 or CW_ENOMEM. */
 int cw_list_new(cw_list **out);

@@ -978,8 +978,11 @@ main(int argc, char **argv)
 	bool        audit = false;
 	const char *env   = getenv("CW_URL");
 	R.o               = (fmk_opts) { .wait_ms = 500, .retries = 3 };
-	conn_opts = (cw_connect_options) { getenv("CW_CA"), getenv("CW_CERT"),
-		getenv("CW_KEY"), NULL };
+	conn_opts         = (cw_connect_options) { .ca_file = getenv("CW_CA"),
+		        .cert_file                          = getenv("CW_CERT"),
+		        .key_file                           = getenv("CW_KEY"),
+		        .user                               = getenv("CW_USER"),
+		        .password                           = getenv("CW_PASSWORD") };
 	if (parse_urls(env ? env : "tcp://127.0.0.1:7400") != 0)
 		goto bad;
 	int o, li = 0;
