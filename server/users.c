@@ -21,9 +21,9 @@
 
 #define REC_VERSION 1
 #define PW_MAXLEN 1024
-#define FAIL_SLOTS 1024     /* addresses whose failures are remembered */
-#define FAIL_FIRST_MS 100   /* the wait after a first failure */
-#define FAIL_MAX_MS 2000    /* doubling up to this */
+#define FAIL_SLOTS 1024      /* addresses whose failures are remembered */
+#define FAIL_FIRST_MS 100    /* the wait after a first failure */
+#define FAIL_MAX_MS 2000     /* doubling up to this */
 #define FAIL_FORGET_MS 60000 /* failures this old are forgiven */
 
 struct user {
@@ -39,12 +39,12 @@ struct user {
 struct session {
 	pthread_mutex_t mu;
 	/* mu guards: */
-	uint32_t gen;    /* of the token; 0: free */
-	uint8_t  secret[8];
-	char     name[CW_USER_MAX + 1];
-	char     hash[CW_PW_MAX]; /* its user's hash at login */
-	uint64_t version;         /* of the user table, when checked */
-	uint64_t used_ms;
+	uint32_t     gen; /* of the token; 0: free */
+	uint8_t      secret[8];
+	char         name[CW_USER_MAX + 1];
+	char         hash[CW_PW_MAX]; /* its user's hash at login */
+	uint64_t     version;         /* of the user table, when checked */
+	uint64_t     used_ms;
 	cw_principal p;
 };
 
@@ -57,7 +57,7 @@ struct fail {
 
 struct cw_users {
 	cw_db  *db;
-	uint8_t key[CW_SEC_MAC]; /* this process's, for the HMACs */
+	uint8_t key[CW_SEC_MAC];  /* this process's, for the HMACs */
 	char    dummy[CW_PW_MAX]; /* what an unknown user is checked against */
 
 	pthread_mutex_t refresh_mu; /* one refresh at a time */
@@ -125,8 +125,8 @@ rec_decode(const uint8_t *v, size_t vl, struct user *u)
 static int
 user_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct user *) a)->name,
-	    ((const struct user *) b)->name);
+	return strcmp(
+	    ((const struct user *) a)->name, ((const struct user *) b)->name);
 }
 
 /* Reads every user from a fresh snapshot. OUT: *out (cw_free), *n.
@@ -142,8 +142,8 @@ read_all(cw_users *u, struct user **out, size_t *n)
 	*n   = 0;
 	if ((rc = cw_tx_begin(u->db, NULL, 0, &tx)) != 0)
 		return rc;
-	if ((rc = cw_tx_map_fields(tx, CW_USERS_KEY, CW_USERS_KEYLEN,
-	         &names)) != 0)
+	if ((rc = cw_tx_map_fields(
+	         tx, CW_USERS_KEY, CW_USERS_KEYLEN, &names)) != 0)
 		goto out;
 	size_t m = cw_list_len(names);
 	if (m > 0 && (t = cw_calloc(m, sizeof(*t))) == NULL) {
@@ -328,10 +328,10 @@ fail_count(cw_users *u, const char *addr, const char *name, const char *why,
 		wait *= 2;
 	if (wait > FAIL_MAX_MS)
 		wait = FAIL_MAX_MS;
-	f->until_ms = now + wait;
-	f->last_ms  = now;
-	uint32_t n  = f->n;
-	bool     log = now >= u->logged_ms + 1000;
+	f->until_ms   = now + wait;
+	f->last_ms    = now;
+	uint32_t n    = f->n;
+	bool     log  = now >= u->logged_ms + 1000;
 	uint64_t more = u->unlogged;
 	if (log) {
 		u->logged_ms = now;
@@ -362,8 +362,8 @@ fail_clear(cw_users *u, const char *addr)
 /* ---- sessions ---- */
 
 static void
-principal_of(const struct user *x, uint32_t slot, uint32_t gen,
-    cw_principal *p)
+principal_of(
+    const struct user *x, uint32_t slot, uint32_t gen, cw_principal *p)
 {
 	p->role  = x->role;
 	p->owner = (uint64_t) gen << 32 | (slot + 1);
@@ -515,8 +515,10 @@ cw_users_login(cw_users *u, const char *addr, const void *name, size_t nl,
 			    "the hash of user %s is not one of ours", x.name);
 	}
 	if (!ok) {
-		fail_count(u, addr, nm, found ? "wrong password or user" :
-		    "wrong user or password", cw_mono_ms());
+		fail_count(u, addr, nm,
+		    found ? "wrong password or user"
+		          : "wrong user or password",
+		    cw_mono_ms());
 		memset(mac, 0, sizeof(mac));
 		return CW_EAUTH;
 	}
@@ -584,8 +586,8 @@ commit_change(cw_users *u, const char *name, const cw_buf *rec)
 	if ((rc = cw_tx_begin(u->db, NULL, 0, &tx)) != 0)
 		return rc;
 	if (rec != NULL)
-		rc = cw_tx_map_put(tx, CW_USERS_KEY, CW_USERS_KEYLEN, name,
-		    rec->p, rec->len);
+		rc = cw_tx_map_put(
+		    tx, CW_USERS_KEY, CW_USERS_KEYLEN, name, rec->p, rec->len);
 	else
 		rc = cw_tx_map_remove(tx, CW_USERS_KEY, CW_USERS_KEYLEN, name);
 	if (rc == 0)
@@ -622,7 +624,7 @@ cw_users_add(cw_users *u, const void *name, size_t nl, const void *pw,
 	if ((rc = commit_change(u, nm, &rec)) != 0)
 		goto out;
 	cw_log(CW_LOG_INFO, "users", "user %s added (role %s)", nm,
-	    role == CW_ROLE_ADMIN       ? "admin"
+	    role == CW_ROLE_ADMIN           ? "admin"
 	        : role == CW_ROLE_READWRITE ? "readwrite"
 	                                    : "readonly");
 	/* the password is known: its first login need not hash */

@@ -54,12 +54,14 @@
 #include "schema.h"
 #include "txn.h"
 
-#define CW_USERS_KEY "\xff" "cw/users" /* the map of users */
+#define CW_USERS_KEY \
+	"\xff"       \
+	"cw/users" /* the map of users */
 #define CW_USERS_KEYLEN 9
-#define CW_USER_MAX CW_USER_NAME_MAX    /* bytes in a user name */
+#define CW_USER_MAX CW_USER_NAME_MAX     /* bytes in a user name */
 #define CW_PREFIX_MAX CW_USER_PREFIX_MAX /* bytes in a user's key prefix */
-#define CW_SESSIONS 4096   /* sessions logged in at once */
-#define CW_ADMIN_USER "admin" /* the first admin's name */
+#define CW_SESSIONS 4096                 /* sessions logged in at once */
+#define CW_ADMIN_USER "admin"            /* the first admin's name */
 
 typedef struct cw_users cw_users;
 
@@ -69,8 +71,8 @@ typedef struct {
 	uint8_t  role;  /* CW_ROLE_* of causeway.h, or 0 */
 	uint64_t owner; /* the session, or 0: a transaction belongs to the
 	                 * session that opened it */
-	size_t   plen;
-	uint8_t  prefix[CW_PREFIX_MAX]; /* every key must begin with it */
+	size_t  plen;
+	uint8_t prefix[CW_PREFIX_MAX]; /* every key must begin with it */
 } cw_principal;
 
 /* The users of db (borrowed; it outlives u), read once now. OUT: *out.
@@ -92,13 +94,13 @@ int cw_users_bootstrap(cw_users *u, const char *pw, size_t len);
  * Returns 0 or CW_EAUTH (unknown user, wrong password, too soon after a
  * failure from addr: all the same to the caller; logged at warn, at most
  * once a second), CW_EIO. Slow: see above. */
-int cw_users_login(cw_users *u, const char *addr, const void *name,
-    size_t nl, const void *pw, size_t pl, uint8_t token[CW_TOKEN_LEN],
-    cw_principal *p);
+int cw_users_login(cw_users *u, const char *addr, const void *name, size_t nl,
+    const void *pw, size_t pl, uint8_t token[CW_TOKEN_LEN], cw_principal *p);
 /* The session of token[0..len). OUT: *p. Returns 0, CW_EAUTH (no such
  * session, or its user was deleted) or 0 with p->role 0 when users are
  * off (whatever the token). */
-int cw_users_check(cw_users *u, const void *token, size_t len, cw_principal *p);
+int cw_users_check(
+    cw_users *u, const void *token, size_t len, cw_principal *p);
 /* Whether p may run r (its kind, and every key of its operations).
  * Returns 0 or CW_EPERM. */
 int cw_users_allows(const cw_principal *p, const cw_req *r);
