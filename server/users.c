@@ -409,7 +409,6 @@ session_new(cw_users *u, const struct user *x, uint64_t version,
 	s->gen = gen;
 	memcpy(s->secret, secret, sizeof(secret));
 	snprintf(s->name, sizeof(s->name), "%s", x->name);
-	snprintf(s->hash, sizeof(s->hash), "%s", x->hash);
 	s->version = version;
 	s->used_ms = cw_mono_ms();
 	principal_of(x, best, gen, &s->p);
@@ -448,11 +447,11 @@ cw_users_check(cw_users *u, const void *token, size_t len, cw_principal *p)
 		 * a session's mu, then u->mu) */
 		pthread_mutex_lock(&u->mu);
 		struct user *x = find(u->t, u->n, s->name);
-		if (x == NULL || strcmp(x->hash, s->hash) != 0) {
+		if (x == NULL) {
 			pthread_mutex_unlock(&u->mu);
 			cw_log(CW_LOG_INFO, "users",
-			    "user %s %s: its session here ends", s->name,
-			    x == NULL ? "deleted" : "has a new password");
+			    "user %s deleted: a session of it here ends",
+			    s->name);
 			s->gen = 0;
 			pthread_mutex_unlock(&s->mu);
 			return CW_EAUTH;

@@ -35,8 +35,11 @@
  * logs in again). Checking a token (cw_users_check) is a lookup and a
  * copy under the slot's mutex. Each slot remembers the version of the
  * user table it was checked against; once the table changed, the next
- * check looks its user up again: a deleted user, or one whose password
- * changed, loses its sessions; a new role or prefix applies from then.
+ * check looks its user up again: a deleted user loses its sessions; a
+ * new role or prefix applies from then. A new password keeps the
+ * sessions logged in with the old one (as Redis does; every DC hashes
+ * the first admin's password with its own salt, and the one record that
+ * wins must not end the others' sessions): to end them, delete the user.
  *
  * Threading: thread-safe. mu guards the user table and its version;
  * refresh_mu serialises refreshes; each session slot has its own mutex;

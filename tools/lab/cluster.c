@@ -13,6 +13,15 @@
 
 /* Waits up to `seconds` until every DC reports an answer from every peer.
  */
+/* A session at DC i's plain loopback URL, logged in if users are on. */
+static int
+plain_at(cluster *c, int i, cw_client **out)
+{
+	cw_connect_options o = { .user = "admin",
+		.password_file         = c->admin_pw };
+	return cw_connect_opts(out, c->d[i].url, c->tls ? &o : NULL);
+}
+
 static bool
 links_up(cluster *c, int seconds)
 {
@@ -21,7 +30,7 @@ links_up(cluster *c, int seconds)
 		bool up = true;
 		for (int i = 0; i < c->n && up; i++) {
 			cw_client *cl;
-			if (cw_connect(&cl, c->d[i].url) != 0)
+			if (plain_at(c, i, &cl) != 0)
 				return false;
 			up = cw_dc_status(cl, &s) == 0 && s.npeers == c->n - 1;
 			for (int p = 0; up && p < s.npeers; p++)
@@ -72,6 +81,9 @@ cluster_start_full(cluster **out, int n, char *const *extra,
 		fprintf(stderr, "cluster: cannot make certificates\n");
 		goto fail;
 	}
+	snprintf(c->admin_pw, sizeof(c->admin_pw), "%s/admin.pw", c->tmp);
+	if (tls && lab_write_secret(c->admin_pw, CL_ADMIN_PW) != 0)
+		goto fail;
 	for (int i = 0; i < n; i++)
 		c->peer_port[i] = dc_free_port();
 	for (int i = 0; i < n; i++)
@@ -101,6 +113,10 @@ cluster_start_full(cluster **out, int n, char *const *extra,
 			    "tls+tcp://127.0.0.1:%d", dc_free_port());
 			c->argv[i][k++] = "--listen";
 			c->argv[i][k++] = c->tls_url[i];
+		}
+		if (tls) {
+			c->argv[i][k++] = "--admin-password-file";
+			c->argv[i][k++] = c->admin_pw;
 		}
 		static const char *const flag[] = { "--tls-cert", "--tls-key",
 			"--tls-ca" };
@@ -154,7 +170,9 @@ cluster_connect(cluster *c, int i, cw_client **out)
 	if (!c->tls)
 		return cw_connect(out, c->d[i].url);
 	snprintf(ca, sizeof(ca), "%s/ca.crt", c->certs);
-	cw_connect_options o = { .ca_file = ca };
+	cw_connect_options o = {
+		.ca_file = ca, .user = "admin", .password_file = c->admin_pw
+	};
 	return cw_connect_opts(out, c->tls_url[i], &o);
 }
 
@@ -219,7 +237,7 @@ cluster_converged(cluster *c, int seconds)
 		bool same = true;
 		for (int i = 0; i < c->n && same; i++) {
 			cw_client *cl;
-			if (cw_connect(&cl, c->d[i].url) != 0) {
+			if (plain_at(c, i, &cl) != 0) {
 				same = false;
 				break;
 			}

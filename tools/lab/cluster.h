@@ -29,7 +29,11 @@ typedef struct {
 	                  * serves clients on tls_url[i] */
 	char certs[256]; /* then: tmp/certs, made by lab_certs */
 	char tls_url[CL_MAX][64];
+	char admin_pw[300]; /* with TLS, users too: tmp/admin.pw holds the
+	                     * password of "admin" (CL_ADMIN_PW) */
 } cluster;
+
+#define CL_ADMIN_PW "lab-admin-password"
 
 /* Starts n DCs (1..CL_MAX) in a new temporary directory, each with the
  * extra arguments (NULL-terminated, may be NULL), and waits until every
@@ -40,12 +44,14 @@ int cluster_start(cluster **out, int n, char *const *extra);
  * entry may be NULL). */
 int cluster_start_each(
     cluster **out, int n, char *const *extra, char *const *const *per_dc);
-/* The same over TLS: certificates made fresh in tmp/certs (lab_certs),
- * tls+tcp:// peer URLs and --tls-* for every DC. */
+/* The same over TLS and with users: certificates made fresh in tmp/certs
+ * (lab_certs), tls+tcp:// peer URLs, --tls-* for every DC and
+ * --admin-password-file tmp/admin.pw. The cluster's own sessions (and
+ * cluster_connect's) log in as admin. */
 int cluster_start_tls(cluster **out, int n, char *const *extra);
 /* A session at DC i: over TLS (tls_url, verified with the cluster's CA)
- * in a TLS cluster, else at its plain URL. Returns what cw_connect
- * does. */
+ * and logged in as admin in a TLS cluster, else at its plain URL.
+ * Returns what cw_connect does. */
 int cluster_connect(cluster *c, int i, cw_client **out);
 /* Either, with per-DC arguments. */
 int cluster_start_full(cluster **out, int n, char *const *extra,

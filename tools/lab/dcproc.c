@@ -222,8 +222,8 @@ spawn(dcproc *d)
 			cw_dc_info info;
 			int        rc = cw_dc_status(c, &info);
 			cw_close(c);
-			if (rc == 0)
-				return 0;
+			if (rc == 0 || rc == CW_EAUTH)
+				return 0; /* it answers (with users on, so) */
 		}
 		sleep_ms(50);
 	}

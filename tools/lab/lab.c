@@ -1,10 +1,14 @@
 /* lab.c - temporary directories and clocks for the lab (lab.h). */
 #include "lab.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 char *
 lab_tmpdir(const char *prefix)
@@ -29,6 +33,22 @@ rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	(void) flag;
 	(void) ftw;
 	return remove(path);
+}
+
+int
+lab_write_secret(const char *path, const char *secret)
+{
+	int   fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f  = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (f == NULL) {
+		fprintf(stderr, "lab: cannot write %s: %s\n", path,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	fprintf(f, "%s\n", secret);
+	return fclose(f) == 0 ? 0 : -1;
 }
 
 void

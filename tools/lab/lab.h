@@ -19,6 +19,10 @@ char *lab_tmpdir(const char *prefix);
  * are ignored: what cannot be removed stays. */
 void lab_rmrf(const char *path);
 
+/* Writes a secret (a password) and a line end to path, readable by its
+ * owner only. Returns 0 or -1 (with a message on stderr). */
+int lab_write_secret(const char *path, const char *secret);
+
 /* Seconds of the monotonic clock. */
 double lab_now_s(void);
 /* Sleeps until monotonic time t (lab_now_s); returns at once if past. */
