@@ -61,7 +61,8 @@ UNIT     := causal_test crdt_test schema_test txn_test client_test transport_tes
 UNIT_BIN := $(UNIT:%=$(BUILD)/tests/%) $(BUILD)/tests/fuzz_replay \
             $(BUILD)/tests/fuzz_seed $(BUILD)/tests/fuzz_peer_replay \
             $(BUILD)/tests/fuzz_peer_seed
-INTEG    := net_test repl_test fmk_run_test peers_test verify_test security_test
+INTEG    := net_test repl_test fmk_run_test peers_test verify_test security_test \
+            users_test
 INTEG_BIN := $(INTEG:%=$(BUILD)/tests/%)
 BINS     := $(BUILD)/bin/cw-bench $(BUILD)/bin/causewayd $(BUILD)/bin/cw \
             $(BUILD)/bin/cw-proxy $(BUILD)/bin/fmk $(BUILD)/bin/cw-verify

@@ -36,9 +36,15 @@ free_port() {
 for k in 0 1 2; do eval "C$k=$(free_port $k) P$k=$(free_port $((k + 3)))"; done
 sh "${CERTS_SH:-tools/certs.sh}" "$dir/certs" 3 || die "cannot make certificates"
 export CW_CA="$dir/certs/ca.crt" # cw and fmk verify the DCs with it
+(umask 077
+ od -An -N12 -tx1 /dev/urandom | tr -d ' \n' >"$dir/admin.pw"; echo >>"$dir/admin.pw"
+ od -An -N12 -tx1 /dev/urandom | tr -d ' \n' >"$dir/fmk.pw"; echo >>"$dir/fmk.pw")
+export CW_USER=admin CW_PASSWORD="$(cat "$dir/admin.pw")" # cw logs in as admin
 echo "== certificates: a deployment CA and one per DC in $dir/certs;"
 echo "   the DCs authenticate each other with mutual TLS, and every"
-echo "   client (cw, fmk) speaks TLS and checks the DC's certificate"
+echo "   client (cw, fmk) speaks TLS and checks the DC's certificate;"
+echo "   users on: cw logs in as admin (password made fresh in"
+echo "   $dir/admin.pw), fmk as user fmk (readwrite, keys fmk/ only)"
 X02=$(free_port 6) X12=$(free_port 7) X20=$(free_port 8) X21=$(free_port 9)
 
 "$BIN/cw-proxy" "$X02:$P2" "$X12:$P2" "$X20:$P0" "$X21:$P1" \
@@ -52,7 +58,8 @@ start_dc() { # id peer-args...
 	"$BIN/causewayd" --dc "$id" --data "$dir/dc$id" --listen "tls+tcp://127.0.0.1:$c" \
 		--peer-listen "tls+tcp://127.0.0.1:$p" "$@" \
 		--tls-cert "$dir/certs/dc-$id.crt" --tls-key "$dir/certs/dc-$id.key" \
-		--tls-ca "$dir/certs/ca.crt" --log warn 2>>"$dir/dc$id.log" &
+		--tls-ca "$dir/certs/ca.crt" --admin-password-file "$dir/admin.pw" \
+		--log warn 2>>"$dir/dc$id.log" &
 	eval "pid$id=$!"
 	pids="$pids $!"
 	i=0
@@ -87,21 +94,25 @@ converge() {
 	echo "all three DCs: $d0"
 }
 
-FMK="$BIN/fmk"
+at 0 user add fmk --role readwrite --keys fmk/ --password-file "$dir/fmk.pw" ||
+	die "cannot add user fmk"
+fmk() { # fmk logs in as user fmk, which may name fmk/ keys only
+	CW_USER=fmk CW_PASSWORD="$(cat "$dir/fmk.pw")" "$BIN/fmk" "$@"
+}
 URLS="tls+tcp://127.0.0.1:$C0,tls+tcp://127.0.0.1:$C1,tls+tcp://127.0.0.1:$C2"
 
 echo "== act 1: three DCs up; the FMKe dataset written at DC 0"
-"$FMK" --url "tls+tcp://127.0.0.1:$C0" populate --patients 1000 --pharmacies 50 \
+fmk --url "tls+tcp://127.0.0.1:$C0" populate --patients 1000 --pharmacies 50 \
 	--staff 100 --facilities 10 --prescriptions 500 --stock 40 || die "populate failed"
 converge
 at 2 status | head -3
 echo "[DC 2] \$ fmk get patient 1"
-"$FMK" --url "tls+tcp://127.0.0.1:$C2" get patient 1
+fmk --url "tls+tcp://127.0.0.1:$C2" get patient 1
 
 echo
 echo "== act 2: the FMKe workload on all three DCs, 30 s: DC 2 cut off at 8 s,"
 echo "   healed at 18 s; DC 1 killed (SIGKILL) and restarted at 22 s"
-"$FMK" --url "$URLS" run --threads 9 --duration 30 --every 2 --audit \
+fmk --url "$URLS" run --threads 9 --duration 30 --every 2 --audit \
 	--wait-ms 200 >"$dir/run.out" 2>&1 &
 run=$!
 pids="$pids $run"
@@ -125,7 +136,7 @@ wait "$tailpid" 2>/dev/null
 
 echo
 echo "== act 3: every DC checked"
-"$FMK" --url "$URLS" check --converge 60
+fmk --url "$URLS" check --converge 60
 rc=$?
 
 for p in $pid0 $pid1 $pid2; do kill -TERM "$p"; done

@@ -55,6 +55,9 @@ usage(FILE *f)
 	    "  --ca FILE           for tls+tcp:// URLs: the CA of the DCs'\n"
 	    "                      certificates (default $CW_CA); --cert\n"
 	    "                      FILE --key FILE: a client certificate\n"
+	    "  --user NAME         log in as NAME (default $CW_USER) with\n"
+	    "  --password-file F   the password on F's first line (default\n"
+	    "                      $CW_PASSWORD)\n"
 	    "populate:\n"
 	    "  --patients N (10000)  --pharmacies N (300)  --staff N (1000)\n"
 	    "  --facilities N (50)   --prescriptions N (5000)\n"
@@ -147,7 +150,7 @@ connect_peer(const char *url, fmk **f, const fmk_opts *o, int *rc)
 }
 
 /* --ca, --cert, --key (or $CW_CA, $CW_CERT, $CW_KEY): for tls+tcp://
- * URLs */
+ * URLs; --user, --password-file (or $CW_USER, $CW_PASSWORD): a login */
 static cw_connect_options conn_opts;
 
 static int
@@ -943,13 +946,17 @@ main(int argc, char **argv)
 		O_CONVERGE,
 		O_CA,
 		O_CERT,
-		O_KEY
+		O_KEY,
+		O_USER,
+		O_PWFILE
 	};
 	static const struct option lo[] = {
 		{ "url", required_argument, NULL, 'u' },
 		{ "ca", required_argument, NULL, O_CA },
 		{ "cert", required_argument, NULL, O_CERT },
 		{ "key", required_argument, NULL, O_KEY },
+		{ "user", required_argument, NULL, O_USER },
+		{ "password-file", required_argument, NULL, O_PWFILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "patients", required_argument, NULL, O_PATIENTS },
 		{ "pharmacies", required_argument, NULL, O_PHARMACIES },
@@ -1007,6 +1014,13 @@ main(int argc, char **argv)
 			continue;
 		case O_KEY:
 			conn_opts.key_file = optarg;
+			continue;
+		case O_USER:
+			conn_opts.user = optarg;
+			continue;
+		case O_PWFILE:
+			conn_opts.password_file = optarg;
+			conn_opts.password      = NULL;
 			continue;
 		case O_AUDIT:
 			audit = true;

@@ -66,6 +66,29 @@ main(int argc, char **argv)
 		{ .kind = CW_REQ_ABORT, .txid = 65537 },
 		{ .kind = CW_REQ_STATUS },
 		{ .kind = CW_REQ_BEGIN, .sid = 2, .rid = 1 },
+		{ .kind       = CW_REQ_AUTH,
+		    .user     = "admin",
+		    .userlen  = 5,
+		    .password = "pw",
+		    .pwlen    = 2 },
+		{ .kind        = CW_REQ_USER,
+		    .uop       = CW_UOP_ADD,
+		    .user      = "app",
+		    .userlen   = 3,
+		    .password  = "pw",
+		    .pwlen     = 2,
+		    .role      = 2,
+		    .prefix    = "fmk/",
+		    .prefixlen = 4,
+		    .token     = "0123456789abcdef",
+		    .tokenlen  = 16 },
+		{ .kind = CW_REQ_USER, .uop = CW_UOP_LIST },
+		{ .kind       = CW_REQ_USER,
+		    .uop      = CW_UOP_DEL,
+		    .user     = "app",
+		    .userlen  = 3,
+		    .token    = "0123456789abcdef",
+		    .tokenlen = 16 },
 	};
 	int n = 0, bad = 0;
 	bad |= emit(argv[1], n++, &h[0], w, 9, r, 8);
@@ -75,5 +98,7 @@ main(int argc, char **argv)
 	bad |= emit(argv[1], n++, &h[4], NULL, 0, NULL, 0);
 	bad |= emit(argv[1], n++, &h[5], NULL, 0, NULL, 0);
 	bad |= emit(argv[1], n++, &h[6], NULL, 0, NULL, 0);
+	for (int i = 7; i < 11; i++) /* logins and user management */
+		bad |= emit(argv[1], n++, &h[i], NULL, 0, NULL, 0);
 	return bad;
 }

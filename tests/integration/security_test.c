@@ -66,8 +66,10 @@ teardown(void **state)
 static cw_client *
 at(cluster *c, int i)
 {
-	cw_client *cl;
-	assert_int_equal(cw_connect(&cl, c->d[i].url), 0);
+	cw_client         *cl;
+	cw_connect_options o = { .user = "admin",
+		.password_file         = c->admin_pw };
+	assert_int_equal(cw_connect_opts(&cl, c->d[i].url, &o), 0);
 	return cl;
 }
 
@@ -210,27 +212,37 @@ forge_rec(
 	return cw_buf_put(b, rec, len);
 }
 
-static void
-forged_record(uint16_t from, uint32_t ndc, cw_buf *rec)
+/* A genuine-looking record of DC `from`: the next one DC 0 expects of it
+ * (DC `from` has committed some already: at least its first admin).
+ * Returns the seq DC 0 has of `from`, which the forgery must leave. */
+static uint64_t
+forged_record(cluster *c, uint16_t from, uint32_t ndc, cw_buf *rec)
 {
 	char      *dir = lab_tmpdir("cwforge");
 	cw_db_opts o;
 	cw_db     *db;
 	cw_tx     *t;
+	cw_dc_info st;
+	status(c, 0, &st);
+	uint64_t s1 = st.state[from];
 	cw_db_opts_default(&o);
 	o.dc  = from;
 	o.ndc = ndc;
 	assert_int_equal(cw_db_open(&db, dir, &o), 0);
-	assert_int_equal(cw_tx_begin(db, NULL, 0, &t), 0);
-	assert_int_equal(cw_tx_reg_put(t, "forged", 6, "evil", 4), 0);
-	assert_int_equal(cw_tx_commit(t, NULL), 0);
-	cw_tx_free(t);
+	for (uint64_t i = 0; i <= s1; i++) {
+		assert_int_equal(cw_tx_begin(db, NULL, 0, &t), 0);
+		assert_int_equal(cw_tx_reg_put(t, "forged", 6, "evil", 4), 0);
+		assert_int_equal(cw_tx_commit(t, NULL), 0);
+		cw_tx_free(t);
+	}
 	assert_int_equal(
-	    cw_db_log_scan(db, from, 1, 1, 1u << 20, forge_rec, rec), 0);
+	    cw_db_log_scan(db, from, s1 + 1, s1 + 1, 1u << 20, forge_rec, rec),
+	    0);
 	assert_true(rec->len > 0);
 	cw_db_close(db);
 	lab_rmrf(dir);
 	free(dir);
+	return s1;
 }
 
 /* The batch a forger sends as DC `from`: the record and, unless sec is
@@ -324,7 +336,7 @@ a_forger_without_a_deployment_certificate_gets_nothing_in(void **state)
 	char     url[64], plain[64], *other = lab_tmpdir("cwother");
 	cw_buf   rec = { 0 }, b = { 0 };
 	answer   a;
-	forged_record(1, 2, &rec);
+	uint64_t s1 = forged_record(c, 1, 2, &rec);
 	batch(1, 2, &rec, NULL, NULL, &b);
 	url_of(c, 0, "tls+tcp", url, sizeof(url));
 	url_of(c, 0, "tcp", plain, sizeof(plain));
@@ -347,7 +359,7 @@ a_forger_without_a_deployment_certificate_gets_nothing_in(void **state)
 	assert_int_equal(call(s, &b, &a), -1);
 	nng_close(s);
 	nng_tls_config_free(cfg);
-	nothing_applied(c, 0);
+	nothing_applied(c, s1);
 	/* DC 1's real first transaction still arrives: no seq was taken */
 	put(c, 1, "real", "yes");
 	assert_true(cluster_converged(c, 30));
@@ -370,7 +382,7 @@ a_certificate_of_the_ca_that_names_no_member_proves_nothing(void **state)
 	 * the CA, so TLS lets them in, but neither is DC 1 */
 	const char *names[] = { "dc-9", NULL };
 	assert_int_equal(lab_certs(c->certs, 3, false, names), 0);
-	forged_record(1, 3, &rec);
+	uint64_t s1 = forged_record(c, 1, 3, &rec);
 	url_of(c, 0, "tls+tcp", url, sizeof(url));
 	const char *who[] = { "client", "dc-9" };
 	for (int w = 0; w < 2; w++) {
@@ -407,7 +419,7 @@ a_certificate_of_the_ca_that_names_no_member_proves_nothing(void **state)
 	                     "claims to be from DC 1: a certificate that "
 	                     "names another DC"),
 	    2);
-	nothing_applied(c, 0);
+	nothing_applied(c, s1);
 	cw_buf_fini(&rec);
 	cw_buf_fini(&b);
 }
@@ -419,7 +431,7 @@ a_member_that_claims_another_members_id_is_refused(void **state)
 	char     url[64];
 	cw_buf   rec = { 0 }, b = { 0 };
 	answer   a;
-	forged_record(1, 3, &rec);
+	uint64_t s1 = forged_record(c, 1, 3, &rec);
 	url_of(c, 0, "tls+tcp", url, sizeof(url));
 	nng_tls_config *cfg =
 	    tls_conf(NNG_TLS_MODE_CLIENT, c->certs, "dc-2", NULL, NULL);
@@ -474,7 +486,7 @@ a_member_that_claims_another_members_id_is_refused(void **state)
 	nng_close(s);
 	nng_tls_config_free(cfg);
 	cw_sec_free(id);
-	nothing_applied(c, 0);
+	nothing_applied(c, s1);
 	/* and the real DCs still replicate */
 	put(c, 1, "after", "ok");
 	assert_true(cluster_converged(c, 30));
@@ -497,7 +509,7 @@ an_expired_certificate_is_refused(void **state)
 	assert_int_equal(system(cmd), 0);
 	const char *names[] = { "dc-1", NULL };
 	assert_int_equal(lab_certs(old, 0, true, names), 0);
-	forged_record(1, 2, &rec);
+	uint64_t s1 = forged_record(c, 1, 2, &rec);
 	batch(1, 2, &rec, NULL, NULL, &b);
 	url_of(c, 0, "tls+tcp", url, sizeof(url));
 	nng_tls_config *cfg =
@@ -506,7 +518,7 @@ an_expired_certificate_is_refused(void **state)
 	assert_int_equal(call(s, &b, &a), -1);
 	nng_close(s);
 	nng_tls_config_free(cfg);
-	nothing_applied(c, 0);
+	nothing_applied(c, s1);
 	lab_rmrf(old);
 	free(old);
 	cw_buf_fini(&rec);
@@ -833,6 +845,26 @@ causewayd_refuses_exposed_plain_links_and_bad_certificates(void **state)
 		char *a[] = { "--data", d, "--listen", any, NULL };
 		assert_int_equal(run_daemon(a, out), 2);
 		assert_true(file_has(out, "is not a loopback"));
+	}
+	/* clients over TLS off this machine, but no users: refused; with
+	 * the first admin's password, it runs */
+	{
+		char any[64], pw[300];
+		snprintf(
+		    any, sizeof(any), "tls+tcp://0.0.0.0:%d", dc_free_port());
+		snprintf(pw, sizeof(pw), "%s/admin.pw", tmp);
+		assert_int_equal(lab_write_secret(pw, "first-admin"), 0);
+		lab_rmrf(d); /* a data directory of one DC, not two */
+		char *a[] = { "--data", d, "--listen", any, "--tls-cert", crt,
+			"--tls-key", key, "--tls-ca", ca, NULL };
+		assert_int_equal(run_daemon(a, out), 2);
+		assert_true(file_has(out, "has no users"));
+		char *b[] = { "--data", d, "--listen", any, "--tls-cert", crt,
+			"--tls-key", key, "--tls-ca", ca,
+			"--admin-password-file", pw, NULL };
+		assert_int_equal(run_daemon(b, out), -1); /* it ran */
+		assert_true(file_has(out, "users on"));
+		lab_rmrf(d);
 	}
 	/* half the TLS options */
 	{
