@@ -303,15 +303,7 @@ nothing_applied(cluster *c, uint64_t s1)
 static int
 log_count(cluster *c, int i, const char *what)
 {
-	FILE *f = fopen(c->d[i].log, "r");
-	char  line[1024];
-	int   n = 0;
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		n += strstr(line, what) != NULL;
-	fclose(f);
-	return n;
+	return lab_count_lines(c->d[i].log, what);
 }
 
 static void

@@ -39,8 +39,8 @@ setup1(void **state)
 	snprintf(o->ca, sizeof(o->ca), "%s/ca.crt", certs);
 	snprintf(crt, sizeof(crt), "%s/dc-0.crt", certs);
 	snprintf(key, sizeof(key), "%s/dc-0.key", certs);
-	snprintf(o->tls, sizeof(o->tls), "tls+tcp://127.0.0.1:%d",
-	    dc_free_port());
+	snprintf(
+	    o->tls, sizeof(o->tls), "tls+tcp://127.0.0.1:%d", dc_free_port());
 	snprintf(dir, sizeof(dir), "%s/dc0", o->tmp);
 	if (lab_certs(certs, 1, false, NULL) != 0 ||
 	    lab_write_secret(o->pw, "the-admin-pw") != 0)
@@ -69,12 +69,12 @@ teardown1(void **state)
 /* A session as user (NULL: none) with password pw, over TLS or plain.
  * Returns what cw_connect_opts returns. */
 static int
-login(struct one *o, bool tls, const char *user, const char *pw,
-    cw_client **out)
+login(
+    struct one *o, bool tls, const char *user, const char *pw, cw_client **out)
 {
-	cw_connect_options co = { .ca_file = o->ca,
-		.user                      = user,
-		.password                  = pw };
+	cw_connect_options co = {
+		.ca_file = o->ca, .user = user, .password = pw
+	};
 	*out = NULL;
 	return cw_connect_opts(out, tls ? o->tls : o->url, &co);
 }
@@ -121,13 +121,8 @@ present(struct one *o, const char *k)
 static int
 log_count(struct one *o, const char *what)
 {
-	FILE *f = fopen(o->d.log, "r");
-	char  line[2048];
-	int   n = 0;
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f) != NULL)
-		n += strstr(line, what) != NULL;
-	fclose(f);
+	int n = lab_count_lines(o->d.log, what);
+	assert_true(n >= 0);
 	return n;
 }
 
@@ -154,12 +149,13 @@ no_login_and_bad_passwords_get_eauth_and_nothing_is_applied(void **state)
 	assert_int_equal(login(o, true, "admin", "wrong", &c), CW_EAUTH);
 	assert_null(c);
 	usleep(150 * 1000); /* past the wait a failure sets */
-	assert_int_equal(login(o, false, "nobody", "the-admin-pw", &c),
-	    CW_EAUTH);
+	assert_int_equal(
+	    login(o, false, "nobody", "the-admin-pw", &c), CW_EAUTH);
 	/* even the right password waits out the failures' delay (200 ms
 	 * after two in a row from this address; a try too soon is a
 	 * failure too: 400 ms) */
-	assert_int_equal(login(o, true, "admin", "the-admin-pw", &c), CW_EAUTH);
+	assert_int_equal(
+	    login(o, true, "admin", "the-admin-pw", &c), CW_EAUTH);
 	usleep(500 * 1000);
 	assert_int_equal(present(o, "k"), 0);
 	assert_true(log_count(o, "refused") >= 1);
@@ -178,8 +174,8 @@ roles_and_prefixes_are_enforced_before_anything_runs(void **state)
 	    cw_user_add(a, "viewer", "view-pw", CW_ROLE_READONLY, NULL), 0);
 	assert_int_equal(
 	    cw_user_add(a, "app", "app-pw", CW_ROLE_READWRITE, "fmk/"), 0);
-	assert_int_equal(cw_user_add(a, "bad name", "pw", CW_ROLE_ADMIN, NULL),
-	    CW_EINVAL);
+	assert_int_equal(
+	    cw_user_add(a, "bad name", "pw", CW_ROLE_ADMIN, NULL), CW_EINVAL);
 	assert_int_equal(cw_user_add(a, "x", "pw", 9, NULL), CW_EINVAL);
 	assert_int_equal(put2(a, "fmk/seen", NULL), 0);
 	/* the users, by name */
@@ -231,10 +227,17 @@ roles_and_prefixes_are_enforced_before_anything_runs(void **state)
 	assert_int_equal(present(o, "other"), 0);
 
 	/* the system's keys: not even an admin names them */
-	assert_int_equal(put2(a, "\xff" "cw/users", NULL), CW_EPERM);
+	assert_int_equal(put2(a,
+	                     "\xff"
+	                     "cw/users",
+	                     NULL),
+	    CW_EPERM);
 	assert_int_equal(cw_begin(a, &t), 0);
 	cw_list *fields = NULL;
-	assert_int_equal(cw_map_fields(t, "\xff" "cw/users", 9, &fields),
+	assert_int_equal(cw_map_fields(t,
+	                     "\xff"
+	                     "cw/users",
+	                     9, &fields),
 	    CW_EPERM);
 	cw_abort(t);
 	cw_list_free(fields);
@@ -341,11 +344,11 @@ a_user_added_at_dc0_logs_in_at_dc2_and_survives_a_restart(void **state)
 	cw_close(a);
 	char ca[300];
 	snprintf(ca, sizeof(ca), "%s/ca.crt", cl->certs);
-	cw_connect_options co = { .ca_file = ca,
-		.user                      = "nurse",
-		.password                  = "nurse-pw" };
+	cw_connect_options co = {
+		.ca_file = ca, .user = "nurse", .password = "nurse-pw"
+	};
 	/* at DC 2 once replicated */
-	cw_client *c = NULL;
+	cw_client *c  = NULL;
 	int        rc = CW_EAUTH;
 	for (int i = 0; i < 100 && rc != 0; i++) {
 		if ((rc = cw_connect_opts(&c, cl->tls_url[2], &co)) != 0)

@@ -51,6 +51,20 @@ lab_write_secret(const char *path, const char *secret)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
+int
+lab_count_lines(const char *path, const char *what)
+{
+	FILE *f = fopen(path, "r");
+	char  line[4096];
+	int   n = 0;
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
+
 void
 lab_rmrf(const char *path)
 {

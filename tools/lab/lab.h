@@ -23,6 +23,10 @@ void lab_rmrf(const char *path);
  * owner only. Returns 0 or -1 (with a message on stderr). */
 int lab_write_secret(const char *path, const char *secret);
 
+/* The lines of file path that contain what, or -1 if it cannot be
+ * read. */
+int lab_count_lines(const char *path, const char *what);
+
 /* Seconds of the monotonic clock. */
 double lab_now_s(void);
 /* Sleeps until monotonic time t (lab_now_s); returns at once if past. */
