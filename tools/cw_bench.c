@@ -50,14 +50,34 @@ static double seconds = 3.0;
 /* --tls: the CA that verifies causewayd's tls+tcp:// listener */
 static char tls_ca[700];
 
-/* cw_connect, or over TLS for a tls+tcp:// URL (with tls_ca). */
+/* --users: the DCs it starts have users (admin's password in this
+ * file), and every session logs in as admin */
+static char admin_pw[700];
+
+/* cw_connect, over TLS for a tls+tcp:// URL (with tls_ca), logged in as
+ * admin with --users. */
 static int
 bench_connect(cw_client **c, const char *url)
 {
 	cw_connect_options o = { .ca_file = tls_ca };
-	return strncmp(url, "tls+tcp://", 10) == 0
-	    ? cw_connect_opts(c, url, &o)
-	    : cw_connect(c, url);
+	if (admin_pw[0] != '\0') {
+		o.user          = "admin";
+		o.password_file = admin_pw;
+	}
+	return cw_connect_opts(c, url, &o);
+}
+
+/* With --users: writes dir/admin.pw and sets admin_pw. */
+static void
+users_file(const char *dir)
+{
+	char path[700];
+	if (admin_pw[0] != '\1')
+		return;
+	snprintf(path, sizeof(path), "%s/admin.pw", dir);
+	if (lab_write_secret(path, "cw-bench-admin") != 0)
+		exit(1);
+	snprintf(admin_pw, sizeof(admin_pw), "%s", path);
 }
 static int         sync_commits = 1;
 static const char *basedir      = NULL;
@@ -560,6 +580,7 @@ start_server(
 	char *slash = strrchr(bin, '/');
 	snprintf(slash ? slash + 1 : bin,
 	    sizeof(bin) - (size_t) (slash ? slash + 1 - bin : 0), "causewayd");
+	users_file(dir);
 	atexit(stop_server);
 	for (int tries = 0; tries < 5 && server_pid == 0; tries++) {
 		/* a port free a moment ago; if taken since, try another */
@@ -569,22 +590,39 @@ start_server(
 			    dc_free_port());
 		pid_t pid = fork();
 		if (pid == 0) {
-			int fd = open("/dev/null", O_WRONLY);
+			int   fd = open("/dev/null", O_WRONLY);
+			char *av[20];
+			int   k = 0;
 			dup2(fd, 2);
-			if (tls_url != NULL)
-				execl(bin, bin, "--data", dir, "--listen", url,
-				    "--listen", tls_url, "--tls-cert", crt,
-				    "--tls-key", key, "--tls-ca", tls_ca,
-				    "--log", "error", (char *) NULL);
-			else
-				execl(bin, bin, "--data", dir, "--listen", url,
-				    "--log", "error", (char *) NULL);
+			av[k++] = bin;
+			av[k++] = "--data";
+			av[k++] = (char *) dir;
+			av[k++] = "--listen";
+			av[k++] = url;
+			av[k++] = "--log";
+			av[k++] = "error";
+			if (tls_url != NULL) {
+				av[k++] = "--listen";
+				av[k++] = tls_url;
+				av[k++] = "--tls-cert";
+				av[k++] = crt;
+				av[k++] = "--tls-key";
+				av[k++] = key;
+				av[k++] = "--tls-ca";
+				av[k++] = tls_ca;
+			}
+			if (admin_pw[0] != '\0') {
+				av[k++] = "--admin-password-file";
+				av[k++] = admin_pw;
+			}
+			av[k] = NULL;
+			execv(bin, av);
 			_exit(127);
 		}
 		server_pid = pid;
 		for (int i = 0; i < 100; i++) {
 			cw_client *c;
-			if (cw_connect(&c, url) == 0) {
+			if (bench_connect(&c, url) == 0) {
 				cw_close(c);
 				return;
 			}
@@ -667,9 +705,10 @@ bench_net(const char *self, int *list, int n, double open_rate, bool tls)
 	char *sdir = fresh_dir(), *ldir = fresh_dir();
 	start_server(self, sdir, url, sizeof(url), tls ? tls_url : NULL);
 	printf("cw-bench net: transactions of a register read, a counter add "
-	       "and a 100 B\nregister put, durable; causewayd on %s against "
+	       "and a 100 B\nregister put, durable; causewayd on %s%s against "
 	       "the embedded engine;\n%.1f s per run, data in %s\n\n",
-	    url, seconds, basedir);
+	    url, admin_pw[0] ? " (users on: every session logged in)" : "",
+	    seconds, basedir);
 	printf("| threads | embedded txn/s | network txn/s | net/embedded "
 	       "| net p50 ms | net p99 ms | emb p50 ms | emb p99 ms "
 	       "| emb CPU µs/txn | causewayd CPU µs/txn | clients CPU µs/txn "
@@ -847,6 +886,7 @@ start_dcs(const char *self, const char *base, char urls[RDC][64], bool tls)
 		snprintf(key[i], sizeof(key[i]), "%s/dc-%d.key", certs, i);
 		snprintf(id[i], sizeof(id[i]), "%d", i);
 	}
+	users_file(base);
 	atexit(stop_dcs);
 	for (int i = 0; i < RDC; i++) {
 		char  pa[RDC][96];
@@ -872,6 +912,10 @@ start_dcs(const char *self, const char *base, char urls[RDC][64], bool tls)
 			argv[n++] = "--peer";
 			argv[n++] = pa[j];
 		}
+		if (admin_pw[0] != '\0') {
+			argv[n++] = "--admin-password-file";
+			argv[n++] = admin_pw;
+		}
 		if (tls) {
 			argv[n++] = "--tls-cert";
 			argv[n++] = crt[i];
@@ -891,7 +935,7 @@ start_dcs(const char *self, const char *base, char urls[RDC][64], bool tls)
 	for (int i = 0; i < RDC; i++) {
 		for (int t = 0;; t++) {
 			cw_client *c;
-			if (cw_connect(&c, urls[i]) == 0) {
+			if (bench_connect(&c, urls[i]) == 0) {
 				cw_close(c);
 				break;
 			}
@@ -912,7 +956,7 @@ applied_from(const char *url, int origin)
 	static cw_dc_info s;
 	cw_client        *c;
 	uint64_t          v = 0;
-	if (cw_connect(&c, url) == 0) {
+	if (bench_connect(&c, url) == 0) {
 		if (cw_dc_status(c, &s) == 0)
 			v = s.state[origin];
 		cw_close(c);
@@ -934,7 +978,7 @@ run_writes(void *arg)
 	rwriter   *w    = arg;
 	unsigned   seed = 99 + (unsigned) w->id;
 	cw_client *c;
-	if (cw_connect(&c, w->url) != 0)
+	if (bench_connect(&c, w->url) != 0)
 		return NULL;
 	while (!atomic_load(&go))
 		;
@@ -1126,7 +1170,7 @@ bench_repl_one(const char *self, int nthreads, bool tls, repl_result *res)
 	 * readable-at-1 through a session clock */
 	repl_load(urls[0], nthreads, peak / 2, th, w);
 	cw_client *a, *b;
-	if (cw_connect(&a, urls[0]) != 0 || cw_connect(&b, urls[1]) != 0)
+	if (bench_connect(&a, urls[0]) != 0 || bench_connect(&b, urls[1]) != 0)
 		return 1;
 	double *lat = malloc(100000 * sizeof(*lat));
 	size_t  nl  = 0;
@@ -1317,7 +1361,7 @@ run_spend(void *arg)
 {
 	espender  *e = arg;
 	cw_client *c;
-	if (cw_connect(&c, e->url) != 0)
+	if (bench_connect(&c, e->url) != 0)
 		return NULL;
 	e->lat = malloc(200000 * sizeof(*e->lat));
 	while (!atomic_load(&go))
@@ -1365,7 +1409,7 @@ bench_escrow(const char *self)
 	start_dcs(self, base, urls, false);
 	cw_client *c;
 	cw_txn    *t;
-	if (cw_connect(&c, urls[0]) != 0 || cw_begin(c, &t) != 0 ||
+	if (bench_connect(&c, urls[0]) != 0 || cw_begin(c, &t) != 0 ||
 	    cw_bcounter_add(t, "stock", 5, 10000000) != 0 || cw_commit(t) != 0)
 		return 1;
 	cw_close(c);
@@ -1446,6 +1490,8 @@ usage(FILE *f)
 	    "       pairs at each thread count.\n"
 	    "\n"
 	    "  --seconds S   length of each run (default 3)\n"
+	    "  --users       the DCs it starts have users, and every session\n"
+	    "                logs in (net, repl, escrow, lag)\n"
 	    "  --threads L   comma-separated thread counts (default 1,4;\n"
 	    "                net: 1,4,16)\n"
 	    "  --no-sync     commits without fsync (both sides)\n"
@@ -1481,7 +1527,8 @@ main(int argc, char **argv)
 	static struct option lo[]       = { { "seconds", 1, 0, 's' },
 		      { "threads", 1, 0, 't' }, { "no-sync", 0, 0, 'n' },
 		      { "dir", 1, 0, 'd' }, { "rate", 1, 0, 'r' },
-		      { "tls", 0, 0, 'T' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+		      { "tls", 0, 0, 'T' }, { "users", 0, 0, 'U' },
+		      { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
 	bool                 tls        = false;
 	double               rate       = 1000;
 	bool                 rate_given = false;
@@ -1518,6 +1565,9 @@ main(int argc, char **argv)
 			break;
 		case 'T':
 			tls = true;
+			break;
+		case 'U':
+			admin_pw[0] = '\1'; /* the file is written at start */
 			break;
 		case 'd':
 			basedir = optarg;
