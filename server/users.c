@@ -11,6 +11,7 @@
 #include "users.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,9 +404,9 @@ session_new(cw_users *u, const struct user *x, uint64_t version,
 	struct session *s = &u->s[best];
 	pthread_mutex_lock(&s->mu);
 	static _Atomic uint32_t gens = 0;
-	uint32_t gen = __atomic_add_fetch(&gens, 1, __ATOMIC_RELAXED);
-	if (gen == 0)
-		gen = __atomic_add_fetch(&gens, 1, __ATOMIC_RELAXED);
+	uint32_t                gen  = atomic_fetch_add(&gens, 1) + 1;
+	if (gen == 0) /* 0 means a free slot */
+		gen = atomic_fetch_add(&gens, 1) + 1;
 	s->gen = gen;
 	memcpy(s->secret, secret, sizeof(secret));
 	snprintf(s->name, sizeof(s->name), "%s", x->name);
