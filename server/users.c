@@ -177,7 +177,8 @@ read_all(cw_users *u, struct user **out, size_t *n)
 		}
 		(*n)++;
 	}
-	qsort(t, *n, sizeof(*t), user_cmp);
+	if (*n > 1)
+		qsort(t, *n, sizeof(*t), user_cmp);
 	*out = t;
 	t    = NULL;
 out:
@@ -191,6 +192,9 @@ static struct user *
 find(struct user *t, size_t n, const char *name)
 {
 	struct user key;
+	if (n == 0)
+		return NULL; /* and t may be NULL, which bsearch may not take
+		              */
 	snprintf(key.name, sizeof(key.name), "%s", name);
 	return bsearch(&key, t, n, sizeof(*t), user_cmp);
 }
