@@ -810,8 +810,12 @@ cw_net_call(cw_net *n, cw_req *h, const cw_op *w, size_t nw, const cw_op *r,
 		if (rc != 0 || out->rep.err != CW_EAUTH || n->user == NULL ||
 		    attempt > 0)
 			return rc;
-		if ((rc = relogin(n, seen)) != 0)
-			return rc; /* out holds the CW_EAUTH reply */
+		if ((rc = relogin(n, seen)) == CW_EAUTH)
+			return 0; /* the login failed: out says CW_EAUTH */
+		if (rc != 0) {
+			cw_net_reply_fini(out);
+			return rc;
+		}
 		cw_net_reply_fini(out);
 	}
 }
