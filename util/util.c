@@ -169,6 +169,33 @@ cw_log(int level, const char *mod, const char *fmt, ...)
 	    names[level], mod, msg);
 }
 
+void
+cw_log_limited(
+    cw_ratelimit *rl, int level, const char *mod, const char *fmt, ...)
+{
+	if (level > current_level())
+		return;
+	uint64_t now = cw_mono_ms(), last = atomic_load(&rl->last_ms);
+	if ((last != 0 && now - last < 1000) ||
+	    !atomic_compare_exchange_strong(&rl->last_ms, &last, now)) {
+		atomic_fetch_add(&rl->quiet, 1);
+		return;
+	}
+	char    msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	uint64_t q = atomic_exchange(&rl->quiet, 0);
+	if (q > 0)
+		cw_log(level, mod,
+		    "%s (and %llu more like it since the last "
+		    "such line)",
+		    msg, (unsigned long long) q);
+	else
+		cw_log(level, mod, "%s", msg);
+}
+
 static uint64_t
 clock_ms(clockid_t id)
 {

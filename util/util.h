@@ -14,6 +14,9 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#ifndef __cplusplus
+#include <stdatomic.h>
+#endif
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +49,19 @@ enum { CW_LOG_ERROR, CW_LOG_WARN, CW_LOG_INFO, CW_LOG_DEBUG };
 void cw_log(int level, const char *mod, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void cw_log_set_level(int level);
+
+/* A warning that a flood of events could repeat (a refused connection, a
+ * full table): cw_log_limited logs it at most once a second per
+ * cw_ratelimit, and the next line it writes says how many it left out.
+ * A static zeroed cw_ratelimit per call site; thread-safe. (C only:
+ * rocks_log.cc includes this header too.) */
+#ifndef __cplusplus
+typedef struct {
+	_Atomic uint64_t last_ms, quiet;
+} cw_ratelimit;
+void cw_log_limited(cw_ratelimit *rl, int level, const char *mod,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+#endif
 
 /* Test-only seeded bugs for the verification harness (tests/harness,
  * docs/verification.md). Compiled in only with -DCW_TEST_BUGS (the
