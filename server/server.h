@@ -12,9 +12,10 @@
  * group sync) and then sends their replies, so no worker sleeps on a sync.
  * Interactive transactions live in a table under a transaction id until
  * committed, aborted, or idle for longer than the idle timeout (then
- * aborted and their snapshot released). A request that carries writes or
- * commits is remembered by its (session, request) id (the last 65,536,
- * the oldest forgotten first), so that a copy
+ * aborted and their snapshot released). A request that changes something
+ * (writes, the commit of an interactive transaction, a user change) is
+ * remembered by its (session, request) id (the last 65,536 and 64 MiB of
+ * replies, the oldest forgotten first; replycache.h), so that a copy
  * resent after a broken connection gets the first reply instead of
  * running twice; the reply enters that cache only once durable. Each
  * such commit also leaves a tag in the store (cw_tx_tag), loaded by
@@ -27,7 +28,7 @@
  *
  * Threading: every function is thread-safe. Each table slot has a mutex,
  * held while a request runs on that transaction; tbl_mu guards the free
- * list; dedup_mu the reply cache; the workers' queue and the syncer's
+ * list; the reply cache has its own mutex; the workers' queue and the syncer's
  * have a mutex each; the table of tags is read-only once loaded. A
  * request is touched by one thread at a time: the
  * I/O thread, then the worker or the syncer it was queued to.
@@ -42,6 +43,7 @@
 #include "replica.h"
 #include "txn.h"
 #include "util.h"
+#include "wire.h"
 
 typedef struct cw_server cw_server;
 
@@ -58,6 +60,7 @@ typedef struct {
 	                          * go in status replies (NULL: zeros) */
 	struct cw_tls_conf *tls; /* borrowed, outlives the server: for
 	                          * tls+tcp:// client URLs (sec.h) */
+	cw_wire_limits wire;     /* what one client may hold (wire.h) */
 } cw_server_opts;
 
 void cw_server_opts_default(cw_server_opts *o);

@@ -49,6 +49,17 @@
 #define READS_PER_WAKE 8 /* then other connections get their turn */
 #define MAX_LISTENERS 16
 #define TLS_DIRECT 16384 /* a TLS reply this small skips the queue */
+#define IN_KEEP                                               \
+	16384 /* an input buffer larger than this is freed or \
+	       * shrunk once the frames in it are taken */
+#define ADDR_BUCKETS 1024
+
+/* Connections open from one client address (w->mu guards it). */
+struct addr {
+	struct addr *next;
+	uint32_t     n;
+	char         a[48];
+};
 
 struct obuf { /* reply bytes the socket did not take yet */
 	struct obuf *next;
@@ -71,7 +82,12 @@ struct conn {
 	bool         dead;  /* broken or closed: nothing more is written */
 	bool         poked; /* in io->poked */
 	uint32_t     inflight;
+	size_t       in_bytes; /* of the requests in flight */
 	struct obuf *oq, *oq_tail;
+	size_t       oq_bytes; /* in oq */
+	/* a whole request read, or reply bytes written (cw_mono_ms) */
+	_Atomic uint64_t active_ms;
+	struct addr     *addr; /* its count, or NULL (ipc://) */
 	/* the owner's alone: */
 	bool         owned;   /* the owner holds its reference */
 	uint32_t     events;  /* the epoll interest now */
@@ -91,6 +107,7 @@ struct io {
 	int             efd; /* eventfd: poked or stopping */
 	pthread_t       th;
 	bool            started;
+	uint64_t        sweep_ms; /* the owner's: when to look for idle ones */
 	pthread_mutex_t mu;
 	/* mu guards: */
 	struct conn *poked; /* connections whose interest may change */
@@ -105,6 +122,7 @@ struct listener {
 struct cw_wire_req {
 	struct conn *c;
 	size_t       hdr_len; /* the backtrace, at bytes */
+	size_t       len;     /* of bytes */
 	size_t       user;
 	uint8_t     *bytes; /* the backtrace and the body */
 	_Alignas(max_align_t) uint8_t room[];
@@ -120,15 +138,103 @@ struct cw_wire {
 	_Atomic bool     stopping;
 	int              spare; /* a descriptor held for EMFILE */
 	cw_tls_conf     *tls;   /* borrowed; for tls+tcp:// listeners */
+	cw_wire_limits   lim;
+	_Atomic uint64_t refused_full, refused_addr, closed_idle;
+	_Atomic uint64_t queued; /* every connection's oq_bytes */
 	struct listener  lis[MAX_LISTENERS];
 	int              nlis;
 	pthread_mutex_t  mu;
 	/* mu guards: */
 	struct conn *conns;
 	uint32_t     nconns;
+	struct addr *addrs[ADDR_BUCKETS];
 };
 
 /* ---- connections ---- */
+
+static size_t
+addr_hash(const char *a)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (; *a; a++)
+		h = (h ^ (uint8_t) *a) * 1099511628211ull;
+	return (size_t) (h % ADDR_BUCKETS);
+}
+
+/* Counts one more connection from a; NULL if a has per_addr already (or
+ * no memory). Caller holds w->mu. */
+static struct addr *
+addr_take(cw_wire *w, const char *a)
+{
+	struct addr **b = &w->addrs[addr_hash(a)], *e;
+	for (e = *b; e != NULL && strcmp(e->a, a) != 0; e = e->next)
+		;
+	if (e != NULL && w->lim.per_addr != 0 && e->n >= w->lim.per_addr)
+		return NULL;
+	if (e == NULL) {
+		if ((e = cw_calloc(1, sizeof(*e))) == NULL)
+			return NULL;
+		snprintf(e->a, sizeof(e->a), "%s", a);
+		e->next = *b;
+		*b      = e;
+	}
+	e->n++;
+	return e;
+}
+
+/* Counts one connection from e fewer. Caller holds w->mu. */
+static void
+addr_put(cw_wire *w, struct addr *e)
+{
+	if (e == NULL || --e->n > 0)
+		return;
+	struct addr **p = &w->addrs[addr_hash(e->a)];
+	while (*p != e)
+		p = &(*p)->next;
+	*p = e->next;
+	cw_free(e);
+}
+
+/* Frees c's queued replies. Caller holds c->mu (or the last reference). */
+static void
+oq_free(struct conn *c)
+{
+	while (c->oq != NULL) {
+		struct obuf *b = c->oq;
+		c->oq          = b->next;
+		cw_free(b);
+	}
+	c->oq_tail = NULL;
+	atomic_fetch_sub(&c->w->queued, c->oq_bytes);
+	c->oq_bytes = 0;
+}
+
+/* Takes n bytes off the head of c's queue (they were written). Caller
+ * holds c->mu. */
+static void
+oq_took(struct conn *c, size_t n)
+{
+	struct obuf *b = c->oq;
+	b->off += n;
+	c->oq_bytes -= n;
+	atomic_fetch_sub(&c->w->queued, n);
+	if (n > 0)
+		atomic_store(&c->active_ms, cw_mono_ms());
+	if (b->off < b->len)
+		return;
+	c->oq = b->next;
+	if (c->oq == NULL)
+		c->oq_tail = NULL;
+	cw_free(b);
+}
+
+/* Whether c may take no more requests for now. Caller holds c->mu. */
+static bool
+full_locked(const struct conn *c)
+{
+	return c->inflight >= WIRE_INFLIGHT ||
+	    c->in_bytes >= c->w->lim.in_max || c->oq_bytes > c->w->lim.out_max;
+}
 
 static void
 conn_unref(struct conn *c)
@@ -148,14 +254,11 @@ conn_unref(struct conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	w->nconns--;
+	addr_put(w, c->addr);
 	pthread_mutex_unlock(&w->mu);
 	cw_tls_free(c->tls);
 	close(c->fd);
-	while (c->oq != NULL) {
-		struct obuf *b = c->oq;
-		c->oq          = b->next;
-		cw_free(b);
-	}
+	oq_free(c);
 	pthread_mutex_destroy(&c->mu);
 	cw_free(c->in);
 	cw_free(c);
@@ -193,13 +296,8 @@ flush_locked(struct conn *c)
 			size_t       took = 0;
 			rc                = cw_tls_write(
 			                   c->tls, b->p + b->off, b->len - b->off, &took);
-			b->off += took;
-			if (rc == 0 && b->off == b->len) {
-				c->oq = b->next;
-				if (c->oq == NULL)
-					c->oq_tail = NULL;
-				cw_free(b);
-			}
+			if (rc == 0 || took > 0)
+				oq_took(c, took);
 		}
 		if (rc == 0)
 			rc = cw_tls_flush(c->tls);
@@ -214,13 +312,7 @@ flush_locked(struct conn *c)
 				continue;
 			return errno == EAGAIN || errno == EWOULDBLOCK;
 		}
-		b->off += (size_t) n;
-		if (b->off < b->len)
-			continue;
-		c->oq = b->next;
-		if (c->oq == NULL)
-			c->oq_tail = NULL;
-		cw_free(b);
+		oq_took(c, (size_t) n);
 	}
 	return true;
 }
@@ -238,12 +330,7 @@ static void
 kill_locked(struct conn *c)
 {
 	c->dead = true;
-	while (c->oq != NULL) {
-		struct obuf *b = c->oq;
-		c->oq          = b->next;
-		cw_free(b);
-	}
-	c->oq_tail = NULL;
+	oq_free(c);
 }
 
 /* The owner drops a connection that broke or spoke garbage: out of the
@@ -268,7 +355,7 @@ conn_rearm(struct conn *c)
 {
 	pthread_mutex_lock(&c->mu);
 	uint32_t want = 0;
-	if (!c->dead && c->inflight < WIRE_INFLIGHT)
+	if (!c->dead && !full_locked(c))
 		want |= EPOLLIN;
 	if (!c->dead && queued_locked(c))
 		want |= EPOLLOUT;
@@ -302,8 +389,11 @@ req_end(cw_wire_req *r)
 {
 	struct conn *c = r->c;
 	pthread_mutex_lock(&c->mu);
-	assert(c->inflight > 0);
-	if (c->inflight-- == WIRE_INFLIGHT)
+	assert(c->inflight > 0 && c->in_bytes >= r->len);
+	bool was_full = full_locked(c);
+	c->inflight--;
+	c->in_bytes -= r->len;
+	if (was_full && !full_locked(c))
 		poke_locked(c); /* read it again */
 	pthread_mutex_unlock(&c->mu);
 	cw_free(r);
@@ -387,6 +477,8 @@ cw_wire_reply(cw_wire_req *r, const void *p, size_t len)
 			goto out;
 		}
 	}
+	if (sent > 0)
+		atomic_store(&c->active_ms, cw_mono_ms());
 	if (sent < total) { /* queue the rest for the owner */
 		struct obuf *b = cw_malloc(sizeof(*b) + total - sent);
 		if (b == NULL) {
@@ -416,6 +508,8 @@ cw_wire_reply(cw_wire_req *r, const void *p, size_t len)
 		else
 			c->oq = b;
 		c->oq_tail = b;
+		c->oq_bytes += b->len;
+		atomic_fetch_add(&c->w->queued, b->len);
 		/* TLS: the whole reply is one buffer, which goes into
 		 * records now, as far as the socket takes them */
 		if (c->tls != NULL && !flush_locked(c)) {
@@ -461,15 +555,42 @@ dispatch(struct conn *c, const uint8_t *p, size_t len)
 	memset(r, 0, sizeof(*r) + uroom);
 	r->c       = c;
 	r->hdr_len = hdr;
+	r->len     = len;
 	r->user    = w->user;
 	r->bytes   = r->room + uroom;
 	memcpy(r->bytes, p, len);
 	pthread_mutex_lock(&c->mu);
 	c->refs++;
 	c->inflight++;
+	c->in_bytes += len;
 	pthread_mutex_unlock(&c->mu);
+	atomic_store(&c->active_ms, cw_mono_ms());
 	w->fn(w->arg, r, r->bytes + hdr, len - hdr);
 	return true;
+}
+
+/* After a large frame, gives its room back: an idle connection holds no
+ * more than IN_KEEP bytes of input buffer. */
+static void
+in_shrink(struct conn *c)
+{
+	if (c->in_cap <= IN_KEEP)
+		return;
+	if (c->in_len == 0) {
+		cw_free(c->in);
+		c->in     = NULL;
+		c->in_cap = 0;
+		return;
+	}
+	size_t pl = c->ipc ? 9 : 8;
+	if (c->in_len > IN_KEEP / 2 ||
+	    (c->in_len >= pl && cw_ld_be64(c->in + pl - 8) + pl > IN_KEEP))
+		return; /* a large frame is coming in */
+	uint8_t *p = cw_realloc(c->in, IN_KEEP);
+	if (p != NULL) { /* else the larger one stays */
+		c->in     = p;
+		c->in_cap = IN_KEEP;
+	}
 }
 
 /* Takes the whole frames off c->in. Returns false if c must close. */
@@ -490,7 +611,8 @@ frames(struct conn *c)
 		}
 		uint64_t len = cw_ld_be64(f + pl - 8);
 		if (len > c->w->max_msg) {
-			cw_log(CW_LOG_WARN, "wire",
+			static cw_ratelimit rl;
+			cw_log_limited(&rl, CW_LOG_WARN, "wire",
 			    "a request of %llu bytes, over the limit of %zu: "
 			    "disconnecting",
 			    (unsigned long long) len, c->w->max_msg);
@@ -508,6 +630,7 @@ frames(struct conn *c)
 	assert(off <= c->in_len);
 	memmove(c->in, c->in + off, c->in_len - off);
 	c->in_len -= off;
+	in_shrink(c);
 	return ok;
 }
 
@@ -594,6 +717,8 @@ tls_step(struct conn *c)
 			memcpy(b->p, rep0, sizeof(rep0));
 			c->oq = c->oq_tail =
 			    b; /* nothing else is queued yet */
+			c->oq_bytes = b->len;
+			atomic_fetch_add(&c->w->queued, b->len);
 			c->tls_up = true;
 			if (!flush_locked(c))
 				rc = CW_EUNAVAIL;
@@ -607,24 +732,11 @@ tls_step(struct conn *c)
 	if (rc == CW_TLS_WANT_READ || rc == CW_TLS_WANT_WRITE)
 		return 0;
 	/* one line a second at most: a storm of bad clients must not
-	 * drown the log (the count of those left out goes in the next) */
-	static _Atomic uint64_t last_ms, quiet;
-	uint64_t now = cw_mono_ms(), last = atomic_load(&last_ms);
-	if (now - last < 1000 ||
-	    !atomic_compare_exchange_strong(&last_ms, &last, now)) {
-		atomic_fetch_add(&quiet, 1);
-		return -1;
-	}
-	char     more[64] = "";
-	uint64_t q        = atomic_exchange(&quiet, 0);
-	if (q > 0)
-		snprintf(more, sizeof(more),
-		    " (and %llu more since the last "
-		    "such line)",
-		    (unsigned long long) q);
-	cw_log(rc == CW_EUNAVAIL ? CW_LOG_INFO : CW_LOG_WARN, "wire",
-	    "TLS handshake with a client failed: %s%s",
-	    why ? why : cw_strerror(rc), more);
+	 * drown the log */
+	static cw_ratelimit rl;
+	cw_log_limited(&rl, rc == CW_EUNAVAIL ? CW_LOG_INFO : CW_LOG_WARN,
+	    "wire", "TLS handshake with a client failed: %s (from %s)",
+	    why ? why : cw_strerror(rc), c->peer);
 	return -1;
 }
 
@@ -676,7 +788,7 @@ conn_read(struct conn *c, bool hup)
 	 * they are read before this connection waits again */
 	for (int i = 0; i < READS_PER_WAKE || tls_pending_in(c); i++) {
 		pthread_mutex_lock(&c->mu);
-		bool full = c->inflight >= WIRE_INFLIGHT;
+		bool full = full_locked(c);
 		pthread_mutex_unlock(&c->mu);
 		if (full && hup) {
 			conn_close(c); /* its replies cannot reach it */
@@ -758,20 +870,36 @@ conn_new(cw_wire *w, int fd, bool ipc, bool tls)
 	c->refs   = 1;
 	c->owned  = true;
 	c->io     = &w->io[atomic_fetch_add(&w->next_io, 1) % w->nio];
+	atomic_store(&c->active_ms, cw_mono_ms());
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_lock(&w->mu);
-	bool full = w->nconns >= WIRE_MAX_CONNS;
-	if (!full) {
+	bool full = w->nconns >= w->lim.max_conns, many = false;
+	if (!full && !ipc)
+		many = (c->addr = addr_take(w, c->peer)) == NULL;
+	if (!full && !many) {
 		c->next = w->conns;
 		if (w->conns != NULL)
 			w->conns->prev = c;
 		w->conns = c;
 		w->nconns++;
 	}
+	uint32_t n = w->nconns;
 	pthread_mutex_unlock(&w->mu);
-	if (full) {
-		cw_log(CW_LOG_WARN, "wire",
-		    "%d connections open: refusing another", WIRE_MAX_CONNS);
+	if (full || many) {
+		static cw_ratelimit rl_full, rl_many;
+		if (full) {
+			atomic_fetch_add(&w->refused_full, 1);
+			cw_log_limited(&rl_full, CW_LOG_WARN, "wire",
+			    "%u connections open, the most allowed: one from "
+			    "%s refused",
+			    n, c->peer);
+		} else {
+			atomic_fetch_add(&w->refused_addr, 1);
+			cw_log_limited(&rl_many, CW_LOG_WARN, "wire",
+			    "%u connections open from %s, the most allowed "
+			    "from one address: another refused",
+			    w->lim.per_addr, c->peer);
+		}
 		pthread_mutex_destroy(&c->mu);
 		cw_tls_free(c->tls);
 		cw_free(c);
@@ -808,7 +936,8 @@ accept_all(cw_wire *w, struct listener *l)
 			if (fd >= 0)
 				close(fd);
 			w->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-			cw_log(CW_LOG_WARN, "wire",
+			static cw_ratelimit rl;
+			cw_log_limited(&rl, CW_LOG_WARN, "wire",
 			    "out of file descriptors: a connection refused");
 		}
 		return; /* EAGAIN, or an error to try again later */
@@ -845,14 +974,72 @@ take_pokes(struct io *io)
 	}
 }
 
+/* How often an I/O thread looks for idle connections: a quarter of the
+ * idle time, between 10 ms and a second (-1: never). */
+static int
+sweep_period(const cw_wire *w)
+{
+	if (w->lim.idle_ms == 0)
+		return -1;
+	uint64_t p = w->lim.idle_ms / 4;
+	return p < 10 ? 10 : p > 1000 ? 1000 : (int) p;
+}
+
+/* Closes io's connections that have nothing in flight and did nothing
+ * for idle_ms: those a client forgot, and those that hold a descriptor
+ * without ever sending a whole request. */
+static void
+sweep(struct io *io)
+{
+	cw_wire *w   = io->w;
+	uint64_t now = cw_mono_ms();
+	for (;;) {
+		struct conn *idle[64];
+		int          n = 0;
+		pthread_mutex_lock(&w->mu);
+		for (struct conn *c = w->conns; c != NULL && n < 64;
+		     c              = c->next) {
+			if (c->io != io || !c->owned ||
+			    now - atomic_load(&c->active_ms) < w->lim.idle_ms)
+				continue;
+			pthread_mutex_lock(&c->mu);
+			bool quiet = !c->dead && c->inflight == 0;
+			pthread_mutex_unlock(&c->mu);
+			if (quiet)
+				idle[n++] = c;
+		}
+		pthread_mutex_unlock(&w->mu);
+		/* only this thread closes what it owns: they are all there */
+		for (int i = 0; i < n; i++) {
+			static cw_ratelimit rl;
+			cw_log_limited(&rl, CW_LOG_INFO, "wire",
+			    "a connection from %s idle for %llu s: closed",
+			    idle[i]->peer,
+			    (unsigned long long) (now -
+			        atomic_load(&idle[i]->active_ms)) /
+			        1000);
+			atomic_fetch_add(&w->closed_idle, 1);
+			conn_close(idle[i]);
+		}
+		if (n < 64)
+			return;
+	}
+}
+
 static void *
 io_main(void *arg)
 {
 	struct io         *io = arg;
 	cw_wire           *w  = io->w;
 	struct epoll_event ev[64];
+	int                period = sweep_period(w);
+	io->sweep_ms              = cw_mono_ms() + (uint64_t) period;
 	while (!atomic_load(&w->stopping)) {
-		int n = epoll_wait(io->ep, ev, 64, -1);
+		int n = epoll_wait(io->ep, ev, 64, period);
+		if (period >= 0 && cw_mono_ms() >= io->sweep_ms) {
+			sweep(io);
+			io->sweep_ms = cw_mono_ms() + (uint64_t) period;
+		}
 		if (n < 0 && errno != EINTR) {
 			cw_log(CW_LOG_ERROR, "wire", "epoll_wait: %s",
 			    strerror(errno));
@@ -1059,9 +1246,31 @@ cw_wire_set_tls(cw_wire *w, cw_tls_conf *tls)
 	w->tls = tls;
 }
 
+void
+cw_wire_limits_default(cw_wire_limits *l)
+{
+	l->max_conns = 4096;
+	l->per_addr  = 1024;
+	l->idle_ms   = 300000;
+	l->in_max    = 1u << 20;
+	l->out_max   = 4u << 20;
+}
+
+void
+cw_wire_stats_get(cw_wire *w, cw_wire_stats *st)
+{
+	pthread_mutex_lock(&w->mu);
+	st->conns = w->nconns;
+	pthread_mutex_unlock(&w->mu);
+	st->refused_full = atomic_load(&w->refused_full);
+	st->refused_addr = atomic_load(&w->refused_addr);
+	st->closed_idle  = atomic_load(&w->closed_idle);
+	st->queued_bytes = atomic_load(&w->queued);
+}
+
 int
 cw_wire_new(cw_wire **out, uint32_t threads, size_t max_msg, size_t user,
-    cw_wire_fn fn, void *arg)
+    const cw_wire_limits *lim, cw_wire_fn fn, void *arg)
 {
 	cw_wire *w;
 	*out = NULL;
@@ -1074,6 +1283,14 @@ cw_wire_new(cw_wire **out, uint32_t threads, size_t max_msg, size_t user,
 	w->max_msg = max_msg;
 	w->user    = user;
 	w->spare   = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (lim != NULL)
+		w->lim = *lim;
+	else
+		cw_wire_limits_default(&w->lim);
+	if (w->lim.max_conns < 1)
+		w->lim.max_conns = 1;
+	if (w->lim.in_max < 1)
+		w->lim.in_max = 1;
 	pthread_mutex_init(&w->mu, NULL);
 	if ((w->io = cw_calloc(threads, sizeof(*w->io))) == NULL)
 		goto fail;

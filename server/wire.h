@@ -26,8 +26,11 @@
  * only that thread reads it and changes its epoll interest. A reply is
  * written under the connection's mutex by whoever has it; what the
  * socket does not take is queued, and the owner writes it when the
- * socket drains. A connection has at most WIRE_INFLIGHT requests
- * unanswered; past that it is not read (back-pressure through TCP).
+ * socket drains. A connection that holds its share (cw_wire_limits:
+ * requests unanswered, or replies its client does not read) is not read
+ * until it holds less (back-pressure through TCP); one that does nothing
+ * for the idle time is closed, and so are connections beyond the limits
+ * as soon as they are accepted.
  *
  * tls+tcp:// is the same wire inside TLS 1.2 (sec.h, mbedTLS with the
  * socket as its BIO): the handshake first (its failure is logged at
@@ -51,8 +54,38 @@
 /* Requests a connection may have unanswered before it is no longer
  * read. */
 #define WIRE_INFLIGHT 16
-/* Connections at once; more are closed as soon as accepted. */
-#define WIRE_MAX_CONNS 4096
+
+/* What one client may hold of the server (cw_wire_new). A
+ * connection is not read (TCP pushes back on its client) while it has
+ * WIRE_INFLIGHT requests unanswered, or requests of in_max bytes or more
+ * unanswered, or more than out_max bytes of replies queued that its
+ * client has not read; so one connection holds at most max_msg bytes of
+ * a frame being read, in_max + max_msg of requests in flight, and
+ * out_max + WIRE_INFLIGHT replies queued (docs/operations.md, "Memory",
+ * adds it up for the whole server). */
+typedef struct {
+	uint32_t
+	    max_conns;     /* at once; more are closed when accepted (4,096) */
+	uint32_t per_addr; /* from one client address, ipc:// ones excepted;
+	                    * more are closed when accepted (1,024; 0:
+	                    * any) */
+	uint64_t idle_ms;  /* a connection with nothing in flight that sent
+	                    * no whole request and took no reply bytes for
+	                    * this long is closed (300,000; 0: never) */
+	size_t in_max;     /* request bytes in flight (1 MiB) */
+	size_t out_max;    /* reply bytes queued (4 MiB) */
+} cw_wire_limits;
+
+void cw_wire_limits_default(cw_wire_limits *l);
+
+/* What the wire did, for status and tests. */
+typedef struct {
+	uint32_t conns;        /* open now */
+	uint64_t refused_full; /* closed when accepted: max_conns reached */
+	uint64_t refused_addr; /* closed when accepted: per_addr reached */
+	uint64_t closed_idle;  /* closed for idle_ms */
+	uint64_t queued_bytes; /* reply bytes queued now, all connections */
+} cw_wire_stats;
 
 typedef struct cw_wire     cw_wire;
 typedef struct cw_wire_req cw_wire_req;
@@ -63,15 +96,17 @@ typedef struct cw_wire_req cw_wire_req;
 typedef void (*cw_wire_fn)(
     void *arg, cw_wire_req *r, const uint8_t *body, size_t len);
 
-/* A wire with `threads` I/O threads, started now. Each request gets
- * `user` bytes of zeroed room for the handler (cw_wire_user). OUT: *out.
- * Returns 0, CW_EINVAL or CW_ENOMEM. */
+/* A wire with `threads` I/O threads, started now, with limits lim
+ * (copied; NULL: the defaults). Each request gets `user` bytes of zeroed
+ * room for the handler (cw_wire_user). OUT: *out. Returns 0, CW_EINVAL or
+ * CW_ENOMEM. */
 int cw_wire_new(cw_wire **out, uint32_t threads, size_t max_msg, size_t user,
-    cw_wire_fn fn, void *arg);
+    const cw_wire_limits *lim, cw_wire_fn fn, void *arg);
 struct cw_tls_conf;
 /* The TLS configuration of tls+tcp:// listeners (sec.h; borrowed, it
  * outlives w). Before the first cw_wire_listen. */
 void cw_wire_set_tls(cw_wire *w, struct cw_tls_conf *tls);
+void cw_wire_stats_get(cw_wire *w, cw_wire_stats *st);
 /* Listens on url: tcp://HOST:PORT (HOST may be * or empty for every
  * address, or [V6]), tcp4://, tcp6://, tls+tcp://HOST:PORT (with
  * cw_wire_set_tls), ipc://PATH. Returns 0, CW_EINVAL (bad URL, or TLS

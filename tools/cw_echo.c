@@ -44,8 +44,8 @@ static int
 serve(const char *url)
 {
 	cw_wire *w;
-	if (cw_wire_new(&w, ECHO_IO_THREADS, 16u << 20, 0, echo_cb, NULL) !=
-	        0 ||
+	if (cw_wire_new(
+	        &w, ECHO_IO_THREADS, 16u << 20, 0, NULL, echo_cb, NULL) != 0 ||
 	    cw_wire_listen(w, url) != 0) {
 		fprintf(stderr, "cw-echo serve: cannot listen on %s\n", url);
 		return 1;

@@ -111,7 +111,7 @@ start(handler *h, int mode, const char *url, char *bound, size_t cap)
 	if (mode == LATER)
 		assert_int_equal(pthread_create(&h->th, NULL, replier, h), 0);
 	assert_int_equal(
-	    cw_wire_new(&w, 2, 1u << 20, sizeof(room), handle, h), 0);
+	    cw_wire_new(&w, 2, 1u << 20, sizeof(room), NULL, handle, h), 0);
 	assert_int_equal(cw_wire_listen(w, url), 0);
 	if (strncmp(url, "tcp", 3) == 0)
 		snprintf(bound, cap, "tcp://127.0.0.1:%d", cw_wire_port(w));
@@ -492,7 +492,7 @@ listen_errors_are_reported(void **state)
 	handler  h2;
 	char     url2[300];
 	cw_wire *w2;
-	assert_int_equal(cw_wire_new(&w2, 1, 1024, 0, handle, &h2), 0);
+	assert_int_equal(cw_wire_new(&w2, 1, 1024, 0, NULL, handle, &h2), 0);
 	assert_int_equal(cw_wire_listen(w2, ipc), CW_EUNAVAIL);
 	cw_wire_free(w2);
 	(void) url2;
