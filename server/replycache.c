@@ -8,6 +8,11 @@
  * A forgotten entry that was pending still has a runner: its
  * cw_rcache_end finds nothing and keeps nothing, and a copy that waited
  * for it sees it gone and is refused (its outcome cannot be told).
+ *
+ * The replies kept are bounded in bytes too: past CW_RCACHE_BYTES the
+ * oldest are dropped, their entries kept (a copy of one is refused, as
+ * one whose reply was too large). `trim` walks the ring behind head:
+ * the entries from head up to trim are the oldest, and hold no reply.
  */
 #include "replycache.h"
 
@@ -37,8 +42,17 @@ struct cw_rcache {
 	struct entry *ring;
 	int32_t      *bucket; /* chain heads; -1: empty */
 	uint32_t      head;   /* the ring's next entry to take */
+	uint32_t      trim;   /* entries from head to here hold no reply */
+	size_t        bytes;  /* of the replies kept */
 	uint64_t      floor;  /* ms: the newest forgotten arrived then */
 };
+
+/* How old entry i is: 0 for the oldest (head). Caller holds mu. */
+static uint32_t
+age(const cw_rcache *c, uint32_t i)
+{
+	return (i + CW_RCACHE_SIZE - c->head) % CW_RCACHE_SIZE;
+}
 
 static uint32_t
 hash(uint64_t sid, uint64_t rid)
@@ -107,7 +121,9 @@ claim(cw_rcache *c, uint64_t sid, uint64_t rid)
 	assert(c->head < CW_RCACHE_SIZE);
 	int32_t       i = (int32_t) c->head;
 	struct entry *e = &c->ring[i];
-	c->head         = (c->head + 1) % CW_RCACHE_SIZE;
+	if (c->trim == c->head) /* it becomes the newest */
+		c->trim = (c->trim + 1) % CW_RCACHE_SIZE;
+	c->head = (c->head + 1) % CW_RCACHE_SIZE;
 	if (e->state != E_EMPTY) {
 		int32_t *p = &c->bucket[hash(e->sid, e->rid)];
 		while (*p != i) {
@@ -117,6 +133,7 @@ claim(cw_rcache *c, uint64_t sid, uint64_t rid)
 		*p = e->next;
 		if (e->ms > c->floor)
 			c->floor = e->ms;
+		c->bytes -= e->len;
 		cw_free(e->reply);
 	}
 	uint32_t b = hash(sid, rid);
@@ -168,17 +185,40 @@ cw_rcache_begin(cw_rcache *c, uint64_t sid, uint64_t rid, bool nowait,
 	return CW_RCACHE_ANSWERED;
 }
 
+size_t
+cw_rcache_bytes(cw_rcache *c)
+{
+	pthread_mutex_lock(&c->mu);
+	size_t n = c->bytes;
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
 void
 cw_rcache_end(cw_rcache *c, uint64_t sid, uint64_t rid, const cw_buf *reply)
 {
 	pthread_mutex_lock(&c->mu);
 	struct entry *e = find(c, sid, rid);
 	if (e != NULL && e->state == E_PENDING) {
-		e->reply = reply->len <= CW_RCACHE_MAX_REPLY
-		    ? cw_memdup(reply->p, reply->len)
-		    : NULL;
+		uint32_t i = (uint32_t) (e - c->ring);
+		/* kept unless too large, or older than what was trimmed */
+		bool keep = reply->len <= CW_RCACHE_MAX_REPLY &&
+		    age(c, i) >= age(c, c->trim);
+		e->reply = keep ? cw_memdup(reply->p, reply->len) : NULL;
 		e->len   = e->reply ? reply->len : 0;
 		e->state = E_DONE;
+		c->bytes += e->len;
+		/* over the bound: the oldest replies go first (never the
+		 * newest's: one reply fits) */
+		while (c->bytes > CW_RCACHE_BYTES &&
+		    age(c, c->trim) < CW_RCACHE_SIZE - 1) {
+			struct entry *o = &c->ring[c->trim];
+			c->bytes -= o->len;
+			cw_free(o->reply);
+			o->reply = NULL;
+			o->len   = 0;
+			c->trim  = (c->trim + 1) % CW_RCACHE_SIZE;
+		}
 	}
 	pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->mu);

@@ -12,7 +12,11 @@
  * forgotten. An entry is pending while its request runs (a copy of it
  * waits, at most CW_RCACHE_WAIT_MS) and done once the reply is in; a
  * reply over CW_RCACHE_MAX_REPLY is not kept (a copy is refused with
- * CW_EUNAVAIL: its outcome cannot be told again).
+ * CW_EUNAVAIL: its outcome cannot be told again), and past
+ * CW_RCACHE_BYTES of replies kept the oldest are dropped the same way:
+ * the cache holds at most CW_RCACHE_BYTES + CW_RCACHE_MAX_REPLY bytes of
+ * replies, whatever they are. The server puts in it only the requests
+ * that change something (a read runs again harmlessly).
  *
  * Threading: thread-safe; mu guards everything, cv wakes the copies that
  * wait for a pending entry.
@@ -27,6 +31,7 @@
 
 #define CW_RCACHE_SIZE 65536
 #define CW_RCACHE_MAX_REPLY (1u << 20)
+#define CW_RCACHE_BYTES (64u << 20)
 #define CW_RCACHE_WAIT_MS 30000
 
 typedef struct cw_rcache cw_rcache;
@@ -57,5 +62,7 @@ int cw_rcache_begin(cw_rcache *c, uint64_t sid, uint64_t rid, bool nowait,
  * does nothing. */
 void cw_rcache_end(
     cw_rcache *c, uint64_t sid, uint64_t rid, const cw_buf *reply);
+/* Bytes of the replies kept now. */
+size_t cw_rcache_bytes(cw_rcache *c);
 
 #endif /* CW_REPLYCACHE_H */

@@ -174,6 +174,7 @@ cw_server_opts_default(cw_server_opts *o)
 	o->max_msg         = 16u << 20;
 	o->max_ops         = 100000;
 	o->escrow          = NULL;
+	cw_wire_limits_default(&o->wire);
 }
 
 /* ---- transaction table ---- */
@@ -765,13 +766,18 @@ job_serve(cw_server *s, struct job *j, bool nowait, cw_buf *out)
 		else if (busy)
 			return WOULD_WAIT; /* those released stay released */
 	}
-	j->released  = true;
-	bool mutates = r->kind == CW_REQ_COMMIT || r->nwrites > 0 ||
-	    (r->kind != CW_REQ_STATUS && r->kind != CW_REQ_ABORT &&
-	        r->kind != CW_REQ_AUTH && r->txid == 0);
-	j->sid   = r->sid;
-	j->rid   = r->rid;
-	j->start = out->len; /* where this request's reply begins */
+	j->released = true;
+	/* what a copy must not run again: writes, the commit of a
+	 * transaction (it may hold writes), a change of users. A read runs
+	 * again harmlessly, so its reply (maybe large) is not kept; nor is a
+	 * begin's: a copy opens another transaction, and the idle reaper
+	 * ends the one whose reply was lost. */
+	bool mutates = r->kind == CW_REQ_USER
+	    ? r->uop != CW_UOP_LIST
+	    : r->nwrites > 0 || (r->kind == CW_REQ_COMMIT && r->txid != 0);
+	j->sid       = r->sid;
+	j->rid       = r->rid;
+	j->start     = out->len; /* where this request's reply begins */
 	if (r->sid != 0 && mutates && !j->deduped) {
 		uint64_t floor;
 		rc = cw_rcache_begin(
@@ -1101,7 +1107,7 @@ start_service(cw_server *s)
 		return CW_ENOMEM;
 	s->syncer_started = true;
 	if ((rc = cw_wire_new(&s->wire, s->o.io_threads, s->o.max_msg,
-	         sizeof(struct conn), serve_cb, s)) != 0)
+	         sizeof(struct conn), &s->o.wire, serve_cb, s)) != 0)
 		return rc;
 	cw_wire_set_tls(s->wire, s->o.tls);
 	return 0;

@@ -94,6 +94,59 @@ a_reply_too_large_to_keep_answers_unavail(void **state)
 	cw_rcache_free(c);
 }
 
+/* The replies kept are bounded in bytes: 1,500 replies of a megabyte
+ * once kept 1.4 GB (issue 18). Past the bound the oldest go first, their
+ * copies refused; the newest are still answered; a pending entry older
+ * than what was dropped keeps no reply when it ends. */
+static void
+the_replies_kept_are_bounded_in_bytes(void **state)
+{
+	(void) state;
+	cw_rcache *c;
+	cw_buf     out = { 0 }, big = { 0 };
+	uint64_t   floor;
+	cw_rep     rep;
+	size_t     n = 2 * CW_RCACHE_BYTES / CW_RCACHE_MAX_REPLY;
+	assert_int_equal(cw_rcache_new(&c), 0);
+	assert_int_equal(cw_buf_reserve(&big, CW_RCACHE_MAX_REPLY), 0);
+	memset(big.p, 'b', CW_RCACHE_MAX_REPLY);
+	big.len = CW_RCACHE_MAX_REPLY;
+	/* request 0 stays pending while the others come and go */
+	assert_int_equal(
+	    cw_rcache_begin(c, 4, 0, false, &out, &floor), CW_RCACHE_NEW);
+	for (uint64_t i = 1; i <= n; i++) {
+		assert_int_equal(cw_rcache_begin(c, 4, i, false, &out, &floor),
+		    CW_RCACHE_NEW);
+		cw_rcache_end(c, 4, i, &big);
+		assert_true(cw_rcache_bytes(c) <= CW_RCACHE_BYTES);
+	}
+	assert_int_equal(floor, 0); /* nothing forgotten: dropped */
+	assert_true(cw_rcache_bytes(c) > CW_RCACHE_BYTES / 2);
+	/* the oldest: refused, its outcome cannot be told again */
+	assert_int_equal(
+	    cw_rcache_begin(c, 4, 1, false, &out, &floor), CW_RCACHE_ANSWERED);
+	assert_int_equal(cw_schema_rep_decode(out.p, out.len, &rep), 0);
+	assert_int_equal(rep.err, CW_EUNAVAIL);
+	cw_schema_rep_fini(&rep);
+	out.len = 0;
+	/* the newest: its reply */
+	assert_int_equal(
+	    cw_rcache_begin(c, 4, n, false, &out, &floor), CW_RCACHE_ANSWERED);
+	assert_int_equal(out.len, CW_RCACHE_MAX_REPLY);
+	out.len = 0;
+	/* the old pending one ends: not kept, the bound holds */
+	cw_rcache_end(c, 4, 0, &big);
+	assert_true(cw_rcache_bytes(c) <= CW_RCACHE_BYTES);
+	assert_int_equal(
+	    cw_rcache_begin(c, 4, 0, false, &out, &floor), CW_RCACHE_ANSWERED);
+	assert_int_equal(cw_schema_rep_decode(out.p, out.len, &rep), 0);
+	assert_int_equal(rep.err, CW_EUNAVAIL);
+	cw_schema_rep_fini(&rep);
+	cw_buf_fini(&big);
+	cw_buf_fini(&out);
+	cw_rcache_free(c);
+}
+
 /* Before the reply cache had a file of its own, a copy whose first reply
  * could not be copied out for want of memory was taken for a request
  * never seen, and ran a second time. */
@@ -129,6 +182,7 @@ main(void)
 		cmocka_unit_test(
 		    the_ring_forgets_the_oldest_and_raises_the_floor),
 		cmocka_unit_test(a_reply_too_large_to_keep_answers_unavail),
+		cmocka_unit_test(the_replies_kept_are_bounded_in_bytes),
 		cmocka_unit_test(
 		    a_copy_without_memory_for_its_answer_is_not_run_again),
 	};
