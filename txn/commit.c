@@ -213,7 +213,10 @@ out:
 }
 
 /* Tells the escrow (db->hooks.demand) what t spent from bounded
- * counters, for rebalancing. */
+ * counters, for rebalancing. Only decrements are demand: a transfer is
+ * rights moved, not used. (Counting the escrow's own grants as demand
+ * made two DCs pass rights back and forth without end, each chasing the
+ * grant it had just made: issue 18.) */
 static void
 note_demand(cw_tx *t)
 {
@@ -227,9 +230,10 @@ note_demand(cw_tx *t)
 		size_t   off   = 0, ol;
 		uint8_t *op;
 		while (cw_txn_row_next_op(r, &off, &op, &ol))
-			if (ol == 14 &&
-			    (op[1] == CW_OP_DEC || op[1] == CW_OP_XFER))
+			if (ol == 14 && op[1] == CW_OP_DEC)
 				spent += cw_ld_u64(op + 6);
+		if (spent == 0)
+			continue;
 		/* the value row key: klen u16 BE, key, 0x01 */
 		t->db->hooks.demand(
 		    t->db->hooks.arg, r->key + 2, r->klen - 3, spent, false);
@@ -303,7 +307,18 @@ cw_tx_commit_nosync(cw_tx *t, cw_vc *commit_vc, uint64_t *ticket)
 		rc = cw_txn_rdb_err(err, "commit");
 		if (rc == CW_ECONFLICT) /* RocksDB tracks nothing of ours */
 			rc = CW_EIO;
-		goto out_unlock;
+		/* a background error (no descriptor or no space for a new
+		 * WAL) stops every write until cleared: clear it, once its
+		 * cause is gone, and try this one again */
+		if (rc == CW_EIO && cw_txn_resume(db) == 0) {
+			rocksdb_optimistictransactiondb_write(
+			    db->odb, db->wo, wb, &err);
+			rc = err != NULL ? cw_txn_rdb_err(err, "commit") : 0;
+			if (rc == CW_ECONFLICT)
+				rc = CW_EIO;
+		}
+		if (rc != 0)
+			goto out_unlock;
 	}
 	t->state          = TX_DONE;
 	db->S.v[db->o.dc] = seq;
