@@ -44,7 +44,8 @@ extern "C" {
 	XX(EFORMAT, -11, "data directory of another DC or an unknown format") \
 	XX(ESTATE, -12, "transaction is no longer active")                    \
 	XX(EAUTH, -13, "authentication failed or missing")                    \
-	XX(EPERM, -14, "this user may not do this")
+	XX(EPERM, -14, "this user may not do this")                           \
+	XX(ECORRUPT, -15, "stored data failed its checksum: see the DC's log")
 
 enum cw_err {
 	CW_OK = 0,

@@ -41,6 +41,12 @@ cw_db_opts_default(cw_db_opts *o)
 	o->max_txn_bytes = 64u << 20;
 	o->sync          = true;
 	o->tags_kept     = 131072;
+	/* bounded, so that a process's descriptors are counted: the rest
+	 * go to client connections (causewayd sizes both from its
+	 * RLIMIT_NOFILE) */
+	o->max_open_files = 512;
+	/* as CockroachDB's default maximum clock offset */
+	o->max_clock_skew_ms = 500;
 }
 
 static bool
@@ -129,10 +135,27 @@ check_meta(cw_db *db)
 		return rc;
 	uint64_t fp = (v && vl == 8) ? cw_ld_u64((uint8_t *) v) : 0;
 	rocksdb_free(v);
-	if (db->o.fingerprint != 0 && fp != db->o.fingerprint) {
+	if (db->o.fingerprint != 0 && fp != 0 && fp != db->o.fingerprint) {
 		cw_log(CW_LOG_ERROR, "txn",
-		    "data directory belongs to another configuration");
+		    "data directory belongs to another deployment: its "
+		    "cluster name (--cluster) is not this one");
 		return CW_EFORMAT;
+	}
+	if (db->o.fingerprint != 0 && fp == 0) {
+		/* made by a version that did not record it: it is this
+		 * deployment's from now on */
+		char   *err = NULL;
+		uint8_t b8[8];
+		cw_st_u64(b8, db->o.fingerprint);
+		rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+		rocksdb_writeoptions_set_sync(wo, 1);
+		rocksdb_put_cf(db->base, wo, db->cf[CF_META], "fingerprint",
+		    11, (char *) b8, 8, &err);
+		rocksdb_writeoptions_destroy(wo);
+		if (err != NULL)
+			return cw_txn_rdb_err(err, "write meta");
+		cw_log(CW_LOG_INFO, "txn",
+		    "data directory now records its deployment's name");
 	}
 	return 0;
 }
@@ -178,18 +201,15 @@ recover(cw_db *db)
 	return rc;
 }
 
-int
-cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
+/* A closed database with o's options: RocksDB's options and column
+ * family options, the merge operator, the read and write options.
+ * Returns NULL without memory. */
+static cw_db *
+db_new(const cw_db_opts *o)
 {
-	cw_db *db;
-	char  *err = NULL;
-	int    rc;
-	*out = NULL;
-	if (dir == NULL || o == NULL || o->ndc < 1 || o->ndc > CW_MAX_DC ||
-	    o->dc >= o->ndc || o->max_value < 1 || o->max_txn_ops < 1)
-		return CW_EINVAL;
-	if ((db = cw_calloc(1, sizeof(*db))) == NULL)
-		return CW_ENOMEM;
+	cw_db *db = cw_calloc(1, sizeof(*db));
+	if (db == NULL)
+		return NULL;
 	db->o = *o;
 	cw_mutex_init(&db->commit_mu);
 	pthread_mutex_init(&db->tag_mu, NULL);
@@ -199,11 +219,24 @@ cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
 	cw_cond_init_mono(&db->sync_cv);
 
 	db->opts = rocksdb_options_create();
-	if ((rc = cw_rocks_log_to_stderr(db->opts,
-	         getenv("CW_LOG") && !strcmp(getenv("CW_LOG"), "debug"))) != 0)
-		goto out_close;
+	if (cw_rocks_log_to_stderr(db->opts,
+	        getenv("CW_LOG") && !strcmp(getenv("CW_LOG"), "debug")) != 0) {
+		cw_db_close(db);
+		return NULL;
+	}
 	rocksdb_options_set_create_if_missing(db->opts, 1);
 	rocksdb_options_set_create_missing_column_families(db->opts, 1);
+	rocksdb_options_set_max_open_files(db->opts, o->max_open_files);
+	/* Never drop an acknowledged commit in silence: RocksDB's default
+	 * (point-in-time recovery) opens a damaged WAL by truncating it at
+	 * the damage, losing every commit after it with a warning in the
+	 * log. Absolute consistency refuses to open instead; every commit
+	 * is fsynced before it is acknowledged, so a WAL's tail is whole
+	 * unless its disk damaged it (docs/operations.md, "Corruption"). */
+	rocksdb_options_set_wal_recovery_mode(db->opts,
+	    o->wal_recovery == CW_WAL_POINT_IN_TIME
+	        ? rocksdb_point_in_time_recovery
+	        : rocksdb_absolute_consistency_recovery);
 	for (int i = 0; i < NCF; i++)
 		db->cf_opts[i] = rocksdb_options_create();
 	db->merge = cw_txn_merge_new();
@@ -217,8 +250,22 @@ cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
 	    cw_test_bug("ship-before-durable"))
 		rocksdb_options_set_manual_wal_flush(db->opts, 1);
 	db->ro = rocksdb_readoptions_create();
+	return db;
+}
 
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+int
+cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
+{
+	cw_db *db;
+	char  *err = NULL;
+	int    rc;
+	*out = NULL;
+	if (dir == NULL || o == NULL || o->ndc < 1 || o->ndc > CW_MAX_DC ||
+	    o->dc >= o->ndc || o->max_value < 1 || o->max_txn_ops < 1)
+		return CW_EINVAL;
+	if ((db = db_new(o)) == NULL)
+		return CW_ENOMEM;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		cw_log(CW_LOG_ERROR, "txn", "cannot create %s: %s", dir,
 		    strerror(errno));
 		rc = CW_EIO;
@@ -230,6 +277,16 @@ cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
 	if (err != NULL) {
 		rc      = cw_txn_rdb_err(err, "open");
 		db->odb = NULL;
+		if (rc == CW_ECORRUPT)
+			cw_log(CW_LOG_ERROR, "txn",
+			    "%s was not opened, and nothing in it changed. "
+			    "`causewayd --check --data %s` lists the damage. "
+			    "To open it with what precedes the damage, losing "
+			    "the commits after it, start with --wal-recovery "
+			    "point-in-time; with other DCs, rather rebuild "
+			    "this one from them (docs/operations.md, "
+			    "\"Corruption\")",
+			    dir, dir);
 		goto out_close;
 	}
 	db->base = rocksdb_optimistictransactiondb_get_base_db(db->odb);
@@ -238,6 +295,15 @@ cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o)
 	if ((rc = recover(db)) != 0 || (rc = cw_txn_tags_load(db)) != 0)
 		goto out_close;
 	db->durable_S = db->S; /* what was recovered is on disk */
+	if (o->wal_recovery == CW_WAL_POINT_IN_TIME) {
+		char sv[256];
+		cw_causal_vc_format(&db->S, sv, sizeof(sv));
+		cw_log(CW_LOG_WARN, "txn",
+		    "opened with point-in-time recovery: commits after any "
+		    "damage to the write-ahead log are gone (RocksDB's lines "
+		    "above say where); state now %s",
+		    sv);
+	}
 	if (cw_causal_hlc_ms(db->hlc.last) > cw_now_ms() + 1000)
 		cw_log(CW_LOG_WARN, "txn",
 		    "stored HLC is ahead of the wall clock by %llu ms",
@@ -280,6 +346,82 @@ cw_db_close(cw_db *db)
 	pthread_mutex_destroy(&db->sync_mu);
 	cw_mutex_fini(&db->dsnap_mu);
 	cw_free(db);
+}
+
+int
+cw_db_check(const char *dir, FILE *out, cw_vc *state)
+{
+	cw_db_opts o;
+	cw_db     *db;
+	char      *err = NULL, *v = NULL;
+	size_t     vl;
+	uint64_t   nrec = 0;
+	int        rc;
+	cw_db_opts_default(&o);
+	o.ndc = CW_MAX_DC; /* until its own is read */
+	if ((db = db_new(&o)) == NULL)
+		return CW_ENOMEM;
+	rocksdb_options_set_create_if_missing(db->opts, 0);
+	rocksdb_options_set_paranoid_checks(db->opts, 1);
+	/* read-only: the WAL is replayed (strictly) into memory only */
+	db->base = rocksdb_open_for_read_only_column_families(db->opts, dir,
+	    NCF, cf_names, (const rocksdb_options_t *const *) db->cf_opts,
+	    db->cf, 0, &err);
+	if (err != NULL) {
+		fprintf(out, "open: %s\n", err);
+		rc       = cw_txn_rdb_err(err, "check");
+		db->base = NULL;
+		goto out;
+	}
+	fprintf(out, "write-ahead log: replayed, no damage\n");
+	if ((rc = cw_txn_meta_get(db, "ndc", &v, &vl)) != 0)
+		goto out;
+	if (v == NULL || vl != 4) {
+		fprintf(out, "not a Causeway data directory (no \"ndc\")\n");
+		rocksdb_free(v);
+		rc = CW_EFORMAT;
+		goto out;
+	}
+	db->o.ndc = (uint32_t) ((uint8_t) v[0] | (uint8_t) v[1] << 8 |
+	    (uint8_t) v[2] << 16 | (uint32_t) (uint8_t) v[3] << 24);
+	rocksdb_free(v);
+	if (db->o.ndc < 1 || db->o.ndc > CW_MAX_DC) {
+		rc = CW_EFORMAT;
+		goto out;
+	}
+	if (cw_rocks_verify(db->base, &err) != 0) {
+		fprintf(out, "table files: %s\n",
+		    err ? err : "cannot be verified (no memory)");
+		rc = err ? cw_txn_rdb_err(err, "check") : CW_ENOMEM;
+		goto out;
+	}
+	fprintf(out, "table files: every block's checksum verified\n");
+	if ((rc = recover(db)) != 0 || (rc = cw_db_verify(db, &nrec)) != 0) {
+		fprintf(out,
+		    "transaction log: damaged (%s; the lines above "
+		    "say where)\n",
+		    cw_strerror(rc));
+		goto out;
+	}
+	char sv[256];
+	cw_causal_vc_format(&db->S, sv, sizeof(sv));
+	fprintf(out,
+	    "transaction log: %llu records, each whole and in order\n"
+	    "state %s\n",
+	    (unsigned long long) nrec, sv);
+	if (state != NULL)
+		*state = db->S;
+out:
+	for (int i = 0; i < NCF; i++)
+		if (db->cf[i] != NULL) {
+			rocksdb_column_family_handle_destroy(db->cf[i]);
+			db->cf[i] = NULL;
+		}
+	if (db->base != NULL)
+		rocksdb_close(db->base);
+	db->base = NULL;
+	cw_db_close(db);
+	return rc;
 }
 
 uint16_t

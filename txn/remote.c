@@ -85,6 +85,21 @@ cw_db_apply_remote_nosync(cw_db *db, const void *buf, size_t len, int *result)
 		    rec.origin, cw_strerror(rc));
 		goto out;
 	}
+	uint64_t stamp = cw_causal_hlc_ms(rec.hlc), now = cw_now_ms();
+	if (db->o.max_clock_skew_ms != 0 && stamp > now &&
+	    stamp - now > db->o.max_clock_skew_ms) {
+		static cw_ratelimit rl;
+		cw_log_limited(&rl, CW_LOG_ERROR, "txn",
+		    "record %llu of DC %u is stamped %llu ms ahead of this "
+		    "DC's clock, more than the %llu ms allowed "
+		    "(--max-clock-skew): held back until the clock catches "
+		    "up. Check the clocks of both DCs.",
+		    (unsigned long long) rec.seq, rec.origin,
+		    (unsigned long long) (stamp - now),
+		    (unsigned long long) db->o.max_clock_skew_ms);
+		*result = CW_APPLY_NOT_READY;
+		goto out;
+	}
 	if ((wb = rocksdb_writebatch_create()) == NULL) {
 		rc = CW_ENOMEM;
 		goto out;
@@ -147,6 +162,9 @@ cw_db_apply_remote_nosync(cw_db *db, const void *buf, size_t len, int *result)
 		rc = cw_txn_rdb_err(err, "apply");
 		if (rc == CW_ECONFLICT)
 			rc = CW_EIO;
+		/* as a commit does (commit.c): the sender sends it again */
+		if (rc == CW_EIO)
+			(void) cw_txn_resume(db);
 		cw_mutex_unlock(&db->commit_mu);
 		goto out;
 	}

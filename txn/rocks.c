@@ -24,11 +24,38 @@ cw_txn_rdb_err(char *err, const char *what)
 	    strncmp(err, "Operation aborted: Try again", 28) == 0) {
 		rc = CW_ECONFLICT;
 		cw_log(CW_LOG_DEBUG, "txn", "%s: %s", what, err);
+	} else if (strncmp(err, "Corruption", 10) == 0) {
+		rc = CW_ECORRUPT;
+		cw_log(CW_LOG_ERROR, "txn",
+		    "%s: %s (stored data is damaged: causewayd --check tells "
+		    "what; docs/operations.md, \"Corruption\")",
+		    what, err);
 	} else {
 		cw_log(CW_LOG_ERROR, "txn", "%s: %s", what, err);
 	}
 	rocksdb_free(err);
 	return rc;
+}
+
+int
+cw_txn_resume(cw_db *db)
+{
+	uint64_t now = cw_mono_ms(), last = atomic_load(&db->resume_ms);
+	if ((last != 0 && now - last < 1000) ||
+	    !atomic_compare_exchange_strong(&db->resume_ms, &last, now))
+		return CW_EIO;
+	char *err = NULL;
+	if (cw_rocks_resume(db->base, &err) == 0) {
+		cw_log(CW_LOG_WARN, "txn",
+		    "storage error cleared (RocksDB resumed): writes go on");
+		return 0;
+	}
+	static cw_ratelimit rl;
+	cw_log_limited(&rl, CW_LOG_ERROR, "txn",
+	    "storage error persists, writes still refused: %s",
+	    err ? err : "(no message)");
+	rocksdb_free(err);
+	return CW_EIO;
 }
 
 /* ---- merge operator ---- */

@@ -61,6 +61,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "causal.h"
 #include "causeway.h"
@@ -80,7 +81,23 @@ typedef struct {
 	uint64_t tags_kept;     /* commit tags kept: those of the last
 	                         * tags_kept seqs of this DC (131,072; 0:
 	                         * all) */
+	int max_open_files;     /* RocksDB's table files open at once (512;
+	                         * -1: no bound, as RocksDB's own default) */
+	uint64_t max_clock_skew_ms; /* a remote record stamped further ahead
+	                             * of this DC's clock is held back (500;
+	                             * 0: no check) */
+	int wal_recovery;           /* CW_WAL_* (CW_WAL_ABSOLUTE) */
 } cw_db_opts;
+
+/* What opening does with a damaged write-ahead log. */
+enum {
+	/* refuse to open (CW_ECORRUPT): an acknowledged commit is never
+	 * dropped in silence */
+	CW_WAL_ABSOLUTE = 0,
+	/* open with what precedes the damage, dropping the rest (RocksDB's
+	 * point-in-time recovery): the operator's choice, logged */
+	CW_WAL_POINT_IN_TIME = 1,
+};
 
 /* Fills o with the defaults: DC 0 of 1, 1 MiB values, 100,000 operations
  * and 64 MiB per transaction, sync on. */
@@ -88,9 +105,18 @@ void cw_db_opts_default(cw_db_opts *o);
 
 /* Opens or creates the database in directory dir. OUT: *out (free with
  * cw_db_close). Returns 0, CW_EINVAL (bad options), CW_ENOMEM, CW_EIO
- * (RocksDB failed; logged), or CW_EFORMAT (dir belongs to another DC,
- * another deployment, or holds an unknown format). */
+ * (RocksDB failed; logged), CW_ECORRUPT (a damaged log or file; logged,
+ * nothing changed) or CW_EFORMAT (dir belongs to another DC, another
+ * deployment, or holds an unknown format). */
 int cw_db_open(cw_db **out, const char *dir, const cw_db_opts *o);
+/* Checks the database in dir without changing it (read-only, and
+ * offline: no process may have it open): replays its write-ahead log
+ * strictly, verifies the checksum of every block of every table file,
+ * and decodes every log record. Writes what it found to out, a line per
+ * finding. OUT: *state (if not NULL), the state vector recovered.
+ * Returns 0 (sound), CW_ECORRUPT, CW_EFORMAT (not a Causeway directory)
+ * or CW_EIO. */
+int cw_db_check(const char *dir, FILE *out, cw_vc *state);
 /* Closes db. Every cw_tx of it must be freed first. NULL is a no-op. */
 void cw_db_close(cw_db *db);
 
@@ -236,8 +262,12 @@ enum { CW_APPLY_APPLIED = 1, CW_APPLY_DUPLICATE = 2, CW_APPLY_NOT_READY = 3 };
  * it in the log in one atomic write, advances S[origin] and returns once
  * durable. OUT: *result, one of CW_APPLY_*: a record already covered by S
  * is a duplicate and changes nothing; one whose dependencies are missing
- * is not ready and changes nothing. Returns 0, CW_EPROTO (not a valid
- * record, or from this DC or an unknown one), CW_ETOOBIG, CW_ENOMEM or
+ * is not ready and changes nothing, and so is one whose HLC is more than
+ * max_clock_skew_ms ahead of this DC's wall clock (logged: applied, it
+ * would win every register it writes against any later local write, and
+ * drag this DC's HLC along; held back, it applies once the clock catches
+ * up, or never if the sender's clock is broken). Returns 0, CW_EPROTO (not a
+ * valid record, or from this DC or an unknown one), CW_ETOOBIG, CW_ENOMEM or
  * CW_EIO; on error nothing is applied. */
 int cw_db_apply_remote(cw_db *db, const void *rec, size_t len, int *result);
 /* The same without waiting for durability: the caller applies many, then

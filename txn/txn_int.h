@@ -37,6 +37,16 @@
 
 /* rocks_log.cc: RocksDB's info log goes to cw_log, not a LOG file. */
 int cw_rocks_log_to_stderr(rocksdb_options_t *opts, int verbose);
+/* rocks_db.cc: DB::VerifyChecksum (every table file) and DB::Resume
+ * (clears a background error). Return 0, or -1 with *err RocksDB's
+ * message (rocksdb_free; NULL without memory). */
+int cw_rocks_verify(rocksdb_t *db, char **err);
+int cw_rocks_resume(rocksdb_t *db, char **err);
+/* After a write failed with CW_EIO: asks RocksDB to clear the background
+ * error that stops its writes (a new WAL or table file it could not
+ * create: no descriptor, no space), at most once a second. Returns 0 if
+ * writes may go on (the caller may retry once), else CW_EIO. */
+int cw_txn_resume(cw_db *db);
 
 #define FORMAT "causeway-1"
 #define LOG_KEY_LEN 10 /* origin u16 BE, seq u64 BE */
@@ -92,6 +102,8 @@ struct cw_db {
 	/* dsnap_mu guards: */
 	struct dsnap *dsnap; /* the latest durable state's snapshot, or NULL */
 	struct dsnap *live;  /* every dsnap still referenced, oldest first */
+
+	_Atomic uint64_t resume_ms; /* the last cw_txn_resume that tried */
 };
 
 /* A RocksDB snapshot of a durable state, shared by the transactions that

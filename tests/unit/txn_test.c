@@ -715,6 +715,40 @@ apply_remote_follows_causal_readiness(void **state)
 	cw_buf_fini(&rec2);
 }
 
+/* A record stamped with HLC 2^64-1 once applied, and every later local
+ * put of its register lost to it for good (issue 18). Past the allowed
+ * skew a record is held back, and the register and the HLC stay
+ * untouched; within it, it applies, and a local put after it still wins
+ * (the HLC moves past what it applied). */
+static void
+a_record_from_the_future_is_held_back(void **state)
+{
+	fx      *f = *state;
+	cw_buf   b = { 0 };
+	int      res;
+	uint64_t d0[3] = { 0, 0, 0 };
+	mkrec(&b, 1, 1, d0, 1, "future", UINT64_MAX);
+	assert_int_equal(apply(f->db, &b, &res), 0);
+	assert_int_equal(res, CW_APPLY_NOT_READY);
+	mkrec(&b, 1, 1, d0, 1, "ahead", (cw_now_ms() + 10000) << 16);
+	assert_int_equal(apply(f->db, &b, &res), 0);
+	assert_int_equal(res, CW_APPLY_NOT_READY);
+	cw_vc S;
+	cw_db_state(f->db, &S);
+	assert_int_equal(S.v[1], 0);
+	/* 200 ms ahead: within the 500 allowed */
+	mkrec(&b, 1, 1, d0, 1, "soon", (cw_now_ms() + 200) << 16);
+	assert_int_equal(apply(f->db, &b, &res), 0);
+	assert_int_equal(res, CW_APPLY_APPLIED);
+	cw_tx *t = begin(f->db);
+	assert_int_equal(cw_tx_reg_put(t, "r", 1, "local", 5), 0);
+	assert_int_equal(commit(t), 0);
+	t = begin(f->db);
+	assert_reg(t, "r", "local");
+	cw_tx_free(t);
+	cw_buf_fini(&b);
+}
+
 static void
 apply_remote_rejects_bad_records_and_changes_nothing(void **state)
 {
@@ -787,7 +821,12 @@ local_write_after_remote_one_wins_even_with_clock_skew(void **state)
 	cw_buf   b = { 0 };
 	int      res;
 	uint64_t d0[3] = { 0, 0, 0 };
-	/* DC 1's clock is an hour ahead of ours */
+	/* DC 1's clock is an hour ahead of ours, and this DC takes it (no
+	 * --max-clock-skew: a record that far ahead is held back otherwise,
+	 * a_record_from_the_future_is_held_back) */
+	cw_db_close(f->db);
+	f->o.max_clock_skew_ms = 0;
+	assert_int_equal(cw_db_open(&f->db, f->dir, &f->o), 0);
 	uint64_t ahead = (cw_now_ms() + 3600 * 1000) << 16;
 	mkrec(&b, 1, 1, d0, 1, "remote", ahead);
 	assert_int_equal(apply(f->db, &b, &res), 0);
@@ -1219,6 +1258,8 @@ main(void)
 		    too_many_operations_is_etoobig, setup1, teardown),
 		cmocka_unit_test_setup_teardown(
 		    apply_remote_follows_causal_readiness, setup3, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_record_from_the_future_is_held_back, setup3, teardown),
 		cmocka_unit_test_setup_teardown(
 		    apply_remote_rejects_bad_records_and_changes_nothing,
 		    setup3, teardown),
