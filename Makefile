@@ -36,7 +36,7 @@ TXN_C    := txn/rocks.c txn/db.c txn/durable.c txn/tx.c txn/objects.c txn/bcount
             txn/commit.c txn/tags.c txn/remote.c txn/log.c txn/exec.c
 LIB_C    := util/util.c sec/sec.c causal/causal.c crdt/crdt.c $(TXN_C) escrow/escrow.c \
             client/client.c client/net.c
-LIB_CXX  := schema/schema.cc txn/rocks_log.cc
+LIB_CXX  := schema/schema.cc txn/rocks_log.cc txn/rocks_db.cc
 LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/obj/%.o) $(LIB_CXX:%.cc=$(BUILD)/obj/%.o)
 # libcwserver (internal, never installed): causewayd's server, transport
 # and replication; causewayd, cw-echo and the tests link it.
@@ -62,7 +62,7 @@ UNIT_BIN := $(UNIT:%=$(BUILD)/tests/%) $(BUILD)/tests/fuzz_replay \
             $(BUILD)/tests/fuzz_seed $(BUILD)/tests/fuzz_peer_replay \
             $(BUILD)/tests/fuzz_peer_seed
 INTEG    := net_test repl_test fmk_run_test peers_test verify_test security_test \
-            users_test
+            users_test hostile_test
 INTEG_BIN := $(INTEG:%=$(BUILD)/tests/%)
 BINS     := $(BUILD)/bin/cw-bench $(BUILD)/bin/causewayd $(BUILD)/bin/cw \
             $(BUILD)/bin/cw-proxy $(BUILD)/bin/fmk $(BUILD)/bin/cw-verify

@@ -20,10 +20,14 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "escrow.h"
 #include "replica.h"
@@ -52,6 +56,12 @@ struct conf {
 	const char    *admin_pw_file;
 	bool           insecure;
 	bool           need_users; /* a client URL off this machine */
+	long           max_conns;  /* --max-connections, or -1 */
+	long           open_files; /* --max-open-files, or -1 */
+	bool           per_addr_set;
+	long           max_skew; /* --max-clock-skew, or -1 */
+	int            wal_recovery;
+	bool           check; /* --check: verify --data offline, exit */
 	long           peer_id[CW_MAX_DC];
 	const char    *peer_url[CW_MAX_DC];
 	int            npeers;
@@ -97,6 +107,26 @@ usage(FILE *f)
 	    "  --session-wait MS    how long a begin waits for the DC to\n"
 	    "                       catch up with a session (1000)\n"
 	    "  --max-msg BYTES      largest request accepted (16777216)\n"
+	    "  --max-connections N  client connections at once (4096, fewer\n"
+	    "                       if the descriptor limit leaves fewer)\n"
+	    "  --max-connections-per-address N\n"
+	    "                       from one client address (1024, or half\n"
+	    "                       of --max-connections if less; 0: any)\n"
+	    "  --connection-idle-timeout S\n"
+	    "                       close a client connection idle this many\n"
+	    "                       seconds (300; 0: never)\n"
+	    "  --max-open-files N   RocksDB files kept open (512, fewer if "
+	    "the\n"
+	    "                       descriptor limit is low)\n"
+	    "  --wal-recovery MODE  absolute (default): refuse to start on a\n"
+	    "                       damaged write-ahead log; point-in-time:\n"
+	    "                       start with what precedes the damage\n"
+	    "  --check              verify every file of --data offline (no\n"
+	    "                       causewayd may have it open), and exit:\n"
+	    "                       0 sound, 1 damaged\n"
+	    "  --max-clock-skew MS  a record of another DC stamped further\n"
+	    "                       ahead of this DC's clock waits (500; 0:\n"
+	    "                       no check)\n"
 	    "  --tags-kept N        commits whose outcome a restart keeps,\n"
 	    "                       for clients that resend (131072)\n"
 	    "  --tls-cert FILE      this DC's certificate (PEM; it must name\n"
@@ -141,6 +171,66 @@ parse_num(const char *name, const char *v, long lo, long hi, long *out)
 }
 
 static int conf_file(struct conf *c, const char *path);
+
+/* Descriptors kept for everything but client connections and RocksDB's
+ * table files: its WALs, MANIFEST and lock, the listeners, epoll and
+ * eventfds of the I/O threads, peer links, the random device, a spare. */
+#define FD_RESERVE 128
+
+/* Shares the process's descriptors: RocksDB's table files, then client
+ * connections, with FD_RESERVE left over, so that no flood of
+ * connections can starve RocksDB of the descriptor its next WAL needs
+ * (issue 18: every commit failed until a restart). Raises the soft
+ * RLIMIT_NOFILE to the hard one first. Returns 0, or -1 after printing
+ * why. */
+static int
+fd_budget(struct conf *c, cw_db_opts *o)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		fprintf(stderr, "causewayd: getrlimit: %s\n", strerror(errno));
+		return -1;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit up = { rl.rlim_max, rl.rlim_max };
+		if (up.rlim_cur > (1u << 20))
+			up.rlim_cur = 1u << 20;
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl.rlim_cur = up.rlim_cur;
+	}
+	long nofile = rl.rlim_cur > (1u << 20) ? 1L << 20 : (long) rl.rlim_cur;
+	long reserve = FD_RESERVE + 4L * c->npeers + 2L * c->so.io_threads;
+	long files   = c->open_files > 0 ? c->open_files : 512;
+	if (c->open_files < 0 && files > (nofile - reserve) / 2)
+		files = (nofile - reserve) / 2;
+	long conns = nofile - reserve - files;
+	if (files < 16 || conns < 16) {
+		fprintf(stderr,
+		    "causewayd: %ld file descriptors (ulimit -n) are too few: "
+		    "%ld are kept for the server, %ld for RocksDB's files "
+		    "(--max-open-files), and at least 16 are needed for "
+		    "clients. Raise the limit.\n",
+		    nofile, reserve, files < 16 ? 16 : files);
+		return -1;
+	}
+	long want = c->max_conns > 0 ? c->max_conns : 4096;
+	if (want > conns) {
+		if (c->max_conns > 0)
+			cw_log(CW_LOG_WARN, "causewayd",
+			    "--max-connections %ld lowered to %ld: the "
+			    "descriptor limit is %ld",
+			    want, conns, nofile);
+		want = conns;
+	}
+	o->max_open_files    = (int) files;
+	c->so.wire.max_conns = (uint32_t) want;
+	/* unless told otherwise, no one address takes more than half */
+	if (!c->per_addr_set && c->so.wire.per_addr > want / 2)
+		c->so.wire.per_addr = (uint32_t) want / 2;
+	if (c->so.wire.per_addr > want)
+		c->so.wire.per_addr = (uint32_t) want;
+	return 0;
+}
 
 /* True when url reaches only this machine: ipc://, or tcp:// (or
  * tls+tcp://) to a loopback address or "localhost". */
@@ -340,6 +430,38 @@ apply(struct conf *c, const char *name, const char *v)
 		c->so.max_msg = (size_t) n;
 		return 0;
 	}
+	if (strcmp(name, "max-connections") == 0)
+		return parse_num(name, v, 1, 1L << 20, &c->max_conns);
+	if (strcmp(name, "max-connections-per-address") == 0) {
+		if (parse_num(name, v, 0, 1L << 20, &n) != 0)
+			return -1;
+		c->so.wire.per_addr = (uint32_t) n;
+		c->per_addr_set     = true;
+		return 0;
+	}
+	if (strcmp(name, "connection-idle-timeout") == 0) {
+		if (parse_num(name, v, 0, 1L << 30, &n) != 0)
+			return -1;
+		c->so.wire.idle_ms = (uint64_t) n * 1000;
+		return 0;
+	}
+	if (strcmp(name, "wal-recovery") == 0) {
+		if (strcmp(v, "absolute") == 0)
+			c->wal_recovery = CW_WAL_ABSOLUTE;
+		else if (strcmp(v, "point-in-time") == 0)
+			c->wal_recovery = CW_WAL_POINT_IN_TIME;
+		else {
+			fprintf(stderr,
+			    "causewayd: --wal-recovery "
+			    "absolute|point-in-time\n");
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(name, "max-clock-skew") == 0)
+		return parse_num(name, v, 0, 1L << 40, &c->max_skew);
+	if (strcmp(name, "max-open-files") == 0)
+		return parse_num(name, v, 16, 1L << 20, &c->open_files);
 	if (strcmp(name, "log") == 0) {
 		static const char *lv[] = { "error", "warn", "info", "debug" };
 		for (int i = 0; i < 4; i++) {
@@ -417,6 +539,13 @@ main(int argc, char **argv)
 		{ "idle-timeout", 1, 0, 0 },
 		{ "session-wait", 1, 0, 0 },
 		{ "max-msg", 1, 0, 0 },
+		{ "max-connections", 1, 0, 0 },
+		{ "max-connections-per-address", 1, 0, 0 },
+		{ "connection-idle-timeout", 1, 0, 0 },
+		{ "max-open-files", 1, 0, 0 },
+		{ "max-clock-skew", 1, 0, 0 },
+		{ "wal-recovery", 1, 0, 0 },
+		{ "check", 0, 0, 'C' },
 		{ "log", 1, 0, 0 },
 		{ "tls-cert", 1, 0, 0 },
 		{ "tls-key", 1, 0, 0 },
@@ -426,8 +555,16 @@ main(int argc, char **argv)
 		{ "help", 0, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
-	struct conf c = { 0 };
+	struct conf c = { .max_conns = -1, .open_files = -1, .max_skew = -1 };
 	int         ch, idx;
+	/* Buffers of a megabyte or more (a large request, a large reply)
+	 * are mapped for themselves and unmapped when freed. glibc's
+	 * default moves this threshold up to the largest block freed (32
+	 * MiB at most), after which such buffers come from the heap and
+	 * stay resident: 30 frames of 15 MiB left 90 MB held. */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
+	/* the data are medical records: files only for this user */
+	umask(077);
 	cw_server_opts_default(&c.so);
 	cw_log_set_level(getenv("CW_LOG") ? -1 : CW_LOG_INFO);
 	while ((ch = getopt_long(argc, argv, "h", lo, &idx)) != -1) {
@@ -437,6 +574,10 @@ main(int argc, char **argv)
 		}
 		if (ch == 'I') {
 			c.insecure = true;
+			continue;
+		}
+		if (ch == 'C') {
+			c.check = true;
 			continue;
 		}
 		if (ch != 0 || apply(&c, lo[idx].name, optarg) != 0) {
@@ -456,6 +597,13 @@ main(int argc, char **argv)
 		    "--help)\n");
 		return 2;
 	}
+	if (c.check) {
+		/* offline: read-only, no network, nothing written */
+		int rc = cw_db_check(c.data, stdout, NULL);
+		printf(
+		    "%s: %s\n", c.data, rc == 0 ? "sound" : cw_strerror(rc));
+		return rc == 0 ? 0 : 1;
+	}
 	if (c.nlisten == 0)
 		c.listen[c.nlisten++] = "tcp://127.0.0.1:7400";
 
@@ -465,6 +613,15 @@ main(int argc, char **argv)
 	o.ndc = (uint32_t) c.npeers + 1;
 	if (c.tags_set)
 		o.tags_kept = c.tags_kept;
+	if (fd_budget(&c, &o) != 0)
+		return 1;
+	if (c.max_skew >= 0)
+		o.max_clock_skew_ms = (uint64_t) c.max_skew;
+	o.wal_recovery = c.wal_recovery;
+	/* the directory remembers its deployment: another --cluster or
+	 * number of DCs is refused when it opens */
+	o.fingerprint =
+	    cw_replica_fingerprint(c.cluster ? c.cluster : "causeway", o.ndc);
 	o.dc                 = (uint16_t) c.dc;
 	bool seen[CW_MAX_DC] = { false };
 	seen[c.dc]           = true;
@@ -544,6 +701,17 @@ main(int argc, char **argv)
 		cw_sec_free(sec);
 		return 1;
 	}
+	struct stat st;
+	if (stat(c.data, &st) == 0 && (st.st_mode & 022) != 0)
+		cw_log(CW_LOG_WARN, "causewayd",
+		    "data directory %s is writable by its group or others "
+		    "(mode %03o): anyone of them could change or remove the "
+		    "data; chmod 700 it",
+		    c.data, (unsigned) (st.st_mode & 0777));
+	if (geteuid() == 0)
+		cw_log(CW_LOG_WARN, "causewayd",
+		    "running as root: a flaw in causewayd would be a flaw of "
+		    "the whole machine; run it as a user of its own");
 	/* the escrow before anything runs a transaction; it goes last */
 	if ((rc = cw_escrow_new(&esc, db)) != 0) {
 		cw_log(
@@ -618,8 +786,7 @@ main(int argc, char **argv)
 		ro.no_forward  = c.no_forward;
 		ro.escrow      = esc;
 		ro.sec         = sec;
-		ro.fingerprint = cw_replica_fingerprint(
-		    c.cluster ? c.cluster : "causeway", o.ndc);
+		ro.fingerprint = o.fingerprint;
 		if ((rc = cw_replica_start(&rep, db, &ro)) != 0) {
 			cw_log(CW_LOG_ERROR, "causewayd", "replication: %s",
 			    cw_strerror(rc));
@@ -648,8 +815,9 @@ main(int argc, char **argv)
 	cw_db_state(db, &S);
 	cw_causal_vc_format(&S, sv, sizeof(sv));
 	cw_log(CW_LOG_INFO, "causewayd",
-	    "DC %ld of %u ready: data %s, state %s, %u workers%s, %s", c.dc,
-	    o.ndc, c.data, sv, c.so.workers,
+	    "DC %ld of %u ready: data %s, state %s, %u workers, up to %u "
+	    "clients%s, %s",
+	    c.dc, o.ndc, c.data, sv, c.so.workers, c.so.wire.max_conns,
 	    c.npeers == 0     ? ""
 	        : sec != NULL ? ", peer links mutual TLS"
 	                      : ", peer links plain (no TLS)",

@@ -1,0 +1,440 @@
+/*
+ * hostile_test.c - clients that attack a real causewayd (issue 18): idle
+ * connections that once locked every client out, one address that took
+ * every connection, a flood of connections past the descriptor limit that
+ * once left RocksDB without a descriptor for its next WAL (every commit
+ * failed until a restart), a client that never reads its replies (the
+ * server once grew by gigabytes), and huge frames whose buffers were
+ * kept until the connection closed. Each attack is bounded and each
+ * checks that a legitimate client is served meanwhile.
+ */
+#include "../unit/testutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "causeway.h"
+#include "dcproc.h"
+#include "schema.h"
+#include "util.h"
+
+/* A TCP connection to port on 127.0.0.1 from address src (another
+ * loopback address: another client), blocking. Returns the descriptor or
+ * -1. */
+static int
+raw_connect(const char *src, int port)
+{
+	int                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a  = { .sin_family = AF_INET };
+	if (fd < 0)
+		return -1;
+	inet_pton(AF_INET, src, &a.sin_addr);
+	if (bind(fd, (struct sockaddr *) &a, sizeof(a)) != 0)
+		goto fail;
+	a.sin_port = htons((uint16_t) port);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	if (connect(fd, (struct sockaddr *) &a, sizeof(a)) != 0)
+		goto fail;
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+/* Whether the server closed fd (end of stream within ms), reading and
+ * dropping what it sent first (its SP header). */
+static bool
+closed_by_server(int fd, int ms)
+{
+	uint8_t buf[256];
+	double  end = lab_now_s() + ms / 1000.0;
+	for (;;) {
+		int left = (int) ((end - lab_now_s()) * 1000);
+		if (left < 0)
+			return false;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, left) <= 0)
+			return false;
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return true;
+	}
+}
+
+/* The server's resident memory in kB. */
+static long
+rss_kb(pid_t pid)
+{
+	char  path[64], line[256];
+	long  kb = -1;
+	FILE *f;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* One commit of a counter add through the SDK. */
+static int
+bump(const char *url)
+{
+	cw_client *c;
+	cw_txn    *t;
+	int        rc = cw_connect(&c, url);
+	if (rc != 0)
+		return rc;
+	cw_set_timeout(c, 2000);
+	if ((rc = cw_begin(c, &t)) == 0) {
+		cw_counter_add(t, "n", 1, 1);
+		rc = cw_commit(t);
+	}
+	cw_close(c);
+	return rc;
+}
+
+struct fx {
+	char  *tmp;
+	char   dir[300];
+	dcproc d;
+};
+
+static struct fx *
+start(char **args)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	f->tmp = lab_tmpdir("cwhostile");
+	snprintf(f->dir, sizeof(f->dir), "%s/dc0", f->tmp);
+	assert_int_equal(dc_start(&f->d, f->dir, args), 0);
+	return f;
+}
+
+static void
+stop(struct fx *f)
+{
+	assert_int_equal(dc_stop(&f->d), 0);
+	lab_rmrf(f->tmp);
+	free(f->tmp);
+	free(f);
+}
+
+/* Idle connections that fill the server are closed after the idle time,
+ * and a client gets in again. Before: 4,096 idle connections locked
+ * every client out for as long as they were held. */
+static void
+idle_connections_are_closed_and_clients_get_in_again(void **state)
+{
+	(void) state;
+	char      *args[] = { "--max-connections", "32",
+		     "--max-connections-per-address", "0",
+		     "--connection-idle-timeout", "2", NULL };
+	struct fx *f      = start(args);
+	int        fds[40], n = 0;
+	for (int i = 0; i < 40; i++)
+		if ((fds[n] = raw_connect("127.0.0.2", f->d.port)) >= 0)
+			n++;
+	assert_int_equal(n, 40);
+	/* the 8 beyond the limit are closed at once */
+	bool gone[40] = { false };
+	int  closed   = 0;
+	for (int i = 0; i < n; i++)
+		closed += gone[i] = closed_by_server(fds[i], 10);
+	assert_int_equal(closed, 8);
+	assert_int_equal(bump(f->d.url), CW_EUNAVAIL); /* full */
+	/* the rest within the idle time (and a sweep) */
+	for (int i = 0; i < n; i++)
+		closed += !gone[i] && closed_by_server(fds[i], 4000);
+	assert_int_equal(closed, 40);
+	assert_int_equal(bump(f->d.url), 0);
+	/* a client that sits idle longer than that is not hurt: the SDK
+	 * dials again */
+	cw_client *c;
+	cw_txn    *t;
+	assert_int_equal(cw_connect(&c, f->d.url), 0);
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_counter_add(t, "n", 1, 1), 0);
+	assert_int_equal(cw_commit(t), 0);
+	lab_sleep_until(lab_now_s() + 2.5);
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_counter_add(t, "n", 1, 1), 0);
+	assert_int_equal(cw_commit(t), 0);
+	cw_close(c);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	stop(f);
+}
+
+/* One address may hold its share of connections, not all of them; the
+ * refusals are logged a line a second at most. */
+static void
+one_address_cannot_take_every_connection(void **state)
+{
+	(void) state;
+	char      *args[] = { "--max-connections", "64",
+		     "--max-connections-per-address", "16", NULL };
+	struct fx *f      = start(args);
+	int        fds[200], n = 0;
+	for (int i = 0; i < 200; i++)
+		if ((fds[n] = raw_connect("127.0.0.2", f->d.port)) >= 0)
+			n++;
+	assert_int_equal(n, 200);
+	int closed = 0;
+	for (int i = 0; i < n; i++)
+		closed += closed_by_server(fds[i], 50);
+	assert_int_equal(closed, 200 - 16);
+	/* another address is served */
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(bump(f->d.url), 0);
+	int lines = lab_count_lines(f->d.log, "the most allowed from one");
+	assert_true(lines >= 1 && lines <= 3);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	stop(f);
+}
+
+/* causewayd under `ulimit -n 256`, 400 connections from one address: the
+ * connections beyond what the limit leaves are refused, and commits that
+ * make RocksDB switch to new WAL and table files all succeed. Before:
+ * 1,500 connections under `ulimit -n 1024` made every commit fail with
+ * CW_EIO until a restart. */
+static void
+a_connection_flood_leaves_descriptors_for_rocksdb(void **state)
+{
+	(void) state;
+	char       *tmp = lab_tmpdir("cwhostilefd"), wrap[300], real[4096];
+	const char *bin = getenv("CAUSEWAYD");
+	if (bin == NULL)
+		bin = "build/bin/causewayd";
+	assert_non_null(realpath(bin, real));
+	snprintf(wrap, sizeof(wrap), "%s/causewayd", tmp);
+	FILE *w = fopen(wrap, "w");
+	assert_non_null(w);
+	fprintf(
+	    w, "#!/bin/sh\nulimit -n 256 || exit 1\nexec %s \"$@\"\n", real);
+	fclose(w);
+	chmod(wrap, 0755);
+	setenv("CAUSEWAYD", wrap, 1);
+	char      *args[] = { NULL };
+	struct fx *f      = start(args);
+	setenv("CAUSEWAYD", real, 1);
+	/* a client connected before the flood */
+	cw_client *c;
+	cw_txn    *t;
+	assert_int_equal(cw_connect(&c, f->d.url), 0);
+	cw_set_timeout(c, 10000);
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_counter_add(t, "n", 1, 1), 0);
+	assert_int_equal(cw_commit(t), 0);
+	int *fds = calloc(400, sizeof(int)), n = 0;
+	for (int i = 0; i < 400; i++)
+		if ((fds[n] = raw_connect("127.0.0.2", f->d.port)) >= 0)
+			n++;
+	int closed = 0;
+	for (int i = 0; i < n; i++)
+		closed += closed_by_server(fds[i], 20);
+	assert_true(closed > 400 - 256);
+	/* 96 MB of values: the memtable (64 MB) fills and is flushed,
+	 * which takes a new WAL and a new table file */
+	static char big[1 << 20];
+	memset(big, 'v', sizeof(big));
+	for (int i = 0; i < 96; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "big%d", i);
+		assert_int_equal(cw_begin(c, &t), 0);
+		assert_int_equal(
+		    cw_reg_put(t, k, strlen(k), big, sizeof(big) - 64), 0);
+		assert_int_equal(cw_commit(t), 0);
+	}
+	cw_close(c);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+	stop(f);
+	lab_rmrf(tmp);
+	free(tmp);
+}
+
+/* Writes one request frame of body b[0..len) with request id id. */
+static ssize_t
+send_frame(int fd, uint32_t id, const void *b, size_t len, int flags)
+{
+	uint8_t h[12];
+	cw_st_be64(h, len + 4);
+	h[8]                 = (uint8_t) (0x80 | id >> 24);
+	h[9]                 = (uint8_t) (id >> 16);
+	h[10]                = (uint8_t) (id >> 8);
+	h[11]                = (uint8_t) id;
+	struct iovec  iov[2] = { { h, 12 }, { (void *) b, len } };
+	struct msghdr mh     = { .msg_iov = iov, .msg_iovlen = 2 };
+	return sendmsg(fd, &mh, flags | MSG_NOSIGNAL);
+}
+
+/* A client that sends reads of a 1 MB value and never reads a reply: the
+ * server stops reading it once its replies queue up, and stays small.
+ * Before: it grew by 2.3 GB in 8 s. */
+static void
+a_client_that_reads_no_replies_holds_a_bounded_amount(void **state)
+{
+	(void) state;
+	char       *args[] = { NULL };
+	struct fx  *f      = start(args);
+	static char big[1000000];
+	memset(big, 'x', sizeof(big));
+	cw_client *c;
+	cw_txn    *t;
+	assert_int_equal(cw_connect(&c, f->d.url), 0);
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_reg_put(t, "big", 3, big, sizeof(big)), 0);
+	assert_int_equal(cw_commit(t), 0);
+	long   before = rss_kb(f->d.pid);
+	cw_op  rd     = { .op = CW_OP_REG_GET, .key = "big", .kl = 3 };
+	cw_req h      = { .kind = CW_REQ_COMMIT };
+	cw_buf b      = { 0 };
+	assert_int_equal(cw_schema_req_encode(&h, NULL, 0, &rd, 1, &b), 0);
+	int fd = raw_connect("127.0.0.2", f->d.port);
+	assert_true(fd >= 0);
+	static const uint8_t req0[8] = { 0, 'S', 'P', 0, 0, 0x30, 0, 0 };
+	assert_int_equal(send(fd, req0, 8, 0), 8);
+	/* 600 reads (600 MB of replies), or until the server stops taking
+	 * them for a second */
+	int    sent = 0;
+	double idle = lab_now_s() + 1;
+	while (sent < 600 && lab_now_s() < idle) {
+		if (send_frame(fd, (uint32_t) sent + 1, b.p, b.len,
+		        MSG_DONTWAIT) > 0) {
+			sent++;
+			idle = lab_now_s() + 1;
+		} else {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+			poll(&p, 1, 50);
+		}
+	}
+	lab_sleep_until(lab_now_s() + 0.5);
+	long grown = rss_kb(f->d.pid) - before;
+	fprintf(stderr, "  %d reads sent; the server grew by %ld kB\n", sent,
+	    grown);
+	assert_true(grown < 200 * 1024);
+	/* another client is served meanwhile */
+	int64_t v;
+	assert_int_equal(cw_begin(c, &t), 0);
+	assert_int_equal(cw_counter_get(t, "n", 1, &v), 0);
+	assert_int_equal(cw_commit(t), 0);
+	cw_close(c);
+	close(fd);
+	cw_buf_fini(&b);
+	stop(f);
+}
+
+/* Frames of 15 MiB that each connection sent once: their buffers go
+ * back once they are read, not when the connection closes. Before: 50
+ * such connections held 1 GB until they closed. */
+static void
+huge_frames_give_their_memory_back(void **state)
+{
+	(void) state;
+	char                *args[] = { NULL };
+	struct fx           *f      = start(args);
+	long                 before = rss_kb(f->d.pid);
+	size_t               len    = 15u << 20;
+	uint8_t             *junk   = malloc(len);
+	int                  fds[30];
+	static const uint8_t req0[8] = { 0, 'S', 'P', 0, 0, 0x30, 0, 0 };
+	assert_non_null(junk);
+	memset(junk, 0x5a, len); /* not a request: answered CW_EPROTO */
+	for (int i = 0; i < 30; i++) {
+		fds[i] = raw_connect("127.0.0.2", f->d.port);
+		assert_true(fds[i] >= 0);
+		assert_int_equal(send(fds[i], req0, 8, 0), 8);
+		/* blocking: the whole frame goes */
+		assert_true(send_frame(fds[i], 1, junk, len, 0) > 0);
+	}
+	/* every one answered, the connections held open */
+	for (int i = 0; i < 30; i++) {
+		struct pollfd p = { .fd = fds[i], .events = POLLIN };
+		assert_int_equal(poll(&p, 1, 5000), 1);
+	}
+	lab_sleep_until(lab_now_s() + 0.5);
+	long grown = rss_kb(f->d.pid) - before;
+	fprintf(stderr,
+	    "  30 frames of 15 MiB read; the server holds %ld kB "
+	    "more\n",
+	    grown);
+	assert_true(grown < 100 * 1024);
+	assert_int_equal(bump(f->d.url), 0);
+	for (int i = 0; i < 30; i++)
+		close(fds[i]);
+	free(junk);
+	stop(f);
+}
+
+/* Its files are the user's alone, and the directory remembers its
+ * deployment: before, files were made 0644 in a 0755 directory, and a
+ * directory opened under another --cluster. */
+static void
+the_data_directory_is_private_and_remembers_its_cluster(void **state)
+{
+	(void) state;
+	char       *args[] = { "--cluster", "north", NULL };
+	struct fx  *f      = start(args);
+	struct stat st;
+	char        path[400];
+	assert_int_equal(bump(f->d.url), 0);
+	assert_int_equal(stat(f->dir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/CURRENT", f->dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 077, 0);
+	if (geteuid() == 0)
+		assert_int_equal(
+		    lab_count_lines(f->d.log, "running as root"), 1);
+	assert_int_equal(dc_stop(&f->d), 0);
+	/* another cluster's name: refused, and said why */
+	const char *bin = getenv("CAUSEWAYD");
+	char        out[400], url[64];
+	snprintf(out, sizeof(out), "%s/south.log", f->tmp);
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", dc_free_port());
+	char *argv[] = { (char *) (bin ? bin : "build/bin/causewayd"),
+		"--data", f->dir, "--listen", url, "--cluster", "south",
+		NULL };
+	pid_t pid    = proc_spawn(argv, out);
+	assert_true(pid > 0);
+	assert_int_equal(proc_wait(pid, 20), 1);
+	assert_int_equal(lab_count_lines(out, "another deployment"), 1);
+	/* its own name still opens it */
+	assert_int_equal(dc_restart(&f->d), 0);
+	assert_int_equal(bump(f->d.url), 0);
+	stop(f);
+}
+
+int
+main(void)
+{
+	cw_log_set_level(CW_LOG_ERROR);
+	dc_watchdog(300);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+		    idle_connections_are_closed_and_clients_get_in_again),
+		cmocka_unit_test(one_address_cannot_take_every_connection),
+		cmocka_unit_test(
+		    a_connection_flood_leaves_descriptors_for_rocksdb),
+		cmocka_unit_test(
+		    a_client_that_reads_no_replies_holds_a_bounded_amount),
+		cmocka_unit_test(huge_frames_give_their_memory_back),
+		cmocka_unit_test(
+		    the_data_directory_is_private_and_remembers_its_cluster),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
