@@ -52,15 +52,6 @@
 #define IN_KEEP                                               \
 	16384 /* an input buffer larger than this is freed or \
 	       * shrunk once the frames in it are taken */
-#define ADDR_BUCKETS 1024
-
-/* Connections open from one client address (w->mu guards it). */
-struct addr {
-	struct addr *next;
-	uint32_t     n;
-	char         a[48];
-};
-
 struct obuf { /* reply bytes the socket did not take yet */
 	struct obuf *next;
 	size_t       len, off;
@@ -87,7 +78,7 @@ struct conn {
 	size_t       oq_bytes; /* in oq */
 	/* a whole request read, or reply bytes written (cw_mono_ms) */
 	_Atomic uint64_t active_ms;
-	struct addr     *addr; /* its count, or NULL (ipc://) */
+	cw_tally_ent    *addr; /* its count in w->addrs, or NULL (ipc://) */
 	/* the owner's alone: */
 	bool         owned;   /* the owner holds its reference */
 	uint32_t     events;  /* the epoll interest now */
@@ -147,53 +138,10 @@ struct cw_wire {
 	/* mu guards: */
 	struct conn *conns;
 	uint32_t     nconns;
-	struct addr *addrs[ADDR_BUCKETS];
+	cw_tally    *addrs; /* connections per client address */
 };
 
 /* ---- connections ---- */
-
-static size_t
-addr_hash(const char *a)
-{
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-	for (; *a; a++)
-		h = (h ^ (uint8_t) *a) * 1099511628211ull;
-	return (size_t) (h % ADDR_BUCKETS);
-}
-
-/* Counts one more connection from a; NULL if a has per_addr already (or
- * no memory). Caller holds w->mu. */
-static struct addr *
-addr_take(cw_wire *w, const char *a)
-{
-	struct addr **b = &w->addrs[addr_hash(a)], *e;
-	for (e = *b; e != NULL && strcmp(e->a, a) != 0; e = e->next)
-		;
-	if (e != NULL && w->lim.per_addr != 0 && e->n >= w->lim.per_addr)
-		return NULL;
-	if (e == NULL) {
-		if ((e = cw_calloc(1, sizeof(*e))) == NULL)
-			return NULL;
-		snprintf(e->a, sizeof(e->a), "%s", a);
-		e->next = *b;
-		*b      = e;
-	}
-	e->n++;
-	return e;
-}
-
-/* Counts one connection from e fewer. Caller holds w->mu. */
-static void
-addr_put(cw_wire *w, struct addr *e)
-{
-	if (e == NULL || --e->n > 0)
-		return;
-	struct addr **p = &w->addrs[addr_hash(e->a)];
-	while (*p != e)
-		p = &(*p)->next;
-	*p = e->next;
-	cw_free(e);
-}
 
 /* Frees c's queued replies. Caller holds c->mu (or the last reference). */
 static void
@@ -254,7 +202,7 @@ conn_unref(struct conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	w->nconns--;
-	addr_put(w, c->addr);
+	cw_tally_put(w->addrs, c->addr);
 	pthread_mutex_unlock(&w->mu);
 	cw_tls_free(c->tls);
 	close(c->fd);
@@ -875,7 +823,8 @@ conn_new(cw_wire *w, int fd, bool ipc, bool tls)
 	pthread_mutex_lock(&w->mu);
 	bool full = w->nconns >= w->lim.max_conns, many = false;
 	if (!full && !ipc)
-		many = (c->addr = addr_take(w, c->peer)) == NULL;
+		many = (c->addr = cw_tally_take(
+		            w->addrs, c->peer, w->lim.per_addr, NULL)) == NULL;
 	if (!full && !many) {
 		c->next = w->conns;
 		if (w->conns != NULL)
@@ -1292,7 +1241,8 @@ cw_wire_new(cw_wire **out, uint32_t threads, size_t max_msg, size_t user,
 	if (w->lim.in_max < 1)
 		w->lim.in_max = 1;
 	pthread_mutex_init(&w->mu, NULL);
-	if ((w->io = cw_calloc(threads, sizeof(*w->io))) == NULL)
+	if (cw_tally_new(&w->addrs) != 0 ||
+	    (w->io = cw_calloc(threads, sizeof(*w->io))) == NULL)
 		goto fail;
 	for (uint32_t i = 0; i < threads; i++) {
 		struct io *io = &w->io[i];
@@ -1398,6 +1348,7 @@ cw_wire_free(cw_wire *w)
 	}
 	if (w->spare >= 0)
 		close(w->spare);
+	cw_tally_free(w->addrs);
 	pthread_mutex_destroy(&w->mu);
 	cw_free(w->io);
 	cw_free(w);

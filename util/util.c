@@ -588,3 +588,77 @@ cw_read_secret(const char *path, char *out, size_t n)
 	}
 	return 0;
 }
+
+/* ---- tallies ---- */
+
+#define TALLY_BUCKETS 1024
+
+struct cw_tally_ent {
+	cw_tally_ent *next;
+	uint32_t      n;
+	size_t        b; /* its bucket */
+	char          name[48];
+};
+
+struct cw_tally {
+	cw_tally_ent *b[TALLY_BUCKETS];
+};
+
+int
+cw_tally_new(cw_tally **out)
+{
+	*out = cw_calloc(1, sizeof(**out));
+	return *out != NULL ? 0 : CW_ENOMEM;
+}
+
+void
+cw_tally_free(cw_tally *t)
+{
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < TALLY_BUCKETS; i++)
+		while (t->b[i] != NULL) {
+			cw_tally_ent *e = t->b[i];
+			t->b[i]         = e->next;
+			cw_free(e);
+		}
+	cw_free(t);
+}
+
+cw_tally_ent *
+cw_tally_take(cw_tally *t, const char *name, uint32_t cap, bool *full)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (const char *p = name; *p; p++)
+		h = (h ^ (uint8_t) *p) * 1099511628211ull;
+	size_t        b = (size_t) (h % TALLY_BUCKETS);
+	cw_tally_ent *e = t->b[b];
+	while (e != NULL && strncmp(e->name, name, sizeof(e->name) - 1) != 0)
+		e = e->next;
+	if (full != NULL)
+		*full = e != NULL && cap != 0 && e->n >= cap;
+	if (e != NULL && cap != 0 && e->n >= cap)
+		return NULL;
+	if (e == NULL) {
+		if ((e = cw_calloc(1, sizeof(*e))) == NULL)
+			return NULL;
+		snprintf(e->name, sizeof(e->name), "%s", name);
+		e->b    = b;
+		e->next = t->b[b];
+		t->b[b] = e;
+	}
+	e->n++;
+	return e;
+}
+
+void
+cw_tally_put(cw_tally *t, cw_tally_ent *e)
+{
+	if (e == NULL || --e->n > 0)
+		return;
+	cw_tally_ent **p = &t->b[e->b];
+	while (*p != e)
+		p = &(*p)->next;
+	*p = e->next;
+	cw_free(e);
+}

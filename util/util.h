@@ -63,6 +63,23 @@ void cw_log_limited(cw_ratelimit *rl, int level, const char *mod,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 #endif
 
+/* Counts per name (a client address): what each holds of a shared
+ * resource, each held to a cap. Not thread-safe: the owner's lock guards
+ * it. */
+typedef struct cw_tally     cw_tally;
+typedef struct cw_tally_ent cw_tally_ent;
+/* OUT: *out, empty. Returns 0 or CW_ENOMEM. */
+int cw_tally_new(cw_tally **out);
+/* Frees t and its entries (those taken must not be put after). */
+void cw_tally_free(cw_tally *t);
+/* Counts one more for name, unless it holds cap already (cap 0: no
+ * cap). Returns its entry (for cw_tally_put), or NULL: at its cap, or no
+ * memory (*full says which; full may be NULL). */
+cw_tally_ent *cw_tally_take(
+    cw_tally *t, const char *name, uint32_t cap, bool *full);
+/* Counts one fewer for e (NULL: nothing); an entry at 0 goes. */
+void cw_tally_put(cw_tally *t, cw_tally_ent *e);
+
 /* Test-only seeded bugs for the verification harness (tests/harness,
  * docs/verification.md). Compiled in only with -DCW_TEST_BUGS (the
  * causewayd-bugs binary); there, true when $CW_TEST_BUG names the bug.
