@@ -107,6 +107,13 @@ usage(FILE *f)
 	    "  --session-wait MS    how long a begin waits for the DC to\n"
 	    "                       catch up with a session (1000)\n"
 	    "  --max-msg BYTES      largest request accepted (16777216)\n"
+	    "  --max-transactions N open transactions at once (4096)\n"
+	    "  --max-transactions-per-address N\n"
+	    "                       of them from one client address (1024)\n"
+	    "  --max-session-waits-per-address N\n"
+	    "                       begins from one address that wait for\n"
+	    "                       this DC to catch up with their session\n"
+	    "                       (16)\n"
 	    "  --max-connections N  client connections at once (4096, fewer\n"
 	    "                       if the descriptor limit leaves fewer)\n"
 	    "  --max-connections-per-address N\n"
@@ -430,6 +437,26 @@ apply(struct conf *c, const char *name, const char *v)
 		c->so.max_msg = (size_t) n;
 		return 0;
 	}
+	if (strcmp(name, "max-transactions") == 0) {
+		if (parse_num(name, v, 1, 65536, &n) != 0)
+			return -1;
+		c->so.max_txns = (uint32_t) n;
+		if (c->so.max_txns_addr > c->so.max_txns)
+			c->so.max_txns_addr = c->so.max_txns;
+		return 0;
+	}
+	if (strcmp(name, "max-transactions-per-address") == 0) {
+		if (parse_num(name, v, 0, 65536, &n) != 0)
+			return -1;
+		c->so.max_txns_addr = (uint32_t) n;
+		return 0;
+	}
+	if (strcmp(name, "max-session-waits-per-address") == 0) {
+		if (parse_num(name, v, 0, 4096, &n) != 0)
+			return -1;
+		c->so.max_waits_addr = (uint32_t) n;
+		return 0;
+	}
 	if (strcmp(name, "max-connections") == 0)
 		return parse_num(name, v, 1, 1L << 20, &c->max_conns);
 	if (strcmp(name, "max-connections-per-address") == 0) {
@@ -540,6 +567,9 @@ main(int argc, char **argv)
 		{ "session-wait", 1, 0, 0 },
 		{ "max-msg", 1, 0, 0 },
 		{ "max-connections", 1, 0, 0 },
+		{ "max-transactions", 1, 0, 0 },
+		{ "max-transactions-per-address", 1, 0, 0 },
+		{ "max-session-waits-per-address", 1, 0, 0 },
 		{ "max-connections-per-address", 1, 0, 0 },
 		{ "connection-idle-timeout", 1, 0, 0 },
 		{ "max-open-files", 1, 0, 0 },

@@ -37,6 +37,7 @@
 #define SLOT_BITS 16
 #define AUTH_THREADS 2 /* logins and user changes: each hashes a password */
 #define AUTH_QUEUE 64  /* waiting for them; more are refused, CW_EUNAVAIL */
+#define ADMIN_QUEUE 16 /* status requests waiting for their thread */
 
 /* How far serving a request got, where a function returns it instead of
  * 0 or a (negative) CW_E code: never an error, never on the wire. */
@@ -59,10 +60,11 @@ enum serve_state {
 struct slot {
 	pthread_mutex_t mu;
 	/* mu guards: */
-	uint64_t id;    /* 0: free */
-	uint64_t owner; /* the session that opened it (users.h), or 0 */
-	cw_tx   *tx;
-	uint64_t last_ms;
+	uint64_t      id;    /* 0: free */
+	uint64_t      owner; /* the session that opened it (users.h), or 0 */
+	cw_tx        *tx;
+	uint64_t      last_ms;
+	cw_tally_ent *addr; /* its count in txn_addrs (tbl_mu), or NULL */
 };
 
 /* A resent copy from before a restart is judged against the commit tags
@@ -134,6 +136,12 @@ struct cw_server {
 	uint32_t *free; /* stack of free slot numbers */
 	uint32_t  nfree;
 	uint64_t  gen;
+	cw_tally *txn_addrs; /* open transactions per client address */
+
+	pthread_mutex_t wait_mu;
+	/* wait_mu guards: */
+	cw_tally *wait_addrs; /* begins waiting for a session clock, per
+	                       * client address */
 
 	cw_rcache *rcache; /* the reply cache (thread-safe) */
 	cw_users  *users;  /* users and sessions (thread-safe) */
@@ -154,8 +162,11 @@ struct cw_server {
 	pthread_t *threads; /* the workers */
 	uint32_t   nthreads;
 
-	struct connq work_q; /* requests that wait for a worker */
-	struct connq auth_q; /* logins and user changes, for the authers */
+	struct connq work_q;  /* requests that wait for a worker */
+	struct connq auth_q;  /* logins and user changes, for the authers */
+	struct connq admin_q; /* status requests, for their own thread */
+	pthread_t    admin;
+	bool         admin_started;
 	pthread_t    authers[AUTH_THREADS];
 	uint32_t     nauthers;
 	struct connq sync_q; /* replies that wait for a sync */
@@ -169,6 +180,8 @@ cw_server_opts_default(cw_server_opts *o)
 	o->workers         = 64;
 	o->io_threads      = 4;
 	o->max_txns        = 4096;
+	o->max_txns_addr   = 1024;
+	o->max_waits_addr  = 16;
 	o->idle_ms         = 10000;
 	o->session_wait_ms = 1000;
 	o->max_msg         = 16u << 20;
@@ -182,13 +195,27 @@ cw_server_opts_default(cw_server_opts *o)
 /* Allocates a slot for tx. OUT: *id. Returns 0 or CW_EUNAVAIL (full). The
  * slot is returned locked. */
 static int
-slot_alloc(
-    cw_server *s, cw_tx *tx, uint64_t owner, uint64_t *id, struct slot **out)
+slot_alloc(cw_server *s, cw_tx *tx, uint64_t owner, const char *addr,
+    uint64_t *id, struct slot **out)
 {
+	static cw_ratelimit rl_full, rl_addr;
+	cw_tally_ent       *ae   = NULL;
+	bool                many = false;
 	pthread_mutex_lock(&s->tbl_mu);
+	if (s->nfree > 0 && strcmp(addr, "local") != 0 &&
+	    (ae = cw_tally_take(
+	         s->txn_addrs, addr, s->o.max_txns_addr, &many)) == NULL) {
+		pthread_mutex_unlock(&s->tbl_mu);
+		if (many)
+			cw_log_limited(&rl_addr, CW_LOG_WARN, "server",
+			    "%u transactions open from %s, the most from one "
+			    "address: refusing another",
+			    s->o.max_txns_addr, addr);
+		return many ? CW_EUNAVAIL : CW_ENOMEM;
+	}
 	if (s->nfree == 0) {
 		pthread_mutex_unlock(&s->tbl_mu);
-		cw_log(CW_LOG_WARN, "server",
+		cw_log_limited(&rl_full, CW_LOG_WARN, "server",
 		    "%u transactions open: refusing another", s->o.max_txns);
 		return CW_EUNAVAIL;
 	}
@@ -198,6 +225,7 @@ slot_alloc(
 	struct slot *sl = &s->slots[i];
 	pthread_mutex_lock(&sl->mu);
 	sl->id      = (g << SLOT_BITS) | i;
+	sl->addr    = ae;
 	sl->owner   = owner;
 	sl->tx      = tx;
 	sl->last_ms = cw_mono_ms();
@@ -235,10 +263,13 @@ static void
 slot_release(cw_server *s, struct slot *sl)
 {
 	cw_tx_free(sl->tx);
-	sl->tx = NULL;
-	sl->id = 0;
+	cw_tally_ent *ae = sl->addr;
+	sl->tx           = NULL;
+	sl->id           = 0;
+	sl->addr         = NULL;
 	pthread_mutex_unlock(&sl->mu);
 	pthread_mutex_lock(&s->tbl_mu);
+	cw_tally_put(s->txn_addrs, ae);
 	s->free[s->nfree++] = (uint32_t) (sl - s->slots);
 	pthread_mutex_unlock(&s->tbl_mu);
 }
@@ -409,23 +440,91 @@ prior_judge(cw_server *s, const cw_req *r, const struct pentry **e)
 
 /* ---- requests ---- */
 
-/* Begins the transaction of r. With nowait, only on the latest durable
- * state: WOULD_WAIT if that does not include the session's clock. */
+/* Session clocks beyond what this DC holds by more than this many
+ * transactions of one origin are not waited for. */
+#define FAR_AHEAD (1u << 20)
+
+/* Whether a session clock can be reached by waiting: it names no commit
+ * of this DC that this DC does not have (none can come: this DC made
+ * them, or would have), and no other origin further ahead of what this
+ * DC holds than FAR_AHEAD. Returns 0 or CW_EUNAVAIL (logged, once a
+ * second at most). */
 static int
-open_txn(cw_server *s, const cw_req *r, bool nowait, cw_tx **tx)
+clock_reachable(cw_server *s, const cw_vc *need)
 {
-	cw_vc need, *np = NULL;
-	int   rc;
+	static cw_ratelimit rl;
+	cw_vc               S;
+	uint16_t            self = cw_db_dc(s->db);
+	cw_db_state(s->db, &S);
+	for (uint32_t k = 0; k < need->n && k < S.n; k++) {
+		uint64_t have = S.v[k];
+		bool     far  = k == self ? need->v[k] > have
+		                          : need->v[k] > have + FAR_AHEAD;
+		if (!far)
+			continue;
+		cw_log_limited(&rl, CW_LOG_WARN, "server",
+		    "a begin needs %llu transactions of DC %u, and this DC "
+		    "holds %llu: refused, no wait can reach it",
+		    (unsigned long long) need->v[k], k,
+		    (unsigned long long) have);
+		return CW_EUNAVAIL;
+	}
+	return 0;
+}
+
+/* Begins the transaction of j's request. With nowait, only on the latest
+ * durable state: WOULD_WAIT if that does not include the session's
+ * clock. */
+static int
+open_txn(cw_server *s, const struct job *j, bool nowait, cw_tx **tx)
+{
+	const cw_req *r = &j->r;
+	cw_vc         need, *np = NULL;
+	int           rc;
 	if (r->clocklen != 0) {
 		if ((rc = cw_causal_vc_decode(&need, r->clock, r->clocklen)) !=
 		    0)
 			return rc;
 		np = &need;
+		/* a clock no wait can reach is refused at once: it must not
+		 * hold a worker for the session wait (issue 18: 1,024 such
+		 * begins held every worker) */
+		if ((rc = clock_reachable(s, &need)) != 0)
+			return rc;
 	}
-	if (!nowait)
-		return cw_tx_begin(s->db, np, s->o.session_wait_ms, tx);
-	rc = cw_tx_begin_nowait(s->db, np, tx);
-	return rc == CW_EUNAVAIL ? WOULD_WAIT : rc;
+	if (nowait)
+		return (rc = cw_tx_begin_nowait(s->db, np, tx)) == CW_EUNAVAIL
+		    ? WOULD_WAIT
+		    : rc;
+	if (np == NULL || cw_tx_begin_nowait(s->db, np, tx) == 0)
+		return np == NULL ? cw_tx_begin(s->db, NULL, 0, tx) : 0;
+	/* it waits for the DC to catch up: one address holds at most
+	 * max_waits_addr workers so */
+	static cw_ratelimit rl;
+	cw_tally_ent       *w = NULL;
+	bool local = strcmp(j->addr, "local") == 0, many = false;
+	if (!local) {
+		pthread_mutex_lock(&s->wait_mu);
+		w = cw_tally_take(
+		    s->wait_addrs, j->addr, s->o.max_waits_addr, &many);
+		pthread_mutex_unlock(&s->wait_mu);
+		if (w == NULL) {
+			if (many)
+				cw_log_limited(&rl, CW_LOG_WARN, "server",
+				    "%u begins from %s wait for the DC to "
+				    "catch up, the most from one address: "
+				    "refusing another",
+				    s->o.max_waits_addr, j->addr);
+			return many ? CW_EUNAVAIL : CW_ENOMEM;
+		}
+	}
+	rc = cw_tx_begin(s->db, np, s->o.session_wait_ms, tx);
+	if (!local) {
+		pthread_mutex_lock(&s->wait_mu);
+		cw_tally_put(s->wait_addrs, w);
+		pthread_mutex_unlock(&s->wait_mu);
+	}
+	return rc;
 }
 
 /* The operations a request served without waiting may hold: every one but
@@ -575,13 +674,13 @@ handle(cw_server *s, struct job *j, bool nowait, cw_buf *out, uint64_t *ticket)
 	case CW_REQ_BEGIN:
 	case CW_REQ_READ:
 		if (r->txid == 0) {
-			if ((h.err = open_txn(s, r, nowait, &tx)) != 0) {
+			if ((h.err = open_txn(s, j, nowait, &tx)) != 0) {
 				if (h.err == WOULD_WAIT)
 					goto would_wait;
 				break;
 			}
-			if ((h.err = slot_alloc(s, tx, own, &h.txid, &sl)) !=
-			    0) {
+			if ((h.err = slot_alloc(
+			         s, tx, own, j->addr, &h.txid, &sl)) != 0) {
 				cw_tx_free(tx);
 				break;
 			}
@@ -608,7 +707,7 @@ handle(cw_server *s, struct job *j, bool nowait, cw_buf *out, uint64_t *ticket)
 		 * done; the sync the commit needs is the caller's (job_done)
 		 */
 		if (r->txid == 0) {
-			if ((h.err = open_txn(s, r, nowait, &tx)) != 0) {
+			if ((h.err = open_txn(s, j, nowait, &tx)) != 0) {
 				if (h.err == WOULD_WAIT)
 					goto would_wait;
 				break;
@@ -1019,7 +1118,16 @@ serve_cb(void *arg, cw_wire_req *wr, const uint8_t *body, size_t len)
 			return;
 		}
 		uint8_t kind = c->job.r.kind;
-		if (rc == WOULD_WAIT &&
+		if (rc == WOULD_WAIT && kind == CW_REQ_STATUS) {
+			/* an operator's window: never behind client work */
+			if (connq_push(&s->admin_q, c))
+				return;
+			static cw_ratelimit rl;
+			cw_log_limited(&rl, CW_LOG_WARN, "server",
+			    "%d status requests waiting: one from %s refused",
+			    ADMIN_QUEUE, c->job.addr);
+			rc = error_reply(CW_EUNAVAIL, &reply);
+		} else if (rc == WOULD_WAIT &&
 		    (kind == CW_REQ_AUTH || kind == CW_REQ_USER)) {
 			/* a password to hash: never on the workers, which
 			 * serve everyone else meanwhile */
@@ -1083,6 +1191,14 @@ auth_work(void *arg)
 	return NULL;
 }
 
+static void *
+admin_work(void *arg)
+{
+	cw_server *s = arg;
+	serve_queue(s, &s->admin_q);
+	return NULL;
+}
+
 /* Starts the workers, the syncer and the wire. */
 static int
 start_service(cw_server *s)
@@ -1103,6 +1219,9 @@ start_service(cw_server *s)
 			return CW_ENOMEM;
 		s->nauthers++;
 	}
+	if (pthread_create(&s->admin, NULL, admin_work, s) != 0)
+		return CW_ENOMEM;
+	s->admin_started = true;
 	if (pthread_create(&s->syncer, NULL, syncer, s) != 0)
 		return CW_ENOMEM;
 	s->syncer_started = true;
@@ -1146,8 +1265,12 @@ cw_server_new(cw_server **out, cw_db *db, const cw_server_opts *o)
 	s->slots = cw_calloc(o->max_txns, sizeof(*s->slots));
 	s->free  = cw_calloc(o->max_txns, sizeof(*s->free));
 	if (s->slots == NULL || s->free == NULL ||
-	    cw_rcache_new(&s->rcache) != 0) {
+	    cw_rcache_new(&s->rcache) != 0 ||
+	    cw_tally_new(&s->txn_addrs) != 0 ||
+	    cw_tally_new(&s->wait_addrs) != 0) {
 		cw_rcache_free(s->rcache);
+		cw_tally_free(s->txn_addrs);
+		cw_tally_free(s->wait_addrs);
 		cw_free(s->slots);
 		cw_free(s->free);
 		cw_free(s);
@@ -1161,8 +1284,11 @@ cw_server_new(cw_server **out, cw_db *db, const cw_server_opts *o)
 	pthread_mutex_init(&s->stop_mu, NULL);
 	connq_init(&s->work_q);
 	connq_init(&s->auth_q);
+	connq_init(&s->admin_q);
 	connq_init(&s->sync_q);
-	s->auth_q.max = AUTH_QUEUE;
+	s->auth_q.max  = AUTH_QUEUE;
+	s->admin_q.max = ADMIN_QUEUE;
+	pthread_mutex_init(&s->wait_mu, NULL);
 	cw_cond_init_mono(&s->stop_cv);
 	int rc = prior_load(s);
 	if (rc == 0)
@@ -1190,8 +1316,13 @@ cw_server_stop(cw_server *s)
 	cw_wire_stop(s->wire);
 	connq_close(&s->work_q);
 	connq_close(&s->auth_q);
+	connq_close(&s->admin_q);
 	for (uint32_t i = 0; i < s->nthreads; i++)
 		pthread_join(s->threads[i], NULL);
+	if (s->admin_started) {
+		pthread_join(s->admin, NULL);
+		s->admin_started = false;
+	}
 	s->nthreads = 0;
 	for (uint32_t i = 0; i < s->nauthers; i++)
 		pthread_join(s->authers[i], NULL);
@@ -1241,7 +1372,11 @@ cw_server_free(cw_server *s)
 	pthread_mutex_destroy(&s->stop_mu);
 	connq_fini(&s->work_q);
 	connq_fini(&s->auth_q);
+	connq_fini(&s->admin_q);
 	connq_fini(&s->sync_q);
+	pthread_mutex_destroy(&s->wait_mu);
+	cw_tally_free(s->txn_addrs);
+	cw_tally_free(s->wait_addrs);
 	pthread_cond_destroy(&s->stop_cv);
 	cw_free(s);
 }

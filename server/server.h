@@ -48,10 +48,15 @@
 typedef struct cw_server cw_server;
 
 typedef struct {
-	uint32_t workers;    /* worker threads (default 64) */
-	uint32_t io_threads; /* the wire's I/O threads (default 4) */
-	uint32_t max_txns;   /* open transactions (default 4096) */
-	uint64_t idle_ms;    /* idle timeout (default 10,000) */
+	uint32_t workers;        /* worker threads (default 64) */
+	uint32_t io_threads;     /* the wire's I/O threads (default 4) */
+	uint32_t max_txns;       /* open transactions (default 4096) */
+	uint32_t max_txns_addr;  /* of them, opened from one client address
+	                          * (1,024; 0: any; ipc:// ones excepted) */
+	uint32_t max_waits_addr; /* begins from one address waiting for the
+	                          * DC to catch up with their session, each
+	                          * on a worker (16; 0: any) */
+	uint64_t idle_ms;        /* idle timeout (default 10,000) */
 	uint64_t
 	       session_wait_ms;  /* begin's wait for a session clock (1,000) */
 	size_t max_msg;          /* bytes in a request (default 16 MiB) */

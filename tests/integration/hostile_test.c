@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "causal.h"
 #include "causeway.h"
 #include "dcproc.h"
 #include "schema.h"
@@ -380,6 +382,177 @@ huge_frames_give_their_memory_back(void **state)
 	stop(f);
 }
 
+/* Reads one reply frame from fd (blocking, at most 5 s) and returns its
+ * err (1 if none came). */
+static int
+recv_reply(int fd)
+{
+	uint8_t h[12];
+	size_t  got = 0;
+	while (got < sizeof(h)) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 5000) != 1)
+			return 1;
+		ssize_t n = recv(fd, h + got, sizeof(h) - got, 0);
+		if (n <= 0)
+			return 1;
+		got += (size_t) n;
+	}
+	size_t   len  = (size_t) cw_ld_be64(h) - 4;
+	uint8_t *body = malloc(len ? len : 1);
+	for (got = 0; got < len;) {
+		ssize_t n = recv(fd, body + got, len - got, 0);
+		if (n <= 0) {
+			free(body);
+			return 1;
+		}
+		got += (size_t) n;
+	}
+	cw_rep rep;
+	int    err = 1;
+	if (cw_schema_rep_decode(body, len, &rep) == 0) {
+		err = rep.err;
+		cw_schema_rep_fini(&rep);
+	}
+	free(body);
+	return err;
+}
+
+/* A connection from src, past its SP header. */
+static int
+sp_connect(const char *src, int port)
+{
+	static const uint8_t req0[8] = { 0, 'S', 'P', 0, 0, 0x30, 0, 0 };
+	uint8_t              rep0[8];
+	int                  fd = raw_connect(src, port);
+	assert_true(fd >= 0);
+	assert_int_equal(send(fd, req0, 8, 0), 8);
+	assert_int_equal(recv(fd, rep0, 8, MSG_WAITALL), 8);
+	return fd;
+}
+
+/* One address may open its share of the transaction table, not all of
+ * it. Before: 4,100 begins re-sent every 0.5 s made every other client's
+ * `cw get` fail for 20 s. */
+static void
+one_address_cannot_fill_the_transaction_table(void **state)
+{
+	(void) state;
+	char      *args[] = { "--max-transactions", "64",
+		     "--max-transactions-per-address", "16", NULL };
+	struct fx *f      = start(args);
+	cw_req     h      = { .kind = CW_REQ_BEGIN };
+	cw_buf     b      = { 0 };
+	assert_int_equal(cw_schema_req_encode(&h, NULL, 0, NULL, 0, &b), 0);
+	int fd = sp_connect("127.0.0.2", f->d.port), ok = 0, refused = 0;
+	for (int i = 0; i < 40; i++) {
+		assert_true(
+		    send_frame(fd, (uint32_t) i + 1, b.p, b.len, 0) > 0);
+		int err = recv_reply(fd);
+		ok += err == 0;
+		refused += err == CW_EUNAVAIL;
+	}
+	assert_int_equal(ok, 16);
+	assert_int_equal(refused, 24);
+	/* another address is served meanwhile */
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(bump(f->d.url), 0);
+	int lines = lab_count_lines(f->d.log, "the most from one address");
+	assert_true(lines >= 1 && lines <= 3);
+	close(fd);
+	cw_buf_fini(&b);
+	stop(f);
+}
+
+/* Begins whose session clock this DC can never reach are refused at
+ * once, not after the session wait on a worker. Before: 1,024 of them
+ * held every worker for its session wait. */
+static void
+unreachable_session_clocks_are_refused_at_once(void **state)
+{
+	(void) state;
+	char      *args[] = { "--workers", "4", NULL };
+	struct fx *f      = start(args);
+	cw_vc      far;
+	uint8_t    clk[16];
+	cw_causal_vc_init(&far, 1);
+	far.v[0] = 1u << 30; /* commits of this very DC it never made */
+	cw_causal_vc_encode(&far, clk);
+	cw_req h = { .kind = CW_REQ_BEGIN,
+		.clock     = clk,
+		.clocklen  = cw_causal_vc_size(&far) };
+	cw_buf b = { 0 };
+	assert_int_equal(cw_schema_req_encode(&h, NULL, 0, NULL, 0, &b), 0);
+	int    fd = sp_connect("127.0.0.2", f->d.port), refused = 0;
+	double t0 = lab_now_s();
+	for (int i = 0; i < 64; i++) {
+		assert_true(
+		    send_frame(fd, (uint32_t) i + 1, b.p, b.len, 0) > 0);
+		refused += recv_reply(fd) == CW_EUNAVAIL;
+	}
+	double took = lab_now_s() - t0;
+	fprintf(stderr, "  64 unreachable begins refused in %.3f s\n", took);
+	assert_int_equal(refused, 64);
+	/* at the session wait (1 s) on 4 workers, they took 16 s */
+	assert_true(took < 3);
+	close(fd);
+	cw_buf_fini(&b);
+	stop(f);
+}
+
+struct waiter {
+	const char *url;
+	int         rc;
+};
+
+static void *
+wait_for_rights(void *arg)
+{
+	struct waiter *w = arg;
+	cw_client     *c;
+	cw_txn        *t;
+	if ((w->rc = cw_connect(&c, w->url)) != 0)
+		return NULL;
+	cw_set_timeout(c, 15000); /* a worker, then 3 s of wait */
+	if ((w->rc = cw_begin(c, &t)) == 0 &&
+	    (w->rc = cw_bcounter_add_wait(t, "stock", 5, -1, 3000)) == 0)
+		w->rc = cw_commit(t);
+	cw_close(c);
+	return NULL;
+}
+
+/* A status request does not queue behind client work: with every worker
+ * waiting 3 s for rights no DC has, `cw status` answers at once. */
+static void
+status_answers_while_every_worker_waits(void **state)
+{
+	(void) state;
+	char         *args[] = { "--workers", "8", NULL };
+	struct fx    *f      = start(args);
+	struct waiter w[12];
+	pthread_t     th[12];
+	for (int i = 0; i < 12; i++) {
+		w[i] = (struct waiter) { .url = f->d.url };
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, wait_for_rights, &w[i]), 0);
+	}
+	lab_sleep_until(lab_now_s() + 0.5);
+	cw_client        *c;
+	static cw_dc_info info;
+	assert_int_equal(cw_connect(&c, f->d.url), 0);
+	double t0 = lab_now_s();
+	assert_int_equal(cw_dc_status(c, &info), 0);
+	double took = lab_now_s() - t0;
+	fprintf(stderr, "  status with every worker busy: %.3f s\n", took);
+	assert_true(took < 1);
+	cw_close(c);
+	for (int i = 0; i < 12; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].rc, CW_ENORIGHTS);
+	}
+	stop(f);
+}
+
 /* Its files are the user's alone, and the directory remembers its
  * deployment: before, files were made 0644 in a 0755 directory, and a
  * directory opened under another --cluster. */
@@ -435,6 +608,11 @@ main(void)
 		cmocka_unit_test(huge_frames_give_their_memory_back),
 		cmocka_unit_test(
 		    the_data_directory_is_private_and_remembers_its_cluster),
+		cmocka_unit_test(
+		    one_address_cannot_fill_the_transaction_table),
+		cmocka_unit_test(
+		    unreachable_session_clocks_are_refused_at_once),
+		cmocka_unit_test(status_answers_while_every_worker_waits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
