@@ -719,17 +719,16 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	cw_db      *db;
-	cw_escrow  *esc;
-	cw_server  *srv;
-	cw_replica *rep = NULL;
-	int         rc;
+	cw_db      *db     = NULL;
+	cw_escrow  *esc    = NULL;
+	cw_server  *srv    = NULL;
+	cw_replica *rep    = NULL;
+	int         rc     = 0;
+	int         status = 1; /* the exit status of a failure below */
 	if ((rc = cw_db_open(&db, c.data, &o)) != 0) {
 		cw_log(CW_LOG_ERROR, "causewayd", "cannot open %s: %s", c.data,
 		    cw_strerror(rc));
-		cw_tls_conf_free(tls);
-		cw_sec_free(sec);
-		return 1;
+		goto out;
 	}
 	struct stat st;
 	if (stat(c.data, &st) == 0 && (st.st_mode & 022) != 0)
@@ -746,20 +745,13 @@ main(int argc, char **argv)
 	if ((rc = cw_escrow_new(&esc, db)) != 0) {
 		cw_log(
 		    CW_LOG_ERROR, "causewayd", "escrow: %s", cw_strerror(rc));
-		cw_db_close(db);
-		cw_tls_conf_free(tls);
-		cw_sec_free(sec);
-		return 1;
+		goto out;
 	}
 	c.so.escrow = esc;
 	if ((rc = cw_server_new(&srv, db, &c.so)) != 0) {
 		cw_log(
 		    CW_LOG_ERROR, "causewayd", "server: %s", cw_strerror(rc));
-		cw_escrow_free(esc);
-		cw_db_close(db);
-		cw_tls_conf_free(tls);
-		cw_sec_free(sec);
-		return 1;
+		goto out;
 	}
 	if (c.admin_pw_file != NULL) {
 		char pw[1025];
@@ -778,12 +770,7 @@ main(int argc, char **argv)
 		if (rc < 0) {
 			cw_log(CW_LOG_ERROR, "causewayd",
 			    "the first admin: %s", cw_strerror(rc));
-			cw_server_free(srv);
-			cw_escrow_free(esc);
-			cw_db_close(db);
-			cw_tls_conf_free(tls);
-			cw_sec_free(sec);
-			return 1;
+			goto out;
 		}
 	}
 	if (c.need_users && !c.insecure && !cw_server_users_on(srv)) {
@@ -793,12 +780,8 @@ main(int argc, char **argv)
 		    "could read and write every key. Give "
 		    "--admin-password-file, or --insecure to run it so "
 		    "anyway.\n");
-		cw_server_free(srv);
-		cw_escrow_free(esc);
-		cw_db_close(db);
-		cw_tls_conf_free(tls);
-		cw_sec_free(sec);
-		return 2;
+		status = 2;
+		goto out;
 	}
 	if (c.npeers > 0) {
 		cw_replica_opts ro;
@@ -820,24 +803,13 @@ main(int argc, char **argv)
 		if ((rc = cw_replica_start(&rep, db, &ro)) != 0) {
 			cw_log(CW_LOG_ERROR, "causewayd", "replication: %s",
 			    cw_strerror(rc));
-			cw_server_free(srv);
-			cw_escrow_free(esc);
-			cw_db_close(db);
-			cw_tls_conf_free(tls);
-			cw_sec_free(sec);
-			return 1;
+			goto out;
 		}
 		cw_server_set_replica(srv, rep);
 	}
 	for (int i = 0; i < c.nlisten; i++) {
 		if ((rc = cw_server_listen(srv, c.listen[i])) != 0) {
-			cw_server_free(srv);
-			cw_replica_stop(rep);
-			cw_escrow_free(esc);
-			cw_db_close(db);
-			cw_tls_conf_free(tls);
-			cw_sec_free(sec);
-			return 1;
+			goto out;
 		}
 	}
 	cw_vc S;
@@ -858,12 +830,16 @@ main(int argc, char **argv)
 	sigwait(&sigs, &sig);
 	cw_log(CW_LOG_INFO, "causewayd", "%s: stopping",
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	status = 0;
+out:
+	/* in the reverse order of the start; each takes NULL */
 	cw_server_free(srv);
 	cw_replica_stop(rep);
 	cw_escrow_free(esc);
 	cw_db_close(db);
 	cw_tls_conf_free(tls);
 	cw_sec_free(sec);
-	cw_log(CW_LOG_INFO, "causewayd", "stopped");
-	return 0;
+	if (status == 0)
+		cw_log(CW_LOG_INFO, "causewayd", "stopped");
+	return status;
 }
