@@ -507,7 +507,8 @@ struct again {
 	cw_req      *h;
 	const cw_op *w, *r;
 	size_t       nw, nr;
-	cw_buf       buf; /* the copy, once made */
+	uint64_t     first_ms; /* when the request was first sent */
+	cw_buf       buf;      /* the copy, once made */
 };
 
 /* The round trip of cw_net_roundtrip, also reporting the generation of
@@ -547,7 +548,7 @@ roundtrip(cw_net *n, const void *req, size_t len, void **rep, size_t *replen,
 			 * to judge a copy from before its restart (never
 			 * less than the true age) */
 			ag->h->resent = true;
-			ag->h->age_ms = cw_mono_ms() - t0 + 1;
+			ag->h->age_ms = cw_mono_ms() - ag->first_ms + 1;
 			ag->buf.len   = 0;
 			if ((rc = cw_schema_req_encode(ag->h, ag->w, ag->nw,
 			         ag->r, ag->nr, &ag->buf)) != 0) {
@@ -708,20 +709,33 @@ cw_net_set_timeout(cw_net *n, int ms)
 	atomic_store(&n->timeout_ms, ms);
 }
 
-/* One call: the request as it is, with the session's token. */
+/* One call: the request with the session's token. *first_ms is 0 for a
+ * new request (it gets its id and the epoch known now, and *first_ms
+ * the time); otherwise h is a copy of the request first sent then, with
+ * the same id and epoch, marked resent: an earlier copy may have run at
+ * a server whose reply never came, and the server must judge this one
+ * as its copy (its reply cache, the commit tags), never run it as a new
+ * request. */
 static int
 call_once(cw_net *n, cw_req *h, const cw_op *w, size_t nw, const cw_op *r,
-    size_t nr, cw_net_reply *out)
+    size_t nr, cw_net_reply *out, uint64_t *first_ms)
 {
 	cw_buf       req = { 0 };
-	struct again ag  = { h, w, r, nw, nr, { 0 } };
+	struct again ag  = { h, w, r, nw, nr, 0, { 0 } };
 	int          rc;
 	memset(out, 0, sizeof(*out));
-	h->sid    = n->sid;
-	h->rid    = atomic_fetch_add(&n->rid, 1) + 1;
-	h->epoch  = atomic_load(&n->epoch);
-	h->resent = false;
-	h->age_ms = 0;
+	if (*first_ms == 0) {
+		*first_ms = cw_mono_ms();
+		h->sid    = n->sid;
+		h->rid    = atomic_fetch_add(&n->rid, 1) + 1;
+		h->epoch  = atomic_load(&n->epoch);
+		h->resent = false;
+		h->age_ms = 0;
+	} else {
+		h->resent = true;
+		h->age_ms = cw_mono_ms() - *first_ms + 1;
+	}
+	ag.first_ms = *first_ms;
 	if ((rc = cw_schema_req_encode(h, w, nw, r, nr, &req)) != 0)
 		return rc;
 	rc = roundtrip(
@@ -756,12 +770,13 @@ relogin(cw_net *n, uint32_t seen)
 		pthread_mutex_unlock(&n->login_mu);
 		return 0;
 	}
-	cw_req h  = { .kind = CW_REQ_AUTH,
-		 .user      = n->user,
-		 .userlen   = strlen(n->user),
-		 .password  = n->pw,
-		 .pwlen     = n->pwlen };
-	int    rc = call_once(n, &h, NULL, 0, NULL, 0, &rep);
+	cw_req   h     = { .kind = CW_REQ_AUTH,
+		      .user      = n->user,
+		      .userlen   = strlen(n->user),
+		      .password  = n->pw,
+		      .pwlen     = n->pwlen };
+	uint64_t first = 0; /* a login of its own */
+	int      rc    = call_once(n, &h, NULL, 0, NULL, 0, &rep, &first);
 	if (rc == 0 && (rc = rep.rep.err) == 0 &&
 	    rep.rep.tokenlen != CW_TOKEN_LEN)
 		rc = CW_EPROTO;
@@ -793,7 +808,8 @@ int
 cw_net_call(cw_net *n, cw_req *h, const cw_op *w, size_t nw, const cw_op *r,
     size_t nr, cw_net_reply *out)
 {
-	uint8_t tok[CW_TOKEN_LEN];
+	uint8_t  tok[CW_TOKEN_LEN];
+	uint64_t first_ms = 0;
 	for (int attempt = 0;; attempt++) {
 		pthread_mutex_lock(&n->mu);
 		uint32_t seen = n->logins;
@@ -802,11 +818,13 @@ cw_net_call(cw_net *n, cw_req *h, const cw_op *w, size_t nw, const cw_op *r,
 		pthread_mutex_unlock(&n->mu);
 		h->token    = has ? tok : NULL;
 		h->tokenlen = has ? sizeof(tok) : 0;
-		int rc      = call_once(n, h, w, nw, r, nr, out);
+		int rc      = call_once(n, h, w, nw, r, nr, out, &first_ms);
 		/* refused for want of a login that this DC knows (it
 		 * restarted, the session moved, or it ended the session):
-		 * nothing of the request ran; log in again and send it anew
-		 */
+		 * this copy did not run, but one sent before a broken
+		 * connection may have (a restarted server refuses the old
+		 * token): log in again and send the same request again, a
+		 * copy (call_once) */
 		if (rc != 0 || out->rep.err != CW_EAUTH || n->user == NULL ||
 		    attempt > 0)
 			return rc;
