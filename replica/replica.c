@@ -277,7 +277,8 @@ apply_batch(cw_replica *r, const cw_batch *b)
 			cw_schema_batch_rec(b, i, &p, &len);
 			int e = cw_db_apply_remote_nosync(r->db, p, len, &res);
 			if (e == CW_EPROTO || e == CW_ETOOBIG) {
-				cw_log(CW_LOG_WARN, "replica",
+				static cw_ratelimit rl;
+				cw_log_limited(&rl, CW_LOG_WARN, "replica",
 				    "DC %u sent a bad record: dropped",
 				    b->from);
 				done[i] = true;
@@ -301,8 +302,9 @@ handle_batch(
 	cw_batch b;
 	int      rc;
 	if ((rc = cw_schema_batch_decode(buf, len, &b)) != 0) {
-		cw_log(CW_LOG_WARN, "replica", "malformed batch (%zu bytes)",
-		    len);
+		static cw_ratelimit rl;
+		cw_log_limited(&rl, CW_LOG_WARN, "replica",
+		    "malformed batch (%zu bytes)", len);
 		refuse(r, CW_EPROTO, NULL, out);
 		return;
 	}
@@ -310,7 +312,8 @@ handle_batch(
 	for (int i = 0; i < r->nlinks; i++)
 		known |= r->links[i].conf.id == b.from;
 	if (!known || b.fingerprint != r->o.fingerprint) {
-		cw_log(CW_LOG_WARN, "replica",
+		static cw_ratelimit rl;
+		cw_log_limited(&rl, CW_LOG_WARN, "replica",
 		    "refused a batch from DC %u: %s", b.from,
 		    known ? "its configuration differs" : "not a peer");
 		refuse(r, CW_EFORMAT, NULL, out);

@@ -1135,15 +1135,10 @@ serve_cb(void *arg, cw_wire_req *wr, const uint8_t *body, size_t len)
 				return;
 			/* full (or stopping): refused, said once a second
 			 * at most however many come */
-			static _Atomic uint64_t said;
-			uint64_t                now = cw_mono_ms();
-			uint64_t                was = atomic_load(&said);
-			if (now >= was + 1000 &&
-			    atomic_compare_exchange_strong(&said, &was, now))
-				cw_log(CW_LOG_WARN, "server",
-				    "%d logins waiting: those from %s and "
-				    "others refused",
-				    AUTH_QUEUE, c->job.addr);
+			static cw_ratelimit rl;
+			cw_log_limited(&rl, CW_LOG_WARN, "server",
+			    "%d logins waiting: one from %s refused",
+			    AUTH_QUEUE, c->job.addr);
 			rc = error_reply(CW_EUNAVAIL, &reply);
 		} else if (rc == WOULD_WAIT) {
 			if (connq_push(&s->work_q, c))

@@ -81,8 +81,10 @@ cw_db_apply_remote_nosync(cw_db *db, const void *buf, size_t len, int *result)
 	if ((rc = cw_schema_rec_decode(buf, len, &rec)) != 0)
 		return rc;
 	if ((rc = check_record(db, &rec)) != 0) {
-		cw_log(CW_LOG_WARN, "txn", "rejected a record from DC %u: %s",
-		    rec.origin, cw_strerror(rc));
+		static cw_ratelimit rl;
+		cw_log_limited(&rl, CW_LOG_WARN, "txn",
+		    "rejected a record from DC %u: %s", rec.origin,
+		    cw_strerror(rc));
 		goto out;
 	}
 	uint64_t stamp = cw_causal_hlc_ms(rec.hlc), now = cw_now_ms();
