@@ -54,48 +54,15 @@ setup(void **state)
 	return start_with(state, NULL);
 }
 
-/* The same server, and the tests' sessions over TLS: causewayd also
- * listens on tls+tcp:// with a certificate of a fresh CA (the plain URL
- * stays, for dcproc's readiness check). */
+/* A server with a tls+tcp:// listener (and users if asked). */
 static int
-setup_tls(void **state)
-{
-	fx  *f = calloc(1, sizeof(*f));
-	char dir[300], certs[256];
-	f->tmp = lab_tmpdir("cwtest");
-	f->tls = true;
-	*state = f;
-	snprintf(certs, sizeof(certs), "%s/certs", f->tmp);
-	if (lab_certs(certs, 1, false, NULL) != 0)
-		return -1;
-	snprintf(f->tls_url, sizeof(f->tls_url), "tls+tcp://127.0.0.1:%d",
-	    dc_free_port());
-	snprintf(f->ca, sizeof(f->ca), "%s/ca.crt", certs);
-	static const char *flag[] = { "--listen", "--tls-cert", "--tls-key",
-		"--tls-ca" };
-	snprintf(f->args[0], 300, "%s", f->tls_url);
-	snprintf(f->args[1], 300, "%s/dc-0.crt", certs);
-	snprintf(f->args[2], 300, "%s/dc-0.key", certs);
-	snprintf(f->args[3], 300, "%s", f->ca);
-	int k = 0;
-	for (int i = 0; i < 4; i++) {
-		f->argv[k++] = (char *) flag[i];
-		f->argv[k++] = f->args[i];
-	}
-	f->argv[k] = NULL;
-	snprintf(dir, sizeof(dir), "%s/dc0", f->tmp);
-	return dc_start(&f->d, dir, f->argv);
-}
-
-/* The TLS server with users on: sessions log in as admin. */
-static int
-setup_users(void **state)
+tls_server(void **state, bool users)
 {
 	fx  *f = calloc(1, sizeof(*f));
 	char dir[300], certs[256];
 	f->tmp   = lab_tmpdir("cwtest");
 	f->tls   = true;
-	f->users = true;
+	f->users = users;
 	*state   = f;
 	snprintf(certs, sizeof(certs), "%s/certs", f->tmp);
 	if (lab_certs(certs, 1, false, NULL) != 0)
@@ -110,16 +77,32 @@ setup_users(void **state)
 	snprintf(f->args[2], 300, "%s/dc-0.key", certs);
 	snprintf(f->args[3], 300, "%s", f->ca);
 	snprintf(f->args[4], 300, "%s/admin.pw", f->tmp);
-	if (lab_write_secret(f->args[4], "pw") != 0)
+	if (users && lab_write_secret(f->args[4], "pw") != 0)
 		return -1;
 	int k = 0;
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < (users ? 5 : 4); i++) {
 		f->argv[k++] = (char *) flag[i];
 		f->argv[k++] = f->args[i];
 	}
 	f->argv[k] = NULL;
 	snprintf(dir, sizeof(dir), "%s/dc0", f->tmp);
 	return dc_start(&f->d, dir, f->argv);
+}
+
+/* The same server, and the tests' sessions over TLS: causewayd also
+ * listens on tls+tcp:// with a certificate of a fresh CA (the plain URL
+ * stays, for dcproc's readiness check). */
+static int
+setup_tls(void **state)
+{
+	return tls_server(state, false);
+}
+
+/* The TLS server with users on: sessions log in as admin. */
+static int
+setup_users(void **state)
+{
+	return tls_server(state, true);
 }
 
 static int
