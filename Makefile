@@ -47,6 +47,7 @@ SRV_LIB  := $(BUILD)/lib/libcwserver.a
 # liblab (internal): temporary directories, causewayd processes, clusters
 # and the fault relay, for the tests, the harness, cw-bench and cw-proxy.
 LAB_C    := tools/lab/lab.c tools/lab/dcproc.c tools/lab/cluster.c \
+            tools/lab/raw.c \
             tools/lab/proxy.c
 LAB_OBJ  := $(LAB_C:%.c=$(BUILD)/obj/%.o)
 LAB_LIB  := $(BUILD)/lib/liblab.a

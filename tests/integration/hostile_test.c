@@ -26,68 +26,9 @@
 #include "causal.h"
 #include "causeway.h"
 #include "dcproc.h"
+#include "raw.h"
 #include "schema.h"
 #include "util.h"
-
-/* A TCP connection to port on 127.0.0.1 from address src (another
- * loopback address: another client), blocking. Returns the descriptor or
- * -1. */
-static int
-raw_connect(const char *src, int port)
-{
-	int                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a  = { .sin_family = AF_INET };
-	if (fd < 0)
-		return -1;
-	inet_pton(AF_INET, src, &a.sin_addr);
-	if (bind(fd, (struct sockaddr *) &a, sizeof(a)) != 0)
-		goto fail;
-	a.sin_port = htons((uint16_t) port);
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	if (connect(fd, (struct sockaddr *) &a, sizeof(a)) != 0)
-		goto fail;
-	return fd;
-fail:
-	close(fd);
-	return -1;
-}
-
-/* Whether the server closed fd (end of stream within ms), reading and
- * dropping what it sent first (its SP header). */
-static bool
-closed_by_server(int fd, int ms)
-{
-	uint8_t buf[256];
-	double  end = lab_now_s() + ms / 1000.0;
-	for (;;) {
-		int left = (int) ((end - lab_now_s()) * 1000);
-		if (left < 0)
-			return false;
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (poll(&p, 1, left) <= 0)
-			return false;
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno == ECONNRESET))
-			return true;
-	}
-}
-
-/* The server's resident memory in kB. */
-static long
-rss_kb(pid_t pid)
-{
-	char  path[64], line[256];
-	long  kb = -1;
-	FILE *f;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
 
 /* One commit of a counter add through the SDK. */
 static int
@@ -168,19 +109,19 @@ idle_connections_are_closed_and_clients_get_in_again(void **state)
 	struct fx *f      = start(args);
 	int        fds[40], n = 0;
 	for (int i = 0; i < 40; i++)
-		if ((fds[n] = raw_connect("127.0.0.2", f->d.port)) >= 0)
+		if ((fds[n] = lab_raw_connect("127.0.0.2", f->d.port)) >= 0)
 			n++;
 	assert_int_equal(n, 40);
 	/* the 8 beyond the limit are closed at once */
 	bool gone[40] = { false };
 	int  closed   = 0;
 	for (int i = 0; i < n; i++)
-		closed += gone[i] = closed_by_server(fds[i], 10);
+		closed += gone[i] = lab_closed_by_server(fds[i], 10);
 	assert_int_equal(closed, 8);
 	assert_int_equal(bump(f->d.url), CW_EUNAVAIL); /* full */
 	/* the rest within the idle time (and a sweep) */
 	for (int i = 0; i < n; i++)
-		closed += !gone[i] && closed_by_server(fds[i], 4000);
+		closed += !gone[i] && lab_closed_by_server(fds[i], 4000);
 	assert_int_equal(closed, 40);
 	assert_int_equal(bump(f->d.url), 0);
 	/* a client that sits idle longer than that is not hurt: the SDK
@@ -212,12 +153,12 @@ one_address_cannot_take_every_connection(void **state)
 	struct fx *f      = start(args);
 	int        fds[200], n = 0;
 	for (int i = 0; i < 200; i++)
-		if ((fds[n] = raw_connect("127.0.0.2", f->d.port)) >= 0)
+		if ((fds[n] = lab_raw_connect("127.0.0.2", f->d.port)) >= 0)
 			n++;
 	assert_int_equal(n, 200);
 	int closed = 0;
 	for (int i = 0; i < n; i++)
-		closed += closed_by_server(fds[i], 50);
+		closed += lab_closed_by_server(fds[i], 50);
 	assert_int_equal(closed, 200 - 16);
 	/* another address is served */
 	for (int i = 0; i < 5; i++)
@@ -264,11 +205,11 @@ a_connection_flood_leaves_descriptors_for_rocksdb(void **state)
 	assert_int_equal(cw_commit(t), 0);
 	int *fds = calloc(400, sizeof(int)), n = 0;
 	for (int i = 0; i < 400; i++)
-		if ((fds[n] = raw_connect("127.0.0.2", f->d.port)) >= 0)
+		if ((fds[n] = lab_raw_connect("127.0.0.2", f->d.port)) >= 0)
 			n++;
 	int closed = 0;
 	for (int i = 0; i < n; i++)
-		closed += closed_by_server(fds[i], 20);
+		closed += lab_closed_by_server(fds[i], 20);
 	assert_true(closed > 400 - 256);
 	/* 96 MB of values: the memtable (64 MB) fills and is flushed,
 	 * which takes a new WAL and a new table file */
@@ -291,21 +232,6 @@ a_connection_flood_leaves_descriptors_for_rocksdb(void **state)
 	free(tmp);
 }
 
-/* Writes one request frame of body b[0..len) with request id id. */
-static ssize_t
-send_frame(int fd, uint32_t id, const void *b, size_t len, int flags)
-{
-	uint8_t h[12];
-	cw_st_be64(h, len + 4);
-	h[8]                 = (uint8_t) (0x80 | id >> 24);
-	h[9]                 = (uint8_t) (id >> 16);
-	h[10]                = (uint8_t) (id >> 8);
-	h[11]                = (uint8_t) id;
-	struct iovec  iov[2] = { { h, 12 }, { (void *) b, len } };
-	struct msghdr mh     = { .msg_iov = iov, .msg_iovlen = 2 };
-	return sendmsg(fd, &mh, flags | MSG_NOSIGNAL);
-}
-
 /* A client that sends reads of a 1 MB value and never reads a reply: the
  * server stops reading it once its replies queue up, and stays small.
  * Before: it grew by 2.3 GB in 8 s. */
@@ -323,21 +249,20 @@ a_client_that_reads_no_replies_holds_a_bounded_amount(void **state)
 	assert_int_equal(cw_begin(c, &t), 0);
 	assert_int_equal(cw_reg_put(t, "big", 3, big, sizeof(big)), 0);
 	assert_int_equal(cw_commit(t), 0);
-	long   before = rss_kb(f->d.pid);
+	long   before = lab_proc_kb(f->d.pid, "VmRSS");
 	cw_op  rd     = { .op = CW_OP_REG_GET, .key = "big", .kl = 3 };
 	cw_req h      = { .kind = CW_REQ_COMMIT };
 	cw_buf b      = { 0 };
 	assert_int_equal(cw_schema_req_encode(&h, NULL, 0, &rd, 1, &b), 0);
-	int fd = raw_connect("127.0.0.2", f->d.port);
+	int fd = lab_raw_connect("127.0.0.2", f->d.port);
 	assert_true(fd >= 0);
-	static const uint8_t req0[8] = { 0, 'S', 'P', 0, 0, 0x30, 0, 0 };
-	assert_int_equal(send(fd, req0, 8, 0), 8);
+	assert_int_equal(lab_sp_hello(fd), 0);
 	/* 600 reads (600 MB of replies), or until the server stops taking
 	 * them for a second */
 	int    sent = 0;
 	double idle = lab_now_s() + 1;
 	while (sent < 600 && lab_now_s() < idle) {
-		if (send_frame(fd, (uint32_t) sent + 1, b.p, b.len,
+		if (lab_send_frame(fd, (uint32_t) sent + 1, b.p, b.len,
 		        MSG_DONTWAIT) > 0) {
 			sent++;
 			idle = lab_now_s() + 1;
@@ -347,7 +272,7 @@ a_client_that_reads_no_replies_holds_a_bounded_amount(void **state)
 		}
 	}
 	lab_sleep_until(lab_now_s() + 0.5);
-	long grown = rss_kb(f->d.pid) - before;
+	long grown = lab_proc_kb(f->d.pid, "VmRSS") - before;
 	fprintf(stderr, "  %d reads sent; the server grew by %ld kB\n", sent,
 	    grown);
 	assert_true(grown < 200 * 1024);
@@ -369,21 +294,20 @@ static void
 huge_frames_give_their_memory_back(void **state)
 {
 	(void) state;
-	char                *args[] = { NULL };
-	struct fx           *f      = start_measured(args);
-	long                 before = rss_kb(f->d.pid);
-	size_t               len    = 15u << 20;
-	uint8_t             *junk   = malloc(len);
-	int                  fds[30];
-	static const uint8_t req0[8] = { 0, 'S', 'P', 0, 0, 0x30, 0, 0 };
+	char      *args[] = { NULL };
+	struct fx *f      = start_measured(args);
+	long       before = lab_proc_kb(f->d.pid, "VmRSS");
+	size_t     len    = 15u << 20;
+	uint8_t   *junk   = malloc(len);
+	int        fds[30];
 	assert_non_null(junk);
 	memset(junk, 0x5a, len); /* not a request: answered CW_EPROTO */
 	for (int i = 0; i < 30; i++) {
-		fds[i] = raw_connect("127.0.0.2", f->d.port);
+		fds[i] = lab_raw_connect("127.0.0.2", f->d.port);
 		assert_true(fds[i] >= 0);
-		assert_int_equal(send(fds[i], req0, 8, 0), 8);
+		assert_int_equal(lab_sp_hello(fds[i]), 0);
 		/* blocking: the whole frame goes */
-		assert_true(send_frame(fds[i], 1, junk, len, 0) > 0);
+		assert_true(lab_send_frame(fds[i], 1, junk, len, 0) > 0);
 	}
 	/* every one answered, the connections held open */
 	for (int i = 0; i < 30; i++) {
@@ -391,7 +315,7 @@ huge_frames_give_their_memory_back(void **state)
 		assert_int_equal(poll(&p, 1, 5000), 1);
 	}
 	lab_sleep_until(lab_now_s() + 0.5);
-	long grown = rss_kb(f->d.pid) - before;
+	long grown = lab_proc_kb(f->d.pid, "VmRSS") - before;
 	fprintf(stderr,
 	    "  30 frames of 15 MiB read; the server holds %ld kB "
 	    "more\n",
@@ -404,34 +328,17 @@ huge_frames_give_their_memory_back(void **state)
 	stop(f);
 }
 
-/* Reads one reply frame from fd (blocking, at most 5 s) and returns its
- * err (1 if none came). */
+/* Reads one reply frame from fd (at most 5 s) and returns its err (1 if
+ * none came). */
 static int
 recv_reply(int fd)
 {
-	uint8_t h[12];
-	size_t  got = 0;
-	while (got < sizeof(h)) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (poll(&p, 1, 5000) != 1)
-			return 1;
-		ssize_t n = recv(fd, h + got, sizeof(h) - got, 0);
-		if (n <= 0)
-			return 1;
-		got += (size_t) n;
-	}
-	size_t   len  = (size_t) cw_ld_be64(h) - 4;
-	uint8_t *body = malloc(len ? len : 1);
-	for (got = 0; got < len;) {
-		ssize_t n = recv(fd, body + got, len - got, 0);
-		if (n <= 0) {
-			free(body);
-			return 1;
-		}
-		got += (size_t) n;
-	}
-	cw_rep rep;
-	int    err = 1;
+	uint8_t *body;
+	size_t   len;
+	cw_rep   rep;
+	int      err = 1;
+	if (lab_recv_frame(fd, 5000, &body, &len) != 0)
+		return 1;
 	if (cw_schema_rep_decode(body, len, &rep) == 0) {
 		err = rep.err;
 		cw_schema_rep_fini(&rep);
@@ -444,12 +351,8 @@ recv_reply(int fd)
 static int
 sp_connect(const char *src, int port)
 {
-	static const uint8_t req0[8] = { 0, 'S', 'P', 0, 0, 0x30, 0, 0 };
-	uint8_t              rep0[8];
-	int                  fd = raw_connect(src, port);
+	int fd = lab_sp_connect(src, port);
 	assert_true(fd >= 0);
-	assert_int_equal(send(fd, req0, 8, 0), 8);
-	assert_int_equal(recv(fd, rep0, 8, MSG_WAITALL), 8);
 	return fd;
 }
 
@@ -469,7 +372,7 @@ one_address_cannot_fill_the_transaction_table(void **state)
 	int fd = sp_connect("127.0.0.2", f->d.port), ok = 0, refused = 0;
 	for (int i = 0; i < 40; i++) {
 		assert_true(
-		    send_frame(fd, (uint32_t) i + 1, b.p, b.len, 0) > 0);
+		    lab_send_frame(fd, (uint32_t) i + 1, b.p, b.len, 0) > 0);
 		int err = recv_reply(fd);
 		ok += err == 0;
 		refused += err == CW_EUNAVAIL;
@@ -509,7 +412,7 @@ unreachable_session_clocks_are_refused_at_once(void **state)
 	double t0 = lab_now_s();
 	for (int i = 0; i < 64; i++) {
 		assert_true(
-		    send_frame(fd, (uint32_t) i + 1, b.p, b.len, 0) > 0);
+		    lab_send_frame(fd, (uint32_t) i + 1, b.p, b.len, 0) > 0);
 		refused += recv_reply(fd) == CW_EUNAVAIL;
 	}
 	double took = lab_now_s() - t0;
