@@ -12,7 +12,7 @@
  *
  * Locks: w->mu guards the list of connections and its count; conn->mu
  * guards a connection's shared state (refs, dead, inflight, the output
- * queue, poked), and is held while writing to its socket, so replies go
+ * queue, poked, held), and is held while writing to its socket, so replies go
  * out whole and in order; io->mu guards an I/O thread's list of poked
  * connections. Order: conn->mu, then io->mu.
  */
@@ -47,6 +47,10 @@
 #define MAX_HOPS 8       /* backtrace words, as nng's rep0 */
 #define READ_CHUNK 4096  /* the least a read asks for */
 #define READS_PER_WAKE 8 /* then other connections get their turn */
+#define READ_BUDGET                                               \
+	(256u << 10) /* nor more bytes than this a wake (a client \
+	              * sending huge frames once kept its I/O     \
+	              * thread copying for tens of ms a wake) */
 #define MAX_LISTENERS 16
 #define TLS_DIRECT 16384 /* a TLS reply this small skips the queue */
 #define IN_KEEP                                               \
@@ -68,10 +72,12 @@ struct conn {
 	char            peer[48]; /* the client's address, as text */
 	pthread_mutex_t mu;
 	/* mu guards: */
-	cw_tls      *tls;   /* tls+tcp://: the session (reads and writes) */
-	int          refs;  /* the owner's (while owned) and each request's */
-	bool         dead;  /* broken or closed: nothing more is written */
-	bool         poked; /* in io->poked */
+	cw_tls *tls;   /* tls+tcp://: the session (reads and writes) */
+	int     refs;  /* the owner's (while owned) and each request's */
+	bool    dead;  /* broken or closed: nothing more is written */
+	bool    poked; /* in io->poked */
+	bool    held;  /* whole requests wait in the input buffer for
+	                * room (frames); whoever makes room pokes */
 	uint32_t     inflight;
 	size_t       in_bytes; /* of the requests in flight */
 	struct obuf *oq, *oq_tail;
@@ -232,10 +238,8 @@ poke_locked(struct conn *c)
 	}
 }
 
-/* Writes what is queued on c, as far as the socket takes it. Caller holds
- * c->mu. Returns false if the connection broke. */
 static bool
-flush_locked(struct conn *c)
+write_queued_locked(struct conn *c)
 {
 	if (c->tls != NULL) {
 		int rc = 0;
@@ -263,6 +267,19 @@ flush_locked(struct conn *c)
 		oq_took(c, (size_t) n);
 	}
 	return true;
+}
+
+/* Writes what is queued on c, as far as the socket takes it; if that
+ * made room for requests that wait in the input buffer, its owner is
+ * poked to take them. Caller holds c->mu. Returns false if the
+ * connection broke. */
+static bool
+flush_locked(struct conn *c)
+{
+	bool ok = write_queued_locked(c);
+	if (ok && c->held && !full_locked(c))
+		poke_locked(c);
+	return ok;
 }
 
 /* Whether c has bytes to write: queued replies, or the rest of a TLS
@@ -341,7 +358,7 @@ req_end(cw_wire_req *r)
 	bool was_full = full_locked(c);
 	c->inflight--;
 	c->in_bytes -= r->len;
-	if (was_full && !full_locked(c))
+	if ((was_full || c->held) && !full_locked(c))
 		poke_locked(c); /* read it again */
 	pthread_mutex_unlock(&c->mu);
 	cw_free(r);
@@ -545,12 +562,24 @@ in_shrink(struct conn *c)
 static bool
 frames(struct conn *c)
 {
-	size_t pl  = c->ipc ? 9 : 8;
-	size_t off = 0;
-	bool   ok  = true;
+	size_t pl   = c->ipc ? 9 : 8;
+	size_t off  = 0;
+	bool   ok   = true;
+	bool   held = false;
 	assert(c->in_len <= c->in_cap);
 	while (c->in_len - off >= pl) {
 		const uint8_t *f = c->in + off;
+		/* one read may hold hundreds of small requests: past the
+		 * limit of those in flight the rest wait in the buffer, to
+		 * be taken when replies make room (take_pokes). Before, all
+		 * were dispatched: a client that never read its replies
+		 * held 35 MB a connection, not the 4 MiB and 16 replies the
+		 * limits say. */
+		pthread_mutex_lock(&c->mu);
+		bool full = held = full_locked(c);
+		pthread_mutex_unlock(&c->mu);
+		if (full)
+			break;
 		if (c->ipc && f[0] != 1) {
 			cw_log(CW_LOG_INFO, "wire",
 			    "an ipc frame of type %u: disconnecting", f[0]);
@@ -576,6 +605,9 @@ frames(struct conn *c)
 		off += pl + (size_t) len;
 	}
 	assert(off <= c->in_len);
+	pthread_mutex_lock(&c->mu);
+	c->held = held;
+	pthread_mutex_unlock(&c->mu);
 	memmove(c->in, c->in + off, c->in_len - off);
 	c->in_len -= off;
 	in_shrink(c);
@@ -734,7 +766,13 @@ conn_read(struct conn *c, bool hup)
 	}
 	/* TLS: mbedTLS may hold decrypted bytes the socket no longer shows;
 	 * they are read before this connection waits again */
+	size_t got = 0;
 	for (int i = 0; i < READS_PER_WAKE || tls_pending_in(c); i++) {
+		/* epoll is level-triggered: what is left wakes it again,
+		 * after the other connections ready now; bytes mbedTLS
+		 * holds would not, so they are read first */
+		if (got >= READ_BUDGET && !tls_pending_in(c))
+			break;
 		pthread_mutex_lock(&c->mu);
 		bool full = full_locked(c);
 		pthread_mutex_unlock(&c->mu);
@@ -751,8 +789,10 @@ conn_read(struct conn *c, bool hup)
 			conn_close(c);
 			return;
 		}
-		size_t  room = c->in_cap - c->in_len;
-		ssize_t n    = conn_recv(c, c->in + c->in_len, room);
+		size_t room = c->in_cap - c->in_len;
+		if (room > READ_BUDGET)
+			room = READ_BUDGET;
+		ssize_t n = conn_recv(c, c->in + c->in_len, room);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -762,6 +802,7 @@ conn_read(struct conn *c, bool hup)
 			return;
 		}
 		c->in_len += (size_t) n;
+		got += (size_t) n;
 		if (!frames(c)) {
 			conn_close(c);
 			return;
@@ -914,9 +955,16 @@ take_pokes(struct io *io)
 		c->poked  = false;
 		bool dead = c->dead;
 		pthread_mutex_unlock(&c->mu);
-		conn_rearm(c);
-		/* room again, and mbedTLS holds bytes the socket will not
-		 * announce: read them now */
+		/* room again: the requests that waited in the buffer go
+		 * first (no socket event announces them) */
+		if (!dead && c->owned && c->in_len > 0 && !frames(c)) {
+			conn_close(c);
+			dead = true;
+		}
+		if (!dead)
+			conn_rearm(c);
+		/* and mbedTLS holds bytes the socket will not announce:
+		 * read them now */
 		if (!dead && c->owned && tls_pending_in(c))
 			conn_read(c, false);
 		conn_unref(c);

@@ -59,10 +59,12 @@
  * connection is not read (TCP pushes back on its client) while it has
  * WIRE_INFLIGHT requests unanswered, or requests of in_max bytes or more
  * unanswered, or more than out_max bytes of replies queued that its
- * client has not read; so one connection holds at most max_msg bytes of
- * a frame being read, in_max + max_msg of requests in flight, and
- * out_max + WIRE_INFLIGHT replies queued (docs/operations.md, "Memory",
- * adds it up for the whole server). */
+ * client has not read; whole requests already read past that wait in
+ * its input buffer until replies make room (nor is a connection read
+ * for more than 256 KiB a wake while others are ready); so one connection
+ * holds at most max_msg bytes of a frame being read, in_max + max_msg of
+ * requests in flight, and out_max + WIRE_INFLIGHT replies queued
+ * (docs/operations.md, "Memory", adds it up for the whole server). */
 typedef struct {
 	uint32_t
 	    max_conns;     /* at once; more are closed when accepted (4,096) */

@@ -31,7 +31,7 @@
 
 /* ---- the handler: echo at once, or later from another thread ---- */
 
-enum { ECHO, LATER, BIG };
+enum { ECHO, LATER, BIG, HOLD }; /* HOLD: the test replies */
 
 typedef struct {
 	int             mode;
@@ -432,6 +432,73 @@ a_big_reply_to_a_slow_reader_arrives_whole_and_in_order(void **state)
 	finish(&h, w);
 }
 
+/* Replies to what the HOLD handler holds; returns how many. */
+static int
+reply_held(handler *h)
+{
+	int n = 0;
+	pthread_mutex_lock(&h->mu);
+	while (h->nq > 0) {
+		cw_wire_req *r = h->q[--h->nq];
+		room        *m = cw_wire_user(r);
+		cw_wire_reply(r, m->body, m->len);
+		n++;
+	}
+	pthread_mutex_unlock(&h->mu);
+	return n;
+}
+
+/* Waits up to 2 s for the handler to have seen n requests. */
+static void
+wait_served(handler *h, int n)
+{
+	for (int i = 0; i < 200 && atomic_load(&h->served) < n; i++)
+		usleep(10 * 1000);
+	usleep(100 * 1000); /* and a moment for any beyond n */
+}
+
+/* 100 requests in one write: the handler sees at most WIRE_INFLIGHT at
+ * a time, and the rest, waiting in the input buffer with nothing more
+ * on the socket, are taken as replies make room. Before, all 100 were
+ * dispatched from the one read: a client that never read its replies
+ * held tens of megabytes a connection. */
+static void
+requests_in_one_read_wait_for_room(void **state)
+{
+	(void) state;
+	handler  h;
+	char     url[300];
+	cw_wire *w  = start(&h, HOLD, "tcp://127.0.0.1:0", url, sizeof(url));
+	int      fd = raw_dial(cw_wire_port(w));
+	raw_hello(fd);
+	uint8_t f[100][12];
+	for (int i = 0; i < 100; i++) {
+		st_be64(f[i], 4);
+		f[i][8]  = 0x80;
+		f[i][9]  = 0;
+		f[i][10] = 0;
+		f[i][11] = (uint8_t) (i + 1);
+	}
+	assert_int_equal(send(fd, f, sizeof(f), 0), (ssize_t) sizeof(f));
+	int replied = 0;
+	for (int round = 1; replied < 100; round++) {
+		int want = replied + WIRE_INFLIGHT < 100
+		    ? replied + WIRE_INFLIGHT
+		    : 100;
+		wait_served(&h, want);
+		assert_int_equal(atomic_load(&h.served), want);
+		replied += reply_held(&h);
+		assert_true(round <= 7);
+	}
+	for (int i = 0; i < 100; i++) { /* every reply, each once */
+		uint8_t hdr[12];
+		raw_read(fd, hdr, 12);
+		assert_int_equal(hdr[7], 4);
+	}
+	close(fd);
+	finish(&h, w);
+}
+
 /* Peers that leave with requests unanswered: the replies find the
  * connection gone and are dropped, and nothing else is disturbed
  * (AddressSanitizer checks that no reply touches a freed connection). */
@@ -516,6 +583,7 @@ main(void)
 		    bad_peers_are_disconnected_and_the_wire_goes_on),
 		cmocka_unit_test(
 		    a_big_reply_to_a_slow_reader_arrives_whole_and_in_order),
+		cmocka_unit_test(requests_in_one_read_wait_for_room),
 		cmocka_unit_test(replies_to_peers_that_left_are_dropped),
 		cmocka_unit_test(listen_errors_are_reported),
 	};
