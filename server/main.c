@@ -39,27 +39,29 @@
 #define MAX_URLS 8
 
 struct conf {
-	long           dc;
-	const char    *data;
-	const char    *listen[MAX_URLS];
-	int            nlisten;
-	const char    *peer_listen;
-	const char    *cluster;
-	uint64_t       log_retain;
-	bool           retain_set;
-	uint64_t       tags_kept;
-	bool           tags_set;
-	int64_t        grant_margin;
-	bool           margin_set;
-	bool           no_forward;
-	const char    *tls_cert, *tls_key, *tls_ca;
-	const char    *admin_pw_file;
-	bool           insecure;
-	bool           need_users; /* a client URL off this machine */
-	long           max_conns;  /* --max-connections, or -1 */
-	long           open_files; /* --max-open-files, or -1 */
-	bool           per_addr_set;
-	long           max_skew; /* --max-clock-skew, or -1 */
+	long        dc;
+	const char *data;
+	const char *listen[MAX_URLS];
+	int         nlisten;
+	const char *peer_listen;
+	const char *cluster;
+	uint64_t    log_retain;
+	bool        retain_set;
+	uint64_t    tags_kept;
+	bool        tags_set;
+	int64_t     grant_margin;
+	bool        margin_set;
+	bool        no_forward;
+	const char *tls_cert, *tls_key, *tls_ca;
+	const char *admin_pw_file;
+	bool        insecure;
+	bool        need_users; /* a client URL off this machine */
+	long        max_conns;  /* --max-connections, or -1 */
+	long        open_files; /* --max-open-files, or -1 */
+	bool        per_addr_set;
+	long        max_skew;                /* --max-clock-skew, or -1 */
+	long        memtable_mib, cache_mib; /* --memtable-memory,
+	                                      * --cache-memory, or -1 */
 	int            wal_recovery;
 	bool           check; /* --check: verify --data offline, exit */
 	long           peer_id[CW_MAX_DC];
@@ -121,10 +123,16 @@ usage(FILE *f)
 	    "                       of --max-connections if less; 0: any)\n"
 	    "  --connection-idle-timeout S\n"
 	    "                       close a client connection idle this many\n"
-	    "                       seconds (300; 0: never)\n"
+	    "                       seconds (300; 0: never)\n");
+	fprintf(f,
 	    "  --max-open-files N   RocksDB files kept open (512, fewer if "
 	    "the\n"
 	    "                       descriptor limit is low)\n"
+	    "  --memtable-memory MIB\n"
+	    "                       RocksDB's memtables together (128; 0:\n"
+	    "                       RocksDB's default, 128 for each of 4)\n"
+	    "  --cache-memory MIB   RocksDB's block cache, shared (32; 0:\n"
+	    "                       RocksDB's default, 8 for each of 4)\n"
 	    "  --wal-recovery MODE  absolute (default): refuse to start on a\n"
 	    "                       damaged write-ahead log; point-in-time:\n"
 	    "                       start with what precedes the damage\n"
@@ -489,6 +497,10 @@ apply(struct conf *c, const char *name, const char *v)
 		return parse_num(name, v, 0, 1L << 40, &c->max_skew);
 	if (strcmp(name, "max-open-files") == 0)
 		return parse_num(name, v, 16, 1L << 20, &c->open_files);
+	if (strcmp(name, "memtable-memory") == 0)
+		return parse_num(name, v, 0, 1L << 20, &c->memtable_mib);
+	if (strcmp(name, "cache-memory") == 0)
+		return parse_num(name, v, 0, 1L << 20, &c->cache_mib);
 	if (strcmp(name, "log") == 0) {
 		static const char *lv[] = { "error", "warn", "info", "debug" };
 		for (int i = 0; i < 4; i++) {
@@ -573,6 +585,8 @@ main(int argc, char **argv)
 		{ "max-connections-per-address", 1, 0, 0 },
 		{ "connection-idle-timeout", 1, 0, 0 },
 		{ "max-open-files", 1, 0, 0 },
+		{ "memtable-memory", 1, 0, 0 },
+		{ "cache-memory", 1, 0, 0 },
 		{ "max-clock-skew", 1, 0, 0 },
 		{ "wal-recovery", 1, 0, 0 },
 		{ "check", 0, 0, 'C' },
@@ -585,7 +599,11 @@ main(int argc, char **argv)
 		{ "help", 0, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
-	struct conf c = { .max_conns = -1, .open_files = -1, .max_skew = -1 };
+	struct conf c = { .max_conns = -1,
+		.open_files          = -1,
+		.max_skew            = -1,
+		.memtable_mib        = -1,
+		.cache_mib           = -1 };
 	int         ch, idx;
 	/* Buffers of a megabyte or more (a large request, a large reply)
 	 * are mapped for themselves and unmapped when freed. glibc's
@@ -647,6 +665,10 @@ main(int argc, char **argv)
 		return 1;
 	if (c.max_skew >= 0)
 		o.max_clock_skew_ms = (uint64_t) c.max_skew;
+	if (c.memtable_mib >= 0)
+		o.memtable_bytes = (size_t) c.memtable_mib << 20;
+	if (c.cache_mib >= 0)
+		o.cache_bytes = (size_t) c.cache_mib << 20;
 	o.wal_recovery = c.wal_recovery;
 	/* the directory remembers its deployment: another --cluster or
 	 * number of DCs is refused when it opens */

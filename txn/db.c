@@ -47,6 +47,12 @@ cw_db_opts_default(cw_db_opts *o)
 	o->max_open_files = 512;
 	/* as CockroachDB's default maximum clock offset */
 	o->max_clock_skew_ms = 500;
+	/* bounded and shared, so that the server's memory has a bound
+	 * (docs/operations.md, "Limits and memory"): RocksDB's defaults
+	 * give each of the four families two 64 MiB memtables and a cache
+	 * of its own */
+	o->memtable_bytes = 128u << 20;
+	o->cache_bytes    = 32u << 20;
 }
 
 static bool
@@ -237,8 +243,23 @@ db_new(const cw_db_opts *o)
 	    o->wal_recovery == CW_WAL_POINT_IN_TIME
 	        ? rocksdb_point_in_time_recovery
 	        : rocksdb_absolute_consistency_recovery);
-	for (int i = 0; i < NCF; i++)
+	/* RocksDB's write buffer manager: when the memtables of every
+	 * family together pass the budget, the largest is flushed */
+	if (o->memtable_bytes > 0)
+		rocksdb_options_set_db_write_buffer_size(
+		    db->opts, o->memtable_bytes);
+	if (o->cache_bytes > 0) {
+		db->cache = rocksdb_cache_create_lru(o->cache_bytes);
+		db->table = rocksdb_block_based_options_create();
+		rocksdb_block_based_options_set_block_cache(
+		    db->table, db->cache);
+	}
+	for (int i = 0; i < NCF; i++) {
 		db->cf_opts[i] = rocksdb_options_create();
+		if (db->table != NULL)
+			rocksdb_options_set_block_based_table_factory(
+			    db->cf_opts[i], db->table);
+	}
 	db->merge = cw_txn_merge_new();
 	rocksdb_options_set_merge_operator(db->cf_opts[CF_DATA], db->merge);
 	db->wo = rocksdb_writeoptions_create();
@@ -336,6 +357,10 @@ cw_db_close(cw_db *db)
 	for (int i = 0; i < NCF; i++)
 		rocksdb_options_destroy(db->cf_opts[i]);
 	rocksdb_options_destroy(db->opts);
+	if (db->table != NULL)
+		rocksdb_block_based_options_destroy(db->table);
+	if (db->cache != NULL)
+		rocksdb_cache_destroy(db->cache);
 	for (size_t i = 0; i < db->wl_cap; i++)
 		cw_free(db->wl[i].key);
 	cw_free(db->wl);

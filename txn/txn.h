@@ -86,7 +86,12 @@ typedef struct {
 	uint64_t max_clock_skew_ms; /* a remote record stamped further ahead
 	                             * of this DC's clock is held back (500;
 	                             * 0: no check) */
-	int wal_recovery;           /* CW_WAL_* (CW_WAL_ABSOLUTE) */
+	int    wal_recovery;        /* CW_WAL_* (CW_WAL_ABSOLUTE) */
+	size_t memtable_bytes;      /* RocksDB's memtables together, all column
+	                             * families (128 MiB; 0: RocksDB's own
+	                             * default, 128 MiB for each family) */
+	size_t cache_bytes;         /* the block cache the families share (32
+	                             * MiB; 0: RocksDB's own, 8 MiB for each) */
 } cw_db_opts;
 
 /* What opening does with a damaged write-ahead log. */
