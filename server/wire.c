@@ -122,6 +122,8 @@ struct cw_wire_req {
 	size_t       len;     /* of bytes */
 	size_t       user;
 	uint8_t     *bytes; /* the backtrace and the body */
+	uint8_t     *own;   /* the input buffer bytes points into, when a
+	                     * large frame was handed over, or NULL */
 	_Alignas(max_align_t) uint8_t room[];
 };
 
@@ -361,6 +363,7 @@ req_end(cw_wire_req *r)
 	if ((was_full || c->held) && !full_locked(c))
 		poke_locked(c); /* read it again */
 	pthread_mutex_unlock(&c->mu);
+	cw_free(r->own);
 	cw_free(r);
 	conn_unref(c);
 }
@@ -490,9 +493,10 @@ out:
 }
 
 /* Hands one frame (its bytes: the backtrace and the body) to the
- * handler. Returns false if the connection must be closed. */
+ * handler: copied, or with own (the buffer p points into, then the
+ * request's) not. Returns false if the connection must be closed. */
 static bool
-dispatch(struct conn *c, const uint8_t *p, size_t len)
+dispatch(struct conn *c, const uint8_t *p, size_t len, uint8_t *own)
 {
 	cw_wire *w   = c->w;
 	size_t   hdr = 0;
@@ -512,9 +516,10 @@ dispatch(struct conn *c, const uint8_t *p, size_t len)
 	assert(hdr <= len);
 	/* room: the struct, the handler's part, then the bytes */
 	size_t       uroom = (w->user + 15) & ~(size_t) 15;
-	cw_wire_req *r     = cw_malloc(sizeof(*r) + uroom + len);
+	cw_wire_req *r     = cw_malloc(sizeof(*r) + uroom + (own ? 0 : len));
 	if (r == NULL) {
 		cw_log(CW_LOG_ERROR, "wire", "no memory for a request");
+		cw_free(own);
 		return true; /* dropped: the client times out */
 	}
 	memset(r, 0, sizeof(*r) + uroom);
@@ -522,8 +527,10 @@ dispatch(struct conn *c, const uint8_t *p, size_t len)
 	r->hdr_len = hdr;
 	r->len     = len;
 	r->user    = w->user;
-	r->bytes   = r->room + uroom;
-	memcpy(r->bytes, p, len);
+	r->own     = own;
+	r->bytes   = own ? (uint8_t *) p : r->room + uroom;
+	if (own == NULL)
+		memcpy(r->bytes, p, len);
 	pthread_mutex_lock(&c->mu);
 	c->refs++;
 	c->inflight++;
@@ -598,7 +605,18 @@ frames(struct conn *c)
 		}
 		if (c->in_len - off < pl + len)
 			break;
-		if (!dispatch(c, f + pl, (size_t) len)) {
+		/* a large frame alone in the buffer goes with it: no copy,
+		 * and no second mapping to fault in (a client sending
+		 * frames of 15 MiB once spent most of causewayd's CPU in
+		 * page faults) */
+		if (off == 0 && pl + len == c->in_len && len > IN_KEEP) {
+			uint8_t *own = c->in;
+			c->in        = NULL;
+			c->in_cap = c->in_len = 0;
+			ok = dispatch(c, own + pl, (size_t) len, own);
+			break;
+		}
+		if (!dispatch(c, f + pl, (size_t) len, NULL)) {
 			ok = false;
 			break;
 		}
@@ -608,8 +626,10 @@ frames(struct conn *c)
 	pthread_mutex_lock(&c->mu);
 	c->held = held;
 	pthread_mutex_unlock(&c->mu);
-	memmove(c->in, c->in + off, c->in_len - off);
-	c->in_len -= off;
+	if (off > 0) {
+		memmove(c->in, c->in + off, c->in_len - off);
+		c->in_len -= off;
+	}
 	in_shrink(c);
 	return ok;
 }
@@ -792,6 +812,15 @@ conn_read(struct conn *c, bool hup)
 		size_t room = c->in_cap - c->in_len;
 		if (room > READ_BUDGET)
 			room = READ_BUDGET;
+		size_t pl = c->ipc ? 9 : 8;
+		if (c->in_len >= pl) { /* a large frame: to its end only,
+			                * so that frames() can hand it over */
+			size_t frame =
+			    pl + (size_t) cw_ld_be64(c->in + pl - 8);
+			if (frame - pl > IN_KEEP && frame > c->in_len &&
+			    frame - c->in_len < room)
+				room = frame - c->in_len;
+		}
 		ssize_t n = conn_recv(c, c->in + c->in_len, room);
 		if (n < 0 && errno == EINTR)
 			continue;
