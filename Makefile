@@ -67,8 +67,9 @@ INTEG    := net_test repl_test fmk_run_test peers_test verify_test security_test
 INTEG_BIN := $(INTEG:%=$(BUILD)/tests/%)
 BINS     := $(BUILD)/bin/cw-bench $(BUILD)/bin/causewayd $(BUILD)/bin/cw \
             $(BUILD)/bin/cw-proxy $(BUILD)/bin/fmk $(BUILD)/bin/cw-verify
-# built, never installed: it measures two modules' internals
-INTERNAL_BINS := $(BUILD)/bin/cw-echo
+# built, never installed: they use internal modules (cw-echo measures two
+# transports, cw-attack encodes requests by hand for cw-bench hostile)
+INTERNAL_BINS := $(BUILD)/bin/cw-echo $(BUILD)/bin/cw-attack
 
 DEPS_OK  := $(BUILD)/.deps-ok
 
@@ -123,6 +124,10 @@ $(BUILD)/bin/cw-bench: $(BUILD)/obj/tools/cw_bench.o $(LAB_LIB) $(LIB)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bin/cw-echo: $(BUILD)/obj/tools/cw_echo.o $(LAB_LIB) $(SRV_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/cw-attack: $(BUILD)/obj/tools/cw_attack.o $(LAB_LIB) $(SRV_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -11,6 +11,8 @@
  *   cw-bench repl    three DCs on loopback: the rate one DC commits and
  *                    the others apply, and the visibility latency from a
  *                    commit at one DC to readable at another (issue 4)
+ *   cw-bench hostile a causewayd under each attack of issue 18 (cw-attack)
+ *                    against the same load alone: throughput, p99, RSS
  *   cw-bench lag     three DCs, each link through a fault proxy: the
  *                    replication lag over time while DC 1 is cut off and
  *                    after it heals (issue 8; a time series to plot)
@@ -45,6 +47,7 @@
 #include "cluster.h"
 #include "dcproc.h"
 #include "lab.h"
+#include "raw.h"
 
 static double seconds = 3.0;
 /* --tls: the CA that verifies causewayd's tls+tcp:// listener */
@@ -495,14 +498,14 @@ run_mix_threads(const char *url, const char *dir, int n, double rate)
 
 enum { ECHO_IO_THREADS = 4 }; /* cw-echo's, as causewayd's default */
 
-/* cw-echo's path beside self, or "" if it is not there. */
+/* The path of program name beside self, or "" if it is not there. */
 static void
-echo_path(const char *self, char *out, size_t cap)
+sibling_path(const char *self, const char *name, char *out, size_t cap)
 {
 	snprintf(out, cap, "%s", self);
 	char *slash = strrchr(out, '/');
 	snprintf(slash ? slash + 1 : out,
-	    cap - (size_t) (slash ? slash + 1 - out : 0), "cw-echo");
+	    cap - (size_t) (slash ? slash + 1 - out : 0), "%s", name);
 	if (access(out, X_OK) != 0)
 		out[0] = '\0';
 }
@@ -777,7 +780,7 @@ bench_net(const char *self, int *list, int n, double open_rate, bool tls)
 
 	/* the transport alone, in the same run */
 	char eurl[64], ebin[4096];
-	echo_path(self, ebin, sizeof(ebin));
+	sibling_path(self, "cw-echo", ebin, sizeof(ebin));
 	snprintf(eurl, sizeof(eurl), "tcp://127.0.0.1:%d", dc_free_port());
 	pid_t ep = -1;
 	if (ebin[0] == '\0')
@@ -1462,11 +1465,233 @@ bench_escrow(const char *self)
 	return 0;
 }
 
+/* ---- cw-bench hostile ----
+ *
+ * A legitimate load (the net mix, L threads) against one causewayd, alone
+ * and while cw-attack (tools/cw_attack.c, beside this binary) attacks it
+ * from 127.0.0.2, one attack at a time, each run after a run without
+ * attack so both see the same machine. */
+
+typedef struct {
+	const char *kind;
+	int         conns;                /* the attacker's connections */
+	double      frame_mib, reply_mib; /* its requests and replies */
+	const char *what;
+} attack;
+
+static const attack attacks[] = {
+	{ "idle", 2000, 0, 0, "2,000 idle connections, reopened when closed" },
+	{ "churn", 4, 0, 0, "connect and hang up, flat out (4 threads)" },
+	{ "garbage", 4, 0, 0, "64 bytes of junk per connection, flat out" },
+	{ "bigframes", 8, 15, 0, "8 connections sending 15 MiB junk frames" },
+	{ "slowread", 8, 0, 0.954,
+	    "8 connections reading a 1 MB value, never reading a reply" },
+	{ "begins", 4, 0, 0, "begins never ended, as fast as answered" },
+	{ "farclock", 4, 0, 0, "begins with a session clock never reached" },
+};
+
+static atomic_int rss_on;
+static long       rss_peak; /* kB, the sampler's */
+
+static void *
+sample_rss(void *arg)
+{
+	(void) arg;
+	while (atomic_load(&rss_on)) {
+		long kb = lab_proc_kb(server_pid, "VmRSS");
+		if (kb > rss_peak)
+			rss_peak = kb;
+		struct timespec ts = { 0, 20 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+/* The mix with n threads; *peak: causewayd's largest RSS meanwhile. */
+static mix_result
+run_mix_sampled(const char *url, int n, long *peak)
+{
+	pthread_t th;
+	rss_peak = 0;
+	atomic_store(&rss_on, 1);
+	pthread_create(&th, NULL, sample_rss, NULL);
+	mix_result r = run_mix_threads(url, NULL, n, 0);
+	atomic_store(&rss_on, 0);
+	pthread_join(th, NULL);
+	*peak = rss_peak;
+	return r;
+}
+
+/* Starts `cw-attack kind port secs conns`; its summary line comes on
+ * *out (a pipe). Returns its pid or -1. */
+static pid_t
+start_attack(const char *bin, const attack *a, int port, double secs, int *out)
+{
+	char ps[16], ss[32], cs[16];
+	int  fd[2];
+	snprintf(ps, sizeof(ps), "%d", port);
+	snprintf(ss, sizeof(ss), "%.3f", secs);
+	snprintf(cs, sizeof(cs), "%d", a->conns);
+	if (pipe(fd) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fd[1], 1);
+		close(fd[0]);
+		close(fd[1]);
+		execl(bin, bin, a->kind, ps, ss, cs, (char *) NULL);
+		_exit(127);
+	}
+	close(fd[1]);
+	*out = fd[0];
+	return pid;
+}
+
+/* What the documented bounds (docs/operations.md, "Limits and memory")
+ * let the attack hold, in MiB: the reply cache (65 MiB) and, for each
+ * connection it can hold (one address: 1,024 at most), its buffers (16
+ * KiB), the frame being read, the requests in flight (16 of them, 1 MiB
+ * and one frame at most) and the replies queued (4 MiB and the replies
+ * of the 16 in flight). */
+static double
+attack_bound_mib(const attack *a)
+{
+	double held   = a->conns < 1024 ? a->conns : 1024;
+	double f      = a->frame_mib;
+	double flight = 16 * f < 1 + f ? 16 * f : 1 + f;
+	double out    = a->reply_mib > 0 ? 4 + 16 * a->reply_mib : 0;
+	return 65 + held * (16.0 / 1024 + f + flight + out);
+}
+
+/* --attacks: the attacks cw-bench hostile runs (comma-separated), or
+ * NULL for all */
+static const char *only_attacks;
+
+static bool
+attack_chosen(const char *kind)
+{
+	if (only_attacks == NULL)
+		return true;
+	size_t n = strlen(kind);
+	for (const char *p = only_attacks; (p = strstr(p, kind)) != NULL;
+	     p += n)
+		if ((p == only_attacks || p[-1] == ',') &&
+		    (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+static int
+bench_hostile(const char *self, int threads)
+{
+	char  url[64], abin[4096], line[256];
+	char *sdir   = fresh_dir();
+	int   errors = 0, missed = 0;
+	sibling_path(self, "cw-attack", abin, sizeof(abin));
+	if (abin[0] == '\0') {
+		fprintf(stderr,
+		    "cw-bench hostile: no cw-attack beside %s (make builds "
+		    "it in build/bin)\n",
+		    self);
+		return 1;
+	}
+	start_server(self, sdir, url, sizeof(url), NULL);
+	int port = atoi(strrchr(url, ':') + 1);
+	printf("cw-bench hostile: %d client threads run the net mix (a "
+	       "register read, a counter\nadd and a 100 B register put, "
+	       "durable) against causewayd on %s, alone\nand while "
+	       "cw-attack attacks it from 127.0.0.2; %.1f s per run, each "
+	       "attacked\nrun after one without (targets: throughput >= "
+	       "0.7x, p99 <= 3x, peak RSS\nwithin the documented bound)\n\n",
+	    threads, url, seconds);
+	printf("| attack | txn/s alone | attacked | ratio | p99 ms alone | "
+	       "attacked | ratio | causewayd CPU µs/txn alone | attacked | "
+	       "attacker CPU %% | causewayd RSS MiB before | peak attacked "
+	       "| bound | failed txns | the attacker did |\n");
+	printf("|--------|------------:|---------:|------:|-------------:|"
+	       "---------:|------:|---------------------------:|---------:|"
+	       "---------------:|-------------------------:|--------------"
+	       ":|------:|------------:|------------------|\n");
+	/* a first run warms the server (its caches, RocksDB's memtable) */
+	long       peak0;
+	mix_result warm = run_mix_sampled(url, threads, &peak0);
+	errors += (int) warm.errors;
+	for (size_t i = 0; i < sizeof(attacks) / sizeof(attacks[0]); i++) {
+		const attack *a = &attacks[i];
+		long          before, peak;
+		if (!attack_chosen(a->kind))
+			continue;
+		mix_result alone = run_mix_sampled(url, threads, &before);
+		int        out   = -1;
+		pid_t      ap = start_attack(abin, a, port, seconds + 1, &out);
+		if (ap < 0) {
+			fprintf(stderr, "cw-bench: cannot start %s\n", abin);
+			errors++;
+			break;
+		}
+		lab_sleep_until(lab_now_s() + 0.5); /* the attack ramps up */
+		mix_result hit = run_mix_sampled(url, threads, &peak);
+		FILE      *f   = fdopen(out, "r");
+		line[0]        = '\0';
+		if (f == NULL || fgets(line, sizeof(line), f) == NULL)
+			snprintf(line, sizeof(line), "(no summary)");
+		line[strcspn(line, "\n")] = '\0';
+		if (f != NULL)
+			fclose(f);
+		else
+			close(out);
+		struct rusage ru;
+		wait4(ap, NULL, 0, &ru);
+		double acpu = (double) ru.ru_utime.tv_sec +
+		    ru.ru_utime.tv_usec / 1e6 + (double) ru.ru_stime.tv_sec +
+		    ru.ru_stime.tv_usec / 1e6;
+		double ratio = alone.rate > 0 ? hit.rate / alone.rate : 0;
+		double p99r  = alone.p99 > 0 ? hit.p99 / alone.p99 : 0;
+		double bound = before / 1024.0 + attack_bound_mib(a);
+		bool   ok    = ratio >= 0.7 && p99r <= 3 &&
+		    peak / 1024.0 <= bound && hit.errors == 0;
+		missed += !ok;
+		printf(
+		    "| %s%s | %.0f | %.0f | %.2f | %.2f | %.2f | %.1f | %.0f "
+		    "| %.0f | %.0f | %.0f | %.0f | %.0f | %llu | %s |\n",
+		    a->kind, ok ? "" : " (missed)", alone.rate, hit.rate,
+		    ratio, alone.p99, hit.p99, p99r, alone.server_us,
+		    hit.server_us, acpu / (seconds + 1) * 100, before / 1024.0,
+		    peak / 1024.0, bound, (unsigned long long) hit.errors,
+		    line);
+		fflush(stdout);
+		errors += (int) alone.errors;
+	}
+	printf("\nthe attacks: ");
+	for (size_t i = 0; i < sizeof(attacks) / sizeof(attacks[0]); i++)
+		printf("%s%s: %s", i ? "; " : "", attacks[i].kind,
+		    attacks[i].what);
+	printf(".\ncausewayd CPU: its CPU time over the legitimate "
+	       "transactions (the attack's\nwork included); attacker CPU: "
+	       "its share of one core (it runs on this machine,\nso what it "
+	       "spends the clients and causewayd do not get).\nbound: the "
+	       "RSS before the attack, the reply cache (65 "
+	       "MiB) and what each connection\nthe attacker holds may "
+	       "keep by docs/operations.md (\"Limits and memory\").\n");
+	if (missed)
+		printf("\n%d attack(s) missed a target\n", missed);
+	stop_server();
+	lab_rmrf(sdir);
+	free(sdir);
+	if (errors) {
+		fprintf(stderr,
+		    "cw-bench: %d transactions failed without an attack\n",
+		    errors);
+		return 1;
+	}
+	return 0;
+}
+
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: cw-bench local|net|repl|escrow|lag [--seconds S] "
+	    "usage: cw-bench local|net|repl|escrow|lag|hostile [--seconds S] "
 	    "[--threads L] "
 	    "[--no-sync]\n"
 	    "                      [--dir DIR]\n"
@@ -1518,7 +1743,15 @@ usage(FILE *f)
 	    "       writers (default 4) commit at DC 0 at --rate R "
 	    "(default\n"
 	    "       1000/s) while DC 1 is cut off from 30%% to 60%% of the\n"
-	    "       run; prints the lag of DC 1 and DC 2 every 100 ms.\n");
+	    "       run; prints the lag of DC 1 and DC 2 every 100 ms.\n"
+	    "\n"
+	    "hostile  L client threads (the last of the list, default 16)\n"
+	    "       run the net mix against a causewayd, alone and while\n"
+	    "       cw-attack (beside cw-bench) attacks it from 127.0.0.2,\n"
+	    "       one attack at a time: throughput, p99 and causewayd's\n"
+	    "       peak RSS against its documented bound. --attacks K,...\n"
+	    "       runs only those (idle, churn, garbage, bigframes,\n"
+	    "       slowread, begins, farclock).\n");
 }
 
 int
@@ -1528,7 +1761,8 @@ main(int argc, char **argv)
 		      { "threads", 1, 0, 't' }, { "no-sync", 0, 0, 'n' },
 		      { "dir", 1, 0, 'd' }, { "rate", 1, 0, 'r' },
 		      { "tls", 0, 0, 'T' }, { "users", 0, 0, 'U' },
-		      { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+		      { "attacks", 1, 0, 'A' }, { "help", 0, 0, 'h' },
+		      { 0, 0, 0, 0 } };
 	bool                 tls        = false;
 	double               rate       = 1000;
 	bool                 rate_given = false;
@@ -1566,6 +1800,9 @@ main(int argc, char **argv)
 		case 'T':
 			tls = true;
 			break;
+		case 'A':
+			only_attacks = optarg;
+			break;
 		case 'U':
 			admin_pw[0] = '\1'; /* the file is written at start */
 			break;
@@ -1582,7 +1819,7 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "local") != 0 && strcmp(cmd, "net") != 0 &&
 	    strcmp(cmd, "repl") != 0 && strcmp(cmd, "escrow") != 0 &&
-	    strcmp(cmd, "lag") != 0) {
+	    strcmp(cmd, "lag") != 0 && strcmp(cmd, "hostile") != 0) {
 		fprintf(stderr,
 		    "cw-bench: '%s' is not available yet; see "
 		    "--help\n",
@@ -1601,6 +1838,7 @@ main(int argc, char **argv)
 		threads = strcmp(cmd, "net") == 0 ? "1,4,16"
 		    : strcmp(cmd, "repl") == 0    ? "8"
 		    : strcmp(cmd, "lag") == 0     ? "4"
+		    : strcmp(cmd, "hostile") == 0 ? "16"
 		                                  : "1,4";
 	memset(value, 'v', sizeof(value));
 
@@ -1621,6 +1859,8 @@ main(int argc, char **argv)
 		return bench_escrow(argv[0]);
 	if (strcmp(cmd, "lag") == 0)
 		return bench_lag(argv[0], list[n - 1], rate);
+	if (strcmp(cmd, "hostile") == 0)
+		return bench_hostile(argv[0], list[n - 1]);
 	printf("cw-bench local: transactions of 3 updates (100 B register "
 	       "put, counter add, set add),\n%s commits, %.1f s per run, "
 	       "data in %s\n\n",
