@@ -56,7 +56,7 @@ static atomic_ulong opened, closed, sent, replies, refused;
 static cw_buf frame;
 
 typedef struct {
-	int  conns; /* this thread's */
+	int conns; /* this thread's */
 	void (*fn)(int conns);
 } part;
 
@@ -193,8 +193,8 @@ ask(int conns)
 			cw_rep   rep;
 			if (fd[i] < 0 && (fd[i] = open_conn(true)) < 0)
 				continue;
-			if (lab_send_frame(fd[i], ++id, frame.p, frame.len, 0) <
-			        0 ||
+			if (lab_send_frame(
+			        fd[i], ++id, frame.p, frame.len, 0) < 0 ||
 			    lab_recv_frame(fd[i], 5000, &body, &len) != 0) {
 				close(fd[i]);
 				fd[i] = -1;
@@ -291,10 +291,10 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	const char *kind  = argv[1];
-	port              = atoi(argv[2]);
-	double secs       = atof(argv[3]);
-	int    conns      = argc > 4 ? atoi(argv[4]) : 0;
+	const char *kind = argv[1];
+	port             = atoi(argv[2]);
+	double secs      = atof(argv[3]);
+	int    conns     = argc > 4 ? atoi(argv[4]) : 0;
 	if (argc > 5)
 		from = argv[5];
 	if (port <= 0 || port > 65535 || secs <= 0 || conns < 0) {
@@ -307,7 +307,7 @@ main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	cw_req  h = { .kind = CW_REQ_BEGIN };
+	cw_req  h  = { .kind = CW_REQ_BEGIN };
 	cw_op   rd = { .op = CW_OP_REG_GET, .key = "cw-attack-big", .kl = 13 };
 	cw_vc   far;
 	uint8_t clk[16];
