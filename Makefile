@@ -184,7 +184,8 @@ $(BUILD)/tests/peers_test: $(BUILD)/obj/tests/integration/peers_test.o $(FMK_OBJ
 
 # causewayd-bugs: causewayd with the harness's seeded bugs compiled in
 # (util.h cw_test_bug, docs/verification.md); only cw-verify starts it.
-BUG_SRC := util/util.c $(TXN_C) escrow/escrow.c replica/replica.c
+BUG_SRC := util/util.c $(TXN_C) escrow/escrow.c replica/replica.c \
+           server/server.c
 BUG_OBJ := $(BUG_SRC:%.c=$(BUILD)/obj/bugs/%.o)
 $(BUILD)/obj/bugs/%.o: %.c | $(DEPS_OK) $(GEN)
 	@mkdir -p $(dir $@)

@@ -698,7 +698,10 @@ handle(cw_server *s, struct job *j, bool nowait, cw_buf *out, uint64_t *ticket)
 		}
 		run_ops(sl->tx, r, res, &h);
 		cw_tx_snapshot(sl->tx, &vc);
-		if (cw_tx_observed(sl->tx))
+		/* the session absorbs what it read (a read-only transaction
+		 * sends no commit to learn it from) */
+		if (cw_tx_observed(sl->tx) &&
+		    !cw_test_bug("read-clock-dropped"))
 			encode_clock(&vc, clk, &h);
 		slot_done(sl);
 		break;
@@ -728,7 +731,9 @@ handle(cw_server *s, struct job *j, bool nowait, cw_buf *out, uint64_t *ticket)
 		if (r->sid != 0) /* its outcome outlives a restart */
 			cw_tx_tag(tx, r->sid, r->rid);
 		if (h.err == 0) {
-			if ((rc = cw_tx_commit_nosync(tx, &vc, ticket)) == 0)
+			if ((rc = cw_tx_commit_nosync(tx, &vc, ticket)) == 0 &&
+			    (r->nwrites > 0 ||
+			        !cw_test_bug("read-clock-dropped")))
 				encode_clock(&vc, clk, &h);
 			h.err = rc;
 		}

@@ -51,7 +51,8 @@ static struct {
 	int64_t     escrow;   /* bounded-counter units minted at each DC */
 	int         forward;  /* FWD_* */
 	int         converge; /* seconds to wait for the DCs to agree */
-} opt = { 3, 12, 60, 0, 0, NULL, NULL, true, false, false, 400, 1, 120 };
+	int         readers;  /* sessions that only read (-1: a quarter) */
+} opt = { 3, 12, 60, 0, 0, NULL, NULL, true, false, false, 400, 1, 120, -1 };
 
 /* Forwarding: every DC (causewayd's default), none, or mixed (the
  * default here): DC 1 ships only its own records, so its transactions'
@@ -264,6 +265,7 @@ typedef struct {
 	fmk       *f;
 	uint64_t   fifo[64];
 	int        nfifo;
+	bool       reader; /* reads only, and moves a step in five */
 } client;
 
 static int
@@ -387,7 +389,7 @@ set_txn(client *x)
 	hexclock(x->c, cb, sizeof(cb));
 	o.t0   = now();
 	o.nr   = 1 + (int) (rnd(&x->rng) % H_MAXR);
-	bool w = rnd(&x->rng) % 10 < 7;
+	bool w = rnd(&x->rng) % 10 < 7 && !x->reader;
 	if (w) {
 		o.nw  = 1 + (int) (rnd(&x->rng) % H_MAXW);
 		o.seq = ++x->wseq;
@@ -558,11 +560,19 @@ client_main(void *arg)
 				continue;
 			}
 		}
-		if (opt.dcs > 1 && rnd(&x->rng) % 100 < 3) {
+		if (opt.dcs > 1 && rnd(&x->rng) % 100 < (x->reader ? 20 : 3)) {
 			move(x);
 			continue;
 		}
 		uint64_t r = rnd(&x->rng) % 100;
+		if (x->reader) { /* what a session that never writes sees,
+			          * DC after DC: monotonic reads */
+			if (r < 70)
+				set_txn(x);
+			else
+				counter_op(x, r < 85 ? K_CREAD : K_BREAD);
+			continue;
+		}
 		if (r < 55 || (r >= 85 && !opt.fmk))
 			set_txn(x);
 		else if (r < 70)
@@ -784,6 +794,9 @@ usage(FILE *f)
 	    "3%% of their\n"
 	    "                       steps move to another DC with their "
 	    "clock\n"
+	    "  --readers N          of them, sessions that only read and "
+	    "move\n"
+	    "                       a step in five (default: a quarter)\n"
 	    "  --duration S (60)    seconds of workload and faults\n"
 	    "  --faults LIST        partition,kill,pause,delay,loss (all) or "
 	    "none\n"
@@ -825,8 +838,8 @@ main(int argc, char **argv)
 		{ "no-fmk", 0, NULL, 'n' }, { "quiet", 0, NULL, 'q' },
 		{ "escrow", 1, NULL, 'e' }, { "no-forward", 0, NULL, 'F' },
 		{ "converge", 1, NULL, 'C' }, { "forward", 1, NULL, 'W' },
-		{ "tls", 0, NULL, 'T' }, { "help", 0, NULL, 'h' },
-		{ NULL, 0, NULL, 0 } };
+		{ "tls", 0, NULL, 'T' }, { "readers", 1, NULL, 'R' },
+		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	int                        o;
 	opt.faults = F_PARTITION | F_KILL | F_PAUSE | F_DELAY | F_LOSS;
 	opt.seed   = (uint64_t) time(NULL) % 1000000;
@@ -841,6 +854,11 @@ main(int argc, char **argv)
 		case 'c':
 			opt.clients = (int) strtol(optarg, &end, 10);
 			if (*end || opt.clients < 1 || opt.clients > MAXC)
+				goto bad;
+			break;
+		case 'R':
+			opt.readers = (int) strtol(optarg, &end, 10);
+			if (*end || opt.readers < 0 || opt.readers > MAXC)
 				goto bad;
 			break;
 		case 't':
@@ -923,6 +941,12 @@ main(int argc, char **argv)
 		goto bad;
 	if (opt.dcs < 2)
 		opt.faults = 0;
+	if (opt.readers < 0)
+		opt.readers = opt.clients / 4;
+	if (opt.readers >= opt.clients && opt.clients > 1) {
+		fprintf(stderr, "cw-verify: --readers leaves no writer\n");
+		return 2;
+	}
 
 	/* the deployment */
 	static char *extra[] = { "--session-wait", "1000", "--log", "warn",
@@ -1000,6 +1024,8 @@ main(int argc, char **argv)
 		cs[i].idx = i;
 		cs[i].dc  = i % opt.dcs;
 		cs[i].rng = opt.seed * 1000003 + (uint64_t) i;
+		/* the last sessions are the readers */
+		cs[i].reader = opt.dcs > 1 && i >= opt.clients - opt.readers;
 		pthread_create(&cs[i].th, NULL, client_main, &cs[i]);
 	}
 	pthread_create(&nem, NULL, nemesis, NULL);

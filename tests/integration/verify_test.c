@@ -118,6 +118,18 @@ bug_skip_session_wait(void **state)
 	expect_caught(args, "session guarantees");
 }
 
+/* The readers (a quarter of the sessions, moving a step in five) catch
+ * it; the writers' own reads almost never do. */
+static void
+bug_read_clock_dropped(void **state)
+{
+	char *args[] = { "--bug", "read-clock-dropped", "--duration", "12",
+		"--clients", "8", "--seed", "3", "--faults", "delay,partition",
+		"--no-fmk", "--quiet", "--converge", "10", NULL };
+	(void) state;
+	expect_caught(args, "session guarantees");
+}
+
 static void
 bug_ignore_deps(void **state)
 {
@@ -188,6 +200,7 @@ main(void)
 		cmocka_unit_test(short_run_holds_every_guarantee),
 		cmocka_unit_test(tls_run_holds_every_guarantee),
 		cmocka_unit_test(bug_skip_session_wait),
+		cmocka_unit_test(bug_read_clock_dropped),
 		cmocka_unit_test(bug_ignore_deps),
 		cmocka_unit_test(bug_split_apply),
 		cmocka_unit_test(bug_grant_unheld),
