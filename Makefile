@@ -198,7 +198,8 @@ $(BUILD)/bin/causewayd-bugs: $(BUILD)/obj/server/main.o $(BUG_OBJ) \
 
 # The harness is a shipped program too: the lab and the public library.
 $(BUILD)/bin/cw-verify: $(BUILD)/bin/causewayd-bugs $(BUILD)/obj/tests/harness/verify.o \
-                       $(BUILD)/obj/tests/harness/history.o $(FMK_OBJ) $(LAB_LIB) $(LIB)
+                       $(BUILD)/obj/tests/harness/history.o \
+                       $(BUILD)/obj/tests/harness/registers.o $(FMK_OBJ) $(LAB_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $(filter-out %causewayd-bugs,$^) $(LDLIBS)
 
@@ -311,7 +312,8 @@ SEEDS ?= 1 2 3
 verify: all
 	@for s in $(SEEDS); do \
 	    CAUSEWAYD=$(BUILD)/bin/causewayd $(BUILD)/bin/cw-verify run \
-	        --duration 120 --seed $$s || exit 1; done
+	        --duration 120 --seed $$s \
+	        --faults partition,kill,pause,delay,loss,skew || exit 1; done
 
 bench: all
 	@BIN=$(BUILD)/bin sh tools/bench.sh

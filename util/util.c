@@ -204,10 +204,42 @@ clock_ms(clockid_t id)
 	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
+#ifdef CW_TEST_BUGS
+/* The test build's clock offset (the harness's skew fault): ms, signed,
+ * in the file $CW_TEST_CLOCK_FILE, read again every 20 ms. */
+static int64_t
+test_clock_offset(void)
+{
+	static _Atomic int64_t  off;
+	static _Atomic uint64_t next;
+	const char             *path = getenv("CW_TEST_CLOCK_FILE");
+	uint64_t                now  = clock_ms(CLOCK_MONOTONIC);
+	if (path == NULL)
+		return 0;
+	if (now >= atomic_load(&next)) {
+		FILE     *f = fopen(path, "r");
+		long long v = 0;
+		if (f != NULL) {
+			if (fscanf(f, "%lld", &v) != 1)
+				v = 0;
+			fclose(f);
+		}
+		atomic_store(&off, (int64_t) v);
+		atomic_store(&next, now + 20);
+	}
+	return atomic_load(&off);
+}
+#endif
+
 uint64_t
 cw_now_ms(void)
 {
+#ifdef CW_TEST_BUGS
+	return (uint64_t) ((int64_t) clock_ms(CLOCK_REALTIME) +
+	    test_clock_offset());
+#else
 	return clock_ms(CLOCK_REALTIME);
+#endif
 }
 
 #ifdef CW_TEST_BUGS

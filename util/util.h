@@ -95,7 +95,9 @@ cw_test_bug(const char *name)
 }
 #endif
 
-/* Milliseconds of the realtime clock, and of the monotonic clock. */
+/* Milliseconds of the realtime clock, and of the monotonic clock. In the
+ * test build (-DCW_TEST_BUGS) the realtime clock is offset by the ms in
+ * the file $CW_TEST_CLOCK_FILE, if set: the harness's clock skew. */
 uint64_t cw_now_ms(void);
 uint64_t cw_mono_ms(void);
 /* OUT: *ts, the monotonic clock ms milliseconds from now: a deadline for

@@ -11,7 +11,7 @@
 
 const char *const hist_kind_names[K_NKINDS] = { "meta", "txn", "add", "cread",
 	"dec", "bread", "fmk", "final_set", "final_counter", "final_bcounter",
-	"digest", "fmk_check", "fault" };
+	"digest", "fmk_check", "fault", "reg", "final_reg" };
 static const char *const status_names[]     = { "ok", "fail", "unknown" };
 
 /* ---- writing ---------------------------------------------------------- */
@@ -34,10 +34,10 @@ hist_write_meta(FILE *f, const history *h)
 {
 	fprintf(f,
 	    "{\"kind\":\"meta\",\"dcs\":%d,\"sessions\":%d,\"set_keys\":%d,"
-	    "\"counter_keys\":%d,\"escrow_keys\":%d,\"escrow_initial\":"
-	    "%" PRId64 ",\"seed\":%" PRIu64 "}\n",
+	    "\"counter_keys\":%d,\"escrow_keys\":%d,\"reg_keys\":%d,"
+	    "\"escrow_initial\":%" PRId64 ",\"seed\":%" PRIu64 "}\n",
 	    h->dcs, h->sessions, h->set_keys, h->counter_keys, h->escrow_keys,
-	    h->escrow_initial, h->seed);
+	    h->reg_keys, h->escrow_initial, h->seed);
 }
 
 void
@@ -55,11 +55,29 @@ hist_write(FILE *f, const hop *o, const char *cb, const char *ca)
 		fprintf(f, ",\"clock_before\":\"%s\"", cb);
 	if (ca != NULL)
 		fprintf(f, ",\"clock_after\":\"%s\"", ca);
-	if (o->kind == K_TXN) {
-		fprintf(f, ",\"seq\":%" PRIu32 ",\"writes\":[", o->seq);
+	if (o->kind == K_REG) {
+		fprintf(f, ",\"writes\":[");
 		for (int i = 0; i < o->nw; i++)
-			fprintf(f, "%s%d", i ? "," : "", o->wkey[i]);
-		fprintf(f, "],\"reads\":[");
+			fprintf(f,
+			    "%s{\"k\":%d,\"v\":\"%" PRIu32 ".%" PRIu32 "\"}",
+			    i ? "," : "", o->wkey[i], o->wval[i].s,
+			    o->wval[i].q);
+		fprintf(f, "]");
+		if (o->has_mid)
+			fprintf(f,
+			    ",\"mid\":{\"k\":%d,\"v\":\"%" PRIu32 ".%" PRIu32
+			    "\"}",
+			    o->mid_key, o->mid_val.s, o->mid_val.q);
+	}
+	if (o->kind == K_TXN || o->kind == K_REG) {
+		if (o->kind == K_TXN) {
+			fprintf(
+			    f, ",\"seq\":%" PRIu32 ",\"writes\":[", o->seq);
+			for (int i = 0; i < o->nw; i++)
+				fprintf(f, "%s%d", i ? "," : "", o->wkey[i]);
+			fprintf(f, "]");
+		}
+		fprintf(f, ",\"reads\":[");
 		for (int i = 0; i < o->nr; i++) {
 			fprintf(f, "%s{\"k\":%d,\"v\":[", i ? "," : "",
 			    o->r[i].key);
@@ -70,7 +88,7 @@ hist_write(FILE *f, const hop *o, const char *cb, const char *ca)
 			fprintf(f, "]}");
 		}
 		fprintf(f, "]");
-	} else if (o->kind == K_FINAL_SET) {
+	} else if (o->kind == K_FINAL_SET || o->kind == K_FINAL_REG) {
 		fprintf(f, ",\"k\":%d,\"v\":[", o->r[0].key);
 		for (uint32_t j = 0; j < o->r[0].n; j++)
 			fprintf(f, "%s\"%" PRIu32 ".%" PRIu32 "\"",
@@ -275,6 +293,18 @@ parse_elems(const jn *a, hread *r)
 	return 0;
 }
 
+/* "S.Q" into *w; -1 if it is not one. */
+static int
+parse_hw(const jn *c, hw *w)
+{
+	unsigned long s, q;
+	if (c == NULL || c->type != 's' ||
+	    sscanf(c->s, "%lu.%lu", &s, &q) != 2)
+		return -1;
+	*w = (hw) { (uint32_t) s, (uint32_t) q };
+	return 0;
+}
+
 static int
 to_op(const jn *o, hop *op)
 {
@@ -303,18 +333,32 @@ to_op(const jn *o, hop *op)
 	snprintf(op->err, sizeof(op->err), "%s", fstr(o, "err"));
 	snprintf(op->text, sizeof(op->text), "%s", fstr(o, "text"));
 	op->digest = strtoull(fstr(o, "digest"), NULL, 16);
-	if (op->kind == K_TXN) {
+	if (op->kind == K_TXN || op->kind == K_REG) {
 		jn *w = field(o, "writes"), *r = field(o, "reads");
 		for (jn *c = w ? w->child : NULL; c && op->nw < H_MAXW;
-		     c     = c->next)
-                        op->wkey[op->nw++] = (int) c->i;
+		     c     = c->next) {
+			if (op->kind == K_TXN) {
+				op->wkey[op->nw++] = (int) c->i;
+				continue;
+			}
+			op->wkey[op->nw] = (int) fint(c, "k", 0);
+			if (parse_hw(field(c, "v"), &op->wval[op->nw++]) != 0)
+				return -1;
+		}
+		jn *m = field(o, "mid");
+		if (op->kind == K_REG && m != NULL) {
+			op->has_mid = true;
+			op->mid_key = (int) fint(m, "k", 0);
+			if (parse_hw(field(m, "v"), &op->mid_val) != 0)
+				return -1;
+		}
 		for (jn *c = r ? r->child : NULL; c && op->nr < H_MAXR;
 		     c     = c->next) {
 			op->r[op->nr].key = (int) fint(c, "k", 0);
 			if (parse_elems(field(c, "v"), &op->r[op->nr++]) != 0)
 				return -1;
 		}
-	} else if (op->kind == K_FINAL_SET) {
+	} else if (op->kind == K_FINAL_SET || op->kind == K_FINAL_REG) {
 		op->nr       = 1;
 		op->r[0].key = op->key;
 		if (parse_elems(field(o, "v"), &op->r[0]) != 0)
@@ -362,6 +406,7 @@ hist_load(history *h, const char *path)
 			h->set_keys       = (int) fint(o, "set_keys", 0);
 			h->counter_keys   = (int) fint(o, "counter_keys", 0);
 			h->escrow_keys    = (int) fint(o, "escrow_keys", 0);
+			h->reg_keys       = (int) fint(o, "reg_keys", 0);
 			h->escrow_initial = fint(o, "escrow_initial", 0);
 			h->seed           = (uint64_t) fint(o, "seed", 0);
 			continue;
@@ -412,14 +457,21 @@ hist_free(history *h)
 /* ---- checkers ------------------------------------------------------------
  */
 
-enum { C_CAUSAL, C_ATOMIC, C_SESSION, C_CONV, C_DURABLE, C_ESCROW, C_FMK };
-
-static void violation(verdict *v, bool verbose, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+enum {
+	C_CAUSAL,
+	C_ATOMIC,
+	C_SESSION,
+	C_CONV,
+	C_DURABLE,
+	C_ESCROW,
+	C_FMK,
+	C_SI,
+	C_LWW
+};
 
 #include <stdarg.h>
-static void
-violation(verdict *v, bool verbose, const char *fmt, ...)
+void
+hist_violation(verdict *v, bool verbose, const char *fmt, ...)
 {
 	char    msg[400];
 	va_list ap;
@@ -581,7 +633,7 @@ check_sets(const history *h, verdict *v, bool verbose)
 			for (uint32_t e = 0; e < o->r[r].n; e++) {
 				size_t wi = wt_find(&wt, o->r[r].e[e]);
 				if (wi == SIZE_MAX) {
-					violation(&v[C_CAUSAL], verbose,
+					hist_violation(&v[C_CAUSAL], verbose,
 					    "op %" PRIu64 " read %" PRIu32
 					    ".%" PRIu32 ", which nobody wrote",
 					    o->id, o->r[r].e[e].s,
@@ -589,7 +641,7 @@ check_sets(const history *h, verdict *v, bool verbose)
 					continue;
 				}
 				if (h->op[wi].status == ST_FAIL)
-					violation(&v[C_ATOMIC], verbose,
+					hist_violation(&v[C_ATOMIC], verbose,
 					    "op %" PRIu64 " read %" PRIu32
 					    ".%" PRIu32 " of op %" PRIu64
 					    ", which failed (%s)",
@@ -708,7 +760,7 @@ check_sets(const history *h, verdict *v, bool verbose)
 				int which = elsewhere               ? C_ATOMIC
 				    : (sn != NULL && miss <= sn[j]) ? C_SESSION
 				                                    : C_CAUSAL;
-				violation(&v[which], verbose,
+				hist_violation(&v[which], verbose,
 				    "op %" PRIu64
 				    " (session %u, DC %d) read set "
 				    "%d without %u.%u (op %" PRIu64 ")%s",
@@ -737,7 +789,7 @@ check_sets(const history *h, verdict *v, bool verbose)
 				queue[qt++] = succ[x];
 	}
 	if (done < ntx)
-		violation(&v[C_CAUSAL], verbose,
+		hist_violation(&v[C_CAUSAL], verbose,
 		    "%zu transactions sit on a cycle of session order and "
 		    "reads-from (a read saw a write from its own future)",
 		    ntx - done);
@@ -791,14 +843,14 @@ check_final(const history *h, verdict *v, bool verbose)
 		if (nd++ == 0)
 			d0 = o->digest;
 		else if (o->digest != d0)
-			violation(&v[C_CONV], verbose,
+			hist_violation(&v[C_CONV], verbose,
 			    "DC %d digest %016" PRIx64
 			    " != DC 0's %016" PRIx64,
 			    o->dc, o->digest, d0);
 	}
 	v[C_CONV].checked += (uint64_t) nd;
 	if (nd < D)
-		violation(&v[C_CONV], verbose,
+		hist_violation(&v[C_CONV], verbose,
 		    "only %d of %d DCs reported a final digest (no "
 		    "convergence after the heal?)",
 		    nd, D);
@@ -819,7 +871,7 @@ check_final(const history *h, verdict *v, bool verbose)
 			    (o->r[0].n > 0 &&
 			        memcmp(first->r[0].e, e,
 			            o->r[0].n * sizeof(hw)) != 0))
-				violation(&v[C_CONV], verbose,
+				hist_violation(&v[C_CONV], verbose,
 				    "set %d differs between DC %d (%u) and DC "
 				    "%d (%u elements)",
 				    k, first->dc, first->r[0].n, o->dc,
@@ -843,13 +895,13 @@ check_final(const history *h, verdict *v, bool verbose)
 			        sizeof(hw), cmp_hw) != NULL;
 			v[C_DURABLE].checked++;
 			if (o->status == ST_OK && !in)
-				violation(&v[C_DURABLE], verbose,
+				hist_violation(&v[C_DURABLE], verbose,
 				    "op %" PRIu64 " (session %d) committed "
 				    "%d.%u to set %d, missing from the final "
 				    "state",
 				    o->id, o->sess, o->sess, o->seq, k);
 			if (o->status == ST_FAIL && in)
-				violation(&v[C_CONV], verbose,
+				hist_violation(&v[C_CONV], verbose,
 				    "op %" PRIu64
 				    " failed (%s), yet its write "
 				    "is in set %d",
@@ -877,18 +929,18 @@ check_final(const history *h, verdict *v, bool verbose)
 			if (seen++ == 0)
 				val = o->value;
 			else if (o->value != val)
-				violation(&v[C_CONV], verbose,
+				hist_violation(&v[C_CONV], verbose,
 				    "counter %d is %" PRId64
 				    " at DC %d, %" PRId64 " at another",
 				    k, o->value, o->dc, val);
 			if (o->value < lo)
-				violation(&v[C_DURABLE], verbose,
+				hist_violation(&v[C_DURABLE], verbose,
 				    "counter %d is %" PRId64
 				    " at DC %d, below "
 				    "the %" PRId64 " acknowledged",
 				    k, o->value, o->dc, lo);
 			else if (o->value > hi)
-				violation(&v[C_CONV], verbose,
+				hist_violation(&v[C_CONV], verbose,
 				    "counter %d is %" PRId64
 				    " at DC %d, above "
 				    "every add issued (%" PRId64 ")",
@@ -920,7 +972,7 @@ check_escrow(const history *h, verdict *v, bool verbose)
 			    o->kind == K_FINAL_BCOUNTER) {
 				v[C_ESCROW].checked++;
 				if (o->value < 0)
-					violation(&v[C_ESCROW], verbose,
+					hist_violation(&v[C_ESCROW], verbose,
 					    "op %" PRIu64
 					    " read bounded counter "
 					    "%d = %" PRId64 " at DC %d",
@@ -935,7 +987,7 @@ check_escrow(const history *h, verdict *v, bool verbose)
 			/* above: an acknowledged decrement was lost; below:
 			 * more was spent than was acknowledged or may be */
 			if (o->value > hi || o->value < hi - unk)
-				violation(
+				hist_violation(
 				    &v[o->value > hi ? C_DURABLE : C_ESCROW],
 				    verbose,
 				    "bounded counter %d ends at %" PRId64
@@ -957,7 +1009,7 @@ check_fmk(const history *h, verdict *v, bool verbose)
 		if (o->kind == K_FMK || o->kind == K_FMK_CHECK) {
 			v[C_FMK].checked++;
 			if (o->value > 0)
-				violation(&v[C_FMK], verbose,
+				hist_violation(&v[C_FMK], verbose,
 				    "op %" PRIu64 " at DC %d: %s: %" PRId64
 				    " violations",
 				    o->id, o->dc, o->text, o->value);
@@ -970,10 +1022,11 @@ hist_check(const history *h, verdict v[NCHECKS], bool verbose)
 {
 	static const char *names[NCHECKS] = { "causal visibility",
 		"atomic visibility", "session guarantees", "convergence",
-		"durability", "escrow bound", "fmk invariants" };
+		"durability", "escrow bound", "fmk invariants",
+		"snapshot isolation", "LWW with causality" };
 	static const char *cost[NCHECKS] = { "O(T(E+KS log W))", "(same pass)",
 		"(same pass)", "O(W log W + KDE)", "(same pass)", "O(n)",
-		"O(n)" };
+		"O(n)", "O(T S log W + E)", "(same pass)" };
 	memset(v, 0, NCHECKS * sizeof(verdict));
 	for (int i = 0; i < NCHECKS; i++) {
 		v[i].name       = names[i];
@@ -983,8 +1036,142 @@ hist_check(const history *h, verdict v[NCHECKS], bool verbose)
 	check_final(h, v, verbose);
 	check_escrow(h, v, verbose);
 	check_fmk(h, v, verbose);
+	hist_check_registers(h, &v[C_SI], &v[C_LWW], verbose);
 	uint64_t total = 0;
 	for (int i = 0; i < NCHECKS; i++)
 		total += v[i].violations;
 	return total;
+}
+
+/* ---- coverage ----------------------------------------------------------- */
+
+static int
+cmp_regw(const void *pa, const void *pb)
+{
+	const double *a = pa, *b = pb; /* key, t1, dc */
+	if (a[0] != b[0])
+		return a[0] < b[0] ? -1 : 1;
+	return a[1] < b[1] ? -1 : a[1] > b[1];
+}
+
+int
+hist_coverage(const history *h, FILE *out)
+{
+	uint64_t conflicts = 0, unknown = 0, moved = 0, moved_ro = 0;
+	uint64_t skewed = 0, norights = 0, mids = 0, lww_close = 0, nregw = 0;
+	uint64_t faults[8]           = { 0 };
+	static const char *fnames[8] = { "cut", "isolate", "non-transitive",
+		"slow link", "lossy", "SIGKILL", "SIGSTOP", "DC " };
+	int                S         = h->sessions > 0 ? h->sessions : 1;
+	int               *last_dc   = malloc((size_t) S * sizeof(int));
+	bool              *wrote     = calloc((size_t) S, sizeof(bool));
+	double            *skew      = malloc((h->n + 1) * 2 * sizeof(double));
+	double *regw     = malloc((h->n * H_MAXW + 1) * 3 * sizeof(double));
+	size_t  nskew    = 0;
+	int     not_seen = 0;
+	if (last_dc == NULL || wrote == NULL || skew == NULL || regw == NULL)
+		goto out;
+	for (int s = 0; s < S; s++)
+		last_dc[s] = -1;
+	for (size_t i = 0; i < h->n; i++) {
+		const hop *o = &h->op[i];
+		if (o->kind == K_FAULT) {
+			for (int f = 0; f < 8; f++)
+				if (strncmp(o->text, fnames[f],
+				        strlen(fnames[f])) == 0) {
+					faults[f]++;
+					if (f == 7) {
+						skew[2 * nskew]     = o->t0;
+						skew[2 * nskew + 1] = o->t1;
+						nskew++;
+					}
+					break;
+				}
+			continue;
+		}
+		if ((o->kind == K_TXN || o->kind == K_REG) && o->nw > 0)
+			wrote[o->sess % S] = true;
+		if (o->kind == K_ADD || o->kind == K_DEC || o->kind == K_FMK)
+			wrote[o->sess % S] = true;
+	}
+	for (size_t i = 0; i < h->n; i++) {
+		const hop *o = &h->op[i];
+		if (o->kind != K_TXN && o->kind != K_REG && o->kind != K_ADD &&
+		    o->kind != K_CREAD && o->kind != K_DEC &&
+		    o->kind != K_BREAD && o->kind != K_FMK)
+			continue;
+		int s = o->sess % S;
+		conflicts += strcmp(o->err, "ECONFLICT") == 0;
+		norights += strcmp(o->err, "ENORIGHTS") == 0;
+		unknown += o->status == ST_UNKNOWN;
+		bool reads = o->kind == K_TXN || o->kind == K_REG ||
+		    o->kind == K_CREAD || o->kind == K_BREAD;
+		if (reads && o->status == ST_OK && last_dc[s] >= 0 &&
+		    last_dc[s] != o->dc) {
+			moved++;
+			moved_ro += !wrote[s];
+		}
+		last_dc[s] = o->dc;
+		for (size_t f = 0; f < nskew; f++)
+			if (o->status == ST_OK && o->t1 >= skew[2 * f] &&
+			    o->t0 <= skew[2 * f + 1]) {
+				skewed++;
+				break;
+			}
+		if (o->kind == K_REG && o->status == ST_OK) {
+			mids += o->has_mid;
+			for (int w = 0; w < o->nw; w++) {
+				regw[3 * nregw]     = o->wkey[w];
+				regw[3 * nregw + 1] = o->t1;
+				regw[3 * nregw + 2] = o->dc;
+				nregw++;
+			}
+		}
+	}
+	/* writes of one key from two DCs within 50 ms: the races
+	 * last-writer-wins decides */
+	qsort(regw, nregw, 3 * sizeof(double), cmp_regw);
+	for (size_t i = 1; i < nregw; i++)
+		lww_close += regw[3 * i] == regw[3 * i - 3] &&
+		    regw[3 * i + 2] != regw[3 * i - 1] &&
+		    regw[3 * i + 1] - regw[3 * i - 2] < 0.05;
+	struct {
+		const char *what;
+		uint64_t    n;
+		bool        expected; /* its absence is worth saying */
+	} rows[] = {
+		{ "transactions refused ECONFLICT (first committer wins)",
+		    conflicts, h->reg_keys > 0 },
+		{ "register writes of one key from two DCs within 50 ms",
+		    lww_close, h->reg_keys > 0 && h->dcs > 1 },
+		{ "register transactions that wrote a key twice", mids,
+		    h->reg_keys > 0 },
+		{ "reads right after the session moved DC", moved,
+		    h->dcs > 1 },
+		{ "  of them by sessions that never write", moved_ro,
+		    h->dcs > 1 },
+		{ "escrow decrements refused for want of rights", norights,
+		    h->escrow_keys > 0 },
+		{ "outcomes unknown (timeouts, lost links)", unknown, false },
+		{ "operations completed while a DC's clock was skewed", skewed,
+		    faults[7] > 0 },
+	};
+	fprintf(out, "\n%-56s %9s\n", "what happened", "times");
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		bool miss = rows[r].n == 0 && rows[r].expected;
+		not_seen += miss;
+		fprintf(out, "%-56s %9" PRIu64 "%s\n", rows[r].what, rows[r].n,
+		    miss ? "  NOT SEEN" : "");
+	}
+	fprintf(out, "faults: ");
+	for (int f = 0; f < 8; f++)
+		fprintf(out, "%s%s %" PRIu64, f ? ", " : "",
+		    f == 7 ? "skew" : fnames[f], faults[f]);
+	fprintf(out, "\n");
+out:
+	free(last_dc);
+	free(wrote);
+	free(skew);
+	free(regw);
+	return not_seen;
 }

@@ -12,7 +12,11 @@
  *  - "add" / "cread": counter increments and reads;
  *  - "dec" / "bread": bounded-counter decrements and reads;
  *  - "fmk": a prescription-app operation (with its audit's violations);
- *  - "final_*", "digest", "fmk_check": what every DC holds after the
+ *  - "reg": reads of 1-4 registers or map fields, then writes of unique
+ *    values "S.Q" to 1-3 of them (one now and then written twice, its
+ *    first value "mid": never to be read), in one transaction;
+ *  - "final_*" (final_reg too), "digest", "fmk_check": what every DC
+ *    holds after the
  *    last heal;
  *  - "fault": what the nemesis did; "meta": the run's shape.
  *
@@ -41,6 +45,8 @@ enum {
 	K_DIGEST,
 	K_FMK_CHECK,
 	K_FAULT,
+	K_REG,
+	K_FINAL_REG,
 	K_NKINDS
 };
 extern const char *const hist_kind_names[K_NKINDS];
@@ -71,12 +77,19 @@ typedef struct {
 	int64_t  delta, value; /* add/dec: delta; reads: value */
 	uint64_t digest;
 	char     text[96]; /* fmk: operation; fault: what happened */
+	/* reg: the value written to each wkey (reads: r[i].n is 0 for a
+	 * missing register, else 1), and the first of two writes to one key
+	 * (has_mid: mid_key got mid_val, then its wval) */
+	hw   wval[H_MAXW];
+	bool has_mid;
+	int  mid_key;
+	hw   mid_val;
 } hop;
 
 typedef struct {
 	hop     *op;
 	size_t   n, cap;
-	int      dcs, sessions, set_keys, counter_keys, escrow_keys;
+	int      dcs, sessions, set_keys, counter_keys, escrow_keys, reg_keys;
 	int64_t  escrow_initial; /* per escrow key, all DCs together */
 	uint64_t seed;
 } history;
@@ -99,9 +112,26 @@ typedef struct {
 	char        first[400]; /* the first violation, with op ids */
 } verdict;
 
-#define NCHECKS 7
+#define NCHECKS 9
 /* Runs every checker; out[NCHECKS]. Returns the total of violations.
  * verbose: print every violation (up to 20 per checker) to stderr. */
 uint64_t hist_check(const history *h, verdict out[NCHECKS], bool verbose);
+
+/* Prints what happened in the run (FoundationDB's "sometimes"): the
+ * situations the checkers are there for, with "NOT SEEN" beside those
+ * that never came up, so a checker that saw none of its situation does
+ * not pass in silence. Returns how many were not seen. */
+int hist_coverage(const history *h, FILE *out);
+
+/* Counts a violation in v, keeps the first, prints it if verbose (up to
+ * 20 per checker). */
+void hist_violation(verdict *v, bool verbose, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The register checkers (registers.c): snapshot isolation (G0, G1a,
+ * G1b, G1c, G-single, lost update) and last-writer-wins with causality
+ * across DCs. */
+void hist_check_registers(
+    const history *h, verdict *si, verdict *lww, bool verbose);
 
 #endif

@@ -108,6 +108,35 @@ tls_run_holds_every_guarantee(void **state)
 	unlink(log_path);
 }
 
+/* Clocks a few seconds apart, forward and back (the test build's clock
+ * offset: causewayd-bugs with no bug on): last-writer-wins must still
+ * follow causality. */
+static void
+skewed_clocks_hold_every_guarantee(void **state)
+{
+	char *args[] = { "--duration", "8", "--clients", "8", "--seed", "3",
+		"--faults", "skew,delay", "--no-fmk", "--quiet", "--converge",
+		"20", NULL };
+	(void) state;
+	int rc = run(args, 300);
+	if (rc != 0)
+		show();
+	assert_int_equal(rc, 0);
+	unlink(log_path);
+}
+
+/* A DC whose clock does not move past the records it applies: under skew,
+ * a write that follows a remote one loses to it. */
+static void
+bug_hlc_not_absorbed(void **state)
+{
+	char *args[] = { "--bug", "hlc-not-absorbed", "--duration", "8",
+		"--clients", "8", "--seed", "3", "--faults", "skew",
+		"--no-fmk", "--quiet", "--converge", "20", NULL };
+	(void) state;
+	expect_caught(args, "LWW with causality");
+}
+
 static void
 bug_skip_session_wait(void **state)
 {
@@ -123,11 +152,22 @@ bug_skip_session_wait(void **state)
 static void
 bug_read_clock_dropped(void **state)
 {
-	char *args[] = { "--bug", "read-clock-dropped", "--duration", "12",
+	char *args[] = { "--bug", "read-clock-dropped", "--duration", "6",
 		"--clients", "8", "--seed", "3", "--faults", "delay,partition",
 		"--no-fmk", "--quiet", "--converge", "10", NULL };
 	(void) state;
 	expect_caught(args, "session guarantees");
+}
+
+/* Lost updates: the register workload's read-modify-writes at one DC. */
+static void
+bug_conflict_vs_state(void **state)
+{
+	char *args[] = { "--bug", "conflict-vs-state", "--duration", "6",
+		"--clients", "8", "--seed", "3", "--faults", "none",
+		"--no-fmk", "--quiet", "--converge", "10", NULL };
+	(void) state;
+	expect_caught(args, "snapshot isolation");
 }
 
 static void
@@ -199,8 +239,11 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(short_run_holds_every_guarantee),
 		cmocka_unit_test(tls_run_holds_every_guarantee),
+		cmocka_unit_test(skewed_clocks_hold_every_guarantee),
+		cmocka_unit_test(bug_hlc_not_absorbed),
 		cmocka_unit_test(bug_skip_session_wait),
 		cmocka_unit_test(bug_read_clock_dropped),
+		cmocka_unit_test(bug_conflict_vs_state),
 		cmocka_unit_test(bug_ignore_deps),
 		cmocka_unit_test(bug_split_apply),
 		cmocka_unit_test(bug_grant_unheld),

@@ -201,6 +201,11 @@ spawn(dcproc *d)
 			dup2(fd, 2);
 			close(fd);
 		}
+		if (getenv("CW_TEST_CLOCKS") != NULL) {
+			char clk[600];
+			snprintf(clk, sizeof(clk), "%s.clock", d->dir);
+			setenv("CW_TEST_CLOCK_FILE", clk, 1);
+		}
 		execv(bin, argv);
 		_exit(127);
 	}
@@ -231,6 +236,21 @@ spawn(dcproc *d)
 	dc_kill9(d);
 	show_log_tail(d->log);
 	return -1;
+}
+
+int
+dc_set_clock(const dcproc *d, long ms)
+{
+	char path[600], tmp[620];
+	snprintf(path, sizeof(path), "%s.clock", d->dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "%ld\n", ms);
+	if (fclose(f) != 0)
+		return -1;
+	return rename(tmp, path) == 0 ? 0 : -1;
 }
 
 int

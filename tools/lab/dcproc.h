@@ -30,6 +30,10 @@ int dc_restart(dcproc *d);
 int dc_stop(dcproc *d);
 /* SIGKILL. */
 void dc_kill9(dcproc *d);
+/* Offsets the DC's wall clock by ms (0: none), within 20 ms: only a
+ * causewayd-bugs started while $CW_TEST_CLOCKS is set reads it (from the
+ * file DIR.clock beside its data). Returns 0 or -1. */
+int dc_set_clock(const dcproc *d, long ms);
 /* Arms a watchdog: if the test process is still running after `seconds`,
  * or gets SIGTERM or SIGINT, it kills every causewayd it started (by pid)
  * and exits with status 3, so a hung test can never hang CI. */
