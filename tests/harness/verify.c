@@ -396,6 +396,30 @@ read_set(cw_txn *t, int k, hread *r)
 	return 0;
 }
 
+/* Ends a workload transaction after its operations (rc: the first
+ * error): aborts it, or commits it; sets o's status. Returns the error. */
+static int
+end_txn(cw_txn *t, int rc, hop *o)
+{
+	if (rc != 0) {
+		cw_abort(t);
+		o->status = ST_FAIL;
+		return rc;
+	}
+	rc        = cw_commit(t);
+	o->status = status_of(rc, true);
+	return rc;
+}
+
+/* The operation's end: its time and error name. */
+static void
+stamp_end(hop *o, int rc)
+{
+	o->t1 = now();
+	if (rc != 0)
+		snprintf(o->err, sizeof(o->err), "%s", cw_errname(rc));
+}
+
 static void
 set_txn(client *x)
 {
@@ -446,17 +470,9 @@ set_txn(client *x)
 		int  en = snprintf(e, sizeof(e), "%d.%u", x->idx, o.seq);
 		rc      = cw_set_add(t, kb, (size_t) n, e, (size_t) en);
 	}
-	if (rc != 0) {
-		cw_abort(t);
-		o.status = ST_FAIL;
-	} else {
-		rc       = cw_commit(t);
-		o.status = status_of(rc, true);
-	}
+	rc = end_txn(t, rc, &o);
 done:
-	o.t1 = now();
-	if (rc != 0)
-		snprintf(o.err, sizeof(o.err), "%s", cw_errname(rc));
+	stamp_end(&o, rc);
 	if (o.status == ST_FAIL)
 		for (int i = 0; i < o.nr; i++) {
 			free(o.r[i].e);
@@ -566,17 +582,9 @@ reg_txn(client *x)
 		rc = reg_put(t, o.mid_key, o.mid_val);
 	for (int i = 0; i < o.nw && rc == 0; i++)
 		rc = reg_put(t, o.wkey[i], o.wval[i]);
-	if (rc != 0) {
-		cw_abort(t);
-		o.status = ST_FAIL;
-	} else {
-		rc       = cw_commit(t);
-		o.status = status_of(rc, true);
-	}
+	rc = end_txn(t, rc, &o);
 done:
-	o.t1 = now();
-	if (rc != 0)
-		snprintf(o.err, sizeof(o.err), "%s", cw_errname(rc));
+	stamp_end(&o, rc);
 	hexclock(x->c, ca, sizeof(ca));
 	record(&o, cb, ca);
 	for (int i = 0; i < o.nr; i++)
