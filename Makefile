@@ -185,7 +185,7 @@ $(BUILD)/tests/peers_test: $(BUILD)/obj/tests/integration/peers_test.o $(FMK_OBJ
 # causewayd-bugs: causewayd with the harness's seeded bugs compiled in
 # (util.h cw_test_bug, docs/verification.md); only cw-verify starts it.
 BUG_SRC := util/util.c $(TXN_C) escrow/escrow.c replica/replica.c \
-           server/server.c
+           server/server.c crdt/crdt.c
 BUG_OBJ := $(BUG_SRC:%.c=$(BUILD)/obj/bugs/%.o)
 $(BUILD)/obj/bugs/%.o: %.c | $(DEPS_OK) $(GEN)
 	@mkdir -p $(dir $@)
@@ -199,7 +199,8 @@ $(BUILD)/bin/causewayd-bugs: $(BUILD)/obj/server/main.o $(BUG_OBJ) \
 # The harness is a shipped program too: the lab and the public library.
 $(BUILD)/bin/cw-verify: $(BUILD)/bin/causewayd-bugs $(BUILD)/obj/tests/harness/verify.o \
                        $(BUILD)/obj/tests/harness/history.o \
-                       $(BUILD)/obj/tests/harness/registers.o $(FMK_OBJ) $(LAB_LIB) $(LIB)
+                       $(BUILD)/obj/tests/harness/registers.o \
+                       $(BUILD)/obj/tests/harness/orset.o $(FMK_OBJ) $(LAB_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $(filter-out %causewayd-bugs,$^) $(LDLIBS)
 

@@ -452,15 +452,23 @@ set_rem_tags(
 	if (at < 0)
 		return;
 	struct selem *x = &s->el[at];
+	/* only the adds the remove observed: a concurrent add survives (the
+	 * seeded bug takes every tag up to an observed one, a concurrent
+	 * add of a lower DC with it) */
+	bool upto = cw_test_bug("remove-unobserved");
 	for (uint32_t i = 0; i < ntags; i++) {
 		cw_tag t = tag_get(tags + (size_t) i * CW_CRDT_TAG_SIZE);
-		for (uint32_t j = 0; j < x->nt; j++) {
-			if (tag_cmp(&x->tags[j], &t) == 0) {
-				memmove(x->tags + j, x->tags + j + 1,
-				    (x->nt - j - 1) * sizeof(cw_tag));
-				x->nt--;
-				break;
+		for (uint32_t j = 0; j < x->nt;) {
+			int c = tag_cmp(&x->tags[j], &t);
+			if (c != 0 && !(upto && c < 0)) {
+				j++;
+				continue;
 			}
+			memmove(x->tags + j, x->tags + j + 1,
+			    (x->nt - j - 1) * sizeof(cw_tag));
+			x->nt--;
+			if (c == 0)
+				break;
 		}
 	}
 	if (x->nt == 0) {

@@ -11,7 +11,8 @@
 
 const char *const hist_kind_names[K_NKINDS] = { "meta", "txn", "add", "cread",
 	"dec", "bread", "fmk", "final_set", "final_counter", "final_bcounter",
-	"digest", "fmk_check", "fault", "reg", "final_reg" };
+	"digest", "fmk_check", "fault", "reg", "final_reg", "rset",
+	"final_rset" };
 static const char *const status_names[]     = { "ok", "fail", "unknown" };
 
 /* ---- writing ---------------------------------------------------------- */
@@ -35,9 +36,11 @@ hist_write_meta(FILE *f, const history *h)
 	fprintf(f,
 	    "{\"kind\":\"meta\",\"dcs\":%d,\"sessions\":%d,\"set_keys\":%d,"
 	    "\"counter_keys\":%d,\"escrow_keys\":%d,\"reg_keys\":%d,"
+	    "\"rset_keys\":%d,\"rset_elems\":%d,"
 	    "\"escrow_initial\":%" PRId64 ",\"seed\":%" PRIu64 "}\n",
 	    h->dcs, h->sessions, h->set_keys, h->counter_keys, h->escrow_keys,
-	    h->reg_keys, h->escrow_initial, h->seed);
+	    h->reg_keys, h->rset_keys, h->rset_elems, h->escrow_initial,
+	    h->seed);
 }
 
 void
@@ -69,7 +72,12 @@ hist_write(FILE *f, const hop *o, const char *cb, const char *ca)
 			    "\"}",
 			    o->mid_key, o->mid_val.s, o->mid_val.q);
 	}
-	if (o->kind == K_TXN || o->kind == K_REG) {
+	if (o->kind == K_RSET)
+		fprintf(f,
+		    ",\"k\":%d,\"e\":%" PRId64 ",\"delta\":%" PRId64
+		    ",\"snap\":\"%s\"",
+		    o->key, o->value, o->delta, o->text);
+	if (o->kind == K_TXN || o->kind == K_REG || o->kind == K_RSET) {
 		if (o->kind == K_TXN) {
 			fprintf(
 			    f, ",\"seq\":%" PRIu32 ",\"writes\":[", o->seq);
@@ -88,7 +96,8 @@ hist_write(FILE *f, const hop *o, const char *cb, const char *ca)
 			fprintf(f, "]}");
 		}
 		fprintf(f, "]");
-	} else if (o->kind == K_FINAL_SET || o->kind == K_FINAL_REG) {
+	} else if (o->kind == K_FINAL_SET || o->kind == K_FINAL_REG ||
+	    o->kind == K_FINAL_RSET) {
 		fprintf(f, ",\"k\":%d,\"v\":[", o->r[0].key);
 		for (uint32_t j = 0; j < o->r[0].n; j++)
 			fprintf(f, "%s\"%" PRIu32 ".%" PRIu32 "\"",
@@ -101,7 +110,7 @@ hist_write(FILE *f, const hop *o, const char *cb, const char *ca)
 	}
 	if (o->kind == K_DIGEST)
 		fprintf(f, ",\"digest\":\"%016" PRIx64 "\"", o->digest);
-	if (o->text[0] != '\0') {
+	if (o->text[0] != '\0' && o->kind != K_RSET) {
 		fprintf(f, ",\"text\":");
 		put_str(f, o->text);
 	}
@@ -293,6 +302,32 @@ parse_elems(const jn *a, hread *r)
 	return 0;
 }
 
+/* A clock in hex (causal.h's encoding: a count, then 8 bytes an entry,
+ * little-endian) into v[H_MAXDC]; returns its entries, 0 if none. */
+static int
+parse_clock(const char *hex, uint64_t *v)
+{
+	size_t len = strlen(hex);
+	if (len < 2)
+		return 0;
+	unsigned n;
+	if (sscanf(hex, "%2x", &n) != 1 || n > H_MAXDC ||
+	    len < 2 + 16 * (size_t) n)
+		return 0;
+	for (unsigned k = 0; k < n; k++) {
+		uint64_t x = 0;
+		for (int b = 7; b >= 0; b--) {
+			unsigned byte;
+			if (sscanf(hex + 2 + 16 * k + 2 * (unsigned) b, "%2x",
+			        &byte) != 1)
+				return 0;
+			x = x << 8 | byte;
+		}
+		v[k] = x;
+	}
+	return (int) n;
+}
+
 /* "S.Q" into *w; -1 if it is not one. */
 static int
 parse_hw(const jn *c, hw *w)
@@ -333,7 +368,16 @@ to_op(const jn *o, hop *op)
 	snprintf(op->err, sizeof(op->err), "%s", fstr(o, "err"));
 	snprintf(op->text, sizeof(op->text), "%s", fstr(o, "text"));
 	op->digest = strtoull(fstr(o, "digest"), NULL, 16);
-	if (op->kind == K_TXN || op->kind == K_REG) {
+	if (op->kind == K_RSET) {
+		op->value = fint(o, "e", 0);
+		op->nvc   = parse_clock(fstr(o, "snap"), op->snap);
+		uint64_t after[H_MAXDC];
+		if (parse_clock(fstr(o, "clock_after"), after) == op->nvc)
+			memcpy(op->after, after, sizeof(after));
+		else
+			op->nvc = 0;
+	}
+	if (op->kind == K_TXN || op->kind == K_REG || op->kind == K_RSET) {
 		jn *w = field(o, "writes"), *r = field(o, "reads");
 		for (jn *c = w ? w->child : NULL; c && op->nw < H_MAXW;
 		     c     = c->next) {
@@ -358,7 +402,8 @@ to_op(const jn *o, hop *op)
 			if (parse_elems(field(c, "v"), &op->r[op->nr++]) != 0)
 				return -1;
 		}
-	} else if (op->kind == K_FINAL_SET || op->kind == K_FINAL_REG) {
+	} else if (op->kind == K_FINAL_SET || op->kind == K_FINAL_REG ||
+	    op->kind == K_FINAL_RSET) {
 		op->nr       = 1;
 		op->r[0].key = op->key;
 		if (parse_elems(field(o, "v"), &op->r[0]) != 0)
@@ -407,6 +452,8 @@ hist_load(history *h, const char *path)
 			h->counter_keys   = (int) fint(o, "counter_keys", 0);
 			h->escrow_keys    = (int) fint(o, "escrow_keys", 0);
 			h->reg_keys       = (int) fint(o, "reg_keys", 0);
+			h->rset_keys      = (int) fint(o, "rset_keys", 0);
+			h->rset_elems     = (int) fint(o, "rset_elems", 0);
 			h->escrow_initial = fint(o, "escrow_initial", 0);
 			h->seed           = (uint64_t) fint(o, "seed", 0);
 			continue;
@@ -466,7 +513,8 @@ enum {
 	C_ESCROW,
 	C_FMK,
 	C_SI,
-	C_LWW
+	C_LWW,
+	C_ORSET
 };
 
 #include <stdarg.h>
@@ -1023,10 +1071,12 @@ hist_check(const history *h, verdict v[NCHECKS], bool verbose)
 	static const char *names[NCHECKS] = { "causal visibility",
 		"atomic visibility", "session guarantees", "convergence",
 		"durability", "escrow bound", "fmk invariants",
-		"snapshot isolation", "LWW with causality" };
+		"snapshot isolation", "LWW with causality",
+		"observed-remove sets" };
 	static const char *cost[NCHECKS] = { "O(T(E+KS log W))", "(same pass)",
 		"(same pass)", "O(W log W + KDE)", "(same pass)", "O(n)",
-		"O(n)", "O(T S log W + E)", "(same pass)" };
+		"O(n)", "O(T S log W + E)", "(same pass)",
+		"O(R A + A D log R)" };
 	memset(v, 0, NCHECKS * sizeof(verdict));
 	for (int i = 0; i < NCHECKS; i++) {
 		v[i].name       = names[i];
@@ -1037,6 +1087,7 @@ hist_check(const history *h, verdict v[NCHECKS], bool verbose)
 	check_escrow(h, v, verbose);
 	check_fmk(h, v, verbose);
 	hist_check_registers(h, &v[C_SI], &v[C_LWW], verbose);
+	hist_check_orset(h, &v[C_ORSET], verbose);
 	uint64_t total = 0;
 	for (int i = 0; i < NCHECKS; i++)
 		total += v[i].violations;
@@ -1128,6 +1179,71 @@ hist_coverage(const history *h, FILE *out)
 			}
 		}
 	}
+	/* removes that met a concurrent add of their element: neither in
+	 * the other's snapshot (add-wins decides) */
+	uint64_t concurrent_rm = 0;
+	int      RK = h->rset_keys, RE = h->rset_elems;
+	if (RK > 0 && RE > 0) {
+		size_t  slots = (size_t) RK * (size_t) RE;
+		size_t *cnt   = calloc(slots + 1, sizeof(size_t));
+		size_t *idx   = malloc((h->n + 1) * sizeof(size_t));
+		if (cnt == NULL || idx == NULL)
+			goto no_rm;
+		/* the ok adds, grouped by (set, element): counting sort */
+		for (size_t i = 0; i < h->n; i++) {
+			const hop *a = &h->op[i];
+			if (a->kind == K_RSET && a->delta > 0 &&
+			    a->status == ST_OK && a->nvc > a->dc &&
+			    a->key >= 0 && a->key < RK && a->value >= 0 &&
+			    a->value < RE)
+				cnt[(size_t) a->key * (size_t) RE +
+				    (size_t) a->value + 1]++;
+		}
+		for (size_t k = 0; k < slots; k++)
+			cnt[k + 1] += cnt[k];
+		size_t *at = malloc((slots + 1) * sizeof(size_t));
+		if (at == NULL)
+			goto no_rm;
+		memcpy(at, cnt, (slots + 1) * sizeof(size_t));
+		for (size_t i = 0; i < h->n; i++) {
+			const hop *a = &h->op[i];
+			if (a->kind == K_RSET && a->delta > 0 &&
+			    a->status == ST_OK && a->nvc > a->dc &&
+			    a->key >= 0 && a->key < RK && a->value >= 0 &&
+			    a->value < RE) {
+				idx[at[(size_t) a->key * (size_t) RE +
+				    (size_t) a->value]++] = i;
+			}
+		}
+		free(at);
+		for (size_t i = 0; i < h->n; i++) {
+			const hop *r = &h->op[i];
+			if (r->kind != K_RSET || r->delta >= 0 ||
+			    r->status != ST_OK || r->nvc <= r->dc ||
+			    r->key < 0 || r->key >= RK || r->value < 0 ||
+			    r->value >= RE)
+				continue;
+			bool held = false; /* else the remove did nothing */
+			for (uint32_t e = 0; e < r->r[0].n; e++)
+				held |= (int64_t) r->r[0].e[e].s == r->value;
+			if (!held)
+				continue;
+			size_t k =
+			    (size_t) r->key * (size_t) RE + (size_t) r->value;
+			for (size_t j = cnt[k]; j < cnt[k + 1]; j++) {
+				const hop *a = &h->op[idx[j]];
+				if (a->nvc == r->nvc &&
+				    a->after[a->dc] > r->snap[a->dc] &&
+				    r->after[r->dc] > a->snap[r->dc]) {
+					concurrent_rm++;
+					break;
+				}
+			}
+		}
+	no_rm:
+		free(cnt);
+		free(idx);
+	}
 	/* writes of one key from two DCs within 50 ms: the races
 	 * last-writer-wins decides */
 	qsort(regw, nregw, 3 * sizeof(double), cmp_regw);
@@ -1146,6 +1262,8 @@ hist_coverage(const history *h, FILE *out)
 		    lww_close, h->reg_keys > 0 && h->dcs > 1 },
 		{ "register transactions that wrote a key twice", mids,
 		    h->reg_keys > 0 },
+		{ "removes that met a concurrent add of their element",
+		    concurrent_rm, h->rset_keys > 0 && h->dcs > 1 },
 		{ "reads right after the session moved DC", moved,
 		    h->dcs > 1 },
 		{ "  of them by sessions that never write", moved_ro,

@@ -15,9 +15,11 @@
  *  - "reg": reads of 1-4 registers or map fields, then writes of unique
  *    values "S.Q" to 1-3 of them (one now and then written twice, its
  *    first value "mid": never to be read), in one transaction;
- *  - "final_*" (final_reg too), "digest", "fmk_check": what every DC
- *    holds after the
- *    last heal;
+ *  - "rset": a read of one of the add-and-remove sets, then (writers)
+ *    an add or a remove of one of 8 elements, with the snapshot it read
+ *    ("snap", from the session clock right after the read);
+ *  - "final_*" (final_reg and final_rset too), "digest", "fmk_check": what
+ * every DC holds after the last heal;
  *  - "fault": what the nemesis did; "meta": the run's shape.
  *
  * Threading: none; a history is built and checked by one thread.
@@ -47,12 +49,15 @@ enum {
 	K_FAULT,
 	K_REG,
 	K_FINAL_REG,
+	K_RSET,
+	K_FINAL_RSET,
 	K_NKINDS
 };
 extern const char *const hist_kind_names[K_NKINDS];
 
 #define H_MAXW 3 /* sets one transaction writes */
 #define H_MAXR 4 /* sets one transaction reads */
+#define H_MAXDC 8
 
 typedef struct {
 	uint32_t s, q; /* session, its q-th write (from 1) */
@@ -84,12 +89,18 @@ typedef struct {
 	bool has_mid;
 	int  mid_key;
 	hw   mid_val;
+	/* rset: the snapshot read and the session clock after (entries per
+	 * DC; nvc of them); its element in value, +1 add / -1 remove / 0
+	 * none in delta; its read in r[0] (elements as {index, 0}) */
+	uint64_t snap[H_MAXDC], after[H_MAXDC];
+	int      nvc;
 } hop;
 
 typedef struct {
 	hop     *op;
 	size_t   n, cap;
 	int      dcs, sessions, set_keys, counter_keys, escrow_keys, reg_keys;
+	int      rset_keys, rset_elems;
 	int64_t  escrow_initial; /* per escrow key, all DCs together */
 	uint64_t seed;
 } history;
@@ -112,7 +123,7 @@ typedef struct {
 	char        first[400]; /* the first violation, with op ids */
 } verdict;
 
-#define NCHECKS 9
+#define NCHECKS 10
 /* Runs every checker; out[NCHECKS]. Returns the total of violations.
  * verbose: print every violation (up to 20 per checker) to stderr. */
 uint64_t hist_check(const history *h, verdict out[NCHECKS], bool verbose);
@@ -133,5 +144,9 @@ void hist_violation(verdict *v, bool verbose, const char *fmt, ...)
  * across DCs. */
 void hist_check_registers(
     const history *h, verdict *si, verdict *lww, bool verbose);
+
+/* The checker of the add-and-remove sets (orset.c): observed-remove,
+ * add-wins semantics, in every read and every DC's final state. */
+void hist_check_orset(const history *h, verdict *v, bool verbose);
 
 #endif

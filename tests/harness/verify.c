@@ -42,6 +42,8 @@
 #define ESCROW_KEYS 2
 #define REG_KEYS 8 /* registers g/0..5, and fields f6, f7 of map gm */
 #define REG_PLAIN 6
+#define RSET_KEYS 2  /* sets rs/0, rs/1 with adds and removes */
+#define RSET_ELEMS 4 /* of elements e0..e3 */
 
 static struct {
 	int         dcs, clients;
@@ -107,8 +109,9 @@ record(hop *o, const char *cb, const char *ca)
 	o->id = ++next_id;
 	hist_write(hf, o, cb, ca);
 	pthread_mutex_unlock(&hmu);
-	if (o->kind == K_FAULT || o->kind == K_FINAL_REG ||
-	    (o->kind >= K_FINAL_SET && o->kind != K_REG))
+	bool client_op = (o->kind >= K_TXN && o->kind <= K_FMK) ||
+	    o->kind == K_REG || o->kind == K_RSET;
+	if (!client_op)
 		return;
 	if (o->status == ST_OK)
 		atomic_fetch_add(&n_ok, 1);
@@ -591,6 +594,84 @@ done:
 		free(o.r[i].e);
 }
 
+/* Reads add-and-remove set k into r: its elements eN as {N, 0}. */
+static int
+rset_read(cw_txn *t, int k, hread *r)
+{
+	char     kb[16];
+	cw_list *l;
+	int      n  = snprintf(kb, sizeof(kb), "rs/%d", k);
+	int      rc = cw_set_members(t, kb, (size_t) n, &l);
+	r->key      = k;
+	r->n        = 0;
+	r->e        = NULL;
+	if (rc != 0)
+		return rc;
+	if ((r->e = malloc((cw_list_len(l) + 1) * sizeof(hw))) == NULL) {
+		cw_list_free(l);
+		return CW_ENOMEM;
+	}
+	for (size_t j = 0; j < cw_list_len(l); j++) {
+		size_t      len;
+		const char *p = cw_list_at(l, j, &len);
+		unsigned    el;
+		char        b[16];
+		snprintf(b, sizeof(b), "%.*s", (int) len, p);
+		if (sscanf(b, "e%u", &el) == 1)
+			r->e[r->n++] = (hw) { el, 0 };
+	}
+	cw_list_free(l);
+	return 0;
+}
+
+/* The add-and-remove sets: read one, then (writers) add one of its 8
+ * elements or remove one, most often one the read showed, so that
+ * removes meet concurrent adds. The session clock right after the read
+ * is the snapshot's vector, recorded for the checker (orset.c). */
+static void
+rset_txn(client *x)
+{
+	hop     o;
+	char    kb[16], e[16], cb[140], ca[140];
+	cw_txn *t;
+	int     rc;
+	memset(&o, 0, sizeof(o));
+	o.kind   = K_RSET;
+	o.client = o.sess = x->idx;
+	o.dc              = x->dc;
+	o.key             = (int) (rnd(&x->rng) % RSET_KEYS);
+	o.value           = (int64_t) (rnd(&x->rng) % RSET_ELEMS);
+	o.nr              = 1;
+	hexclock(x->c, cb, sizeof(cb));
+	o.t0 = now();
+	if ((rc = cw_begin(x->c, &t)) != 0) {
+		o.status = ST_FAIL;
+		goto done;
+	}
+	if ((rc = rset_read(t, o.key, &o.r[0])) == 0) {
+		hexclock(x->c, o.text, sizeof(o.text));
+		if (!x->reader) {
+			/* remove what it saw, half the time */
+			if (o.r[0].n > 0 && rnd(&x->rng) % 2 == 0) {
+				o.value = o.r[0].e[rnd(&x->rng) % o.r[0].n].s;
+				o.delta = -1;
+			} else
+				o.delta = rnd(&x->rng) % 3 == 0 ? -1 : 1;
+			int n  = snprintf(kb, sizeof(kb), "rs/%d", o.key);
+			int en = snprintf(e, sizeof(e), "e%d", (int) o.value);
+			rc     = o.delta > 0
+			        ? cw_set_add(t, kb, (size_t) n, e, (size_t) en)
+			        : cw_set_remove(t, kb, (size_t) n, e, (size_t) en);
+		}
+	}
+	rc = end_txn(t, rc, &o);
+done:
+	stamp_end(&o, rc);
+	hexclock(x->c, ca, sizeof(ca));
+	record(&o, cb, ca);
+	free(o.r[0].e);
+}
+
 /* Counter and bounded-counter operations: one transaction each. */
 static void
 counter_op(client *x, int kind)
@@ -710,18 +791,22 @@ client_main(void *arg)
 		uint64_t r = rnd(&x->rng) % 100;
 		if (x->reader) { /* what a session that never writes sees,
 			          * DC after DC: monotonic reads */
-			if (r < 45)
+			if (r < 35)
 				set_txn(x);
-			else if (r < 70)
+			else if (r < 55)
 				reg_txn(x);
+			else if (r < 70)
+				rset_txn(x);
 			else
 				counter_op(x, r < 85 ? K_CREAD : K_BREAD);
 			continue;
 		}
-		if (r < 40 || (r >= 85 && !opt.fmk))
+		if (r < 30 || (r >= 85 && !opt.fmk))
 			set_txn(x);
-		else if (r < 55)
+		else if (r < 45)
 			reg_txn(x);
+		else if (r < 55)
+			rset_txn(x);
 		else if (r < 70)
 			counter_op(x, r < 66 ? K_ADD : K_CREAD);
 		else if (r < 85)
@@ -845,6 +930,17 @@ final_reads(void)
 			record(&o, NULL, NULL);
 			free(o.r[0].e);
 		}
+		for (int k = 0; k < RSET_KEYS && rc == 0; k++) {
+			memset(&o, 0, sizeof(o));
+			o.kind = K_FINAL_RSET;
+			o.dc   = d;
+			o.key  = k;
+			o.nr   = 1;
+			if ((rc = rset_read(t, k, &o.r[0])) != 0)
+				break;
+			record(&o, NULL, NULL);
+			free(o.r[0].e);
+		}
 		for (int k = 0; k < REG_KEYS && rc == 0; k++) {
 			memset(&o, 0, sizeof(o));
 			o.kind = K_FINAL_REG;
@@ -915,8 +1011,8 @@ report(const char *path)
 		by[h.op[i].kind][h.op[i].status]++;
 	printf(
 	    "\n%-16s %9s %9s %9s\n", "operations", "ok", "failed", "unknown");
-	for (int k = K_TXN; k <= K_REG; k++)
-		if (k <= K_FMK || k == K_REG)
+	for (int k = K_TXN; k <= K_RSET; k++)
+		if (k <= K_FMK || k == K_REG || k == K_RSET)
 			printf("%-16s %9" PRIu64 " %9" PRIu64 " %9" PRIu64
 			       "\n",
 			    hist_kind_names[k], by[k][0], by[k][1], by[k][2]);
@@ -1166,6 +1262,8 @@ main(int argc, char **argv)
 		.counter_keys   = COUNTER_KEYS,
 		.escrow_keys    = ESCROW_KEYS,
 		.reg_keys       = REG_KEYS,
+		.rset_keys      = RSET_KEYS,
+		.rset_elems     = RSET_ELEMS,
 		.escrow_initial = (int64_t) opt.escrow * opt.dcs,
 		.seed           = opt.seed };
 	hist_write_meta(hf, &meta);

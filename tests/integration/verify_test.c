@@ -137,6 +137,18 @@ bug_hlc_not_absorbed(void **state)
 	expect_caught(args, "LWW with causality");
 }
 
+/* A remove that takes away adds it never observed: a concurrent add of
+ * the element at another DC disappears with it. */
+static void
+bug_remove_unobserved(void **state)
+{
+	char *args[] = { "--bug", "remove-unobserved", "--duration", "8",
+		"--clients", "8", "--seed", "3", "--faults", "delay,partition",
+		"--no-fmk", "--quiet", "--converge", "10", NULL };
+	(void) state;
+	expect_caught(args, "observed-remove sets");
+}
+
 static void
 bug_skip_session_wait(void **state)
 {
@@ -241,6 +253,7 @@ main(void)
 		cmocka_unit_test(tls_run_holds_every_guarantee),
 		cmocka_unit_test(skewed_clocks_hold_every_guarantee),
 		cmocka_unit_test(bug_hlc_not_absorbed),
+		cmocka_unit_test(bug_remove_unobserved),
 		cmocka_unit_test(bug_skip_session_wait),
 		cmocka_unit_test(bug_read_clock_dropped),
 		cmocka_unit_test(bug_conflict_vs_state),
