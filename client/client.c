@@ -925,6 +925,7 @@ cw_dc_status(cw_client *c, cw_dc_info *out)
 			out->peers[i].heard_ms_ago = p.heard_ms;
 			out->peers[i].behind       = p.behind;
 			out->peers[i].lag_ms       = p.lag_ms;
+			out->peers[i].forwarded    = p.forwarded;
 			memcpy(out->peers[i].acked, p.acked,
 			    sizeof(uint64_t) * p.nacked);
 			out->npeers++;

@@ -271,6 +271,8 @@ typedef struct {
 		uint64_t acked[64];    /* its acknowledged state vector */
 		uint64_t behind;       /* transactions it lacks */
 		uint64_t lag_ms;       /* how long it has been behind */
+		uint64_t forwarded;    /* records of other DCs' origin this
+		                        * DC forwarded to it, since start */
 	} peers[63];
 } cw_dc_info;
 

@@ -44,6 +44,7 @@ struct link {
 	uint64_t heard_ms; /* monotonic time of the last ack, 0: never */
 	cw_vc    acked;
 	uint64_t behind_since; /* 0: not behind */
+	uint64_t forwarded;    /* other origins' records it acknowledged */
 };
 
 /* The connections a TLS listener has seen and the DC id each proved
@@ -428,6 +429,7 @@ ship_once(struct link *l, size_t *shipped, bool *proved)
 	 * during a partition), the peer could apply nothing at all. */
 	uint32_t npend = 0;
 	uint64_t next[CW_MAX_DC];
+	size_t   fwd = 0; /* records of other origins in the batch */
 	for (uint32_t k = 0; k < r->ndc; k++) {
 		/* never a peer's own records: it is their origin */
 		bool mine = k == l->conf.id || D.v[k] <= A.v[k] ||
@@ -451,6 +453,8 @@ ship_once(struct link *l, size_t *shipped, bool *proved)
 			rc = cw_db_log_scan(r->db, (uint16_t) k, next[k],
 			    D.v[k], room, collect_rec, &c);
 			next[k] += c.n - before;
+			if (k != r->dc)
+				fwd += c.n - before;
 		}
 	const void **recs = cw_calloc(c.n ? c.n : 1, sizeof(*recs));
 	cw_buf       msg  = { 0 };
@@ -552,6 +556,7 @@ ship_once(struct link *l, size_t *shipped, bool *proved)
 			l->known    = true;
 			l->up       = true;
 			l->heard_ms = now;
+			l->forwarded += fwd;
 			if (behind == 0)
 				l->behind_since = 0;
 			else if (l->behind_since == 0)
@@ -935,6 +940,7 @@ cw_replica_status(cw_replica *r, cw_peer_status *out, int max)
 		s->up           = l->up;
 		s->heard_ms_ago = l->heard_ms ? now - l->heard_ms : UINT64_MAX;
 		s->acked        = l->acked;
+		s->forwarded    = l->forwarded;
 		/* behind since it was seen behind, or else at most since its
 		 * last ack (it was level then) */
 		uint64_t since =

@@ -108,6 +108,8 @@ typedef struct {
 	cw_vc    acked;        /* its acknowledged (durable) vector */
 	uint64_t behind;       /* records this DC has that it lacks */
 	uint64_t lag_ms;       /* how long it has been behind (0: not) */
+	uint64_t forwarded;    /* records of other origins than this DC
+	                        * it acknowledged, since start */
 } cw_peer_status;
 
 /* OUT: out[0..n) for the n peers (at most max). Returns n. */

@@ -346,7 +346,7 @@ cw_schema_rep_encode(
 			const cw_schema_peer *x = &h->peers[i];
 			pv.push_back(P::CreatePeer(fb, x->id, x->up,
 			    x->heard_ms, fb.CreateVector(x->acked, x->nacked),
-			    x->behind, x->lag_ms));
+			    x->behind, x->lag_ms, x->forwarded));
 		}
 		auto peers = h->npeers ? fb.CreateVector(pv) : 0;
 		auto esc   = fb.CreateVector(h->escrow, 4);
@@ -438,11 +438,12 @@ cw_schema_rep_peer(const cw_rep *r, size_t i, cw_schema_peer *out)
 	const P::Reply *q = static_cast<const P::Reply *>(r->root_);
 	const P::Peer  *x = q->peers()->Get((uint32_t) i);
 	std::memset(out, 0, sizeof(*out));
-	out->id       = x->id();
-	out->up       = x->up();
-	out->heard_ms = x->heard_ms();
-	out->behind   = x->behind();
-	out->lag_ms   = x->lag_ms();
+	out->id        = x->id();
+	out->up        = x->up();
+	out->heard_ms  = x->heard_ms();
+	out->behind    = x->behind();
+	out->lag_ms    = x->lag_ms();
+	out->forwarded = x->forwarded();
 	u64s(x->acked(), out->acked, &out->nacked);
 }
 

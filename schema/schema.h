@@ -184,6 +184,7 @@ typedef struct {
 	uint64_t acked[CW_SCHEMA_MAX_DEPS];
 	uint64_t behind;
 	uint64_t lag_ms;
+	uint64_t forwarded;
 } cw_schema_peer;
 
 /* A reply's header. */

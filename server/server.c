@@ -613,8 +613,9 @@ status_peers(cw_server *s, cw_rep *h, cw_schema_peer **peers)
 		p->nacked         = st[i].acked.n;
 		memcpy(
 		    p->acked, st[i].acked.v, sizeof(uint64_t) * st[i].acked.n);
-		p->behind = st[i].behind;
-		p->lag_ms = st[i].lag_ms;
+		p->behind    = st[i].behind;
+		p->lag_ms    = st[i].lag_ms;
+		p->forwarded = st[i].forwarded;
 	}
 	h->peers  = *peers;
 	h->npeers = (size_t) n;

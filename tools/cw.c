@@ -315,8 +315,9 @@ status(cw_client *c)
 			printf(",\"acked\":");
 			print_vec(s.peers[i].acked, s.ndc);
 			printf(",\"behind\":%" PRIu64 ",\"lag_ms\":%" PRIu64
-			       "}",
-			    s.peers[i].behind, s.peers[i].lag_ms);
+			       ",\"forwarded\":%" PRIu64 "}",
+			    s.peers[i].behind, s.peers[i].lag_ms,
+			    s.peers[i].forwarded);
 		}
 		printf("]}\n");
 		return 0;
@@ -342,8 +343,10 @@ status(cw_client *c)
 			    s.peers[i].heard_ms_ago);
 		printf(", acked ");
 		print_vec(s.peers[i].acked, s.ndc);
-		printf(", behind %" PRIu64 ", lag %" PRIu64 " ms\n",
-		    s.peers[i].behind, s.peers[i].lag_ms);
+		printf(", behind %" PRIu64 ", lag %" PRIu64
+		       " ms, forwarded %" PRIu64 "\n",
+		    s.peers[i].behind, s.peers[i].lag_ms,
+		    s.peers[i].forwarded);
 	}
 	return 0;
 }

@@ -62,9 +62,9 @@ hist_write(FILE *f, const hop *o, const char *cb, const char *ca)
 		fprintf(f, ",\"writes\":[");
 		for (int i = 0; i < o->nw; i++)
 			fprintf(f,
-			    "%s{\"k\":%d,\"v\":\"%" PRIu32 ".%" PRIu32 "\"}",
+			    "%s{\"k\":%d,\"v\":\"%" PRIu32 ".%" PRIu32 "\"%s}",
 			    i ? "," : "", o->wkey[i], o->wval[i].s,
-			    o->wval[i].q);
+			    o->wval[i].q, o->wdel >> i & 1 ? ",\"d\":1" : "");
 		fprintf(f, "]");
 		if (o->has_mid)
 			fprintf(f,
@@ -109,7 +109,10 @@ hist_write(FILE *f, const hop *o, const char *cb, const char *ca)
 		    o->key, o->delta, o->value);
 	}
 	if (o->kind == K_DIGEST)
-		fprintf(f, ",\"digest\":\"%016" PRIx64 "\"", o->digest);
+		fprintf(f,
+		    ",\"digest\":\"%016" PRIx64 "\",\"grants\":%" PRId64
+		    ",\"forwarded\":%" PRId64,
+		    o->digest, o->value, o->delta);
 	if (o->text[0] != '\0' && o->kind != K_RSET) {
 		fprintf(f, ",\"text\":");
 		put_str(f, o->text);
@@ -368,6 +371,10 @@ to_op(const jn *o, hop *op)
 	snprintf(op->err, sizeof(op->err), "%s", fstr(o, "err"));
 	snprintf(op->text, sizeof(op->text), "%s", fstr(o, "text"));
 	op->digest = strtoull(fstr(o, "digest"), NULL, 16);
+	if (op->kind == K_DIGEST) { /* the DC's counters since its start */
+		op->value = fint(o, "grants", 0);
+		op->delta = fint(o, "forwarded", 0);
+	}
 	if (op->kind == K_RSET) {
 		op->value = fint(o, "e", 0);
 		op->nvc   = parse_clock(fstr(o, "snap"), op->snap);
@@ -386,6 +393,8 @@ to_op(const jn *o, hop *op)
 				continue;
 			}
 			op->wkey[op->nw] = (int) fint(c, "k", 0);
+			if (fint(c, "d", 0))
+				op->wdel |= (uint8_t) (1u << op->nw);
 			if (parse_hw(field(c, "v"), &op->wval[op->nw++]) != 0)
 				return -1;
 		}
@@ -1110,6 +1119,7 @@ hist_coverage(const history *h, FILE *out)
 {
 	uint64_t conflicts = 0, unknown = 0, moved = 0, moved_ro = 0;
 	uint64_t skewed = 0, norights = 0, mids = 0, lww_close = 0, nregw = 0;
+	uint64_t fremoves = 0, grants = 0, forwarded = 0;
 	uint64_t faults[8]           = { 0 };
 	static const char *fnames[8] = { "cut", "isolate", "non-transitive",
 		"slow link", "lossy", "SIGKILL", "SIGSTOP", "DC " };
@@ -1126,6 +1136,11 @@ hist_coverage(const history *h, FILE *out)
 		last_dc[s] = -1;
 	for (size_t i = 0; i < h->n; i++) {
 		const hop *o = &h->op[i];
+		if (o->kind == K_DIGEST) {
+			grants += (uint64_t) o->value;
+			forwarded += (uint64_t) o->delta;
+			continue;
+		}
 		if (o->kind == K_FAULT) {
 			for (int f = 0; f < 8; f++)
 				if (strncmp(o->text, fnames[f],
@@ -1172,6 +1187,7 @@ hist_coverage(const history *h, FILE *out)
 		if (o->kind == K_REG && o->status == ST_OK) {
 			mids += o->has_mid;
 			for (int w = 0; w < o->nw; w++) {
+				fremoves += o->wdel >> w & 1;
 				regw[3 * nregw]     = o->wkey[w];
 				regw[3 * nregw + 1] = o->t1;
 				regw[3 * nregw + 2] = o->dc;
@@ -1262,6 +1278,8 @@ hist_coverage(const history *h, FILE *out)
 		    lww_close, h->reg_keys > 0 && h->dcs > 1 },
 		{ "register transactions that wrote a key twice", mids,
 		    h->reg_keys > 0 },
+		{ "map fields removed (committed removes)", fremoves,
+		    h->reg_keys > 0 },
 		{ "removes that met a concurrent add of their element",
 		    concurrent_rm, h->rset_keys > 0 && h->dcs > 1 },
 		{ "reads right after the session moved DC", moved,
@@ -1270,6 +1288,10 @@ hist_coverage(const history *h, FILE *out)
 		    h->dcs > 1 },
 		{ "escrow decrements refused for want of rights", norights,
 		    h->escrow_keys > 0 },
+		{ "escrow requests granted (since each DC's last start)",
+		    grants, h->escrow_keys > 0 && h->dcs > 1 },
+		{ "records a DC forwarded for another origin (same)",
+		    forwarded, false },
 		{ "outcomes unknown (timeouts, lost links)", unknown, false },
 		{ "operations completed while a DC's clock was skewed", skewed,
 		    faults[7] > 0 },

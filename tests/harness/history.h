@@ -84,11 +84,13 @@ typedef struct {
 	char     text[96]; /* fmk: operation; fault: what happened */
 	/* reg: the value written to each wkey (reads: r[i].n is 0 for a
 	 * missing register, else 1), and the first of two writes to one key
-	 * (has_mid: mid_key got mid_val, then its wval) */
-	hw   wval[H_MAXW];
-	bool has_mid;
-	int  mid_key;
-	hw   mid_val;
+	 * (has_mid: mid_key got mid_val, then its wval); bit i of wdel: write
+	 * i removed its map field instead (wval still names it) */
+	hw      wval[H_MAXW];
+	uint8_t wdel;
+	bool    has_mid;
+	int     mid_key;
+	hw      mid_val;
 	/* rset: the snapshot read and the session clock after (entries per
 	 * DC; nvc of them); its element in value, +1 add / -1 remove / 0
 	 * none in delta; its read in r[0] (elements as {index, 0}) */

@@ -94,7 +94,8 @@ kills(elem *e, int D)
 {
 	for (int d = 0; d < D; d++) {
 		size_t n = e->nr[d];
-		qsort(e->r[d], n, sizeof(rrem), cmp_rem);
+		if (n > 1) /* e->r[d] is NULL when empty */
+			qsort(e->r[d], n, sizeof(rrem), cmp_rem);
 		uint64_t *pm = malloc((n + 1) * sizeof(uint64_t));
 		if (pm == NULL)
 			return -1;

@@ -34,6 +34,14 @@
  * missing while its past holds a write of it), and no DC ends with w1 when
  * a committed w2 causally follows it.
  *
+ * Map fields are also removed (a tombstone in last-writer-wins order, DESIGN
+ * section 2). A remove is a write with its own unique name that no read
+ * can show: a read or a final state that shows a field missing is right
+ * when some remove of it that did not fail was not causally before any
+ * write of it the reader's past holds (or, for a final state, any
+ * committed write): that remove may be the winner. Such reads name no
+ * version, so they give no wr, rw or lost-update evidence.
+ *
  * Cost: O(T S log W + E) for T transactions, S sessions, W writes per key
  * and session, E edges (about T S).
  */
@@ -51,6 +59,7 @@ typedef struct {
 	int      key;
 	hw       val;
 	bool     mid;
+	bool     del; /* a map-field remove */
 } rwrite;
 
 typedef struct {
@@ -78,6 +87,14 @@ typedef struct {
 	/* per key and session: the committed final writes, by seq */
 	uint32_t **kw; /* [k * S + j]: write indices */
 	uint32_t  *kwn;
+	/* per key and session: its removes that did not fail, by seq; per
+	 * key: whether it has any, and for each session s the highest V[s]
+	 * of a committed write of it */
+	uint32_t **kd;
+	uint32_t  *kdn;
+	bool      *kdel;
+	uint32_t  *dmax; /* [k * S + s] */
+	uint32_t  *M;    /* S, scratch */
 	/* version order: for each write its predecessors (pairs) */
 	uint32_t *pred; /* nw * S, NONE where none */
 	/* graph, CSR */
@@ -178,7 +195,8 @@ index_writes(reg *g)
 			if (mid && !o->has_mid)
 				break;
 			rwrite x = { i, mid ? o->mid_key : o->wkey[s],
-				mid ? o->mid_val : o->wval[s], mid };
+				mid ? o->mid_val : o->wval[s], mid,
+				!mid && (o->wdel >> s & 1) };
 			if (x.key < 0 || (uint32_t) x.key >= g->K ||
 			    x.val.s >= g->S)
 				continue;
@@ -243,8 +261,120 @@ index_keys(reg *g)
 	}
 	free(cap);
 	for (size_t at = 0; at < slots; at++)
-		qsort_r(g->kw[at], g->kwn[at], sizeof(uint32_t), cmp_seq, g);
+		if (g->kwn[at] > 1) /* kw[at] is NULL when empty */
+			qsort_r(g->kw[at], g->kwn[at], sizeof(uint32_t),
+			    cmp_seq, g);
 	return 0;
+}
+
+/* The removes of each key by session, and dmax; after causal_pasts. */
+static int
+index_removes(reg *g)
+{
+	size_t slots = (size_t) g->K * g->S;
+	g->kd        = calloc(slots, sizeof(uint32_t *));
+	g->kdn       = calloc(slots, sizeof(uint32_t));
+	g->kdel      = calloc(g->K, sizeof(bool));
+	g->dmax      = calloc(slots, sizeof(uint32_t));
+	g->M         = malloc(g->S * sizeof(uint32_t));
+	if (g->kd == NULL || g->kdn == NULL || g->kdel == NULL ||
+	    g->dmax == NULL || g->M == NULL)
+		return -1;
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t x = 0; x < g->nw; x++) {
+			const rwrite *w = &g->w[x];
+			if (!w->del || g->op[w->op]->status == ST_FAIL)
+				continue;
+			size_t at = (size_t) w->key * g->S + w->val.s;
+			if (pass)
+				g->kd[at][g->kdn[at]++] = x;
+			else
+				g->kdn[at]++;
+			g->kdel[w->key] = true;
+		}
+		if (pass)
+			break;
+		for (size_t at = 0; at < slots; at++) {
+			if (g->kdn[at] == 0)
+				continue;
+			if ((g->kd[at] = malloc(
+			         g->kdn[at] * sizeof(uint32_t))) == NULL)
+				return -1;
+			g->kdn[at] = 0;
+		}
+	}
+	for (size_t at = 0; at < slots; at++)
+		if (g->kdn[at] > 1)
+			qsort_r(g->kd[at], g->kdn[at], sizeof(uint32_t),
+			    cmp_seq, g);
+	for (uint32_t x = 0; x < g->nw; x++) {
+		const rwrite *w = &g->w[x];
+		if (w->mid || !g->committed[w->op])
+			continue;
+		const uint32_t *V = &g->V[(size_t) w->op * g->S];
+		uint32_t       *D = &g->dmax[(size_t) w->key * g->S];
+		for (uint32_t s = 0; s < g->S; s++)
+			D[s] = V[s] > D[s] ? V[s] : D[s];
+	}
+	return 0;
+}
+
+/* Whether transaction i (past V) can read k missing: some remove of k,
+ * not i's own nor in its future as far as the history shows, that no
+ * write of k in i's past causally follows. */
+static bool
+tombstone_read(const reg *g, uint32_t i, int k, const uint32_t *V)
+{
+	const hop *o = g->op[i];
+	uint32_t   S = g->S, q0 = UINT32_MAX;
+	if (!g->kdel[k])
+		return false;
+	for (int w = 0; w < o->nw; w++)
+		q0 = o->wval[w].q < q0 ? o->wval[w].q : q0;
+	memset(g->M, 0, S * sizeof(uint32_t));
+	for (uint32_t j = 0; j < S; j++) {
+		uint32_t y = latest(g, k, j, V, i);
+		if (y == NONE)
+			continue;
+		const uint32_t *W = &g->V[(size_t) g->w[y].op * S];
+		for (uint32_t s = 0; s < S; s++)
+			g->M[s] = W[s] > g->M[s] ? W[s] : g->M[s];
+	}
+	for (uint32_t s = 0; s < S; s++) {
+		const uint32_t *a = g->kd[(size_t) k * S + s];
+		for (uint32_t n = g->kdn[(size_t) k * S + s]; n > 0; n--) {
+			const rwrite *r = &g->w[a[n - 1]];
+			if (r->val.q <= g->M[s])
+				break; /* this one and the earlier ones lose */
+			if (r->op == i ||
+			    (s == (uint32_t) o->sess && r->val.q > V[s]))
+				continue; /* its own, or its session's future
+				           */
+			if (q0 != UINT32_MAX && (uint32_t) o->sess < S &&
+			    g->V[(size_t) r->op * S + (uint32_t) o->sess] >=
+			        q0)
+				continue; /* after i */
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Whether a DC can end with k missing: some remove of k that no
+ * committed write of k causally follows. */
+static bool
+tombstone_final(const reg *g, int k)
+{
+	if (!g->kdel[k])
+		return false;
+	for (uint32_t s = 0; s < g->S; s++) {
+		size_t at = (size_t) k * g->S + s;
+		if (g->kdn[at] > 0 &&
+		    g->w[g->kd[at][g->kdn[at] - 1]].val.q >
+		        g->dmax[(size_t) k * g->S + s])
+			return true;
+	}
+	return false;
 }
 
 /* V of every transaction, in a topological order of session order +
@@ -476,10 +606,10 @@ build_graph(reg *g)
 		for (int r = 0; r < o->nr; r++) {
 			if (o->r[r].n == 0) {
 				/* read k missing: before every first write of
-				 * k
-				 */
+				 * k, unless a remove may be what it read */
 				int k = o->r[r].key;
-				if (k < 0 || (uint32_t) k >= g->K)
+				if (k < 0 || (uint32_t) k >= g->K ||
+				    g->kdel[k])
 					continue;
 				for (uint32_t j = 0; j < S; j++) {
 					size_t at = (size_t) k * S + j;
@@ -807,6 +937,18 @@ check_reads(reg *g, verdict *si, verdict *lww, bool verbose)
 					continue;
 				}
 				const hop *w = g->op[g->w[x].op];
+				if (g->w[x].del) {
+					hist_violation(si, verbose,
+					    "op %" PRIu64 " (%s) read k%d = "
+					    "%" PRIu32 ".%" PRIu32
+					    ", the name "
+					    "of op %" PRIu64
+					    "'s remove, which "
+					    "writes no value",
+					    o->id, dcname(o, d, sizeof(d)), k,
+					    v.s, v.q, w->id);
+					continue;
+				}
 				if (g->w[x].mid && g->w[x].op != i) {
 					hist_violation(si, verbose,
 					    "G1b (intermediate read): op "
@@ -832,13 +974,15 @@ check_reads(reg *g, verdict *si, verdict *lww, bool verbose)
 				}
 				if (g->w[x].op == i)
 					continue; /* its own write */
-			}
+			} else if (tombstone_read(g, i, k, V))
+				continue;
 			/* a write of k in its past that overwrote what it read
 			 */
 			for (uint32_t j = 0; j < g->S; j++) {
 				uint32_t y = latest(g, k, j, V, i);
 				if (y == NONE || y == x ||
-				    (x != NONE && !before(g, x, y)))
+				    (x != NONE && !before(g, x, y)) ||
+				    (x == NONE && g->w[y].del))
 					continue;
 				const hop *wy = g->op[g->w[y].op];
 				if (x == NONE)
@@ -858,14 +1002,16 @@ check_reads(reg *g, verdict *si, verdict *lww, bool verbose)
 					    " (op %" PRIu64 "), though its "
 					    "causal past holds %" PRIu32
 					    ".%" PRIu32 " (op %" PRIu64
-					    "), written "
+					    "), %s "
 					    "causally after it",
 					    o->id, dcname(o, d, sizeof(d)),
 					    o->sess, k, g->w[x].val.s,
 					    g->w[x].val.q,
 					    g->op[g->w[x].op]->id,
 					    g->w[y].val.s, g->w[y].val.q,
-					    wy->id);
+					    wy->id,
+					    g->w[y].del ? "a remove"
+					                : "written");
 				break;
 			}
 		}
@@ -915,6 +1061,11 @@ lost_updates(reg *g, verdict *si, bool verbose)
 			uint32_t x = o->r[r].n ? find(g, o->r[r].e[0]) : NONE;
 			if (o->r[r].n && (x == NONE || g->w[x].op == i))
 				continue;
+			if (x == NONE &&
+			    (o->r[r].key < 0 ||
+			        (uint32_t) o->r[r].key >= g->K ||
+			        g->kdel[o->r[r].key]))
+				continue; /* which remove it read is unknown */
 			a[n++] = (rmw) { o->r[r].key, o->dc, x, i };
 		}
 	}
@@ -953,10 +1104,13 @@ check_final(reg *g, verdict *lww, bool verbose)
 			continue;
 		lww->checked++;
 		uint32_t x = o->r[0].n ? find(g, o->r[0].e[0]) : NONE;
+		if (x == NONE && tombstone_final(g, k))
+			continue;
 		for (uint32_t j = 0; j < g->S; j++) {
 			uint32_t y = latest(g, k, j, all, NONE);
 			if (y == NONE || y == x ||
-			    (x != NONE && !before(g, x, y)))
+			    (x != NONE && !before(g, x, y)) ||
+			    (x == NONE && g->w[y].del))
 				continue;
 			if (x == NONE)
 				hist_violation(lww, verbose,
@@ -969,12 +1123,13 @@ check_final(reg *g, verdict *lww, bool verbose)
 				hist_violation(lww, verbose,
 				    "DC %d ended with k%d = %" PRIu32
 				    ".%" PRIu32 " (op %" PRIu64
-				    "), though op %" PRIu64 " wrote %" PRIu32
+				    "), though op %" PRIu64 " %s %" PRIu32
 				    ".%" PRIu32 " causally after it",
 				    o->dc, k, g->w[x].val.s, g->w[x].val.q,
 				    g->op[g->w[x].op]->id,
-				    g->op[g->w[y].op]->id, g->w[y].val.s,
-				    g->w[y].val.q);
+				    g->op[g->w[y].op]->id,
+				    g->w[y].del ? "removed it by" : "wrote",
+				    g->w[y].val.s, g->w[y].val.q);
 			break;
 		}
 	}
@@ -1006,7 +1161,8 @@ hist_check_registers(const history *h, verdict *si, verdict *lww, bool verbose)
 	if (index_keys(&g) != 0)
 		goto nomem;
 	causal_pasts(&g, lww, verbose);
-	if (version_order(&g) != 0 || build_graph(&g) != 0)
+	if (index_removes(&g) != 0 || version_order(&g) != 0 ||
+	    build_graph(&g) != 0)
 		goto nomem;
 	for (uint32_t i = 0; i < g.n; i++)
 		si->checked += g.committed[i];
@@ -1023,6 +1179,14 @@ out:
 			free(g.kw[i]);
 	free(g.kw);
 	free(g.kwn);
+	if (g.kd != NULL)
+		for (size_t i = 0; i < (size_t) g.K * g.S; i++)
+			free(g.kd[i]);
+	free(g.kd);
+	free(g.kdn);
+	free(g.kdel);
+	free(g.dmax);
+	free(g.M);
 	free(g.op);
 	free(g.committed);
 	free(g.V);

@@ -521,11 +521,16 @@ reg_get(cw_txn *t, int k, hread *r)
 	return 0;
 }
 
+/* Writes v to k, or (del, a map field) removes the field. */
 static int
-reg_put(cw_txn *t, int k, hw v)
+reg_put(cw_txn *t, int k, hw v, bool del)
 {
 	char kb[16], f[16], val[24];
 	int  vl = snprintf(val, sizeof(val), "%u.%u", v.s, v.q);
+	if (del) {
+		snprintf(f, sizeof(f), "f%d", k);
+		return cw_map_remove(t, "gm", 2, f);
+	}
 	if (k < REG_PLAIN) {
 		int n = snprintf(kb, sizeof(kb), "g/%d", k);
 		return cw_reg_put(t, kb, (size_t) n, val, (size_t) vl);
@@ -537,7 +542,7 @@ reg_put(cw_txn *t, int k, hw v)
 /* The register workload: read 1-4 of the keys, then write unique values
  * to 1-3 (most of them among those read: read-modify-write, where lost
  * updates hide), now and then one key twice (its first value must never
- * be read). */
+ * be read). A third of the writes to the map fields remove the field. */
 static void
 reg_txn(client *x)
 {
@@ -566,6 +571,8 @@ reg_txn(client *x)
 		for (int i = 0; i < o.nw; i++) {
 			o.wkey[i] = keys[(from + i) % REG_KEYS];
 			o.wval[i] = (hw) { (uint32_t) x->idx, ++x->wseq };
+			if (o.wkey[i] >= REG_PLAIN && rnd(&x->rng) % 3 == 0)
+				o.wdel |= (uint8_t) (1u << i);
 		}
 		if (rnd(&x->rng) % 10 == 0) {
 			o.has_mid = true;
@@ -582,9 +589,9 @@ reg_txn(client *x)
 	for (int i = 0; i < o.nr && rc == 0; i++)
 		rc = reg_get(t, o.r[i].key, &o.r[i]);
 	if (rc == 0 && o.has_mid)
-		rc = reg_put(t, o.mid_key, o.mid_val);
+		rc = reg_put(t, o.mid_key, o.mid_val, false);
 	for (int i = 0; i < o.nw && rc == 0; i++)
-		rc = reg_put(t, o.wkey[i], o.wval[i]);
+		rc = reg_put(t, o.wkey[i], o.wval[i], o.wdel >> i & 1);
 	rc = end_txn(t, rc, &o);
 done:
 	stamp_end(&o, rc);
@@ -903,6 +910,10 @@ final_reads(void)
 		o.kind   = K_DIGEST;
 		o.dc     = d;
 		o.digest = info[d].digest;
+		/* since the DC's last start: coverage only */
+		o.value = (int64_t) info[d].escrow_grants;
+		for (int p = 0; p < info[d].npeers; p++)
+			o.delta += (int64_t) info[d].peers[p].forwarded;
 		o.t0 = o.t1 = now();
 		record(&o, NULL, NULL);
 	}
@@ -1348,8 +1359,11 @@ main(int argc, char **argv)
 		fprintf(
 		    stderr, "cw-verify: final reads: %s\n", cw_strerror(rc));
 	fclose(hf);
-	int status = report(hpath);
-	if (cluster_stop(cl) != 0 && status == 0)
+	/* the DCs stop before the check: nothing it does can leave them
+	 * running */
+	int stopped = cluster_stop(cl);
+	int status  = report(hpath);
+	if (stopped != 0 && status == 0)
 		status = 3;
 	if (opt.history == NULL) {
 		if (status == 0)

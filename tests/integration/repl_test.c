@@ -452,7 +452,17 @@ a_dc_gets_transactions_forwarded_around_a_cut_link(void **state)
 	}
 	assert_true(converged(c, 20)); /* with the link still cut */
 	assert_int_equal(counter_at(c, 2, "fwd"), 20);
+	/* B says it forwarded them to C (status counts what C acked) */
+	static cw_dc_info s;
+	cw_client        *b = at(c, 1);
+	assert_int_equal(cw_dc_status(b, &s), 0);
+	uint64_t fwd = 0;
+	for (int i = 0; i < s.npeers; i++)
+		if (s.peers[i].id == 2)
+			fwd = s.peers[i].forwarded;
+	assert_true(fwd >= 20);
 	cut(c, 0, 2, false);
+	cw_close(b);
 	cw_close(a);
 }
 

@@ -82,6 +82,115 @@ expect_caught(char **args, const char *checker)
 	unlink(log_path);
 }
 
+/* A hand-written history of one map field at two DCs, and cw-verify
+ * check on it: session 0 puts 0.1 and removes it (0.2); session 1 reads
+ * 0.1, then the field missing (the remove may be what it saw); both DCs
+ * end with it missing. bad_* rewrite one line into a violation. */
+static const char *const reg_history[] = {
+	"{\"kind\":\"meta\",\"dcs\":2,\"sessions\":2,\"set_keys\":0,"
+	"\"counter_keys\":0,\"escrow_keys\":0,\"reg_keys\":8,"
+	"\"rset_keys\":0,\"rset_elems\":0,\"escrow_initial\":0,"
+	"\"seed\":1}",
+	"{\"id\":1,\"kind\":\"reg\",\"status\":\"ok\",\"session\":0,"
+	"\"dc\":0,\"t0\":0.1,\"t1\":0.2,\"writes\":[{\"k\":6,\"v\":"
+	"\"0.1\"}],\"reads\":[{\"k\":6,\"v\":[]}]}",
+	"{\"id\":2,\"kind\":\"reg\",\"status\":\"ok\",\"session\":0,"
+	"\"dc\":0,\"t0\":0.3,\"t1\":0.4,\"writes\":[{\"k\":6,\"v\":"
+	"\"0.2\",\"d\":1}],\"reads\":[{\"k\":6,\"v\":[\"0.1\"]}]}",
+	"{\"id\":3,\"kind\":\"reg\",\"status\":\"ok\",\"session\":1,"
+	"\"dc\":1,\"t0\":0.5,\"t1\":0.6,\"writes\":[],\"reads\":[{\"k\":"
+	"6,\"v\":[\"0.1\"]}]}",
+	"{\"id\":4,\"kind\":\"reg\",\"status\":\"ok\",\"session\":1,"
+	"\"dc\":1,\"t0\":0.7,\"t1\":0.8,\"writes\":[],\"reads\":[{\"k\":"
+	"6,\"v\":[]}]}",
+	"{\"id\":5,\"kind\":\"reg\",\"status\":\"ok\",\"session\":0,"
+	"\"dc\":0,\"t0\":0.9,\"t1\":1.0,\"writes\":[],\"reads\":[{\"k\":"
+	"6,\"v\":[]}]}",
+	"{\"id\":6,\"kind\":\"digest\",\"status\":\"ok\",\"dc\":0,"
+	"\"t0\":2,\"t1\":2,\"digest\":\"00000000000000aa\"}",
+	"{\"id\":7,\"kind\":\"digest\",\"status\":\"ok\",\"dc\":1,"
+	"\"t0\":2,\"t1\":2,\"digest\":\"00000000000000aa\"}",
+	"{\"id\":8,\"kind\":\"final_reg\",\"status\":\"ok\",\"dc\":0,"
+	"\"t0\":2,\"t1\":2,\"k\":6,\"v\":[]}",
+	"{\"id\":9,\"kind\":\"final_reg\",\"status\":\"ok\",\"dc\":1,"
+	"\"t0\":2,\"t1\":2,\"k\":6,\"v\":[]}",
+};
+
+/* Writes reg_history with line i replaced by over[i] where that is not
+ * NULL, runs cw-verify check on it; its exit status. */
+#define NREG_HISTORY (sizeof(reg_history) / sizeof(*reg_history))
+static int
+check_history(const char *const over[NREG_HISTORY])
+{
+	char  path[256];
+	char *argv[] = { (char *) verify_bin(), "check", path, NULL };
+	snprintf(path, sizeof(path), "%s/cw-verify-test.%d.jsonl",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int) getpid());
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	for (size_t i = 0; i < NREG_HISTORY; i++)
+		fprintf(f, "%s\n", over[i] ? over[i] : reg_history[i]);
+	assert_int_equal(fclose(f), 0);
+	snprintf(log_path, sizeof(log_path), "%s/cw-verify-test.%d.out",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int) getpid());
+	pid_t pid = proc_spawn(argv, log_path);
+	assert_true(pid > 0);
+	int rc = proc_wait(pid, 60);
+	unlink(path);
+	return rc;
+}
+
+static void
+expect_history(const char *const over[NREG_HISTORY], int want)
+{
+	int rc = check_history(over);
+	if (rc != want || (want == 1 && !failed("LWW with causality")))
+		show();
+	assert_int_equal(rc, want);
+	if (want == 1)
+		assert_true(failed("LWW with causality"));
+	unlink(log_path);
+}
+
+static void
+map_field_removes_are_checked(void **state)
+{
+	(void) state;
+	/* as written: every read and final state can be explained */
+	expect_history((const char *[NREG_HISTORY]) { NULL }, 0);
+	/* session 0 reads 0.1 after its own remove */
+	expect_history(
+	    (const char *[NREG_HISTORY]) {
+	        [5] =
+	            "{\"id\":5,\"kind\":\"reg\",\"status\":\"ok\",\"session\":"
+	            "0,"
+	            "\"dc\":0,\"t0\":0.9,\"t1\":1.0,\"writes\":[],\"reads\":[{"
+	            "\"k\":6,\"v\":[\"0.1\"]}]}" },
+	    1);
+	/* DC 1 ends with the removed value */
+	expect_history(
+	    (const char *[NREG_HISTORY]) {
+	        [9] = "{\"id\":9,\"kind\":\"final_reg\",\"status\":\"ok\","
+	              "\"dc\":1,"
+	              "\"t0\":2,\"t1\":2,\"k\":6,\"v\":[\"0.1\"]}" },
+	    1);
+	/* session 0 puts 0.3 after its remove and session 1 reads it: then
+	 * no remove explains session 1's read of the field missing, nor the
+	 * DCs ending without it */
+	expect_history(
+	    (const char *[NREG_HISTORY]) {
+	        [3] =
+	            "{\"id\":3,\"kind\":\"reg\",\"status\":\"ok\",\"session\":"
+	            "1,"
+	            "\"dc\":1,\"t0\":0.5,\"t1\":0.6,\"writes\":[],\"reads\":[{"
+	            "\"k\":6,\"v\":[\"0.3\"]}]}",
+	        [5] = "{\"id\":5,\"kind\":\"reg\",\"status\":\"ok\","
+	              "\"session\":0,\"dc\":0,\"t0\":0.45,\"t1\":0.46,"
+	              "\"writes\":[{"
+	              "\"k\":6,\"v\":\"0.3\"}],\"reads\":[]}" },
+	    1);
+}
+
 static void
 short_run_holds_every_guarantee(void **state)
 {
@@ -249,6 +358,7 @@ main(void)
 {
 	dc_watchdog(1500);
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(map_field_removes_are_checked),
 		cmocka_unit_test(short_run_holds_every_guarantee),
 		cmocka_unit_test(tls_run_holds_every_guarantee),
 		cmocka_unit_test(skewed_clocks_hold_every_guarantee),
