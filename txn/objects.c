@@ -95,6 +95,33 @@ cw_txn_obj_read(cw_tx *t, const void *k, size_t kl, int type, cw_buf *key,
 	*exists = false;
 	if ((rc = check_args(t, k, kl)) != 0 || (rc = cw_txn_observe(t)) != 0)
 		return rc;
+	/* One point read where one is enough. A value row's state begins
+	 * with its object's type, and it is the type of the type row: both
+	 * keep the lowest type created (crdt.h), and every write to the
+	 * value row comes with its type row in one atomic batch. A map, the
+	 * highest type, has no value row. So when t has not touched k (no
+	 * pending type row) and k's value row exists, it answers alone; the
+	 * type row is read only when it does not (k is absent, a map, or an
+	 * object made by a remove of an absent element, which writes no
+	 * value). */
+	if (type != CW_T_MAP) {
+		bool pending;
+		if ((rc = cw_txn_row_key(key, k, kl, ROW_TYPE, NULL)) != 0)
+			return rc;
+		pending = cw_txn_row_find(t, key->p, key->len) != NULL;
+		if (!pending &&
+		    ((rc = cw_txn_row_key(key, k, kl, ROW_VALUE, NULL)) != 0 ||
+		        (rc = cw_txn_read_row(
+		             t, key->p, key->len, st, exists)) != 0))
+			return rc;
+		if (*exists) {
+			int vt = cw_crdt_type_of(st->p, st->len);
+			if (vt == type)
+				return 0;
+			*exists = false;
+			return vt < 0 ? vt : CW_ETYPE;
+		}
+	}
 	if ((rc = obj_type(t, k, kl, &r)) != 0)
 		return rc;
 	if (r->otype == CW_T_NONE)
@@ -456,29 +483,48 @@ cmp_name(const void *a, const void *b)
 	return cw_bytes_cmp(x->p, x->len, y->p, y->len);
 }
 
-/* Adds name to names (no duplicates: the caller sorts and skips them). */
+/* A field name map_fields found, and whether the snapshot already said if
+ * it is present (PRESENT, ABSENT) or its pending writes must be merged
+ * (PENDING). The name comes first: cmp_name sorts these. */
+struct fname {
+	cw_buf name;
+	enum { ABSENT, PRESENT, PENDING } st;
+};
+
+/* Adds a name (no duplicates: the caller sorts and skips them). */
 static int
-names_push(cw_buf **names, size_t *n, size_t *cap, const void *p, size_t len)
+names_push(struct fname **names, size_t *n, size_t *cap, const void *p,
+    size_t len, int st)
 {
 	if (cw_grow(names, cap, *n + 1, sizeof(**names)) != 0)
 		return CW_ENOMEM;
-	cw_buf *b = &(*names)[*n];
+	struct fname *b = &(*names)[*n];
 	memset(b, 0, sizeof(*b));
-	if (cw_buf_put(b, p, len) != 0)
+	b->st = st;
+	if (cw_buf_put(&b->name, p, len) != 0)
 		return CW_ENOMEM;
 	(*n)++;
 	return 0;
 }
 
+/* Whether a field state says present. */
+static int
+field_present(const void *st, size_t len, bool *present)
+{
+	const uint8_t *p;
+	size_t         n;
+	return cw_crdt_reg_read(st, len, present, &p, &n, NULL, NULL);
+}
+
 int
 cw_tx_map_fields(cw_tx *t, const void *k, size_t kl, cw_list **out)
 {
-	cw_buf              key = { 0 }, st = { 0 }, fk = { 0 };
-	cw_buf             *names = NULL;
+	cw_buf              key = { 0 }, st = { 0 };
+	struct fname       *names = NULL;
 	size_t              nn = 0, ncap = 0;
 	cw_list            *l  = NULL;
 	rocksdb_iterator_t *it = NULL;
-	bool                exists;
+	bool                exists, present;
 	int                 rc;
 	if (out == NULL)
 		return CW_EINVAL;
@@ -490,19 +536,28 @@ cw_tx_map_fields(cw_tx *t, const void *k, size_t kl, cw_list **out)
 		goto out;
 	if (!exists)
 		goto done;
-	/* candidate names: field rows at the snapshot and pending ones */
+	/* one seek over the field rows at the snapshot: each row's state
+	 * comes with it, so only a field t wrote is read again (to merge its
+	 * pending writes); then the fields only t wrote */
 	if ((rc = cw_txn_row_key(&key, k, kl, ROW_FIELD, "")) != 0)
 		goto out;
 	it =
 	    rocksdb_create_iterator_cf(t->db->base, t->ro, t->db->cf[CF_DATA]);
 	for (rocksdb_iter_seek(it, (char *) key.p, key.len);
 	     rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
-		size_t      rl;
+		size_t      rl, vl;
 		const char *rk = rocksdb_iter_key(it, &rl);
 		if (rl < key.len || memcmp(rk, key.p, key.len) != 0)
 			break;
-		if ((rc = names_push(
-		         &names, &nn, &ncap, rk + key.len, rl - key.len)) != 0)
+		int fs = PENDING;
+		if (cw_txn_row_find(t, (const uint8_t *) rk, rl) == NULL) {
+			const char *v = rocksdb_iter_value(it, &vl);
+			if ((rc = field_present(v, vl, &present)) != 0)
+				goto out;
+			fs = present ? PRESENT : ABSENT;
+		}
+		if ((rc = names_push(&names, &nn, &ncap, rk + key.len,
+		         rl - key.len, fs)) != 0)
 			goto out;
 	}
 	char *err = NULL;
@@ -516,28 +571,29 @@ cw_tx_map_fields(cw_tx *t, const void *k, size_t kl, cw_list **out)
 		if (r->type == CW_T_FIELD && r->klen >= key.len &&
 		    memcmp(r->key, key.p, key.len) == 0 &&
 		    (rc = names_push(&names, &nn, &ncap, r->key + key.len,
-		         r->klen - key.len)) != 0)
+		         r->klen - key.len, PENDING)) != 0)
 			goto out;
 	}
 	qsort(names, nn, sizeof(*names), cmp_name);
 	for (size_t i = 0; i < nn; i++) {
-		bool           present;
-		const uint8_t *p;
-		size_t         n;
+		const cw_buf *nm = &names[i].name;
 		if (i > 0 && cmp_name(&names[i - 1], &names[i]) == 0)
 			continue;
-		fk.len = 0;
-		if ((rc = cw_buf_put(&fk, key.p, key.len)) != 0 ||
-		    (rc = cw_buf_put(&fk, names[i].p, names[i].len)) != 0 ||
-		    (rc = cw_txn_read_row(t, fk.p, fk.len, &st, &exists)) != 0)
-			goto out;
-		if (!exists)
-			continue;
-		if ((rc = cw_crdt_reg_read(
-		         st.p, st.len, &present, &p, &n, NULL, NULL)) != 0)
-			goto out;
-		if (present &&
-		    (rc = cw_list_push(l, names[i].p, names[i].len)) != 0)
+		present = names[i].st == PRESENT;
+		if (names[i].st == PENDING) {
+			/* key still holds the field rows' prefix */
+			size_t plen = key.len;
+			if ((rc = cw_buf_put(&key, nm->p, nm->len)) != 0 ||
+			    (rc = cw_txn_read_row(
+			         t, key.p, key.len, &st, &exists)) != 0)
+				goto out;
+			key.len = plen;
+			present = false;
+			if (exists &&
+			    (rc = field_present(st.p, st.len, &present)) != 0)
+				goto out;
+		}
+		if (present && (rc = cw_list_push(l, nm->p, nm->len)) != 0)
 			goto out;
 	}
 done:
@@ -547,11 +603,10 @@ out:
 	if (it != NULL)
 		rocksdb_iter_destroy(it);
 	for (size_t i = 0; i < nn; i++)
-		cw_buf_fini(&names[i]);
+		cw_buf_fini(&names[i].name);
 	cw_free(names);
 	cw_list_free(l);
 	cw_buf_fini(&key);
 	cw_buf_fini(&st);
-	cw_buf_fini(&fk);
 	return rc;
 }

@@ -244,6 +244,109 @@ snapshot_does_not_see_later_commits(void **state)
 	cw_tx_free(reader);
 }
 
+/* A read takes an object's value row alone when it exists (objects.c):
+ * it still reads its own snapshot, still refuses another type, still sees
+ * its own pending writes, and an object made by a remove of an absent
+ * element (a type row, no value row) still reads by its type row. */
+static void
+one_row_reads_keep_snapshot_type_and_own_writes(void **state)
+{
+	fx      *f = *state;
+	cw_list *l;
+	void    *v;
+	size_t   vl;
+	int64_t  n;
+	bool     in;
+	cw_tx   *t = begin(f->db);
+	assert_int_equal(cw_tx_counter_add(t, "c", 1, 5), 0);
+	assert_int_equal(cw_tx_reg_put(t, "r", 1, "a", 1), 0);
+	assert_int_equal(cw_tx_set_add(t, "s", 1, "x", 1), 0);
+	assert_int_equal(cw_tx_set_remove(t, "e", 1, "x", 1), 0);
+	assert_int_equal(commit(t), 0);
+	cw_tx *old = begin(f->db);
+	t          = begin(f->db);
+	assert_int_equal(cw_tx_counter_add(t, "c", 1, 2), 0);
+	assert_int_equal(cw_tx_reg_put(t, "r", 1, "b", 1), 0);
+	assert_int_equal(cw_tx_set_add(t, "late", 4, "y", 1), 0);
+	assert_int_equal(cw_tx_set_add(t, "e", 1, "z", 1), 0);
+	assert_int_equal(commit(t), 0);
+	/* the snapshot, not the latest state */
+	assert_int_equal(counter(old, "c"), 5);
+	assert_reg(old, "r", "a");
+	assert_int_equal(cw_tx_set_members(old, "late", 4, &l), 0);
+	assert_int_equal(cw_list_len(l), 0);
+	cw_list_free(l);
+	assert_int_equal(cw_tx_set_members(old, "e", 1, &l), 0);
+	assert_int_equal(cw_list_len(l), 0);
+	cw_list_free(l);
+	/* the type, from the value row and from the type row alone */
+	assert_int_equal(cw_tx_reg_get(old, "c", 1, &v, &vl), CW_ETYPE);
+	assert_int_equal(cw_tx_counter_get(old, "r", 1, &n), CW_ETYPE);
+	assert_int_equal(
+	    cw_tx_set_contains(old, "c", 1, "x", 1, &in), CW_ETYPE);
+	assert_int_equal(cw_tx_map_get(old, "s", 1, "f", &v, &vl), CW_ETYPE);
+	assert_int_equal(cw_tx_counter_get(old, "e", 1, &n), CW_ETYPE);
+	assert_int_equal(cw_tx_set_contains(old, "s", 1, "x", 1, &in), 0);
+	assert_true(in);
+	/* its own writes over the snapshot */
+	assert_int_equal(cw_tx_counter_add(old, "c", 1, 1), 0);
+	assert_int_equal(counter(old, "c"), 6);
+	assert_int_equal(cw_tx_set_add(old, "e", 1, "w", 1), 0);
+	assert_int_equal(cw_tx_set_members(old, "e", 1, &l), 0);
+	assert_int_equal(cw_list_len(l), 1);
+	cw_list_free(l);
+	cw_tx_free(old);
+	t = begin(f->db);
+	assert_int_equal(counter(t, "c"), 7);
+	assert_reg(t, "r", "b");
+	cw_tx_free(t);
+}
+
+/* map_fields takes each field's state from its one seek and reads again
+ * only the fields the transaction wrote: present, removed (a tombstone),
+ * removed or put back by the transaction itself, and a field committed
+ * after the snapshot, each as the snapshot plus its own writes say. */
+static void
+map_fields_merge_the_snapshot_and_own_writes(void **state)
+{
+	fx      *f = *state;
+	cw_list *l;
+	size_t   n;
+	cw_tx   *t = begin(f->db);
+	assert_int_equal(cw_tx_map_put(t, "m", 1, "a", "1", 1), 0);
+	assert_int_equal(cw_tx_map_put(t, "m", 1, "b", "2", 1), 0);
+	assert_int_equal(cw_tx_map_put(t, "m", 1, "c", "3", 1), 0);
+	assert_int_equal(cw_tx_map_put(t, "m", 1, "d", "4", 1), 0);
+	assert_int_equal(commit(t), 0);
+	t = begin(f->db);
+	assert_int_equal(cw_tx_map_remove(t, "m", 1, "b"), 0);
+	assert_int_equal(cw_tx_map_remove(t, "m", 1, "d"), 0);
+	assert_int_equal(commit(t), 0);
+	cw_tx *old = begin(f->db);
+	t          = begin(f->db);
+	assert_int_equal(cw_tx_map_put(t, "m", 1, "late", "5", 1), 0);
+	assert_int_equal(commit(t), 0);
+	/* a removes c, puts d back and adds e */
+	assert_int_equal(cw_tx_map_remove(old, "m", 1, "c"), 0);
+	assert_int_equal(cw_tx_map_put(old, "m", 1, "d", "6", 1), 0);
+	assert_int_equal(cw_tx_map_put(old, "m", 1, "e", "7", 1), 0);
+	assert_int_equal(cw_tx_map_fields(old, "m", 1, &l), 0);
+	assert_int_equal(cw_list_len(l), 3);
+	assert_memory_equal(cw_list_at(l, 0, &n), "a", 1);
+	assert_memory_equal(cw_list_at(l, 1, &n), "d", 1);
+	assert_memory_equal(cw_list_at(l, 2, &n), "e", 1);
+	cw_list_free(l);
+	cw_tx_free(old);
+	t = begin(f->db);
+	assert_int_equal(cw_tx_map_fields(t, "m", 1, &l), 0);
+	assert_int_equal(cw_list_len(l), 3);
+	assert_memory_equal(cw_list_at(l, 0, &n), "a", 1);
+	assert_memory_equal(cw_list_at(l, 1, &n), "c", 1);
+	assert_memory_equal(cw_list_at(l, 2, &n), "late", 4);
+	cw_list_free(l);
+	cw_tx_free(t);
+}
+
 static void
 concurrent_register_writes_first_committer_wins(void **state)
 {
@@ -1231,6 +1334,12 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    snapshot_does_not_see_later_commits, setup1, teardown),
+		cmocka_unit_test_setup_teardown(
+		    one_row_reads_keep_snapshot_type_and_own_writes, setup1,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    map_fields_merge_the_snapshot_and_own_writes, setup1,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    concurrent_register_writes_first_committer_wins, setup1,
 		    teardown),
