@@ -75,7 +75,7 @@ one() {
 	pid=""
 	awk -v l="$label" -v dt=$((t1 - t0)) -v tck="$TCK" '
 		/^all / { printf "%s %s %s %.1f\n", l, $3, $5,
-		    $2 > 0 ? dt * 1e6 / tck / $2 : 0 }' "$dir/run.txt" \
+		    ($2 > 0 ? dt * 1e6 / tck / $2 : 0) }' "$dir/run.txt" \
 		>>"$dir/rows"
 	tail -1 "$dir/rows" | awk '{ printf "ab_fmk: %s  %8s ops/s  p99 %6s ms  causewayd %7s us/op\n", $1, $2, $3, $4 }' >&2
 }
