@@ -67,10 +67,12 @@ struct cw_db {
 	rocksdb_options_t       *cf_opts[NCF];
 	rocksdb_mergeoperator_t *merge; /* owned by cf_opts[CF_DATA] */
 	rocksdb_cache_t         *cache; /* shared by the families, or NULL */
-	rocksdb_block_based_table_options_t *table; /* with cache, or NULL */
-	rocksdb_optimistictransactiondb_t   *odb;
-	rocksdb_t                           *base;
-	rocksdb_column_family_handle_t      *cf[NCF];
+	rocksdb_block_based_table_options_t *table;  /* with cache, or NULL */
+	rocksdb_block_based_table_options_t *dtable; /* the data family's:
+	                                              * cache and a filter */
+	rocksdb_optimistictransactiondb_t *odb;
+	rocksdb_t                         *base;
+	rocksdb_column_family_handle_t    *cf[NCF];
 	rocksdb_writeoptions_t *wo; /* sync off: the WAL sync is ours */
 	rocksdb_readoptions_t  *ro; /* latest state, no snapshot */
 
