@@ -102,9 +102,35 @@ cw_txn_obj_read(cw_tx *t, const void *k, size_t kl, int type, cw_buf *key,
 	 * highest type, has no value row. So when t has not touched k (no
 	 * pending type row) and k's value row exists, it answers alone; the
 	 * type row is read only when it does not (k is absent, a map, or an
-	 * object made by a remove of an absent element, which writes no
-	 * value). */
-	if (type != CW_T_MAP) {
+	 * object made by a remove of an absent element before such removes
+	 * wrote a value: a data directory of 2026-12-06 or older).
+	 *
+	 * A map: every other type writes a value row with its type row, so
+	 * a map has one exactly when a lower type won it (two DCs created
+	 * the key with two types): a miss on the value row, which the
+	 * memtable's and the tables' Bloom filters answer without a search,
+	 * says the key is a map or nothing, and either reads as a map with
+	 * no fields. Only a value row found needs its type. */
+	if (type == CW_T_MAP) {
+		char  *v = NULL;
+		size_t vl;
+		if ((rc = cw_txn_row_key(key, k, kl, ROW_TYPE, NULL)) != 0)
+			return rc;
+		if (cw_txn_row_find(t, key->p, key->len) == NULL) {
+			if ((rc = cw_txn_row_key(
+			         key, k, kl, ROW_VALUE, NULL)) != 0 ||
+			    (rc = cw_txn_read_snapshot(
+			         t, key->p, key->len, &v, &vl)) != 0)
+				return rc;
+			if (v == NULL) {
+				*exists = true;
+				return 0;
+			}
+			int vt = cw_crdt_type_of(v, vl);
+			rocksdb_free(v);
+			return vt < 0 ? vt : CW_ETYPE;
+		}
+	} else {
 		bool pending;
 		if ((rc = cw_txn_row_key(key, k, kl, ROW_TYPE, NULL)) != 0)
 			return rc;
@@ -343,8 +369,14 @@ cw_tx_set_remove(cw_tx *t, const void *k, size_t kl, const void *e, size_t el)
 		goto out;
 	if ((rc = cw_crdt_set_find(v, vl, e, el, &found, &tags, &ntags)) != 0)
 		goto out;
-	if (!found)
-		goto out;
+	if (!found && (v != NULL || cw_txn_row_find(t, key.p, key.len)))
+		goto out; /* nothing to remove */
+	if (!found) {     /* a new set: a remove of nothing gives it its value
+		           * row, which every object but a map has (see
+		           * cw_txn_obj_read) */
+		tags  = NULL;
+		ntags = 0;
+	}
 	if ((rc = cw_crdt_op_set_rem(&op, e, el, tags, ntags)) != 0 ||
 	    (rc = cw_txn_row_get(t, key.p, key.len, CW_T_SET, &r)) != 0)
 		goto out;

@@ -288,6 +288,16 @@ one_row_reads_keep_snapshot_type_and_own_writes(void **state)
 	assert_int_equal(cw_tx_counter_get(old, "e", 1, &n), CW_ETYPE);
 	assert_int_equal(cw_tx_set_contains(old, "s", 1, "x", 1, &in), 0);
 	assert_true(in);
+	/* a map is read by a miss on the value row: every other type has
+	 * one, the set made by a remove of nothing too */
+	assert_int_equal(cw_tx_map_get(old, "e", 1, "f", &v, &vl), CW_ETYPE);
+	assert_int_equal(cw_tx_map_fields(old, "c", 1, &l), CW_ETYPE);
+	assert_int_equal(cw_tx_map_get(old, "none", 4, "f", &v, &vl), 0);
+	assert_null(v);
+	assert_int_equal(cw_tx_map_put(old, "nm", 2, "f", "v", 1), 0);
+	assert_int_equal(cw_tx_map_get(old, "nm", 2, "f", &v, &vl), 0);
+	assert_int_equal(vl, 1);
+	free(v);
 	/* its own writes over the snapshot */
 	assert_int_equal(cw_tx_counter_add(old, "c", 1, 1), 0);
 	assert_int_equal(counter(old, "c"), 6);
