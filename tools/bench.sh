@@ -135,6 +135,32 @@ start_sampler() {
 }
 stop_sampler() { kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null; sampler=""; }
 
+# CPU time (user + system, clock ticks) of the servers: every process in
+# the trees under $spids, with what their exited children used (a
+# PostgreSQL backend's time goes to the postmaster when it ends)
+cpu_ticks() {
+	python3 - $spids <<'EOF'
+import os, sys
+kids, ticks = {}, {}
+for d in os.listdir("/proc"):
+    if not d.isdigit():
+        continue
+    try:
+        with open("/proc/%s/stat" % d) as f:
+            st = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        continue
+    kids.setdefault(int(st[1]), []).append(int(d))
+    ticks[int(d)] = sum(int(x) for x in st[11:15])
+todo, t = [int(p) for p in sys.argv[1:]], 0
+while todo:
+    p = todo.pop()
+    t += ticks.get(p, 0)
+    todo.extend(kids.get(p, []))
+print(t)
+EOF
+}
+
 requests() { # client requests served by every DC of the URLS, summed
 	t=0
 	for u in $(echo "$URLS" | tr , ' '); do
@@ -177,19 +203,23 @@ populate() { # scale: FMKe's scaled default times scale; seconds -> $dir/pt
 
 # run clients scale: one fmk run; appends a row to results/fmk.tsv:
 # system scale clients ops/s p50 p99 errors peak_mem_kb requests/op
+# server_cpu_us/op
 run_fmk() {
 	n=$1 s=$2
 	out=$res/run-$SYSTEM-$s-$n.txt
 	r0=$(requests)
+	c0=$(cpu_ticks)
 	start_sampler "$dir/mem"
 	"$BIN/fmk" --url "$URLS" run --threads "$n" --duration "$SECS" \
 		--every "$SECS" >"$out" 2>&1 || { cat "$out" >&2; die "$SYSTEM: fmk run failed"; }
 	stop_sampler
+	c1=$(cpu_ticks)
 	r1=$(requests)
 	awk -v sys="$SYSTEM" -v s="$s" -v n="$n" -v mem="$(cat "$dir/mem")" \
-		-v rq=$((r1 - r0)) '
+		-v rq=$((r1 - r0)) -v dc=$((c1 - c0)) -v tck="$(getconf CLK_TCK)" '
 		/^all / { rpo = (rq > 0 && $2 > 0) ? sprintf("%.2f", rq / $2) : "-";
-		          printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sys, s, n, $3, $4, $5, $6, mem, rpo }' \
+		          cpo = $2 > 0 ? sprintf("%.1f", dc * 1e6 / tck / $2) : "-";
+		          printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sys, s, n, $3, $4, $5, $6, mem, rpo, cpo }' \
 		"$out" >>"$res/fmk.tsv"
 	tail -1 "$res/fmk.tsv" | awk -F'\t' '{printf "bench:   %-13s x%-3s %3s clients  %7s ops/s  p99 %6s ms\n", $1, $2, $3, $4, $6}' >&2
 }

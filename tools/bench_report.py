@@ -34,14 +34,16 @@ def read(name):
 machine = dict(
     line.split("=", 1) for line in read("machine.txt").splitlines() if "=" in line
 )
-fmk = []  # system scale clients ops p50 p99 errors mem rpo
+fmk = []  # system scale clients ops p50 p99 errors mem rpo [cpu]
 for line in read("fmk.tsv").splitlines():
     f = line.split("\t")
-    if len(f) == 9:
+    if len(f) in (9, 10):
+        cpu = f[9] if len(f) == 10 and f[9] != "-" else None
         fmk.append(
             dict(sys=f[0], scale=int(f[1]), n=int(f[2]), ops=float(f[3]),
                  p50=float(f[4]), p99=float(f[5]), err=f[6],
-                 mem=int(f[7]), rpo=f[8]))
+                 mem=int(f[7]), rpo=f[8],
+                 cpu=float(cpu) if cpu is not None else None))
 pop = []
 for line in read("populate.tsv").splitlines():
     f = line.split("\t")
@@ -315,6 +317,26 @@ for n in clients:
         line += " | %.2f" % ratio(a["ops"], b["ops"]) if a and b else " | -"
     w(line + " |")
 w("")
+if any(r.get("cpu") is not None for r in fmk):
+    w("The servers' CPU time (user + system, from /proc: every process of "
+      "the server, PostgreSQL's backends included) per FMK operation, µs; "
+      "a cost that the machine's noise moves less than throughput:\n")
+    both = "postgresql" in systems and "causeway-1dc" in systems
+    w("| clients | " + " | ".join(NAMES[s] for s in systems) +
+      (" | Causeway 1 DC / PostgreSQL" if both else "") + " |")
+    w("|---:|" + "---:|" * (len(systems) + both))
+    for n in clients:
+        cells = []
+        for s in systems:
+            r = row(s, 1, n)
+            cells.append("%.0f" % r["cpu"] if r and r.get("cpu") else "-")
+        line = "| %d | %s" % (n, " | ".join(cells))
+        a, b = row("causeway-1dc", 1, n), row("postgresql", 1, n)
+        if both:
+            line += (" | %.2f" % ratio(a["cpu"], b["cpu"])
+                     if a and b and a.get("cpu") and b.get("cpu") else " | -")
+        w(line + " |")
+    w("")
 w("p50 / p99 latency of all operations, ms:\n")
 w("| clients | " + " | ".join(NAMES[s] for s in systems) + " |")
 w("|---:|" + "---:|" * len(systems))
