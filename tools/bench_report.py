@@ -250,6 +250,33 @@ if fmk_ratio is not None:
     w("| FMK ops/s on 1 DC ≥ 3× PostgreSQL's (16 clients) (8) | %.2f× "
       "(%.0f against %.0f ops/s) | %s |"
       % (fmk_ratio, cw16["ops"], pg16["ops"], verdict(fmk_ratio >= 3)))
+# issue 20's
+c3_16 = row("causeway-3dc", 1, 16)
+if cw16 and pg16 and cw16.get("cpu") and pg16.get("cpu"):
+    cr = ratio(cw16["cpu"], pg16["cpu"])
+    w("| FMK ops/s on 1 DC ≥ 2× PostgreSQL's (16 clients) (20) | %.2f× | %s |"
+      % (fmk_ratio, verdict(fmk_ratio >= 2)))
+    w("| causewayd CPU per FMK operation ≤ 0.5× PostgreSQL's, all its "
+      "processes (16 clients) (20) | %.2f× (%.0f against %.0f µs) | %s |"
+      % (cr, cw16["cpu"], pg16["cpu"], verdict(cr <= 0.5)))
+if c3_16 and pg16:
+    r3 = ratio(c3_16["ops"], pg16["ops"])
+    w("| FMK ops/s on 3 DCs (one machine) ≥ 1× PostgreSQL's (20) | %.2f× "
+      "(%.0f against %.0f ops/s) | %s |"
+      % (r3, c3_16["ops"], pg16["ops"], verdict(r3 >= 1)))
+big = max((p["scale"] for p in pop), default=0)
+pp = [p for p in pop if p["scale"] == big and p["sys"] == "postgresql"]
+pc = [p for p in pop if p["scale"] == big and p["sys"] == "causeway-1dc"]
+if big > 1 and pp and pc and pp[0]["secs"] and pp[0]["mem"]:
+    rt = ratio(pc[0]["secs"], pp[0]["secs"])
+    rm = ratio(pc[0]["mem"], pp[0]["mem"])
+    w("| x%d dataset: populate time ≤ 1× PostgreSQL's (20) | %.2f× (%.1f "
+      "against %.1f s) | %s |"
+      % (big, rt, pc[0]["secs"], pp[0]["secs"], verdict(rt <= 1)))
+    w("| x%d dataset: peak memory ≤ 1.5× PostgreSQL's (20) | %.2f× (%.0f "
+      "against %.0f MiB) | %s |"
+      % (big, rm, pc[0]["mem"] / 1024, pp[0]["mem"] / 1024,
+         verdict(rm <= 1.5)))
 if local_ratios:
     w("| durable embedded commits ≥ 0.9× raw RocksDB (8) | %s× (1 and 4 "
       "threads) | %s |"
