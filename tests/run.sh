@@ -5,9 +5,11 @@ dir=$1; shift
 pass=0; fail=0; bad=""
 for t in "$@"; do
 	out=$(mktemp)
+	t0=$(date +%s)
 	"$dir/$t" >"$out" 2>&1
 	rc=$?
 	cat "$out"
+	echo "run.sh: $t took $(($(date +%s) - t0)) s"
 	p=$(grep -o '\[  PASSED  \] [0-9]*' "$out" | tail -1 | grep -o '[0-9]*$')
 	f=$(grep -o '\[  FAILED  \] [0-9]* test' "$out" | tail -1 | grep -o '[0-9]\+')
 	rm -f "$out"
