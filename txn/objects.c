@@ -606,7 +606,8 @@ cw_tx_map_fields(cw_tx *t, const void *k, size_t kl, cw_list **out)
 		         r->klen - key.len, PENDING)) != 0)
 			goto out;
 	}
-	qsort(names, nn, sizeof(*names), cmp_name);
+	if (nn > 1) /* names is NULL when there are none */
+		qsort(names, nn, sizeof(*names), cmp_name);
 	for (size_t i = 0; i < nn; i++) {
 		const cw_buf *nm = &names[i].name;
 		if (i > 0 && cmp_name(&names[i - 1], &names[i]) == 0)
