@@ -4,6 +4,10 @@ OUT/benchmarks.md and the PNG plots in OUT/img/ (gnuplot).
 
 Every figure on the page comes from RESULTS, that is from one run of
 `make bench`; the prose around them is fixed and says how each was taken.
+The exception is what was measured by hand (interleaved pairs, cw-bench
+hostile): the blocks of the existing OUT/benchmarks.md between the lines
+"<!-- by hand -->" and "<!-- /by hand -->" are kept as they are, after
+the network section.
 """
 import os
 import re
@@ -13,6 +17,21 @@ import sys
 res, out = sys.argv[1], sys.argv[2]
 img = os.path.join(out, "img")
 os.makedirs(img, exist_ok=True)
+
+
+def kept_blocks(path):
+    """The hand-measured blocks of the page being replaced, markers
+    included, so that a new run does not drop them."""
+    try:
+        with open(path) as f:
+            old = f.read()
+    except OSError:
+        return []
+    return re.findall(r"<!-- by hand -->\n.*?<!-- /by hand -->\n", old,
+                      re.S)
+
+
+KEPT = kept_blocks(os.path.join(out, "benchmarks.md"))
 
 NAMES = {
     "postgresql": "PostgreSQL",
@@ -464,6 +483,9 @@ sections = [
 ]
 engine_secs = "1" if machine.get("seconds") == "3" else "5"
 for fname, title, text, cmd in sections:
+    if fname == "repl.txt":  # after the network section, however it ends
+        for block in KEPT:
+            w(block)
     body = read(fname).strip()
     if not body:
         continue
