@@ -16,17 +16,30 @@
  * Logs to stderr with levels and timestamps; SIGTERM or SIGINT stop it
  * cleanly: requests in flight finish, open transactions abort, RocksDB
  * closes. Exit status: 0 after a clean stop, 1 on a start-up error, 2 on
- * a usage error.
+ * a usage error, 3 when storage failed in a way only a restart clears
+ * and --on-fatal-storage-error exit says to leave the restart to a
+ * supervisor.
+ *
+ * Such a failure (RocksDB's fatal background error: an I/O error on its
+ * write-ahead log, which DB::Resume cannot clear) stops every write. By
+ * default causewayd then restarts itself: it stops as on SIGTERM, and
+ * executes itself again with the same arguments, keeping its pid. The
+ * new start recovers from the log as after a crash (strictly: nothing
+ * acknowledged is dropped); clients reconnect and resend. A start that
+ * cannot open the database exits 1, as any start; restarts that follow
+ * each other within a minute wait 1, 2, 4 ... up to 30 s first.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "escrow.h"
@@ -63,7 +76,8 @@ struct conf {
 	long        memtable_mib, cache_mib; /* --memtable-memory,
 	                                      * --cache-memory, or -1 */
 	int            wal_recovery;
-	bool           check; /* --check: verify --data offline, exit */
+	bool           check;      /* --check: verify --data offline, exit */
+	bool           fatal_exit; /* --on-fatal-storage-error exit */
 	long           peer_id[CW_MAX_DC];
 	const char    *peer_url[CW_MAX_DC];
 	int            npeers;
@@ -136,6 +150,11 @@ usage(FILE *f)
 	    "  --wal-recovery MODE  absolute (default): refuse to start on a\n"
 	    "                       damaged write-ahead log; point-in-time:\n"
 	    "                       start with what precedes the damage\n"
+	    "  --on-fatal-storage-error restart|exit\n"
+	    "                       when the disk fails in a way only a\n"
+	    "                       restart clears: restart causewayd in\n"
+	    "                       place (default), or exit 3 for a\n"
+	    "                       supervisor to restart it\n"
 	    "  --check              verify every file of --data offline (no\n"
 	    "                       causewayd may have it open), and exit:\n"
 	    "                       0 sound, 1 damaged\n"
@@ -480,6 +499,17 @@ apply(struct conf *c, const char *name, const char *v)
 		c->so.wire.idle_ms = (uint64_t) n * 1000;
 		return 0;
 	}
+	if (strcmp(name, "on-fatal-storage-error") == 0) {
+		if (strcmp(v, "restart") == 0 || strcmp(v, "exit") == 0) {
+			c->fatal_exit = strcmp(v, "exit") == 0;
+			return 0;
+		}
+		fprintf(stderr,
+		    "causewayd: --on-fatal-storage-error is restart or exit, "
+		    "not '%s'\n",
+		    v);
+		return -1;
+	}
 	if (strcmp(name, "wal-recovery") == 0) {
 		if (strcmp(v, "absolute") == 0)
 			c->wal_recovery = CW_WAL_ABSOLUTE;
@@ -558,6 +588,58 @@ conf_file(struct conf *c, const char *path)
 	return 0;
 }
 
+/* Set by on_fatal, read by main after sigwait: SIGUSR2 alone (sent by
+ * someone else) means nothing. */
+static atomic_bool fatal_storage;
+/* argv as given (a global: the early returns of main leave it, and it is
+ * not a leak) */
+static char **args;
+
+/* cw_db_opts.on_fatal: wakes main's sigwait, which stops everything and
+ * restarts (or exits 3). */
+static void
+on_fatal(void *arg, const char *why)
+{
+	(void) arg;
+	(void) why; /* logged by the engine */
+	atomic_store(&fatal_storage, true);
+	kill(getpid(), SIGUSR2);
+}
+
+/* Executes causewayd again with argv, after a pause that grows when
+ * restarts follow each other within a minute ($CW_FATAL_RESTART keeps
+ * "COUNT UNIX_MS" of the last one). Returns only if exec failed. */
+static void
+restart_self(char **argv)
+{
+	const char        *prev  = getenv("CW_FATAL_RESTART");
+	unsigned           count = 0;
+	unsigned long long last = 0, now = (unsigned long long) cw_now_ms();
+	if (prev == NULL || sscanf(prev, "%u %llu", &count, &last) != 2 ||
+	    now < last || now - last > 60000)
+		count = 0;
+	count++;
+	unsigned wait_ms = count <= 1 ? 0
+	    : count >= 7              ? 30000
+	                              : 1000u << (count - 2);
+	char     env[64];
+	snprintf(env, sizeof(env), "%u %llu", count, now + wait_ms);
+	setenv("CW_FATAL_RESTART", env, 1);
+	cw_log(CW_LOG_ERROR, "causewayd",
+	    "restarting to reopen the database (restart %u within a "
+	    "minute%s)",
+	    count, wait_ms ? ", after a pause" : "");
+	if (wait_ms > 0) {
+		struct timespec ts = { (time_t) (wait_ms / 1000),
+			(long) (wait_ms % 1000) * 1000000L };
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
+	execv("/proc/self/exe", argv);
+	cw_log(CW_LOG_ERROR, "causewayd", "cannot restart: exec: %s",
+	    strerror(errno));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -589,6 +671,7 @@ main(int argc, char **argv)
 		{ "cache-memory", 1, 0, 0 },
 		{ "max-clock-skew", 1, 0, 0 },
 		{ "wal-recovery", 1, 0, 0 },
+		{ "on-fatal-storage-error", 1, 0, 0 },
 		{ "check", 0, 0, 'C' },
 		{ "log", 1, 0, 0 },
 		{ "tls-cert", 1, 0, 0 },
@@ -605,6 +688,12 @@ main(int argc, char **argv)
 		.memtable_mib        = -1,
 		.cache_mib           = -1 };
 	int         ch, idx;
+	/* getopt_long permutes argv: a restart executes this copy */
+	args = calloc((size_t) argc + 1, sizeof(*args));
+	if (args == NULL)
+		return 1;
+	for (int i = 0; i < argc; i++)
+		args[i] = argv[i];
 	/* Buffers of a megabyte or more (a large request, a large reply)
 	 * are mapped for themselves and unmapped when freed. glibc's
 	 * default moves this threshold up to the largest block freed (32
@@ -670,6 +759,7 @@ main(int argc, char **argv)
 	if (c.cache_mib >= 0)
 		o.cache_bytes = (size_t) c.cache_mib << 20;
 	o.wal_recovery = c.wal_recovery;
+	o.on_fatal     = on_fatal;
 	/* the directory remembers its deployment: another --cluster or
 	 * number of DCs is refused when it opens */
 	o.fingerprint =
@@ -738,6 +828,7 @@ main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGUSR2); /* on_fatal */
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -849,10 +940,21 @@ main(int argc, char **argv)
 	                            : "no users (clients need no login)");
 
 	int sig = 0;
-	sigwait(&sigs, &sig);
-	cw_log(CW_LOG_INFO, "causewayd", "%s: stopping",
-	    sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	status = 0;
+	while (sigwait(&sigs, &sig) == 0 && sig == SIGUSR2 &&
+	    !atomic_load(&fatal_storage))
+		;
+	if (sig == SIGUSR2) {
+		cw_log(CW_LOG_ERROR, "causewayd",
+		    "storage failed in a way only a restart clears: stopping "
+		    "to %s",
+		    c.fatal_exit ? "exit (status 3) for a supervisor"
+		                 : "restart");
+		status = 3;
+	} else {
+		cw_log(CW_LOG_INFO, "causewayd", "%s: stopping",
+		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		status = 0;
+	}
 out:
 	/* in the reverse order of the start; each takes NULL */
 	cw_server_free(srv);
@@ -863,5 +965,7 @@ out:
 	cw_sec_free(sec);
 	if (status == 0)
 		cw_log(CW_LOG_INFO, "causewayd", "stopped");
+	if (status == 3 && !c.fatal_exit)
+		restart_self(args); /* returns only if it failed */
 	return status;
 }

@@ -45,10 +45,22 @@ cw_txn_resume(cw_db *db)
 	    !atomic_compare_exchange_strong(&db->resume_ms, &last, now))
 		return CW_EIO;
 	char *err = NULL;
-	if (cw_rocks_resume(db->base, &err) == 0) {
+	int   rr  = cw_rocks_resume(db->base, &err);
+	if (rr == 0) {
 		cw_log(CW_LOG_WARN, "txn",
 		    "storage error cleared (RocksDB resumed): writes go on");
 		return 0;
+	}
+	if (rr == -2 && !atomic_exchange(&db->fatal, true)) {
+		const char *why = err ? err : "(no message)";
+		cw_log(CW_LOG_ERROR, "txn",
+		    "storage error that only reopening the database clears: "
+		    "%s; every write is refused until then",
+		    why);
+		if (db->o.on_fatal != NULL)
+			db->o.on_fatal(db->o.fatal_arg, why);
+		rocksdb_free(err);
+		return CW_EIO;
 	}
 	static cw_ratelimit rl;
 	cw_log_limited(&rl, CW_LOG_ERROR, "txn",

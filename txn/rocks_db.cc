@@ -3,6 +3,11 @@
 // block's checksum (causewayd --check), and DB::Resume, which clears a
 // background error so that writes go on once its cause is gone (a
 // descriptor or the disk space a new WAL needed; docs/operations.md).
+// Resume cannot clear an error RocksDB classes above kHardError (an I/O
+// error creating or writing the WAL with paranoid checks on, the
+// default: db/error_handler.cc's severity maps): its DBImpl::ResumeImpl
+// returns that error itself, and only a reopen clears it. That case is
+// told apart, so that the engine can say so (cw_db_opts.on_fatal).
 //
 // Like rocks_log.cc, this mirrors c.cc's wrapper,
 // `struct rocksdb_t { DB* rep; }` (RocksDB 7.x; checked at compile time).
@@ -57,7 +62,12 @@ extern "C" int
 cw_rocks_resume(rocksdb_t *db, char **err)
 {
 	try {
-		return status(db->rep->Resume(), err);
+		rocksdb::Status s = db->rep->Resume();
+		if (status(s, err) == 0)
+			return 0;
+		return s.severity() > rocksdb::Status::Severity::kHardError
+		    ? -2
+		    : -1;
 	} catch (...) {
 		*err = nullptr;
 		return -1;

@@ -92,6 +92,13 @@ typedef struct {
 	                             * default, 128 MiB for each family) */
 	size_t cache_bytes;         /* the block cache the families share (32
 	                             * MiB; 0: RocksDB's own, 8 MiB for each) */
+	/* Called once, on the thread whose write found it, when RocksDB
+	 * stops writes for an error that only a reopen clears (an I/O error
+	 * on the WAL: RocksDB's fatal background error); every later write
+	 * fails with CW_EIO. why: RocksDB's message. NULL: only logged.
+	 * causewayd restarts itself (server/main.c). */
+	void (*on_fatal)(void *arg, const char *why);
+	void *fatal_arg;
 } cw_db_opts;
 
 /* What opening does with a damaged write-ahead log. */

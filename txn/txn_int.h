@@ -39,13 +39,16 @@
 int cw_rocks_log_to_stderr(rocksdb_options_t *opts, int verbose);
 /* rocks_db.cc: DB::VerifyChecksum (every table file) and DB::Resume
  * (clears a background error). Return 0, or -1 with *err RocksDB's
- * message (rocksdb_free; NULL without memory). */
+ * message (rocksdb_free; NULL without memory); cw_rocks_resume returns
+ * -2 for an error only a reopen clears (fatal or unrecoverable). */
 int cw_rocks_verify(rocksdb_t *db, char **err);
 int cw_rocks_resume(rocksdb_t *db, char **err);
 /* After a write failed with CW_EIO: asks RocksDB to clear the background
  * error that stops its writes (a new WAL or table file it could not
  * create: no descriptor, no space), at most once a second. Returns 0 if
- * writes may go on (the caller may retry once), else CW_EIO. */
+ * writes may go on (the caller may retry once), else CW_EIO. An error
+ * that only a reopen clears is logged and reported, once, to
+ * db->o.on_fatal. */
 int cw_txn_resume(cw_db *db);
 
 #define FORMAT "causeway-1"
@@ -108,6 +111,7 @@ struct cw_db {
 	struct dsnap *live;  /* every dsnap still referenced, oldest first */
 
 	_Atomic uint64_t resume_ms; /* the last cw_txn_resume that tried */
+	atomic_bool      fatal;     /* on_fatal was called */
 };
 
 /* A RocksDB snapshot of a durable state, shared by the transactions that

@@ -4,21 +4,25 @@
  * every connection, a flood of connections past the descriptor limit that
  * once left RocksDB without a descriptor for its next WAL (every commit
  * failed until a restart), a client that never reads its replies (the
- * server once grew by gigabytes), and huge frames whose buffers were
- * kept until the connection closed. Each attack is bounded and each
- * checks that a legitimate client is served meanwhile.
+ * server once grew by gigabytes), huge frames whose buffers were
+ * kept until the connection closed, and a file RocksDB could not
+ * create, which once stopped every write until a restart. Each attack is
+ * bounded and each checks that a legitimate client is served meanwhile.
  */
 #include "../unit/testutil.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -517,6 +521,143 @@ the_data_directory_is_private_and_remembers_its_cluster(void **state)
 	stop(f);
 }
 
+/* The number of descriptors pid has open. */
+static int
+open_fds(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
+	DIR *d = opendir(path);
+	assert_non_null(d);
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Commits 8 small values, takes f's causewayd's descriptors away (its
+ * soft limit lowered to what it has open, with prlimit), then commits
+ * 256 KiB values, with 4 MiB of memtables a flush every ~16, until the log
+ * has `until` or 400 were tried. OUT: acked[i] for each commit "w<i>"
+ * acknowledged. Returns how many were tried. */
+static int
+starve(struct fx *f, cw_client *c, const char *until, bool acked[400])
+{
+	static char big[256 << 10];
+	cw_txn     *t;
+	int         nacked = 0, failed = 0, i;
+	memset(big, 'w', sizeof(big));
+	for (i = 0; i < 8; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "w%d", i);
+		assert_int_equal(cw_begin(c, &t), 0);
+		assert_int_equal(cw_reg_put(t, k, strlen(k), "before", 6), 0);
+		assert_int_equal(cw_commit(t), 0);
+		acked[i] = true;
+		nacked++;
+	}
+	struct rlimit rl;
+	assert_int_equal(prlimit(f->d.pid, RLIMIT_NOFILE, NULL, &rl), 0);
+	struct rlimit low = { (rlim_t) open_fds(f->d.pid), rl.rlim_max };
+	assert_int_equal(prlimit(f->d.pid, RLIMIT_NOFILE, &low, NULL), 0);
+	for (; i < 400 && lab_count_lines(f->d.log, until) == 0; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "w%d", i);
+		int rc = cw_begin(c, &t);
+		if (rc == 0 &&
+		    (rc = cw_reg_put(t, k, strlen(k), big, sizeof(big))) == 0)
+			rc = cw_commit(t);
+		else if (rc == 0)
+			cw_abort(t);
+		if (rc == 0) {
+			acked[i] = true;
+			nacked++;
+		} else {
+			failed++;
+		}
+	}
+	printf("# %d commits acknowledged, %d failed, before \"%s\"\n", nacked,
+	    failed, until);
+	assert_int_equal(
+	    lab_count_lines(f->d.log, "only reopening the database clears"),
+	    1);
+	return i;
+}
+
+/* A file RocksDB cannot create (the table file of a flush, or a new WAL):
+ * its fatal background error, which DB::Resume cannot clear. Before:
+ * every commit failed with CW_EIO until someone restarted the DC. Now the
+ * DC restarts itself in place (same pid), recovers, and every commit it
+ * acknowledged is there. */
+static void
+a_file_rocksdb_cannot_create_restarts_the_dc_in_place(void **state)
+{
+	(void) state;
+	char      *args[] = { "--memtable-memory", "4", NULL };
+	struct fx *f      = start(args);
+	cw_client *c;
+	cw_txn    *t;
+	bool       acked[400] = { false };
+	assert_int_equal(cw_connect(&c, f->d.url), 0);
+	cw_set_timeout(c, 10000);
+	int n = starve(f, c, "restarting to", acked);
+	assert_int_equal(lab_count_lines(f->d.log, "restarting to"), 1);
+	/* the same process, ready again within a few seconds */
+	for (int w = 0; w < 200 && lab_count_lines(f->d.log, " ready: ") < 2;
+	     w++)
+		usleep(50000);
+	assert_int_equal(lab_count_lines(f->d.log, " ready: "), 2);
+	assert_int_equal(kill(f->d.pid, 0), 0);
+	/* it writes again, and lost nothing it acknowledged */
+	int rc = CW_EUNAVAIL;
+	for (int w = 0; w < 50 && rc != 0; w++) {
+		if ((rc = cw_begin(c, &t)) == 0 &&
+		    (rc = cw_reg_put(t, "after", 5, "yes", 3)) == 0)
+			rc = cw_commit(t);
+		if (rc != 0)
+			usleep(100000);
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(cw_begin(c, &t), 0);
+	for (int j = 0; j < n; j++) {
+		char   k[16];
+		void  *v  = NULL;
+		size_t vl = 0;
+		snprintf(k, sizeof(k), "w%d", j);
+		assert_int_equal(cw_reg_get(t, k, strlen(k), &v, &vl), 0);
+		if (acked[j])
+			assert_int_equal(vl, j < 8 ? 6 : 256 << 10);
+		free(v);
+	}
+	cw_abort(t);
+	cw_close(c);
+	stop(f);
+}
+
+/* The same with --on-fatal-storage-error exit: status 3, for a
+ * supervisor, and the directory opens again with what was acknowledged. */
+static void
+under_a_supervisor_a_fatal_storage_error_exits_3(void **state)
+{
+	(void) state;
+	char *args[] = { "--memtable-memory", "4", "--on-fatal-storage-error",
+		"exit", NULL };
+	struct fx *f = start(args);
+	cw_client *c;
+	bool       acked[400] = { false };
+	assert_int_equal(cw_connect(&c, f->d.url), 0);
+	cw_set_timeout(c, 2000);
+	starve(f, c, "exit (status 3)", acked);
+	cw_close(c);
+	assert_int_equal(proc_wait(f->d.pid, 20), 3);
+	f->d.pid = 0;
+	assert_int_equal(lab_count_lines(f->d.log, "restarting to"), 0);
+	assert_int_equal(dc_restart(&f->d), 0);
+	assert_int_equal(bump(f->d.url), 0);
+	stop(f);
+}
+
 int
 main(void)
 {
@@ -538,6 +679,10 @@ main(void)
 		cmocka_unit_test(
 		    unreachable_session_clocks_are_refused_at_once),
 		cmocka_unit_test(status_answers_while_every_worker_waits),
+		cmocka_unit_test(
+		    a_file_rocksdb_cannot_create_restarts_the_dc_in_place),
+		cmocka_unit_test(
+		    under_a_supervisor_a_fatal_storage_error_exits_3),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
