@@ -135,6 +135,10 @@ usage(FILE *f)
 	    "  --max-connections-per-address N\n"
 	    "                       from one client address (1024, or half\n"
 	    "                       of --max-connections if less; 0: any)\n"
+	    "  --max-read-rate-per-address MIB\n"
+	    "                       MiB a second read from one client\n"
+	    "                       address, its connections together (64;\n"
+	    "                       0: any); past it they wait\n"
 	    "  --connection-idle-timeout S\n"
 	    "                       close a client connection idle this many\n"
 	    "                       seconds (300; 0: never)\n");
@@ -493,6 +497,12 @@ apply(struct conf *c, const char *name, const char *v)
 		c->per_addr_set     = true;
 		return 0;
 	}
+	if (strcmp(name, "max-read-rate-per-address") == 0) {
+		if (parse_num(name, v, 0, 1L << 20, &n) != 0)
+			return -1;
+		c->so.wire.addr_bps = (uint64_t) n << 20;
+		return 0;
+	}
 	if (strcmp(name, "connection-idle-timeout") == 0) {
 		if (parse_num(name, v, 0, 1L << 30, &n) != 0)
 			return -1;
@@ -666,6 +676,7 @@ main(int argc, char **argv)
 		{ "max-session-waits-per-address", 1, 0, 0 },
 		{ "max-connections-per-address", 1, 0, 0 },
 		{ "connection-idle-timeout", 1, 0, 0 },
+		{ "max-read-rate-per-address", 1, 0, 0 },
 		{ "max-open-files", 1, 0, 0 },
 		{ "memtable-memory", 1, 0, 0 },
 		{ "cache-memory", 1, 0, 0 },

@@ -86,11 +86,13 @@ struct conn {
 	_Atomic uint64_t active_ms;
 	cw_tally_ent    *addr; /* its count in w->addrs, or NULL (ipc://) */
 	/* the owner's alone: */
-	bool         owned;   /* the owner holds its reference */
-	uint32_t     events;  /* the epoll interest now */
-	bool         tls_up;  /* the TLS handshake is done (or no TLS) */
-	int          hs_want; /* what the TLS handshake waits for */
-	uint8_t      hs[8];   /* the peer's SP header, as it comes */
+	uint64_t     pause_ms;   /* not read before this (addr_bps), or 0 */
+	struct conn *pause_next; /* in io->paused, while pause_ms */
+	bool         owned;      /* the owner holds its reference */
+	uint32_t     events;     /* the epoll interest now */
+	bool         tls_up;     /* the TLS handshake is done (or no TLS) */
+	int          hs_want;    /* what the TLS handshake waits for */
+	uint8_t      hs[8];      /* the peer's SP header, as it comes */
 	size_t       hs_got;
 	uint8_t     *in; /* bytes read, not yet a whole frame */
 	size_t       in_len, in_cap;
@@ -105,6 +107,7 @@ struct io {
 	pthread_t       th;
 	bool            started;
 	uint64_t        sweep_ms; /* the owner's: when to look for idle ones */
+	struct conn    *paused;   /* the owner's: pause_ms set, a ref each */
 	pthread_mutex_t mu;
 	/* mu guards: */
 	struct conn *poked; /* connections whose interest may change */
@@ -138,7 +141,7 @@ struct cw_wire {
 	int              spare; /* a descriptor held for EMFILE */
 	cw_tls_conf     *tls;   /* borrowed; for tls+tcp:// listeners */
 	cw_wire_limits   lim;
-	_Atomic uint64_t refused_full, refused_addr, closed_idle;
+	_Atomic uint64_t refused_full, refused_addr, closed_idle, paused_rate;
 	_Atomic uint64_t queued; /* every connection's oq_bytes */
 	struct listener  lis[MAX_LISTENERS];
 	int              nlis;
@@ -322,7 +325,7 @@ conn_rearm(struct conn *c)
 {
 	pthread_mutex_lock(&c->mu);
 	uint32_t want = 0;
-	if (!c->dead && !full_locked(c))
+	if (!c->dead && !full_locked(c) && c->pause_ms == 0)
 		want |= EPOLLIN;
 	if (!c->dead && queued_locked(c))
 		want |= EPOLLOUT;
@@ -767,6 +770,82 @@ handshake(struct conn *c)
 	return 1;
 }
 
+/* ---- the byte rate of an address ---- */
+
+/* addr_bps as GCRA (the generic cell rate algorithm): the address's word
+ * (cw_tally_word) is the time, in µs of the monotonic clock, at which
+ * what it sent would have been read at exactly the rate. Bytes read
+ * push it on; reading waits while it is more than a second ahead. */
+#define RATE_BURST_US 1000000ull
+
+static void
+rate_charge(struct conn *c, size_t n)
+{
+	uint64_t bps = c->w->lim.addr_bps;
+	if (c->addr == NULL || bps == 0)
+		return;
+	_Atomic uint64_t *tat  = cw_tally_word(c->addr);
+	uint64_t          now  = cw_mono_ms() * 1000;
+	uint64_t          cost = (uint64_t) n * 1000000ull / bps;
+	uint64_t          old  = atomic_load(tat), nt;
+	do
+		nt = (old > now ? old : now) + cost;
+	while (!atomic_compare_exchange_weak(tat, &old, nt));
+}
+
+/* If c's address is over its rate: c is not read until it is within it
+ * (io->paused; the owner rearms it then). Returns whether it paused. */
+static bool
+rate_pause(struct conn *c)
+{
+	if (c->pause_ms != 0)
+		return true; /* paused already */
+	if (c->addr == NULL || c->w->lim.addr_bps == 0)
+		return false;
+	uint64_t now = cw_mono_ms(), tat = atomic_load(cw_tally_word(c->addr));
+	if (tat <= now * 1000 + RATE_BURST_US)
+		return false;
+	c->pause_ms = (tat - RATE_BURST_US) / 1000 + 1;
+	if (c->pause_ms <= now)
+		c->pause_ms = now + 1;
+	pthread_mutex_lock(&c->mu);
+	c->refs++; /* io->paused's */
+	pthread_mutex_unlock(&c->mu);
+	c->pause_next = c->io->paused;
+	c->io->paused = c;
+	atomic_fetch_add(&c->w->paused_rate, 1);
+	return true;
+}
+
+/* Rearms io's paused connections whose time came. Returns the ms until
+ * the next one's, or -1 if none waits. */
+static int
+rate_resume(struct io *io)
+{
+	uint64_t      now  = cw_mono_ms();
+	int           next = -1;
+	struct conn **p    = &io->paused;
+	while (*p != NULL) {
+		struct conn *c = *p;
+		if (c->pause_ms > now) {
+			uint64_t d = c->pause_ms - now;
+			if (next < 0 || d < (uint64_t) next)
+				next = d > 1000 ? 1000 : (int) d;
+			p = &c->pause_next;
+			continue;
+		}
+		*p          = c->pause_next;
+		c->pause_ms = 0;
+		pthread_mutex_lock(&c->mu);
+		bool dead = c->dead;
+		pthread_mutex_unlock(&c->mu);
+		if (!dead && c->owned)
+			conn_rearm(c);
+		conn_unref(c);
+	}
+	return next;
+}
+
 /* The owner reads c: its header, then requests. hup: the peer is gone
  * both ways (what it sent may still be read). */
 static void
@@ -803,6 +882,8 @@ conn_read(struct conn *c, bool hup)
 		if (full)
 			break; /* rearmed without EPOLLIN until there is room
 			        */
+		if (rate_pause(c))
+			break; /* and until its address is within its rate */
 		if (!in_room(c)) {
 			cw_log(CW_LOG_ERROR, "wire",
 			    "no memory to read a request: disconnecting");
@@ -832,6 +913,7 @@ conn_read(struct conn *c, bool hup)
 		}
 		c->in_len += (size_t) n;
 		got += (size_t) n;
+		rate_charge(c, (size_t) n);
 		if (!frames(c)) {
 			conn_close(c);
 			return;
@@ -1061,7 +1143,10 @@ io_main(void *arg)
 	int                period = sweep_period(w);
 	io->sweep_ms              = cw_mono_ms() + (uint64_t) period;
 	while (!atomic_load(&w->stopping)) {
-		int n = epoll_wait(io->ep, ev, 64, period);
+		int wait = period, resume = rate_resume(io);
+		if (resume >= 0 && (wait < 0 || resume < wait))
+			wait = resume;
+		int n = epoll_wait(io->ep, ev, 64, wait);
 		if (period >= 0 && cw_mono_ms() >= io->sweep_ms) {
 			sweep(io);
 			io->sweep_ms = cw_mono_ms() + (uint64_t) period;
@@ -1278,6 +1363,7 @@ cw_wire_limits_default(cw_wire_limits *l)
 	l->max_conns = 4096;
 	l->per_addr  = 1024;
 	l->idle_ms   = 300000;
+	l->addr_bps  = 64ull << 20;
 	l->in_max    = 1u << 20;
 	l->out_max   = 4u << 20;
 }
@@ -1291,6 +1377,7 @@ cw_wire_stats_get(cw_wire *w, cw_wire_stats *st)
 	st->refused_full = atomic_load(&w->refused_full);
 	st->refused_addr = atomic_load(&w->refused_addr);
 	st->closed_idle  = atomic_load(&w->closed_idle);
+	st->paused_rate  = atomic_load(&w->paused_rate);
 	st->queued_bytes = atomic_load(&w->queued);
 }
 
@@ -1384,6 +1471,12 @@ cw_wire_free(cw_wire *w)
 			struct conn *c = list;
 			list           = c->poke_next;
 			c->poked       = false;
+			conn_unref(c);
+		}
+		while (w->io[i].paused != NULL) {
+			struct conn *c  = w->io[i].paused;
+			w->io[i].paused = c->pause_next;
+			c->pause_ms     = 0;
 			conn_unref(c);
 		}
 	}

@@ -28,7 +28,8 @@
  * socket does not take is queued, and the owner writes it when the
  * socket drains. A connection that holds its share (cw_wire_limits:
  * requests unanswered, or replies its client does not read) is not read
- * until it holds less (back-pressure through TCP); one that does nothing
+ * until it holds less (back-pressure through TCP), nor while its
+ * address has sent more than its byte rate; one that does nothing
  * for the idle time is closed, and so are connections beyond the limits
  * as soon as they are accepted.
  *
@@ -74,8 +75,13 @@ typedef struct {
 	uint64_t idle_ms;  /* a connection with nothing in flight that sent
 	                    * no whole request and took no reply bytes for
 	                    * this long is closed (300,000; 0: never) */
-	size_t in_max;     /* request bytes in flight (1 MiB) */
-	size_t out_max;    /* reply bytes queued (4 MiB) */
+	size_t   in_max;   /* request bytes in flight (1 MiB) */
+	size_t   out_max;  /* reply bytes queued (4 MiB) */
+	uint64_t addr_bps; /* bytes a second read from one client address,
+	                    * all its connections together, with a second's
+	                    * worth of burst; past it they are not read until
+	                    * the rate allows (TCP pushes back), ipc://
+	                    * excepted (64 MiB; 0: any) */
 } cw_wire_limits;
 
 void cw_wire_limits_default(cw_wire_limits *l);
@@ -86,6 +92,7 @@ typedef struct {
 	uint64_t refused_full; /* closed when accepted: max_conns reached */
 	uint64_t refused_addr; /* closed when accepted: per_addr reached */
 	uint64_t closed_idle;  /* closed for idle_ms */
+	uint64_t paused_rate;  /* times a connection waited for addr_bps */
 	uint64_t queued_bytes; /* reply bytes queued now, all connections */
 } cw_wire_stats;
 

@@ -626,10 +626,11 @@ cw_read_secret(const char *path, char *out, size_t n)
 #define TALLY_BUCKETS 1024
 
 struct cw_tally_ent {
-	cw_tally_ent *next;
-	uint32_t      n;
-	size_t        b; /* its bucket */
-	char          name[48];
+	cw_tally_ent    *next;
+	_Atomic uint64_t word; /* cw_tally_word */
+	uint32_t         n;
+	size_t           b; /* its bucket */
+	char             name[48];
 };
 
 struct cw_tally {
@@ -681,6 +682,12 @@ cw_tally_take(cw_tally *t, const char *name, uint32_t cap, bool *full)
 	}
 	e->n++;
 	return e;
+}
+
+_Atomic uint64_t *
+cw_tally_word(cw_tally_ent *e)
+{
+	return &e->word;
 }
 
 void

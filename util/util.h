@@ -79,6 +79,11 @@ cw_tally_ent *cw_tally_take(
     cw_tally *t, const char *name, uint32_t cap, bool *full);
 /* Counts one fewer for e (NULL: nothing); an entry at 0 goes. */
 void cw_tally_put(cw_tally *t, cw_tally_ent *e);
+/* A word of e for its holders' own use (0 when e is new), valid while e
+ * is counted. Atomic: threads that hold e share it without t's lock. */
+#ifndef __cplusplus /* C11's _Atomic; the C++ files do not use it */
+_Atomic uint64_t *cw_tally_word(cw_tally_ent *e);
+#endif
 
 /* Test-only seeded bugs for the verification harness (tests/harness,
  * docs/verification.md). Compiled in only with -DCW_TEST_BUGS (the

@@ -499,6 +499,117 @@ requests_in_one_read_wait_for_room(void **state)
 	finish(&h, w);
 }
 
+/* A raw connection from src (a loopback address) to port, SP header
+ * exchanged. */
+static int
+raw_dial_from(const char *src, int port)
+{
+	struct sockaddr_in b  = { .sin_family = AF_INET };
+	struct sockaddr_in a  = { .sin_family = AF_INET,
+		 .sin_port                    = htons((uint16_t) port),
+		 .sin_addr.s_addr             = htonl(INADDR_LOOPBACK) };
+	int                fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(inet_pton(AF_INET, src, &b.sin_addr), 1);
+	assert_int_equal(bind(fd, (struct sockaddr *) &b, sizeof(b)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *) &a, sizeof(a)), 0);
+	struct timeval tv = { 10, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	raw_hello(fd);
+	return fd;
+}
+
+#define RATE_FRAMES 8
+#define RATE_BODY (256 << 10)
+
+static void *
+rate_sender(void *arg)
+{
+	int      fd = *(int *) arg;
+	uint8_t *f  = calloc(1, 12 + RATE_BODY);
+	assert_non_null(f);
+	st_be64(f, 4 + RATE_BODY);
+	f[8] = 0x80;
+	for (int i = 0; i < RATE_FRAMES; i++) {
+		f[11] = (uint8_t) (i + 1);
+		for (size_t off = 0; off < 12 + RATE_BODY;) {
+			ssize_t n = send(fd, f + off, 12 + RATE_BODY - off, 0);
+			if (n <= 0)
+				break;
+			off += (size_t) n;
+		}
+	}
+	free(f);
+	return NULL;
+}
+
+/* One address that sends faster than addr_bps (1 MiB/s here) is read at
+ * that rate, all its connections together, while another address is
+ * served meanwhile. Before there was no such rate: 8 connections sending
+ * 15 MiB frames flat out cut everyone else's throughput to a tenth
+ * (cw-bench hostile, bigframes). */
+static void
+one_address_is_read_at_its_byte_rate(void **state)
+{
+	(void) state;
+	handler        h;
+	cw_wire       *w;
+	cw_wire_limits lim;
+	cw_wire_limits_default(&lim);
+	lim.addr_bps = 1u << 20;
+	memset(&h, 0, sizeof(h));
+	h.mode = ECHO;
+	assert_int_equal(
+	    cw_wire_new(&w, 2, 1u << 20, sizeof(room), &lim, handle, &h), 0);
+	assert_int_equal(cw_wire_listen(w, "tcp://127.0.0.1:0"), 0);
+	int port = cw_wire_port(w);
+	/* 4 MiB from 127.0.0.2 on two connections: about 3 s at 1 MiB/s
+	 * with a second's burst */
+	int       fd[2] = { raw_dial_from("127.0.0.2", port),
+		      raw_dial_from("127.0.0.2", port) };
+	pthread_t th[2];
+	uint64_t  t0 = cw_mono_ms();
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, rate_sender, &fd[i]), 0);
+	/* another address meanwhile: 20 round trips, all before the first
+	 * address is done */
+	int other = raw_dial_from("127.0.0.1", port);
+	for (int i = 0; i < 20; i++) {
+		uint8_t q[16], r[16];
+		st_be64(q, 8);
+		memcpy(q + 8, "\x80\0\0\x01ping", 8);
+		assert_int_equal(send(other, q, 16, 0), 16);
+		raw_read(other, r, 16);
+		assert_memory_equal(q, r, 16);
+	}
+	int served_then = atomic_load(&h.served);
+	close(other);
+	/* every echo comes back, at the rate */
+	uint8_t *buf = malloc(12 + RATE_BODY);
+	assert_non_null(buf);
+	for (int c = 0; c < 2; c++)
+		for (int i = 0; i < RATE_FRAMES; i++)
+			raw_read(fd[c], buf, 12 + RATE_BODY);
+	uint64_t took = cw_mono_ms() - t0;
+	free(buf);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		close(fd[i]);
+	}
+	cw_wire_stats st;
+	cw_wire_stats_get(w, &st);
+	printf("# 4 MiB from one address read in %.2f s at 1 MiB/s; another "
+	       "address served 20 round trips meanwhile (%d of %d frames "
+	       "read by then); %llu pauses\n",
+	    took / 1000.0, served_then - 20, 2 * RATE_FRAMES,
+	    (unsigned long long) st.paused_rate);
+	assert_true(served_then - 20 < 2 * RATE_FRAMES);
+	assert_true(took >= 2500); /* 4 MiB - 1 MiB of burst, at 1 MiB/s */
+	assert_true(st.paused_rate > 0);
+	cw_wire_free(w);
+}
+
 /* Peers that leave with requests unanswered: the replies find the
  * connection gone and are dropped, and nothing else is disturbed
  * (AddressSanitizer checks that no reply touches a freed connection). */
@@ -585,6 +696,7 @@ main(void)
 		    a_big_reply_to_a_slow_reader_arrives_whole_and_in_order),
 		cmocka_unit_test(requests_in_one_read_wait_for_room),
 		cmocka_unit_test(replies_to_peers_that_left_are_dropped),
+		cmocka_unit_test(one_address_is_read_at_its_byte_rate),
 		cmocka_unit_test(listen_errors_are_reported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
