@@ -262,7 +262,7 @@ asan:
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	$(MAKE) BUILD=build/asan CC=clang CXX=clang++ OPT=-O1 \
-	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -fsanitize-ignorelist=$(CURDIR)/tests/ubsan.ignore" test
 
 # libFuzzer on the request path, bounded; new inputs it finds interesting
 # go to tests/fuzz/corpus (commit the small ones), crashes to

@@ -663,6 +663,8 @@ main(void)
 {
 	cw_log_set_level(CW_LOG_ERROR);
 	dc_watchdog(300);
+	if (getenv("CW_TEST") != NULL) /* one case: CW_TEST=pattern */
+		cmocka_set_test_filter(getenv("CW_TEST"));
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
 		    idle_connections_are_closed_and_clients_get_in_again),
