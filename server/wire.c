@@ -94,7 +94,8 @@ struct conn {
 	int          hs_want;    /* what the TLS handshake waits for */
 	uint8_t      hs[8];      /* the peer's SP header, as it comes */
 	size_t       hs_got;
-	uint8_t     *in; /* bytes read, not yet a whole frame */
+	uint8_t     *in; /* bytes read, not yet a whole frame: in_lead(c)
+	                  * bytes into an allocation of in_cap + lead */
 	size_t       in_len, in_cap;
 	struct conn *poke_next;   /* in io->poked */
 	struct conn *prev, *next; /* in w->conns */
@@ -129,6 +130,44 @@ struct cw_wire_req {
 	                     * large frame was handed over, or NULL */
 	_Alignas(max_align_t) uint8_t room[];
 };
+
+/* Where a frame's body lands, and why it matters: the schema reads a
+ * request in place only when it is 8-byte aligned, and copies it
+ * otherwise (schema.cc, prepare). A client's frame is the SP length (8
+ * bytes, 9 on ipc), a backtrace of one request id (4), then the body; so
+ * c->in starts in_lead(c) bytes into its allocation, and a frame at its
+ * start has its body aligned. Before, every request's body sat 4 bytes
+ * off: a 15 MiB frame was copied again, faulting in 15 MiB more. */
+#define REQ_ID_LEN 4
+static size_t
+in_lead(const struct conn *c)
+{
+	size_t pl = c->ipc ? 9 : 8;
+	return (8 - (pl + REQ_ID_LEN) % 8) % 8;
+}
+
+static void
+in_free(struct conn *c)
+{
+	if (c->in != NULL)
+		cw_free(c->in - in_lead(c));
+	c->in     = NULL;
+	c->in_cap = 0;
+}
+
+/* Resizes c->in to cap bytes (its lead kept). Returns false without
+ * memory, c->in unchanged. */
+static bool
+in_resize(struct conn *c, size_t cap)
+{
+	size_t   lead = in_lead(c);
+	uint8_t *p    = cw_realloc(c->in ? c->in - lead : NULL, cap + lead);
+	if (p == NULL)
+		return false;
+	c->in     = p + lead;
+	c->in_cap = cap;
+	return true;
+}
 
 struct cw_wire {
 	cw_wire_fn       fn;
@@ -219,7 +258,7 @@ conn_unref(struct conn *c)
 	close(c->fd);
 	oq_free(c);
 	pthread_mutex_destroy(&c->mu);
-	cw_free(c->in);
+	in_free(c);
 	cw_free(c);
 }
 
@@ -518,8 +557,10 @@ dispatch(struct conn *c, const uint8_t *p, size_t len, uint8_t *own)
 	}
 	assert(hdr <= len);
 	/* room: the struct, the handler's part, then the bytes */
+	/* a copied frame's body 8-byte aligned too (see in_lead) */
 	size_t       uroom = (w->user + 15) & ~(size_t) 15;
-	cw_wire_req *r     = cw_malloc(sizeof(*r) + uroom + (own ? 0 : len));
+	size_t       pad   = (8 - hdr % 8) % 8;
+	cw_wire_req *r = cw_malloc(sizeof(*r) + uroom + (own ? 0 : pad + len));
 	if (r == NULL) {
 		cw_log(CW_LOG_ERROR, "wire", "no memory for a request");
 		cw_free(own);
@@ -531,7 +572,7 @@ dispatch(struct conn *c, const uint8_t *p, size_t len, uint8_t *own)
 	r->len     = len;
 	r->user    = w->user;
 	r->own     = own;
-	r->bytes   = own ? (uint8_t *) p : r->room + uroom;
+	r->bytes   = own ? (uint8_t *) p : r->room + uroom + pad;
 	if (own == NULL)
 		memcpy(r->bytes, p, len);
 	pthread_mutex_lock(&c->mu);
@@ -552,20 +593,14 @@ in_shrink(struct conn *c)
 	if (c->in_cap <= IN_KEEP)
 		return;
 	if (c->in_len == 0) {
-		cw_free(c->in);
-		c->in     = NULL;
-		c->in_cap = 0;
+		in_free(c);
 		return;
 	}
 	size_t pl = c->ipc ? 9 : 8;
 	if (c->in_len > IN_KEEP / 2 ||
 	    (c->in_len >= pl && cw_ld_be64(c->in + pl - 8) + pl > IN_KEEP))
-		return; /* a large frame is coming in */
-	uint8_t *p = cw_realloc(c->in, IN_KEEP);
-	if (p != NULL) { /* else the larger one stays */
-		c->in     = p;
-		c->in_cap = IN_KEEP;
-	}
+		return;               /* a large frame is coming in */
+	(void) in_resize(c, IN_KEEP); /* else the larger one stays */
 }
 
 /* Takes the whole frames off c->in. Returns false if c must close. */
@@ -613,10 +648,10 @@ frames(struct conn *c)
 		 * frames of 15 MiB once spent most of causewayd's CPU in
 		 * page faults) */
 		if (off == 0 && pl + len == c->in_len && len > IN_KEEP) {
-			uint8_t *own = c->in;
-			c->in        = NULL;
+			uint8_t *body = c->in + pl, *own = c->in - in_lead(c);
+			c->in     = NULL;
 			c->in_cap = c->in_len = 0;
-			ok = dispatch(c, own + pl, (size_t) len, own);
+			ok = dispatch(c, body, (size_t) len, own);
 			break;
 		}
 		if (!dispatch(c, f + pl, (size_t) len, NULL)) {
@@ -656,12 +691,7 @@ in_room(struct conn *c)
 	size_t cap = c->in_cap ? c->in_cap : READ_CHUNK;
 	while (cap < need)
 		cap *= 2;
-	uint8_t *p = cw_realloc(c->in, cap);
-	if (p == NULL)
-		return false;
-	c->in     = p;
-	c->in_cap = cap;
-	return true;
+	return in_resize(c, cap);
 }
 
 /* recv() on c, through its TLS session if it has one: > 0 bytes, 0 at
