@@ -97,7 +97,7 @@ open_conn(bool whole)
 			atomic_fetch_add(&opened, 1);
 		return fd;
 	}
-	int fd = lab_raw_connect(from, port);
+	int fd = lab_raw_connect_until(from, port, end);
 	if (fd >= 0 && lab_sp_hello(fd) != 0) {
 		close(fd);
 		fd = -1;

@@ -119,7 +119,7 @@ typedef struct {
 	double   t0, t1;
 } worker;
 
-static atomic_int go;
+static lab_gate go = LAB_GATE_INIT;
 
 static void *
 run_rocksdb(void *arg)
@@ -129,8 +129,7 @@ run_rocksdb(void *arg)
 	rocksdb_transaction_t *txn  = NULL;
 	uint64_t               one  = 1;
 	op3                    o;
-	while (!atomic_load(&go))
-		;
+	lab_gate_wait(&go);
 	w->t0      = lab_now_s();
 	double end = w->t0 + seconds;
 	for (uint64_t i = 0; lab_now_s() < end; i++) {
@@ -181,8 +180,7 @@ run_causeway(void *arg)
 	worker  *w    = arg;
 	unsigned seed = 1000 + (unsigned) w->id;
 	op3      o;
-	while (!atomic_load(&go))
-		;
+	lab_gate_wait(&go);
 	w->t0      = lab_now_s();
 	double end = w->t0 + seconds;
 	for (uint64_t i = 0; lab_now_s() < end; i++) {
@@ -268,7 +266,7 @@ run(int causeway, int nthreads)
 		oto = rocksdb_optimistictransaction_options_create();
 		rocksdb_optimistictransaction_options_set_set_snapshot(oto, 1);
 	}
-	atomic_store(&go, 0);
+	lab_gate_set(&go, 0);
 	for (int i = 0; i < nthreads; i++) {
 		w[i] = (worker) {
 			.id = i, .odb = odb, .wo = wo, .oto = oto, .c = c
@@ -276,7 +274,7 @@ run(int causeway, int nthreads)
 		pthread_create(&th[i], NULL,
 		    causeway ? run_causeway : run_rocksdb, &w[i]);
 	}
-	atomic_store(&go, 1);
+	lab_gate_set(&go, 1);
 	double   t0 = 1e300, t1 = 0;
 	uint64_t commits = 0;
 	for (int i = 0; i < nthreads; i++) {
@@ -351,8 +349,7 @@ run_mix(void *arg)
 {
 	nworker *w    = arg;
 	unsigned seed = 77 + (unsigned) w->id;
-	while (!atomic_load(&go))
-		;
+	lab_gate_wait(&go);
 	w->t0      = lab_now_s();
 	double end = w->t0 + seconds, next = w->t0;
 	if (w->rate > 0) /* stagger the threads over one interval */
@@ -436,7 +433,7 @@ run_mix_threads(const char *url, const char *dir, int n, double rate)
 		fprintf(stderr, "cw-bench: cannot open %s\n", dir);
 		exit(1);
 	}
-	atomic_store(&go, 0);
+	lab_gate_set(&go, 0);
 	for (int i = 0; i < n; i++) {
 		w[i].id       = i;
 		w[i].rate     = rate / n;
@@ -450,7 +447,7 @@ run_mix_threads(const char *url, const char *dir, int n, double rate)
 		pthread_create(&th[i], NULL, run_mix, &w[i]);
 	}
 	double cpu0 = cpu_seconds(0), srv0 = url ? cpu_seconds(server_pid) : 0;
-	atomic_store(&go, 1);
+	lab_gate_set(&go, 1);
 	size_t total = 0, k = 0;
 	double t0 = 1e300, t1 = 0;
 	for (int i = 0; i < n; i++) {
@@ -983,8 +980,7 @@ run_writes(void *arg)
 	cw_client *c;
 	if (bench_connect(&c, w->url) != 0)
 		return NULL;
-	while (!atomic_load(&go))
-		;
+	lab_gate_wait(&go);
 	double t0 = lab_now_s(), end = t0 + seconds, next = t0;
 	if (w->rate > 0)
 		next += (double) w->id / w->nthreads / w->rate;
@@ -1014,12 +1010,12 @@ static double
 repl_load(
     const char *url, int nthreads, double rate, pthread_t *th, rwriter *w)
 {
-	atomic_store(&go, 0);
+	lab_gate_set(&go, 0);
 	for (int i = 0; i < nthreads; i++) {
 		w[i] = (rwriter) { url, i, rate / nthreads, nthreads, 0 };
 		pthread_create(&th[i], NULL, run_writes, &w[i]);
 	}
-	atomic_store(&go, 1);
+	lab_gate_set(&go, 1);
 	return 0;
 }
 
@@ -1367,8 +1363,7 @@ run_spend(void *arg)
 	if (bench_connect(&c, e->url) != 0)
 		return NULL;
 	e->lat = malloc(200000 * sizeof(*e->lat));
-	while (!atomic_load(&go))
-		;
+	lab_gate_wait(&go);
 	double end = lab_now_s() + seconds;
 	while (lab_now_s() < end) {
 		cw_txn *t;
@@ -1424,12 +1419,12 @@ bench_escrow(const char *self)
 	       "decrement first tries this DC's own rights; if refused, it "
 	       "waits up to 1 s for a grant.\n\n",
 	    seconds);
-	atomic_store(&go, 0);
+	lab_gate_set(&go, 0);
 	for (int i = 0; i < 6; i++) {
 		e[i] = (espender) { urls[at[i]], i, 0, 0, 0, NULL, 0 };
 		pthread_create(&th[i], NULL, run_spend, &e[i]);
 	}
-	atomic_store(&go, 1);
+	lab_gate_set(&go, 1);
 	uint64_t local = 0, waited = 0, failed = 0, per[RDC] = { 0 },
 	         perl[RDC] = { 0 };
 	size_t  nl         = 0;
@@ -1469,8 +1464,8 @@ bench_escrow(const char *self)
  *
  * A legitimate load (the net mix, L threads) against one causewayd, alone
  * and while cw-attack (tools/cw_attack.c, beside this binary) attacks it
- * from 127.0.0.2, one attack at a time, each run after a run without
- * attack so both see the same machine. */
+ * from 127.0.0.2 and up (an address each), one attack at a time, each run
+ * after a run without attack so both see the same machine. */
 
 typedef struct {
 	const char *kind;
@@ -1525,7 +1520,8 @@ run_mix_sampled(const char *url, int n, long *peak)
 /* Starts `cw-attack kind port secs conns`; its summary line comes on
  * *out (a pipe). Returns its pid or -1. */
 static pid_t
-start_attack(const char *bin, const attack *a, int port, double secs, int *out)
+start_attack(const char *bin, const attack *a, int port, double secs,
+    const char *from, int *out)
 {
 	char ps[16], ss[32], cs[16];
 	int  fd[2];
@@ -1539,7 +1535,7 @@ start_attack(const char *bin, const attack *a, int port, double secs, int *out)
 		dup2(fd[1], 1);
 		close(fd[0]);
 		close(fd[1]);
-		execl(bin, bin, a->kind, ps, ss, cs, (char *) NULL);
+		execl(bin, bin, a->kind, ps, ss, cs, from, (char *) NULL);
 		_exit(127);
 	}
 	close(fd[1]);
@@ -1600,7 +1596,8 @@ bench_hostile(const char *self, int threads)
 	printf("cw-bench hostile: %d client threads run the net mix (a "
 	       "register read, a counter\nadd and a 100 B register put, "
 	       "durable) against causewayd on %s, alone\nand while "
-	       "cw-attack attacks it from 127.0.0.2; %.1f s per run, each "
+	       "cw-attack attacks it from 127.0.0.2 and up (an address each "
+	       "attack); %.1f s per run, each "
 	       "attacked\nrun after one without (targets: throughput >= "
 	       "0.7x, p99 <= 3x, peak RSS\nwithin the documented bound)\n\n",
 	    threads, url, seconds);
@@ -1623,7 +1620,11 @@ bench_hostile(const char *self, int threads)
 			continue;
 		mix_result alone = run_mix_sampled(url, threads, &before);
 		int        out   = -1;
-		pid_t      ap = start_attack(abin, a, port, seconds + 1, &out);
+		char       from[32]; /* each attack its own address: one the
+		                      * server blocked stays out of the next */
+		snprintf(from, sizeof(from), "127.0.0.%d", 2 + (int) i);
+		pid_t ap =
+		    start_attack(abin, a, port, seconds + 1, from, &out);
 		if (ap < 0) {
 			fprintf(stderr, "cw-bench: cannot start %s\n", abin);
 			errors++;
@@ -1747,7 +1748,8 @@ usage(FILE *f)
 	    "\n"
 	    "hostile  L client threads (the last of the list, default 16)\n"
 	    "       run the net mix against a causewayd, alone and while\n"
-	    "       cw-attack (beside cw-bench) attacks it from 127.0.0.2,\n"
+	    "       cw-attack (beside cw-bench) attacks it from 127.0.0.2 and "
+	    "up,\n"
 	    "       one attack at a time: throughput, p99 and causewayd's\n"
 	    "       peak RSS against its documented bound. --attacks K,...\n"
 	    "       runs only those (idle, churn, garbage, bigframes,\n"

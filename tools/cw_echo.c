@@ -29,8 +29,8 @@
 
 enum { ECHO_IO_THREADS = 4 }; /* cw_server_opts_default's io_threads */
 
-static char       value[100];
-static atomic_int go;
+static char     value[100];
+static lab_gate go = LAB_GATE_INIT;
 
 static void
 echo_cb(void *arg, cw_wire_req *r, const uint8_t *body, size_t len)
@@ -91,8 +91,7 @@ run_echo(void *arg)
 		w->err = 1;
 		return NULL;
 	}
-	while (!atomic_load(&go))
-		;
+	lab_gate_wait(&go);
 	double next = lab_now_s() + w->t0, end = lab_now_s() + w->seconds;
 	while (lab_now_s() < end) {
 		double start = lab_now_s();
@@ -148,7 +147,7 @@ run(const char *url, int n, double pairs, double seconds)
 		}
 	}
 	lab_sleep_until(lab_now_s() + 0.2); /* every client connected */
-	atomic_store(&go, 1);
+	lab_gate_set(&go, 1);
 	double t0 = lab_now_s();
 	for (int i = 0; i < started; i++) {
 		pthread_join(th[i], NULL);

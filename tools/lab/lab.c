@@ -90,6 +90,24 @@ lab_sleep_until(double t)
 	}
 }
 
+void
+lab_gate_wait(lab_gate *g)
+{
+	pthread_mutex_lock(&g->mu);
+	while (!g->open)
+		pthread_cond_wait(&g->cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+}
+
+void
+lab_gate_set(lab_gate *g, int open)
+{
+	pthread_mutex_lock(&g->mu);
+	g->open = open;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
 int
 lab_cmp_double(const void *a, const void *b)
 {

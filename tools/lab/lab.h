@@ -12,6 +12,8 @@
 #ifndef CW_LAB_H
 #define CW_LAB_H
 
+#include <pthread.h>
+
 /* A fresh directory under $TMPDIR (or /tmp), named prefix.XXXXXX. Returns
  * an owned path (free()); aborts with a message if it cannot make one. */
 char *lab_tmpdir(const char *prefix);
@@ -31,6 +33,23 @@ int lab_count_lines(const char *path, const char *what);
 double lab_now_s(void);
 /* Sleeps until monotonic time t (lab_now_s); returns at once if past. */
 void lab_sleep_until(double t);
+/* A start line for a benchmark's threads: each waits (asleep) until it
+ * opens. Before, threads spun on an atomic flag while the others
+ * connected, taking the two cores from the server they measured (under
+ * cw-bench hostile, for seconds). Open it or close it with lab_gate_set,
+ * from any thread. */
+typedef struct {
+	pthread_mutex_t mu;
+	pthread_cond_t  cv;
+	int             open;
+} lab_gate;
+#define LAB_GATE_INIT                                                  \
+	{                                                              \
+		PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 \
+	}
+void lab_gate_wait(lab_gate *g);
+void lab_gate_set(lab_gate *g, int open);
+
 /* qsort's comparison of doubles, ascending. */
 int lab_cmp_double(const void *a, const void *b);
 

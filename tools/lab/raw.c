@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -17,10 +18,11 @@
 static const uint8_t sp_req[8] = { 0, 'S', 'P', 0, 0, 0x30, 0, 0 };
 
 int
-lab_raw_connect(const char *src, int port)
+lab_raw_connect_until(const char *src, int port, double end)
 {
-	int                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a  = { .sin_family = AF_INET };
+	int fd =
+	    socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET };
 	if (fd < 0)
 		return -1;
 	if (inet_pton(AF_INET, src, &a.sin_addr) != 1 ||
@@ -28,12 +30,43 @@ lab_raw_connect(const char *src, int port)
 		goto fail;
 	a.sin_port = htons((uint16_t) port);
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	if (connect(fd, (struct sockaddr *) &a, sizeof(a)) != 0)
+	if (connect(fd, (struct sockaddr *) &a, sizeof(a)) != 0) {
+		if (errno != EINPROGRESS)
+			goto fail;
+		/* a server that drops our SYNs (an address it blocked)
+		 * leaves connect() waiting for retransmissions: no longer
+		 * than end */
+		for (;;) {
+			int ms = (int) ((end - lab_now_s()) * 1000);
+			if (ms <= 0)
+				goto fail;
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+			int           n = poll(&p, 1, ms);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				goto fail;
+			break;
+		}
+		int       err = 0;
+		socklen_t el  = sizeof(err);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 ||
+		    err != 0)
+			goto fail;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
 		goto fail;
 	return fd;
 fail:
 	close(fd);
 	return -1;
+}
+
+int
+lab_raw_connect(const char *src, int port)
+{
+	return lab_raw_connect_until(src, port, lab_now_s() + 5);
 }
 
 int

@@ -16,8 +16,12 @@
 
 /* A TCP connection to port on 127.0.0.1 from address src (another
  * loopback address, 127.0.0.2 and up: another client host). Returns the
- * descriptor or -1. */
+ * descriptor or -1, at most 5 s later. */
 int lab_raw_connect(const char *src, int port);
+/* The same within monotonic time end (lab_now_s) instead of 5 s: a
+ * server may drop the SYNs of an address it blocked. lab_raw_connect
+ * gives up after 5 s. */
+int lab_raw_connect_until(const char *src, int port, double end);
 /* lab_raw_connect, then the SP header both ways (at most 5 s for the
  * server's). Returns the descriptor or -1. */
 int lab_sp_connect(const char *src, int port);
